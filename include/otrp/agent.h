@@ -1,0 +1,185 @@
+/**
+ * \file otrp/agent.h
+ * \brief The OTrP Agent: relays OTrP messages between a TAM and the device's TEEs.
+ *
+ * Thread-safety: an agent handle is used by one thread at a time; different handles
+ * may be used in parallel from different threads. otrp_agent_cancel() is the only call
+ * that may be made from another thread while the handle is in use. A TEE handle belongs
+ * to exactly one agent, so sessions to the same TEE are serialized by construction; the
+ * agent also holds a per-TEE lock for the duration of every call into the TEE.
+ *
+ * Memory: what the agent returns (responses, JSON documents) is freed with otrp_free().
+ * Strings passed in stay owned by the caller.
+ */
+#ifndef OTRP_AGENT_H
+#define OTRP_AGENT_H
+
+#include <stdint.h>
+#include "common.h"
+#include "status.h"
+#include "tee.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Log levels; the log callback receives only messages at or above the configured level. */
+typedef enum otrp_log_level {
+    OTRP_LOG_DEBUG = 0,
+    OTRP_LOG_INFO = 1,
+    OTRP_LOG_WARN = 2,
+    OTRP_LOG_ERROR = 3,
+    OTRP_LOG_SILENT = 4
+} otrp_log_level;
+
+/**
+ * A log sink. msg is one line without a newline, valid during the call only. The library
+ * never logs message bodies or key material: only sizes, names and statuses.
+ */
+typedef void (*otrp_log_fn)(void *user, otrp_log_level level, const char *msg);
+
+/** The largest message the agent accepts or lets a TEE return, unless configured. */
+#define OTRP_DEFAULT_MAX_MESSAGE ((size_t)16 * 1024 * 1024)
+
+/**
+ * Agent configuration. Fill it with otrp_agent_config_init() and change what you need:
+ * struct_size lets the struct grow in later versions without breaking the ABI.
+ */
+typedef struct otrp_agent_config {
+    size_t struct_size;           /**< sizeof(otrp_agent_config) */
+
+    size_t max_message_size;      /**< bytes; input and TEE output (default 16 MiB) */
+    unsigned tee_busy_retries;    /**< retries of a busy TEE before giving up (default 3) */
+    unsigned tee_busy_backoff_ms; /**< first backoff, doubled per retry (default 20) */
+    unsigned tee_timeout_ms;      /**< deadline of one TEE call (default 30000; 0 = none) */
+
+    otrp_log_fn log;              /**< NULL = silent (default) */
+    void *log_user;               /**< passed to log */
+    otrp_log_level log_level;     /**< default OTRP_LOG_WARN */
+
+    /* TAM transport (sessions over HTTP). */
+    int allow_http;               /**< accept http:// TAM URIs (default 0: https only) */
+    const char *ca_file;          /**< PEM CA bundle path; NULL = system store */
+    const void *ca_blob;          /**< in-memory PEM CA bundle (overrides ca_file) */
+    size_t ca_blob_len;           /**< bytes in ca_blob */
+    const char *pinned_keys;      /**< "sha256//<b64>;sha256//<b64>" SPKI pins, or NULL */
+    unsigned connect_timeout_ms;  /**< default 10000 */
+    unsigned http_timeout_ms;     /**< one whole HTTP exchange, default 60000 */
+    unsigned stall_timeout_ms;    /**< abort when no byte moves this long, default 15000 */
+    unsigned http_retries;        /**< retries where safe (connect failure, 503); default 2 */
+    const char *user_agent;       /**< default "libotrp/<version>" */
+} otrp_agent_config;
+
+/** Set every field of *config to its default (struct_size included). */
+OTRP_API void otrp_agent_config_init(otrp_agent_config *config) OTRP_NONNULL(1);
+
+/** An agent handle. Opaque. */
+typedef struct otrp_agent otrp_agent;
+
+/**
+ * Create an agent. config may be NULL (all defaults); it is copied, but the strings
+ * and blobs it points to must outlive the agent.
+ * \retval OTRP_OK
+ * \retval OTRP_ERR_INVALID_ARG config->struct_size is 0 or too small, or a value is out of range
+ * \retval OTRP_ERR_NO_MEMORY
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_agent_new(const otrp_agent_config *config,
+                                                   otrp_agent **out) OTRP_NONNULL(2);
+
+/** Free an agent and every TEE it owns. NULL is allowed. */
+OTRP_API void otrp_agent_free(otrp_agent *agent);
+
+/**
+ * Register a TEE. The agent owns tee from now on (also when this fails). TEEs are
+ * consulted in registration order.
+ * \retval OTRP_OK
+ * \retval OTRP_ERR_INVALID_ARG tee is NULL
+ * \retval OTRP_ERR_TOO_LARGE   more than OTRP_MAX_TEES TEEs
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_agent_add_tee(otrp_agent *agent, otrp_tee *tee)
+    OTRP_NONNULL(1);
+
+/** At most this many TEEs per agent. */
+#define OTRP_MAX_TEES 16
+
+/**
+ * OTrP ProcessOTrPMessage: hand one TAM message to the TEE it is meant for and return
+ * the answer to send back to the TAM.
+ *
+ * The agent checks the outer structure strictly (one member, a known request name, a
+ * JWS object) and reads from the unverified JWS payload only what routing needs (`rid`,
+ * `tid`, `tee`, the signed message name). It routes by `tee`; a GetDeviceStateRequest
+ * goes to every TEE and the answers come back as one GetDeviceStateResponse array in
+ * registration order. The body is passed to the TEE without a copy. Signatures are the
+ * TEE's business: the agent holds no keys.
+ *
+ * On success *resp holds the TEE's answer (free with otrp_free()); *resp may be NULL with
+ * *resp_len 0 when the TEE had nothing to say. When no TEE could answer, the status says
+ * why (OTRP_ERR_TEE_UNKNOWN, OTRP_ERR_TEE_BUSY, OTRP_ERR_TEE_FAIL, ...) and *resp holds
+ * an OTrPBrokerError message for the TAM. When the message itself is malformed, the
+ * status names the defect, otrp_agent_last_error() says where, and *resp is NULL.
+ *
+ * \retval OTRP_OK
+ * \retval OTRP_ERR_MSG_EMPTY, OTRP_ERR_MSG_NOT_JSON, OTRP_ERR_MSG_STRUCTURE,
+ *         OTRP_ERR_MSG_UNKNOWN, OTRP_ERR_MSG_DUPLICATE, OTRP_ERR_MSG_JWS,
+ *         OTRP_ERR_MSG_PAYLOAD, OTRP_ERR_MSG_NAME_MISMATCH, OTRP_ERR_MSG_FIELD,
+ *         OTRP_ERR_MSG_DEPTH, OTRP_ERR_TOO_LARGE   the message is malformed (*resp NULL)
+ * \retval OTRP_ERR_NO_TEE, OTRP_ERR_TEE_UNKNOWN, OTRP_ERR_TEE_BUSY, OTRP_ERR_TEE_FAIL
+ *         no TEE answered (*resp holds an OTrPBrokerError)
+ * \retval OTRP_ERR_NO_MEMORY, OTRP_ERR_INVALID_ARG
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_agent_process(otrp_agent *agent, const char *msg,
+                                                       size_t len, char **resp,
+                                                       size_t *resp_len)
+    OTRP_NONNULL(1, 4, 5);
+
+/**
+ * The agent's view of the device as a JSON document (free with otrp_free()):
+ * \code
+ * {
+ *   "library": {"name": "libotrp", "version": "0.1.0"},
+ *   "tees": [                                   // registration order
+ *     {"name": "Primary TEE",                   // null when it could not be learnt
+ *      "kind": "mock",                          // the backend's ops->kind
+ *      "state": "ready" | "busy" | "unreachable",
+ *      "backend": { ... }}                      // ops->describe() output, when offered
+ *   ],
+ *   "last_session": null | {
+ *     "operation": "relay" | "request_ta" | "unrequest_ta" | "policy_check",
+ *     "result": "OK" | "<status name>",         // otrp_status_name()
+ *     "detail": "...",                          // the detail string of a failure, else ""
+ *     "round_trips": 3,                         // messages handed to a TEE
+ *     "bytes_to_tee": 1234, "bytes_from_tee": 5678,
+ *     "bytes_sent": 0, "bytes_received": 0,     // HTTP bodies to / from the TAM
+ *     "duration_ms": 12
+ *   }
+ * }
+ * \endcode
+ * Asking each TEE is part of building the document: a TEE that does not answer is
+ * reported "unreachable" ("busy" when it said so), never an error of this call.
+ * \retval OTRP_OK, OTRP_ERR_NO_MEMORY
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_get_device_state(otrp_agent *agent, char **json,
+                                                          size_t *len)
+    OTRP_NONNULL(1, 2, 3);
+
+/**
+ * The detail of the last failure on this handle, e.g. "JWS member 'payload' is not a
+ * string" or "TEE 'Primary TEE' answered 71 bytes that are not JSON". Empty after a
+ * success. Valid until the next call on the handle.
+ */
+OTRP_API const char *otrp_agent_last_error(const otrp_agent *agent) OTRP_NONNULL(1);
+
+/**
+ * Ask the operation running on agent (in another thread) to stop soon: it returns
+ * OTRP_ERR_CANCELLED. Safe from any thread and from signal-free contexts; the request
+ * stays in force until the next operation starts.
+ */
+OTRP_API void otrp_agent_cancel(otrp_agent *agent) OTRP_NONNULL(1);
+
+/* Sessions with a TAM over HTTP (RequestTA, UnrequestTA, policy check) follow below. */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OTRP_AGENT_H */

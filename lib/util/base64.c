@@ -1,0 +1,217 @@
+#include "util/base64.h"
+
+#include <string.h>
+
+static const char STD_ALPHABET[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char URL_ALPHABET[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Decoding tables: sextet + 1, so that 0 marks a character outside the alphabet.
+ * Constant, so concurrent first use needs no initialisation. */
+static const uint8_t url_table[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
+};
+
+static const uint8_t std_table[256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+
+static const uint8_t *table_for(int url)
+{
+    return url ? url_table : std_table;
+}
+
+/* The sextet of c, or a value with bits above 63 set when c is not in the table. */
+static inline uint32_t sextet(const uint8_t *table, char c)
+{
+    return (uint32_t)table[(unsigned char)c] - 1u;
+}
+
+int otrp__b64url_char(unsigned char c)
+{
+    return table_for(1)[c] != 0;
+}
+
+size_t otrp__b64_encoded_len(size_t n, otrp__b64_mode mode)
+{
+    if (mode == OTRP__B64_URL)
+        return n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
+    return (n + 2) / 3 * 4;
+}
+
+size_t otrp__b64_decoded_max(size_t n)
+{
+    return n / 4 * 3 + 3;
+}
+
+void otrp__b64_encode(const uint8_t *in, size_t n, char *out, otrp__b64_mode mode)
+{
+    const char *alphabet = mode == OTRP__B64_URL ? URL_ALPHABET : STD_ALPHABET;
+    size_t o = 0;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        out[o++] = alphabet[v >> 6 & 63];
+        out[o++] = alphabet[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        if (mode != OTRP__B64_URL) {
+            out[o++] = '=';
+            out[o++] = '=';
+        }
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        out[o++] = alphabet[v >> 18 & 63];
+        out[o++] = alphabet[v >> 12 & 63];
+        out[o++] = alphabet[v >> 6 & 63];
+        if (mode != OTRP__B64_URL)
+            out[o++] = '=';
+    }
+    out[o] = '\0';
+}
+
+/* Decode whole quads of unpadded text; returns the index of the first bad quad or n. */
+static size_t decode_quads(const uint8_t *table, const char *in, size_t n, uint8_t *out,
+                           size_t *o)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint32_t a = sextet(table, in[i]);
+        uint32_t b = sextet(table, in[i + 1]);
+        uint32_t c = sextet(table, in[i + 2]);
+        uint32_t d = sextet(table, in[i + 3]);
+        if ((a | b | c | d) & 0xC0)
+            return i;
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
+        out[(*o)++] = (uint8_t)(v >> 16);
+        out[(*o)++] = (uint8_t)(v >> 8);
+        out[(*o)++] = (uint8_t)v;
+    }
+    return i;
+}
+
+/* Decode 2 or 3 trailing characters (no padding); trailing bits must be zero. */
+static otrp_status decode_tail(const uint8_t *table, const char *in, size_t rest,
+                               uint8_t *out, size_t *o)
+{
+    if (rest == 0)
+        return OTRP_OK;
+    if (rest == 1)
+        return OTRP_ERR_BASE64;
+    uint32_t a = sextet(table, in[0]);
+    uint32_t b = sextet(table, in[1]);
+    uint32_t c = rest == 3 ? sextet(table, in[2]) : 0;
+    if ((a | b | c) & 0xC0)
+        return OTRP_ERR_BASE64;
+    uint32_t v = a << 18 | b << 12 | c << 6;
+    if (rest == 2 && (v & 0xFFFF) != 0)
+        return OTRP_ERR_BASE64;
+    if (rest == 3 && (v & 0xFF) != 0)
+        return OTRP_ERR_BASE64;
+    out[(*o)++] = (uint8_t)(v >> 16);
+    if (rest == 3)
+        out[(*o)++] = (uint8_t)(v >> 8);
+    return OTRP_OK;
+}
+
+static otrp_status decode_with(const uint8_t *table, const char *in, size_t n,
+                               uint8_t *out, size_t *out_len)
+{
+    size_t o = 0;
+    size_t whole = n - n % 4;
+    if (decode_quads(table, in, whole, out, &o) != whole)
+        return OTRP_ERR_BASE64;
+    otrp_status st = decode_tail(table, in + whole, n % 4, out, &o);
+    if (st != OTRP_OK)
+        return st;
+    *out_len = o;
+    return OTRP_OK;
+}
+
+/* Strip correct '=' padding: the padded length is a multiple of 4 and at most two
+ * '=' end it. Returns the unpadded length, or SIZE_MAX when the padding is wrong. */
+static size_t strip_padding(const char *in, size_t n, int required)
+{
+    size_t pad = 0;
+    while (pad < n && pad < 3 && in[n - 1 - pad] == '=')
+        pad++;
+    if (pad == 0)
+        return (required && n % 4 != 0) ? SIZE_MAX : n;
+    if (pad > 2 || n % 4 != 0)
+        return SIZE_MAX;
+    return n - pad;
+}
+
+otrp_status otrp__b64_decode(const char *in, size_t n, uint8_t *out, size_t *out_len,
+                             otrp__b64_mode mode)
+{
+    *out_len = 0;
+    if (n > 0 && in == NULL)
+        return OTRP_ERR_INVALID_ARG;
+    int url;
+    int padding_required;
+    switch (mode) {
+    case OTRP__B64_URL:
+        url = 1;
+        padding_required = 0;
+        if (memchr(in, '=', n) != NULL)
+            return OTRP_ERR_BASE64;
+        break;
+    case OTRP__B64_STD:
+        url = 0;
+        padding_required = 1;
+        break;
+    case OTRP__B64_FIELD:
+    default: {
+        int has_std = memchr(in, '+', n) != NULL || memchr(in, '/', n) != NULL;
+        int has_url = memchr(in, '-', n) != NULL || memchr(in, '_', n) != NULL;
+        if (has_std && has_url)
+            return OTRP_ERR_BASE64;
+        url = !has_std;
+        padding_required = has_std;
+        break;
+    }
+    }
+    size_t unpadded = strip_padding(in, n, padding_required);
+    if (unpadded == SIZE_MAX)
+        return OTRP_ERR_BASE64;
+    return decode_with(table_for(url), in, unpadded, out, out_len);
+}
+
+otrp_status otrp__b64url_decode_chunk(const char *in, size_t n, uint8_t *out,
+                                      size_t *out_len, int final)
+{
+    const uint8_t *table = table_for(1);
+    size_t o = 0;
+    size_t whole = n - n % 4;
+    *out_len = 0;
+    if (!final && whole != n)
+        return OTRP_ERR_INVALID_ARG;
+    if (decode_quads(table, in, whole, out, &o) != whole)
+        return OTRP_ERR_BASE64;
+    otrp_status st = decode_tail(table, in + whole, n % 4, out, &o);
+    if (st != OTRP_OK)
+        return st;
+    *out_len = o;
+    return OTRP_OK;
+}

@@ -1,0 +1,182 @@
+/* Unit tests of lib/util: status table, buffers, strict base64, strict JSON. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "otrp/otrp.h"
+#include "util/base64.h"
+#include "util/json_strict.h"
+#include "util/mem.h"
+
+static void test_status_names_and_messages(void **state)
+{
+    (void)state;
+    assert_string_equal(otrp_status_name(OTRP_OK), "OK");
+    assert_string_equal(otrp_status_name(OTRP_ERR_TEE_BUSY), "ERR_TEE_BUSY");
+    assert_string_equal(otrp_strerror(OTRP_ERR_TEE_BUSY), "TEE busy");
+    assert_string_equal(otrp_status_name((otrp_status)9999), "UNKNOWN");
+    assert_string_equal(otrp_strerror((otrp_status)9999), "unknown status");
+    assert_int_equal(OTRP_ERR_MSG_EMPTY, 10);
+    assert_string_equal(otrp_version(), OTRP_VERSION_STRING);
+}
+
+static void test_buf_limit_and_termination(void **state)
+{
+    (void)state;
+    otrp_buf b = {0};
+    b.max = 8;
+    assert_int_equal(otrp_buf_append_str(&b, "abcd"), OTRP_OK);
+    assert_string_equal((char *)b.data, "abcd");
+    assert_int_equal(otrp_buf_append_str(&b, "efghi"), OTRP_ERR_TOO_LARGE);
+    assert_int_equal(b.len, 4); /* unchanged by the refused append */
+    assert_int_equal(otrp_buf_append_str(&b, "efgh"), OTRP_OK);
+    assert_int_equal(b.len, 8);
+    otrp_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_string_equal((char *)b.data, "");
+    otrp_buf_free(&b);
+    assert_null(b.data);
+    assert_int_equal(b.max, 8);
+}
+
+struct b64_case {
+    const char *text;
+    otrp__b64_mode mode;
+    const char *decoded; /* NULL: must be rejected */
+};
+
+static const struct b64_case B64_CASES[] = {
+    /* RFC 4648 section 10 vectors */
+    {"", OTRP__B64_STD, ""},
+    {"Zg==", OTRP__B64_STD, "f"},
+    {"Zm8=", OTRP__B64_STD, "fo"},
+    {"Zm9v", OTRP__B64_STD, "foo"},
+    {"Zm9vYg==", OTRP__B64_STD, "foob"},
+    {"Zm9vYmE=", OTRP__B64_STD, "fooba"},
+    {"Zm9vYmFy", OTRP__B64_STD, "foobar"},
+    {"Zg", OTRP__B64_URL, "f"},
+    {"Zm8", OTRP__B64_URL, "fo"},
+    {"Zm9vYmFy", OTRP__B64_URL, "foobar"},
+    {"_-8", OTRP__B64_URL, "\xff\xef"},
+    {"/+8=", OTRP__B64_STD, "\xff\xef"},
+    /* rejected */
+    {"Zg", OTRP__B64_STD, NULL},       /* standard needs padding */
+    {"Zg=", OTRP__B64_STD, NULL},      /* wrong padding */
+    {"Zg===", OTRP__B64_STD, NULL},
+    {"Zh==", OTRP__B64_STD, NULL},     /* non-zero trailing bits */
+    {"Zm9=", OTRP__B64_STD, NULL},     /* non-zero trailing bits */
+    {"Z", OTRP__B64_URL, NULL},        /* impossible length */
+    {"Zg==", OTRP__B64_URL, NULL},     /* JOSE: no padding */
+    {"Zm9v!", OTRP__B64_URL, NULL},
+    {"Zm 9v", OTRP__B64_STD, NULL},
+    {"_-8=", OTRP__B64_STD, NULL},     /* url alphabet in standard */
+    {"/+8", OTRP__B64_URL, NULL},      /* standard alphabet in url */
+    {"Z=g=", OTRP__B64_STD, NULL},     /* padding inside */
+    /* binary OTrP fields (PROFILE P2) */
+    {"/+8=", OTRP__B64_FIELD, "\xff\xef"},
+    {"_-8", OTRP__B64_FIELD, "\xff\xef"},
+    {"_-8=", OTRP__B64_FIELD, "\xff\xef"},
+    {"Zm8", OTRP__B64_FIELD, "fo"},
+    {"/+8", OTRP__B64_FIELD, NULL},    /* standard without padding */
+    {"/-8=", OTRP__B64_FIELD, NULL},   /* mixed alphabets */
+};
+
+static void test_base64_strict_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof B64_CASES / sizeof B64_CASES[0]; i++) {
+        const struct b64_case *c = &B64_CASES[i];
+        uint8_t out[64];
+        size_t out_len = 0;
+        otrp_status st = otrp__b64_decode(c->text, strlen(c->text), out, &out_len, c->mode);
+        if (c->decoded == NULL) {
+            if (st != OTRP_ERR_BASE64)
+                fail_msg("case %zu '%s' accepted", i, c->text);
+        } else {
+            if (st != OTRP_OK)
+                fail_msg("case %zu '%s' rejected", i, c->text);
+            assert_int_equal(out_len, strlen(c->decoded));
+            assert_memory_equal(out, c->decoded, out_len);
+        }
+    }
+}
+
+static void test_base64_round_trip_all_lengths(void **state)
+{
+    (void)state;
+    uint8_t in[64], out[64];
+    char text[100];
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (uint8_t)(i * 37 + 11);
+    for (size_t n = 0; n <= sizeof in; n++) {
+        for (int m = 0; m < 2; m++) {
+            otrp__b64_mode mode = m ? OTRP__B64_URL : OTRP__B64_STD;
+            otrp__b64_encode(in, n, text, mode);
+            assert_int_equal(strlen(text), otrp__b64_encoded_len(n, mode));
+            size_t out_len = 0;
+            assert_int_equal(otrp__b64_decode(text, strlen(text), out, &out_len, mode), OTRP_OK);
+            assert_int_equal(out_len, n);
+            assert_memory_equal(out, in, n);
+        }
+    }
+}
+
+static void test_base64url_chunks_match_whole(void **state)
+{
+    (void)state;
+    const char *text = "eyJJbnN0YWxsVEFUQlNSZXF1ZXN0Ijp7InRlZSI6IlByaW1hcnkgVEVFIn19";
+    uint8_t whole[64], part[64];
+    size_t whole_len = 0, a = 0, b = 0;
+    assert_int_equal(otrp__b64_decode(text, strlen(text), whole, &whole_len, OTRP__B64_URL), OTRP_OK);
+    assert_int_equal(otrp__b64url_decode_chunk(text, 40, part, &a, 0), OTRP_OK);
+    assert_int_equal(otrp__b64url_decode_chunk(text + 40, strlen(text) - 40, part + a, &b, 1), OTRP_OK);
+    assert_int_equal(a + b, whole_len);
+    assert_memory_equal(part, whole, whole_len);
+    assert_int_equal(otrp__b64url_decode_chunk(text, 6, part, &a, 0), OTRP_ERR_INVALID_ARG);
+}
+
+static void test_json_strict_rejects(void **state)
+{
+    (void)state;
+    cJSON *root = NULL;
+    char detail[128];
+    assert_int_equal(otrp__json_parse("{\"a\":1,\"a\":2}", 13, 8, &root, detail, sizeof detail),
+                     OTRP_ERR_MSG_DUPLICATE);
+    assert_non_null(strstr(detail, "'a'"));
+    assert_int_equal(otrp__json_parse("[[[[1]]]]", 9, 3, &root, NULL, 0), OTRP_ERR_MSG_DEPTH);
+    assert_int_equal(otrp__json_parse("{} x", 4, 8, &root, NULL, 0), OTRP_ERR_JSON);
+    assert_int_equal(otrp__json_parse("{\"a\":\"\0\"}", 9, 8, &root, NULL, 0), OTRP_ERR_JSON);
+    assert_int_equal(otrp__json_parse("", 0, 8, &root, NULL, 0), OTRP_ERR_JSON);
+    assert_null(root);
+    assert_int_equal(otrp__json_parse(" {\"a\":{\"b\":[1,2]}} \n", 20, 8, &root, NULL, 0), OTRP_OK);
+    assert_string_equal(otrp__json_member(root, "a")->child->string, "b");
+    assert_null(otrp__json_string(root, "a"));
+    cJSON_Delete(root);
+}
+
+static void test_ct_equal_and_memzero(void **state)
+{
+    (void)state;
+    unsigned char a[4] = {1, 2, 3, 4}, b[4] = {1, 2, 3, 5};
+    assert_true(otrp__ct_equal(a, a, 4));
+    assert_false(otrp__ct_equal(a, b, 4));
+    otrp__memzero(a, sizeof a);
+    assert_int_equal(a[0] | a[1] | a[2] | a[3], 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_names_and_messages),
+        cmocka_unit_test(test_buf_limit_and_termination),
+        cmocka_unit_test(test_base64_strict_table),
+        cmocka_unit_test(test_base64_round_trip_all_lengths),
+        cmocka_unit_test(test_base64url_chunks_match_whole),
+        cmocka_unit_test(test_json_strict_rejects),
+        cmocka_unit_test(test_ct_equal_and_memzero),
+    };
+    return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
