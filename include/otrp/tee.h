@@ -54,9 +54,15 @@ typedef struct otrp_tee_call {
     size_t struct_size;   /**< sizeof(otrp_tee_call) of the agent that made it */
     uint64_t deadline_ms; /**< give up by this otrp_monotonic_ms() instant; 0 = none */
     size_t max_output;    /**< the agent's message size limit (also out->max) */
-    /** Non-zero once otrp_agent_cancel() was called; poll it in long operations. */
-    const volatile int *cancelled;
+    const void *agent_private; /**< the agent's cancel state: read it with the function below */
 } otrp_tee_call;
+
+/**
+ * Non-zero once otrp_agent_cancel() was called for the operation this call belongs to.
+ * Long-running backends poll it (it is cheap and safe from any thread) and return
+ * OTRP_ERR_CANCELLED.
+ */
+OTRP_API int otrp_tee_call_cancelled(const otrp_tee_call *call);
 
 /** Milliseconds of CLOCK_MONOTONIC: the clock of otrp_tee_call.deadline_ms. */
 OTRP_API uint64_t otrp_monotonic_ms(void);
