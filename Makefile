@@ -165,6 +165,39 @@ bench: $(BENCH_TARGETS)
 fuzz: $(FUZZ_TARGETS:%=fuzz-%)
 fuzz-ci: $(FUZZ_TARGETS:%=fuzz-ci-%)
 
+# libFuzzer targets: test/fuzz/fuzz_NAME.c is target NAME, built with clang from our
+# sources (instrumented) and the test support code; seeds in test/fuzz/corpus/NAME/.
+# `make fuzz-NAME` runs it FUZZ_SECONDS (5 minutes), `make fuzz-ci-NAME` runs it
+# FUZZ_CI_SECONDS_NAME (default 30). New inputs go to build/fuzz/corpus-NAME, never
+# into the repository.
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 300
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+               -DOTRP_FUZZING=1 $(DEP_CFLAGS)
+FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRCS) $(TEST_SUPPORT_SRCS))
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(OTRP_CPPFLAGS) -Itest $(FUZZ_CFLAGS) -c $< -o $@
+
+build/fuzz/fuzz_%: build/fuzz/obj/test/fuzz/fuzz_%.o $(FUZZ_OBJS)
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(DEP_LIBS)
+
+fuzz-ci-%: build/fuzz/fuzz_%
+	@mkdir -p build/fuzz/corpus-$*
+	$(Q)build/fuzz/fuzz_$* -max_total_time=$(or $(FUZZ_CI_SECONDS_$*),30) -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 build/fuzz/corpus-$* test/fuzz/corpus/$* \
+	    > build/fuzz/fuzz-ci-$*.log 2>&1 || { tail -40 build/fuzz/fuzz-ci-$*.log; exit 1; }
+	@grep -E '^stat::number_of_executed_units|^Done' build/fuzz/fuzz-ci-$*.log | tr '\n' ' '; echo "(fuzz $*: clean)"
+
+fuzz-%: build/fuzz/fuzz_%
+	@mkdir -p build/fuzz/corpus-$*
+	$(Q)nice build/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 build/fuzz/corpus-$* test/fuzz/corpus/$*
+
 install: all
 	install -d $(DESTDIR)$(INCLUDEDIR)/otrp $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
 	install -m 644 include/otrp/*.h $(DESTDIR)$(INCLUDEDIR)/otrp/

@@ -7,12 +7,15 @@
 #include "util/base64.h"
 #include "util/json_scan.h"
 
-/* Payload characters decoded per step: a multiple of 4, small enough for the stack. */
+/* Payload characters decoded per step: multiples of 4. The first step is small because
+ * routing fields usually come first; later steps grow to the stack buffer's size. */
+#define PAYLOAD_FIRST_CHUNK 256
 #define PAYLOAD_CHUNK 4096
-/* The members after the payload (protected, header with a certificate chain,
- * signature) are found within this many bytes of the end of the message. A message
- * whose tail is longer is still read correctly, by scanning the whole payload. */
-#define TAIL_WINDOW (64 * 1024)
+/* The members after the payload (protected, a header with a certificate chain,
+ * signature) are looked for in a window at the end of the message: first this many
+ * bytes, doubled until the members read well or the window reaches the part of the
+ * payload already read. */
+#define TAIL_FIRST_WINDOW 1024
 /* Nesting allowed inside JWS header objects. */
 #define HEADER_MAX_DEPTH 16
 
@@ -186,13 +189,13 @@ static otrp_status read_payload(struct reader *r, otrp__json_cursor *c, int *end
                    r->detail_cap);
     size_t p = c->pos + 1;
     char decoded[PAYLOAD_CHUNK / 4 * 3];
-    for (;;) {
+    for (size_t chunk = PAYLOAD_FIRST_CHUNK;; chunk = chunk < PAYLOAD_CHUNK ? chunk * 2 : chunk) {
         size_t avail = c->len - p;
-        size_t span = avail < PAYLOAD_CHUNK ? avail : PAYLOAD_CHUNK;
+        size_t span = avail < chunk ? avail : chunk;
         const char *quote = memchr(c->s + p, '"', span);
         int final = quote != NULL;
         size_t n = final ? (size_t)(quote - (c->s + p)) : span;
-        if (!final && span < PAYLOAD_CHUNK) {
+        if (!final && span < chunk) {
             c->pos = c->len;
             otrp__jc_fail(c, "payload string not terminated");
             return OTRP_ERR_MSG_NOT_JSON;
@@ -225,37 +228,35 @@ static otrp_status read_payload(struct reader *r, otrp__json_cursor *c, int *end
 
 static otrp_status jws_members(struct reader *r, otrp__json_cursor *c, int after_value);
 
-/* The routing fields were found early at c->pos: locate the end of the payload from
- * the end of the message (a bounded window), and read the rest strictly from there.
- * If that reading fails and the window skipped part of the payload, fall back to the
- * exact end found by scanning forward, so a valid message is never refused. */
+/* The routing fields were found early at c->pos: the rest of the payload is not read.
+ * Its end is looked for in a window at the end of the message, and the members after
+ * it are read strictly from there. The window doubles while that reading fails; once it
+ * reaches c->pos the end found is exact, so a valid message is never refused. */
 static otrp_status after_early_stop(struct reader *r, otrp__json_cursor *c)
 {
     size_t from = c->pos;
-    size_t window = c->len > TAIL_WINDOW && c->len - TAIL_WINDOW > from ? c->len - TAIL_WINDOW
-                                                                         : from;
-    const char *quote = memchr(c->s + window, '"', c->len - window);
-    if (quote == NULL) {
-        c->pos = c->len;
-        otrp__jc_fail(c, "payload string not terminated");
-        return OTRP_ERR_MSG_NOT_JSON;
-    }
-    size_t end = (size_t)(quote - c->s);
-    for (size_t i = window; i < end; i++) {
-        if (!otrp__b64url_char((unsigned char)c->s[i]))
-            return say(r, OTRP_ERR_MSG_PAYLOAD, "%s", "JWS payload is not base64url");
-    }
     unsigned seen = r->seen;
-    c->pos = end + 1;
-    otrp_status st = jws_members(r, c, 1);
-    if (st == OTRP_OK || window == from)
-        return st;
-    const char *exact = memchr(c->s + from, '"', c->len - from);
-    if (exact == NULL || exact == quote)
-        return st;
-    r->seen = seen;
-    c->pos = (size_t)(exact - c->s) + 1;
-    return jws_members(r, c, 1);
+    for (size_t window = TAIL_FIRST_WINDOW;; window *= 2) {
+        int exact = window >= c->len - from;
+        size_t start = exact ? from : c->len - window;
+        const char *quote = memchr(c->s + start, '"', c->len - start);
+        size_t end = quote != NULL ? (size_t)(quote - c->s) : c->len;
+        otrp_status st;
+        if (quote == NULL) {
+            c->pos = c->len;
+            otrp__jc_fail(c, "payload string not terminated");
+            st = OTRP_ERR_MSG_NOT_JSON;
+        } else if (otrp__b64url_span(c->s + start, end - start) != end - start) {
+            st = say(r, OTRP_ERR_MSG_PAYLOAD, "JWS payload is not base64url (near byte %zu)",
+                     start + otrp__b64url_span(c->s + start, end - start));
+        } else {
+            r->seen = seen;
+            c->pos = end + 1;
+            st = jws_members(r, c, 1);
+        }
+        if (st == OTRP_OK || exact)
+            return st;
+    }
 }
 
 /* The outer object's end: '}' then nothing but white space. */
