@@ -90,8 +90,8 @@ CI_EXTRA :=
 BENCH_TARGETS :=
 FUZZ_TARGETS :=
 
-.PHONY: all lib tools tests check check-asan test-run deps demo install uninstall \
-        bench fuzz fuzz-ci ci-extra clean
+.PHONY: all lib tools tests check check-asan check-asan-run test-run deps demo demo-relay \
+        install uninstall bench fuzz fuzz-ci ci-extra clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -117,11 +117,14 @@ $(SHARED_LIB): $(LIB_OBJS)
 	$(Q)ln -sf libotrp.so.$(VERSION) $(BUILD)/lib/$(SONAME)
 	$(Q)ln -sf $(SONAME) $(BUILD)/lib/libotrp.so
 
+# otrp.pc carries the install paths, so install writes it afresh for its PREFIX.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@MBEDTLS_LIBS@|$(MBEDTLS_LIBS)|g' pkgconfig/otrp.pc.in
+
 $(BUILD)/lib/otrp.pc: pkgconfig/otrp.pc.in $(VERSION_H) Makefile
 	@mkdir -p $(dir $@)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@MBEDTLS_LIBS@|$(MBEDTLS_LIBS)|g' $< > $@
+	$(Q)$(PC_SED) > $@
 
 .SECONDEXPANSION:
 $(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tools/$$*/*.c)) $(STATIC_LIB)
@@ -146,6 +149,7 @@ check: deps
 	$(Q)rm -f build/results build/asan/results
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory test-run
+	$(Q)sh scripts/check-install.sh || true
 	$(Q)$(MAKE) --no-print-directory check-asan-run
 	$(Q)$(if $(CHECK_EXTRA),$(MAKE) --no-print-directory $(CHECK_EXTRA),true)
 	$(Q)sh scripts/summary.sh build/results build/asan/results
@@ -160,6 +164,16 @@ check-asan: deps
 	$(Q)sh scripts/summary.sh build/asan/results
 
 ci-extra: $(CI_EXTRA)
+
+# The demo: an app-defined TEE backend relaying a TAM message (examples/custom_tee.c).
+DEMO_TARGET ?= demo-relay
+demo: deps
+	$(Q)$(MAKE) --no-print-directory $(DEMO_TARGET)
+
+demo-relay: lib
+	$(Q)$(CC) $(OTRP_CPPFLAGS) $(CPPFLAGS) -std=c11 -O2 $(CFLAGS) examples/custom_tee.c \
+	    -o $(BUILD)/custom_tee $(STATIC_LIB) $(DEP_LIBS)
+	$(Q)$(BUILD)/custom_tee
 
 bench: $(BENCH_TARGETS)
 fuzz: $(FUZZ_TARGETS:%=fuzz-%)
@@ -205,7 +219,7 @@ install: all
 	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libotrp.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libotrp.so
-	install -m 644 $(BUILD)/lib/otrp.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(PC_SED) > $(DESTDIR)$(LIBDIR)/pkgconfig/otrp.pc
 	$(if $(TOOL_BINS),install -m 755 $(TOOL_BINS) $(DESTDIR)$(BINDIR)/)
 	$(if $(wildcard doc/*.1),install -d $(DESTDIR)$(MANDIR)/man1 && install -m 644 doc/*.1 $(DESTDIR)$(MANDIR)/man1/)
 

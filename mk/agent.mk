@@ -12,3 +12,4 @@ BENCH_TARGETS += bench-relay
 
 FUZZ_TARGETS += relay
 FUZZ_CI_SECONDS_relay := 60
+CI_EXTRA += fuzz-ci-relay

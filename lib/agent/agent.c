@@ -45,8 +45,7 @@ otrp_status otrp_agent_new(const otrp_agent_config *config, otrp_agent **out)
     if (agent == NULL)
         return OTRP_ERR_NO_MEMORY;
     agent->config = merged;
-    atomic_init(&agent->cancelled, 0);
-    *out = agent;
+        *out = agent;
     return OTRP_OK;
 }
 
@@ -82,7 +81,7 @@ const char *otrp_agent_last_error(const otrp_agent *agent)
 
 void otrp_agent_cancel(otrp_agent *agent)
 {
-    atomic_store(&agent->cancelled, 1);
+    __atomic_store_n(&agent->cancelled, 1, __ATOMIC_SEQ_CST);
     for (size_t i = 0; i < agent->tee_count; i++) {
         otrp_tee *tee = agent->tees[i];
         if (tee->ops->cancel != NULL)
@@ -92,10 +91,9 @@ void otrp_agent_cancel(otrp_agent *agent)
 
 int otrp_tee_call_cancelled(const otrp_tee_call *call)
 {
-    if (call == NULL || call->agent_private == NULL)
+    if (call == NULL || call->cancelled == NULL)
         return 0;
-    const otrp_agent *agent = call->agent_private;
-    return atomic_load(&agent->cancelled) != 0;
+    return __atomic_load_n(call->cancelled, __ATOMIC_SEQ_CST) != 0;
 }
 
 static void vlog(const otrp_agent *agent, otrp_log_level level, const char *fmt, va_list ap)
@@ -135,7 +133,7 @@ void otrp__stats_begin(otrp_agent *agent, const char *operation)
     agent->last.operation = operation;
     agent->last.start_ms = otrp_monotonic_ms();
     agent->error[0] = '\0';
-    atomic_store(&agent->cancelled, 0);
+    __atomic_store_n(&agent->cancelled, 0, __ATOMIC_SEQ_CST);
 }
 
 void otrp__stats_end(otrp_agent *agent, otrp_status result)

@@ -3,7 +3,6 @@
 #define OTRP_AGENT_INTERNAL_H
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 
 #include "otrp/agent.h"
@@ -39,7 +38,7 @@ struct otrp_agent {
     otrp_tee *tees[OTRP_MAX_TEES];
     size_t tee_count;
     char error[OTRP__DETAIL_MAX];
-    atomic_int cancelled;
+    int cancelled; /* set by otrp_agent_cancel() from any thread: __atomic only */
     otrp__session_stats last;
 };
 

@@ -57,13 +57,13 @@ static void sleep_ms(unsigned ms)
 static int backoff(otrp_agent *agent, unsigned ms)
 {
     while (ms > 0) {
-        if (atomic_load(&agent->cancelled))
+        if (__atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST))
             return 0;
         unsigned step = ms < CANCEL_POLL_MS ? ms : CANCEL_POLL_MS;
         sleep_ms(step);
         ms -= step;
     }
-    return !atomic_load(&agent->cancelled);
+    return !__atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST);
 }
 
 otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_fn fn,
@@ -71,12 +71,12 @@ otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_
 {
     unsigned delay = agent->config.tee_busy_backoff_ms;
     for (unsigned attempt = 0;; attempt++) {
-        if (atomic_load(&agent->cancelled))
+        if (__atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST))
             return OTRP_ERR_CANCELLED;
         uint64_t now = otrp_monotonic_ms();
         otrp_tee_call call = {sizeof call,
                               agent->config.tee_timeout_ms ? now + agent->config.tee_timeout_ms : 0,
-                              agent->config.max_message_size, agent};
+                              agent->config.max_message_size, &agent->cancelled};
         pthread_mutex_lock(&tee->lock);
         otrp_status st = fn(tee->ops, tee->ctx, &call, args);
         pthread_mutex_unlock(&tee->lock);

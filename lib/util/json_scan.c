@@ -154,7 +154,8 @@ static otrp_status read_escape(otrp__json_cursor *c, char *out, size_t cap, size
         if (cp == 0 && has_nul != NULL)
             *has_nul = 1;
         char b[4];
-        emit(out, cap, n, b, utf8_encode(cp, b));
+        size_t b_len = utf8_encode(cp, b);
+        emit(out, cap, n, b, b_len);
         return OTRP_OK;
     }
     default:
