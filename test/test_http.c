@@ -60,6 +60,11 @@ static char *slurp(const char *name)
 static int group_setup(void **state)
 {
     (void)state;
+    /* The servers are on loopback: a proxy from the environment must not get in between. */
+    static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                             "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
+        unsetenv(proxy_vars[i]);
     snprintf(pki_dir, sizeof pki_dir, "/tmp/otrp-http-XXXXXX");
     if (mkdtemp(pki_dir) == NULL)
         return -1;
@@ -296,6 +301,28 @@ static void test_http_message_post_has_accept_and_content_type(void **state)
     fx_done(&f);
 }
 
+static void test_http_large_post_has_no_expect(void **state)
+{
+    (void)state;
+    /* libcurl adds "Expect: 100-continue" to POSTs over 1 MiB unless told not to. */
+    static const tam_step steps[] = {{.status = 204}};
+    size_t len = (size_t)3 * 1024 * 1024 / 2;
+    char *big = malloc(len);
+    assert_non_null(big);
+    memset(big, '{', len);
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 1, NULL, NULL);
+    assert_status(&f, fx_post_to(&f, tam_server_url(f.srv), big, len), OTRP_OK);
+    tam_record r = record_of(&f, 0);
+    assert_false(r.has_expect);
+    assert_int_equal(r.body_len, len);
+    assert_string_equal(r.content_type, OTRP_CT);
+    assert_int_equal(f.info.bytes_sent, len);
+    fx_done(&f);
+    free(big);
+}
+
 static void test_http_200_empty_ends_session(void **state)
 {
     (void)state;
@@ -373,6 +400,20 @@ static void test_http_500_fails_without_retry(void **state)
     assert_int_equal(f.info.http_code, 500);
     assert_int_equal(f.info.attempts, 1);
     assert_int_equal(tam_server_requests(f.srv), 1);
+    assert_int_equal(f.resp.len, 0);
+    fx_done(&f);
+}
+
+static void test_http_500_with_endless_body_is_still_a_status_error(void **state)
+{
+    (void)state;
+    static const tam_step steps[] = {
+        {.status = 500, .content_type = "text/html", .fault = TAM_FAULT_ENDLESS_CHUNKED}};
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 1, NULL, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_HTTP_STATUS);
+    assert_detail(&f, "HTTP status 500");
     assert_int_equal(f.resp.len, 0);
     fx_done(&f);
 }
@@ -762,6 +803,7 @@ static void test_http_cancel_during_backoff(void **state)
 #define PARALLEL_POSTS 5
 struct worker {
     const char *url;
+    const char *ca_file;
     otrp_status status;
     unsigned connections;
 };
@@ -772,6 +814,7 @@ static void *worker_main(void *arg)
     otrp__http_settings s;
     otrp__http_settings_init(&s);
     s.allow_http = 1;
+    s.ca_file = w->ca_file;
     s.max_message_size = TEST_CAP;
     otrp__http *t = NULL;
     w->status = otrp__http_new(&s, &t);
@@ -796,13 +839,18 @@ static void test_http_parallel_transports(void **state)
     unsigned n = env != NULL ? (unsigned)strtoul(env, NULL, 10) : 4u;
     if (n == 0 || n > 64)
         n = 4;
-    struct fx f;
+    /* Half the threads speak HTTP to one server, half HTTPS to another. */
+    struct fx f, g;
     fx_init(&f);
+    fx_init(&g);
     fx_serve(&f, steps, 1, NULL, NULL);
+    fx_serve(&g, steps, 1, pem_server, pem_server_key);
     struct worker workers[64];
     pthread_t threads[64];
     for (unsigned i = 0; i < n; i++) {
-        workers[i] = (struct worker){tam_server_url(f.srv), OTRP_OK, 0};
+        int tls = i % 2;
+        workers[i] = (struct worker){tam_server_url(tls ? g.srv : f.srv),
+                                     tls ? path_ca : NULL, OTRP_OK, 0};
         assert_int_equal(pthread_create(&threads[i], NULL, worker_main, &workers[i]), 0);
     }
     for (unsigned i = 0; i < n; i++)
@@ -811,11 +859,15 @@ static void test_http_parallel_transports(void **state)
         assert_int_equal(workers[i].status, OTRP_OK);
         assert_int_equal(workers[i].connections, 1); /* keep-alive per transport */
     }
-    assert_int_equal(tam_server_requests(f.srv), n * PARALLEL_POSTS);
-    assert_int_equal(tam_server_connections(f.srv), n);
-    print_message("parallel: %u threads x %d POSTs, each on its own connection\n", n,
-                  PARALLEL_POSTS);
+    unsigned n_tls = n / 2;
+    assert_int_equal(tam_server_requests(f.srv), (n - n_tls) * PARALLEL_POSTS);
+    assert_int_equal(tam_server_connections(f.srv), n - n_tls);
+    assert_int_equal(tam_server_requests(g.srv), n_tls * PARALLEL_POSTS);
+    assert_int_equal(tam_server_connections(g.srv), n_tls);
+    print_message("parallel: %u threads (%u HTTPS) x %d POSTs, one connection each\n", n,
+                  n_tls, PARALLEL_POSTS);
     fx_done(&f);
+    fx_done(&g);
 }
 
 static void test_http_new_rejects_bad_settings(void **state)
@@ -843,11 +895,13 @@ int main(void)
         cmocka_unit_test(test_http_plain_allowed),
         cmocka_unit_test(test_http_empty_post_has_accept_and_no_content_type),
         cmocka_unit_test(test_http_message_post_has_accept_and_content_type),
+        cmocka_unit_test(test_http_large_post_has_no_expect),
         cmocka_unit_test(test_http_200_empty_ends_session),
         cmocka_unit_test(test_http_media_type_case_and_parameters_ignored),
         cmocka_unit_test(test_http_wrong_content_type),
         cmocka_unit_test(test_http_garbage_body_passed_through),
         cmocka_unit_test(test_http_500_fails_without_retry),
+        cmocka_unit_test(test_http_500_with_endless_body_is_still_a_status_error),
         cmocka_unit_test(test_http_503_then_200_is_retried),
         cmocka_unit_test(test_http_503_forever_gives_up),
         cmocka_unit_test(test_http_302_not_followed),

@@ -40,6 +40,7 @@ struct transfer {
     otrp_buf *response;
     size_t cap;            /* response body limit */
     size_t dropped;        /* bytes of a non-2xx body read and dropped */
+    int error_body_cut;    /* a non-2xx body was longer than ERROR_BODY_MAX */
     otrp_status write_status; /* why the write callback refused data */
     int cancelled;         /* the progress callback saw the cancel flag */
     int stalled;           /* the progress callback saw no progress for stall_timeout_ms */
@@ -276,7 +277,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
     if (code < 200 || code > 299) {
         if (n > ERROR_BODY_MAX - x->dropped) {
-            x->write_status = OTRP_ERR_TOO_LARGE;
+            x->error_body_cut = 1; /* the status code is the answer: stop reading */
             return 0;
         }
         x->dropped += n;
@@ -520,7 +521,7 @@ static otrp_status map_curl_error(otrp__http *t, CURLcode rc, int *retry, char *
     case CURLE_WRITE_ERROR:
         if (x->write_status == OTRP_ERR_TOO_LARGE) {
             set_detail(detail, size, "TAM response body exceeds the limit of %zu bytes",
-                       x->dropped > 0 ? ERROR_BODY_MAX : x->cap);
+                       x->cap);
             return OTRP_ERR_TOO_LARGE;
         }
         if (x->write_status != OTRP_OK) {
@@ -656,7 +657,9 @@ static otrp_status post_once(otrp__http *t, const char *uri, const void *body,
     info->bytes_sent += up > 0 ? (uint64_t)up : 0u;
     info->bytes_received += down > 0 ? (uint64_t)down : 0u;
 
-    otrp_status st = rc == CURLE_OK
+    /* A long error body is cut on purpose: judge the exchange by its status code. */
+    int judge = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && t->x.error_body_cut);
+    otrp_status st = judge
                          ? judge_response(t, code, retry, info->detail, sizeof info->detail)
                          : map_curl_error(t, rc, retry, info->detail, sizeof info->detail);
     if (st != OTRP_OK)

@@ -16,7 +16,7 @@
 /* Requests recorded per server; later ones are answered but not recorded. */
 #define TAM_MAX_RECORDS 256
 /* Largest request body accepted; a longer one gets 413 (a test server, not a sink). */
-#define TAM_REQUEST_BODY_MAX ((size_t)1024 * 1024)
+#define TAM_REQUEST_BODY_MAX ((size_t)4 * 1024 * 1024)
 /* An idle client connection is closed after this many seconds. */
 #define TAM_CONNECTION_TIMEOUT_S 30u
 /* Block size libmicrohttpd asks streamed bodies for. */
@@ -136,6 +136,7 @@ static unsigned record_request(tam_server *srv, const tam_request *req)
         r->has_content_type = req->content_type != NULL;
         copy_field(r->content_type, sizeof r->content_type,
                    req->content_type != NULL ? req->content_type : "");
+        r->has_expect = req->expect != NULL;
         r->body_len = req->body_len;
         memcpy(r->body, req->body,
                req->body_len < TAM_RECORD_BODY_MAX ? req->body_len : TAM_RECORD_BODY_MAX);
@@ -179,6 +180,7 @@ static enum MHD_Result answer(tam_server *srv, struct MHD_Connection *conn, cons
     req.url = url;
     req.accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
     req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    req.expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
     req.body = (const unsigned char *)(rs->body != NULL ? rs->body : "");
     req.body_len = rs->len;
     req.connection = ci != NULL ? (unsigned)(uintptr_t)ci->socket_context : 0;
