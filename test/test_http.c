@@ -19,6 +19,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "http/http.h"
 #include "otrp/otrp.h"
 #include "support/tam_script.h"
@@ -741,6 +746,46 @@ static void test_https_plain_server(void **state)
     fx_done(&f);
 }
 
+/* A socket that listens on loopback but never accepts: the kernel completes the TCP
+ * handshake, then nothing answers (a TAM whose TLS layer hangs). */
+static int silent_listener(unsigned short *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void test_https_silent_handshake_hits_connect_timeout(void **state)
+{
+    (void)state;
+    unsigned short port;
+    int fd = silent_listener(&port);
+    struct fx f;
+    fx_init(&f);
+    f.s.ca_file = path_ca;
+    f.s.connect_timeout_ms = 300;
+    f.s.stall_timeout_ms = 100; /* must not count before the connection is up */
+    char url[64];
+    snprintf(url, sizeof url, "https://127.0.0.1:%u/tam", (unsigned)port);
+    assert_status(&f, fx_post_to(&f, url, MSG, strlen(MSG)), OTRP_ERR_TIMEOUT);
+    assert_detail(&f, "connect timeout (300 ms)");
+    assert_int_equal(f.info.attempts, 1); /* a timeout is not retried */
+    print_message("silent TLS handshake: verdict after %llu ms (connect timeout 300 ms)\n",
+                  (unsigned long long)f.elapsed_ms);
+    assert_true(f.elapsed_ms >= 300 && f.elapsed_ms < 300 + STALL_SLACK_MS);
+    fx_done(&f);
+    close(fd);
+}
+
 /* ---- cancel and threads ---- */
 
 struct canceller {
@@ -776,6 +821,35 @@ static void test_http_cancel_from_another_thread(void **state)
     print_message("cancel: verdict %llu ms after the start (cancel at 200 ms)\n",
                   (unsigned long long)f.elapsed_ms);
     assert_true(f.elapsed_ms < 200 + 500);
+    fx_done(&f);
+}
+
+static void test_http_cancel_before_start(void **state)
+{
+    (void)state;
+    static const tam_step steps[] = {{.status = 204}};
+    volatile int cancel = 1;
+    struct fx f;
+    fx_init(&f);
+    f.s.cancel = &cancel;
+    fx_serve(&f, steps, 1, NULL, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_CANCELLED);
+    assert_int_equal(tam_server_connections(f.srv), 0);
+    fx_done(&f);
+}
+
+static void test_http_body_inside_response_refused(void **state)
+{
+    (void)state;
+    static const tam_step steps[] = {{.status = 204}};
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 1, NULL, NULL);
+    assert_int_equal(otrp_buf_append_str(&f.resp, MSG), OTRP_OK);
+    assert_status(&f, fx_post_to(&f, tam_server_url(f.srv), f.resp.data + 1, 4),
+                  OTRP_ERR_INVALID_ARG);
+    assert_detail(&f, "response buffer");
+    assert_int_equal(tam_server_requests(f.srv), 0);
     fx_done(&f);
 }
 
@@ -925,6 +999,9 @@ int main(void)
         cmocka_unit_test(test_https_unreadable_ca_file),
         cmocka_unit_test(test_https_plain_server),
         cmocka_unit_test(test_http_cancel_from_another_thread),
+        cmocka_unit_test(test_https_silent_handshake_hits_connect_timeout),
+        cmocka_unit_test(test_http_cancel_before_start),
+        cmocka_unit_test(test_http_body_inside_response_refused),
         cmocka_unit_test(test_http_cancel_during_backoff),
         cmocka_unit_test(test_http_parallel_transports),
     };

@@ -6,6 +6,7 @@
  * and driving it ourselves in short poll slices lets the progress callback see a cancel
  * request or a stalled peer within POLL_SLICE_MS instead of libcurl's one-second idle tick.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -331,6 +332,16 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
 
 /* ---- transport object ---- */
 
+/* A millisecond setting as the long libcurl takes (long is 32 bits on some targets). */
+static long ms_option(unsigned ms)
+{
+#if UINT_MAX > LONG_MAX
+    if (ms > (unsigned)LONG_MAX)
+        return LONG_MAX;
+#endif
+    return (long)ms;
+}
+
 static int set_options(otrp__http *t)
 {
     const otrp__http_settings *s = &t->s;
@@ -344,8 +355,8 @@ static int set_options(otrp__http *t)
     SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
     SET(CURLOPT_FOLLOWLOCATION, 0L);
     SET(CURLOPT_POST, 1L);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)s->connect_timeout_ms);
-    SET(CURLOPT_TIMEOUT_MS, (long)s->http_timeout_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, ms_option(s->connect_timeout_ms));
+    SET(CURLOPT_TIMEOUT_MS, ms_option(s->http_timeout_ms));
     /* Backstop only: libcurl averages speed over a few seconds, so its verdict comes
      * late; on_progress measures the stall itself to the millisecond. */
     SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -455,6 +466,13 @@ static CURLcode run_transfer(otrp__http *t)
     CURLcode result = CURLE_FAILED_INIT;
     int done = 0;
     while (!done) {
+        /* Also checked here: libcurl may not call the progress callback while it
+         * resolves a name or opens a connection. */
+        if (cancel_requested(t)) {
+            t->x.cancelled = 1;
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
         int running = 0;
         if (curl_multi_perform(t->multi, &running) != CURLM_OK)
             break;
@@ -676,6 +694,12 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
     memset(info, 0, sizeof *info);
     if (t == NULL || response == NULL || (body == NULL && body_len > 0)) {
         set_detail(info->detail, sizeof info->detail, "invalid argument to the transport");
+        return OTRP_ERR_INVALID_ARG;
+    }
+    /* The response is reset before sending: a body inside it would be clobbered. */
+    uintptr_t b = (uintptr_t)body, r = (uintptr_t)response->data;
+    if (body_len > 0 && response->data != NULL && b >= r && b < r + response->cap) {
+        set_detail(info->detail, sizeof info->detail, "request body lies in the response buffer");
         return OTRP_ERR_INVALID_ARG;
     }
     uint64_t start = otrp_monotonic_ms();

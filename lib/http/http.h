@@ -88,9 +88,10 @@ typedef struct otrp__http otrp__http;
  * OTRP_OK, OTRP_ERR_INVALID_ARG (NULL pointers, pins not "sha256//..."),
  * OTRP_ERR_NO_MEMORY, OTRP_ERR_INTERNAL (libcurl cannot be initialised).
  */
-otrp_status otrp__http_new(const otrp__http_settings *settings, otrp__http **out);
+OTRP_NODISCARD otrp_status otrp__http_new(const otrp__http_settings *settings,
+                                          otrp__http **out);
 
-/* Close the connection and free the transport. NULL is allowed. */
+/* Close the connection and free the transport (releases libcurl). NULL is allowed. */
 void otrp__http_free(otrp__http *t);
 
 /*
@@ -99,12 +100,13 @@ void otrp__http_free(otrp__http *t);
  * OTRP_OK, OTRP_ERR_BAD_URI, OTRP_ERR_HTTP_INSECURE (http:// and !allow_http).
  * detail (detail_size bytes, may be 0) receives the reason.
  */
-otrp_status otrp__http_check_uri(const char *uri, int allow_http, char *detail,
-                                 size_t detail_size);
+OTRP_NODISCARD otrp_status otrp__http_check_uri(const char *uri, int allow_http,
+                                                char *detail, size_t detail_size);
 
 /*
  * POST one OTrP message (body_len 0: the empty "connect" POST) to uri and read the
- * answer into response (reset first). The body must stay valid during the call.
+ * answer into response (reset first). The body must stay valid during the call and
+ * must not lie inside response (OTRP_ERR_INVALID_ARG).
  *
  * Headers: "Accept: application/otrp+json"; "Content-Type: application/otrp+json" only
  * with a body (none at all on an empty POST); no "Expect", no cookies. The response cap
@@ -137,7 +139,8 @@ otrp_status otrp__http_check_uri(const char *uri, int allow_http, char *detail,
  *   OTRP_ERR_NO_MEMORY, OTRP_ERR_INVALID_ARG, OTRP_ERR_INTERNAL
  * info may be NULL.
  */
-otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
-                            size_t body_len, otrp_buf *response, otrp__http_result *info);
+OTRP_NODISCARD otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
+                                           size_t body_len, otrp_buf *response,
+                                           otrp__http_result *info);
 
 #endif
