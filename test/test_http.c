@@ -459,6 +459,37 @@ static void test_http_503_forever_gives_up(void **state)
     fx_done(&f);
 }
 
+static void test_http_503_retry_after_honoured(void **state)
+{
+    (void)state;
+    static const tam_step steps[] = {
+        {.status = 503, .header_name = "Retry-After", .header_value = "1"},
+        {.status = 204}};
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 2, NULL, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_int_equal(f.info.attempts, 2);
+    assert_true(f.elapsed_ms >= 1000 && f.elapsed_ms < 1000 + STALL_SLACK_MS);
+    fx_done(&f);
+}
+
+static void test_http_503_long_retry_after_not_retried(void **state)
+{
+    (void)state;
+    static const tam_step steps[] = {
+        {.status = 503, .header_name = "Retry-After", .header_value = "3600"},
+        {.status = 204}};
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 2, NULL, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_HTTP_STATUS);
+    assert_detail(&f, "retry after 3600 s");
+    assert_int_equal(f.info.attempts, 1);
+    assert_int_equal(tam_server_requests(f.srv), 1);
+    fx_done(&f);
+}
+
 static void test_http_302_not_followed(void **state)
 {
     (void)state;
@@ -978,6 +1009,8 @@ int main(void)
         cmocka_unit_test(test_http_500_with_endless_body_is_still_a_status_error),
         cmocka_unit_test(test_http_503_then_200_is_retried),
         cmocka_unit_test(test_http_503_forever_gives_up),
+        cmocka_unit_test(test_http_503_retry_after_honoured),
+        cmocka_unit_test(test_http_503_long_retry_after_not_retried),
         cmocka_unit_test(test_http_302_not_followed),
         cmocka_unit_test(test_http_connect_refused_retried_then_fails),
         cmocka_unit_test(test_http_connection_dropped_mid_body),

@@ -24,6 +24,8 @@
 #define POLL_SLICE_MS 50
 /* Backoff between retries grows up to this (a TAM that is down stays down a while). */
 #define RETRY_BACKOFF_MAX_MS 8000u
+/* A 503 whose Retry-After asks for a longer pause than this is not retried. */
+#define RETRY_AFTER_MAX_S 8u
 /* Error bodies (non-2xx) are read and dropped so the connection stays reusable, up to
  * this many bytes; a longer one is cut (the connection is then closed). */
 #define ERROR_BODY_MAX ((size_t)64 * 1024)
@@ -42,6 +44,7 @@ struct transfer {
     size_t cap;            /* response body limit */
     size_t dropped;        /* bytes of a non-2xx body read and dropped */
     int error_body_cut;    /* a non-2xx body was longer than ERROR_BODY_MAX */
+    unsigned retry_after_ms; /* a 503's Retry-After; 0 when absent */
     otrp_status write_status; /* why the write callback refused data */
     int cancelled;         /* the progress callback saw the cancel flag */
     int stalled;           /* the progress callback saw no progress for stall_timeout_ms */
@@ -632,8 +635,21 @@ static otrp_status judge_response(otrp__http *t, long code, int *retry, char *de
                    code, location == NULL ? "(no Location)" : q);
         return OTRP_ERR_HTTP_REDIRECT;
     }
-    if (code == 503)
-        *retry = 1; /* the TAM said it did not process the request */
+    if (code == 503) {
+        /* The TAM said it did not process the request: safe to send it again, after the
+         * pause it asks for (Retry-After) when that is short enough to wait for. */
+        curl_off_t after = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &after);
+        if (after > RETRY_AFTER_MAX_S) {
+            set_detail(detail, size,
+                       "TAM answered HTTP status 503 and asks to retry after %lld s "
+                       "(more than the %u s this transport waits)",
+                       (long long)after, RETRY_AFTER_MAX_S);
+            return OTRP_ERR_HTTP_STATUS;
+        }
+        t->x.retry_after_ms = (unsigned)after * 1000u;
+        *retry = 1;
+    }
     set_detail(detail, size, "TAM answered HTTP status %ld", code);
     return OTRP_ERR_HTTP_STATUS;
 }
@@ -719,7 +735,7 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
         st = post_once(t, uri, body, body_len, response, cap, info, &retry);
         if (st == OTRP_OK || !retry || info->attempts > t->s.http_retries)
             break;
-        if (!backoff_sleep(t, backoff)) {
+        if (!backoff_sleep(t, t->x.retry_after_ms > 0 ? t->x.retry_after_ms : backoff)) {
             set_detail(info->detail, sizeof info->detail, "cancelled while waiting to retry");
             st = OTRP_ERR_CANCELLED;
             break;

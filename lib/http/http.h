@@ -118,7 +118,8 @@ OTRP_NODISCARD otrp_status otrp__http_check_uri(const char *uri, int allow_http,
  *
  * Retries, at most settings.http_retries, with doubling backoff, only when the request
  * cannot have been processed: the connection could not be made (or the name not
- * resolved), or the TAM answered 503.
+ * resolved), or the TAM answered 503. A 503 with Retry-After waits that long instead,
+ * and is not retried when it asks for more than 8 s.
  *
  * Failures:
  *   OTRP_ERR_BAD_URI, OTRP_ERR_HTTP_INSECURE   before any network activity

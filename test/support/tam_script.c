@@ -56,6 +56,8 @@ void tam_script_handler(void *user, tam_server *srv, const tam_request *req,
     out->status = step->status;
     out->content_type = step->content_type;
     out->location = step->location;
+    out->header_name = step->header_name;
+    out->header_value = step->header_value;
     if (step->fault != TAM_FAULT_STALL_MID_BODY && step->delay_ms > 0 &&
         !tam_server_sleep(srv, step->delay_ms))
         return;

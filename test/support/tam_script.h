@@ -26,6 +26,8 @@ typedef struct tam_step {
     const char *body;          /* NULL: empty */
     size_t body_len;           /* 0 with a body: strlen(body) */
     const char *location;      /* Location header (redirects) */
+    const char *header_name;   /* one more header, e.g. "Retry-After" */
+    const char *header_value;
     unsigned delay_ms;         /* before anything is sent ("stall": longer than the
                                 * client's patience); the stall of STALL_MID_BODY */
     tam_fault fault;

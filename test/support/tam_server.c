@@ -202,6 +202,8 @@ static enum MHD_Result answer(tam_server *srv, struct MHD_Connection *conn, cons
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, out.content_type);
     if (out.location != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, out.location);
+    if (out.header_name != NULL && out.header_value != NULL)
+        MHD_add_response_header(resp, out.header_name, out.header_value);
     enum MHD_Result ret = MHD_queue_response(conn, out.status, resp);
     MHD_destroy_response(resp);
     return ret;

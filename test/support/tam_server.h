@@ -47,6 +47,8 @@ typedef struct tam_response {
     unsigned status;            /* 0: the server answers 500 */
     const char *content_type;   /* NULL: no Content-Type header */
     const char *location;       /* NULL: no Location header */
+    const char *header_name;    /* one more header, e.g. "Retry-After"; NULL: none */
+    const char *header_value;
     const void *body;           /* copied by the server */
     size_t body_len;
     tam_body_reader reader;     /* when set, the body comes from it instead */
