@@ -114,22 +114,19 @@ static char ascii_lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-/* 1 when a Content-Type value is application/otrp+json (case-insensitive, parameters
- * and surrounding whitespace ignored). */
-static int media_type_is_otrp(const char *value)
+int otrp__http_media_type_is(const char *value, const char *want)
 {
-    if (value == NULL)
+    if (value == NULL || want == NULL)
         return 0;
     while (*value == ' ' || *value == '\t')
         value++;
     size_t n = strcspn(value, ";");
     while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
         n--;
-    const char *want = OTRP__HTTP_MEDIA_TYPE;
     if (n != strlen(want))
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (ascii_lower(value[i]) != want[i])
+        if (ascii_lower(value[i]) != ascii_lower(want[i]))
             return 0;
     return 1;
 }
@@ -620,7 +617,7 @@ static otrp_status judge_response(otrp__http *t, long code, int *retry, char *de
             return OTRP_OK; /* the TAM has nothing more */
         char *ct = NULL;
         curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
-        if (media_type_is_otrp(ct))
+        if (otrp__http_media_type_is(ct, OTRP__HTTP_MEDIA_TYPE))
             return OTRP_OK;
         quote(q, sizeof q, ct);
         set_detail(detail, size, "TAM answered HTTP %ld with media type '%s', not %s", code,

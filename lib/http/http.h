@@ -22,6 +22,13 @@
 /* The media type of every OTrP body, both directions. */
 #define OTRP__HTTP_MEDIA_TYPE "application/otrp+json"
 
+/*
+ * 1 when a Content-Type value names the media type want: type and subtype compared
+ * case-insensitively, parameters and surrounding whitespace ignored (PROFILE P10).
+ * 0 for NULL. Shared with the TAM side (the HTTP front end checks requests with it).
+ */
+int otrp__http_media_type_is(const char *value, const char *want);
+
 /* Room for a detail sentence, NUL included. Longer details are cut. */
 #define OTRP__HTTP_DETAIL_MAX 256
 

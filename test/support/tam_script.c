@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http.h"
 #include "tam_script.h"
 
 /* Filler byte of the endless body (printable, so a leak into a log stays readable). */
@@ -99,6 +100,7 @@ int tam_script_serve(const tam_script *script, const char *cert_pem, const char 
     memset(&cfg, 0, sizeof cfg);
     cfg.handler = tam_script_handler;
     cfg.user = (void *)(uintptr_t)script;
+    cfg.media_type = OTRP__HTTP_MEDIA_TYPE; /* every test also proves the client meets P10 */
     cfg.tls_cert_pem = cert_pem;
     cfg.tls_key_pem = key_pem;
     return tam_server_start(&cfg, out);

@@ -11,6 +11,7 @@
 
 #include <microhttpd.h>
 
+#include "http/http.h"
 #include "tam_server.h"
 
 /* Requests recorded per server; later ones are answered but not recorded. */
@@ -169,6 +170,86 @@ static struct MHD_Response *make_response(tam_server *srv, tam_response *out)
     return r;
 }
 
+/* ---- PROFILE P10 request rules ---- */
+
+/* Longest Accept element looked at; longer ones do not match anything. */
+#define ACCEPT_RANGE_MAX 128
+
+/* 1 when the parameters of an Accept element contain q=0 (not acceptable). */
+static int q_is_zero(const char *params)
+{
+    for (const char *p = params; p != NULL && *p != '\0'; p = strchr(p + 1, ';')) {
+        const char *q = p + (*p == ';');
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if ((q[0] == 'q' || q[0] == 'Q') && q[1] == '=') {
+            q += 2;
+            if (*q != '0')
+                return 0;
+            for (q++; *q == '.' || *q == '0'; q++)
+                ;
+            return *q == '\0' || *q == ';' || *q == ' ' || *q == '\t';
+        }
+    }
+    return 0;
+}
+
+/* Does an Accept header allow media type mt? The most specific matching range decides
+ * (RFC 9110 section 12.5.1); no Accept header allows everything. */
+static int accept_allows(const char *accept, const char *mt)
+{
+    if (accept == NULL)
+        return 1;
+    char type_any[ACCEPT_RANGE_MAX];
+    snprintf(type_any, sizeof type_any, "%.*s/*", (int)strcspn(mt, "/"), mt);
+    int best = 0, best_zero = 0;
+    for (const char *p = accept; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        char range[ACCEPT_RANGE_MAX];
+        if (n < sizeof range) {
+            memcpy(range, p, n);
+            range[n] = '\0';
+            const char *params = strchr(range, ';');
+            int rank = otrp__http_media_type_is(range, mt)         ? 3
+                       : otrp__http_media_type_is(range, type_any) ? 2
+                       : otrp__http_media_type_is(range, "*/*")    ? 1
+                                                                    : 0;
+            if (rank > best) {
+                best = rank;
+                best_zero = q_is_zero(params);
+            }
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return best > 0 && !best_zero;
+}
+
+/* The status refusing a request under P10, or 0 when it passes. */
+static unsigned p10_refusal(const char *mt, const tam_request *req)
+{
+    if (strcmp(req->method, "POST") != 0)
+        return MHD_HTTP_METHOD_NOT_ALLOWED;
+    if (!accept_allows(req->accept, mt))
+        return MHD_HTTP_NOT_ACCEPTABLE;
+    if (req->body_len > 0 && !otrp__http_media_type_is(req->content_type, mt))
+        return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    if (req->body_len == 0 && req->content_type != NULL &&
+        !otrp__http_media_type_is(req->content_type, mt))
+        return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+    return 0;
+}
+
+/* The response headers the HTTP binding recommends for answers with content. */
+static void add_content_headers(struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+}
+
 static enum MHD_Result answer(tam_server *srv, struct MHD_Connection *conn, const char *url,
                               const char *method, struct req_state *rs)
 {
@@ -188,8 +269,12 @@ static enum MHD_Result answer(tam_server *srv, struct MHD_Connection *conn, cons
 
     tam_response out;
     memset(&out, 0, sizeof out);
+    unsigned refusal = srv->cfg.media_type != NULL ? p10_refusal(srv->cfg.media_type, &req)
+                                                   : 0;
     if (rs->too_large)
         out.status = MHD_HTTP_CONTENT_TOO_LARGE;
+    else if (refusal != 0)
+        out.status = refusal;
     else
         srv->cfg.handler(srv->cfg.user, srv, &req, &out);
     if (out.status == 0)
@@ -204,6 +289,10 @@ static enum MHD_Result answer(tam_server *srv, struct MHD_Connection *conn, cons
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, out.location);
     if (out.header_name != NULL && out.header_value != NULL)
         MHD_add_response_header(resp, out.header_name, out.header_value);
+    if (out.status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
+    if (srv->cfg.media_type != NULL && (out.body_len > 0 || out.reader != NULL))
+        add_content_headers(resp);
     enum MHD_Result ret = MHD_queue_response(conn, out.status, resp);
     MHD_destroy_response(resp);
     return ret;

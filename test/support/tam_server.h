@@ -3,8 +3,8 @@
  *
  * It binds 127.0.0.1 only, on an ephemeral port; serves each POST by calling a handler
  * (the scripted fault injector of tam_script.h in the tests; later the reference TAM);
- * records what it received; and stops itself with every thread joined. It knows nothing
- * about OTrP and nothing about faults: a handler that wants to misbehave does so through
+ * records what it received; and stops itself with every thread joined. Of OTrP it knows
+ * only the HTTP binding's rules (tam_server_config.media_type); of faults nothing: a handler that wants to misbehave does so through
  * the generic means offered here (a delay, a streamed body that can end in an error).
  *
  * One thread per connection: a handler or a body reader may block (use
@@ -63,6 +63,15 @@ typedef void (*tam_handler)(void *user, tam_server *srv, const tam_request *req,
 typedef struct tam_server_config {
     tam_handler handler;
     void *user;
+    /*
+     * When set, the front end applies the HTTP rules of PROFILE P10 for this media type
+     * before the handler sees a request: 405 (with Allow: POST) to other methods, 406
+     * when Accept does not allow the type, 415 when a body has another Content-Type or
+     * an empty body has a Content-Type other than this one. Answers with a body then
+     * carry Cache-Control: no-store, X-Content-Type-Options: nosniff,
+     * Content-Security-Policy: default-src 'none' and Referrer-Policy: no-referrer.
+     */
+    const char *media_type;
     const char *tls_cert_pem;   /* both set: HTTPS; both NULL: plain HTTP */
     const char *tls_key_pem;
 } tam_server_config;
