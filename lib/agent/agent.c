@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/agent_internal.h"
+#include "http/http.h"
 
 void otrp_agent_config_init(otrp_agent_config *config)
 {
@@ -55,6 +56,7 @@ void otrp_agent_free(otrp_agent *agent)
         return;
     for (size_t i = 0; i < agent->tee_count; i++)
         otrp_tee_free(agent->tees[i]);
+    otrp__http_free(agent->http);
     free(agent);
 }
 
@@ -139,9 +141,9 @@ void otrp__stats_begin(otrp_agent *agent, const char *operation)
 void otrp__stats_end(otrp_agent *agent, otrp_status result)
 {
     agent->last.valid = 1;
-    if (agent->last.result == OTRP_OK)
+    if (result != OTRP_OK) {
         agent->last.result = result;
-    if (result != OTRP_OK)
         (void)snprintf(agent->last.detail, sizeof agent->last.detail, "%s", agent->error);
+    }
     agent->last.duration_ms = otrp_monotonic_ms() - agent->last.start_ms;
 }

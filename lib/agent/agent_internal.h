@@ -40,6 +40,7 @@ struct otrp_agent {
     char error[OTRP__DETAIL_MAX];
     int cancelled; /* set by otrp_agent_cancel() from any thread: __atomic only */
     otrp__session_stats last;
+    struct otrp__http *http; /* the TAM transport, made at the first session */
 };
 
 /* Record a failure detail on the handle (printf-style), log it, return status. */
@@ -71,6 +72,14 @@ void otrp__tee_label(const otrp_agent *agent, const otrp_tee *tee, char *out, si
 /* ProcessOTrPMessage on one TEE; out is limited to the agent's message size. */
 otrp_status otrp__tee_process(otrp_agent *agent, otrp_tee *tee, const char *msg, size_t len,
                               otrp_buf *out);
+
+/* otrp_agent_process() without the figures' start and end (the session loop relays
+ * many messages in one session). */
+otrp_status otrp__relay(otrp_agent *agent, const char *msg, size_t len, char **resp,
+                        size_t *resp_len);
+
+/* Map a failed TEE call to the agent's status and a detail naming the TEE and cause. */
+otrp_status otrp__tee_failure(otrp_agent *agent, const otrp_tee *tee, otrp_status st);
 
 /* Build {"OTrPBrokerError": {...}} for the TAM; rid/tid may be NULL. */
 otrp_status otrp__broker_error(const char *errcode, const char *rid, const char *tid,

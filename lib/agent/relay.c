@@ -38,8 +38,7 @@ static otrp_status answer_with_broker_error(otrp_agent *agent, otrp_status st,
     return st;
 }
 
-/* A TEE call failed: the agent status and a detail naming the TEE and the cause. */
-static otrp_status tee_failure(otrp_agent *agent, const otrp_tee *tee, otrp_status st)
+otrp_status otrp__tee_failure(otrp_agent *agent, const otrp_tee *tee, otrp_status st)
 {
     char label[96];
     otrp__tee_label(agent, tee, label, sizeof label);
@@ -76,9 +75,13 @@ static otrp_status check_answer(otrp_agent *agent, const otrp_tee *tee, const ch
         return otrp__agent_fail(agent, OTRP_ERR_TEE_PROTOCOL, "TEE %s answered %s, expected %s",
                                 label, answer.name, expected);
     if ((answer.fields.present & OTRP__FIELD_BIT(OTRP__FIELD_STATUS)) &&
-        strcmp(answer.fields.value[OTRP__FIELD_STATUS], "fail") == 0) {
+        strcmp(answer.fields.value[OTRP__FIELD_STATUS], "fail") == 0 &&
+        agent->last.result == OTRP_OK) {
+        /* The answer still goes to the TAM; the operation is reported as failed. */
         agent->last.result = OTRP_ERR_TEE_REPORTED;
-        otrp__log(agent, OTRP_LOG_INFO, "TEE %s answered %s with status fail", label, answer.name);
+        (void)snprintf(agent->last.detail, sizeof agent->last.detail,
+                       "TEE %s answered %s with status fail", label, answer.name);
+        otrp__log(agent, OTRP_LOG_INFO, "%s", agent->last.detail);
     }
     return OTRP_OK;
 }
@@ -134,7 +137,7 @@ static otrp_status relay_to_one(otrp_agent *agent, const char *msg, size_t len,
     st = otrp__tee_process(agent, tee, msg, len, &out);
     if (st != OTRP_OK) {
         otrp_buf_free(&out);
-        st = tee_failure(agent, tee, st);
+        st = otrp__tee_failure(agent, tee, st);
         return st == OTRP_ERR_CANCELLED ? st : answer_with_broker_error(agent, st, route, resp, resp_len);
     }
     if (out.len == 0) { /* "no data": the TEE has nothing for the TAM */
@@ -237,7 +240,7 @@ static otrp_status fan_out(otrp_agent *agent, const char *msg, size_t len,
         if (tst == OTRP_ERR_CANCELLED) {
             otrp_buf_free(&out);
             otrp_buf_free(&wrapped);
-            return tee_failure(agent, tee, tst);
+            return otrp__tee_failure(agent, tee, tst);
         }
         if (tst == OTRP_OK && out.len > 0) {
             size_t before = wrapped.len;
@@ -258,7 +261,7 @@ static otrp_status fan_out(otrp_agent *agent, const char *msg, size_t len,
             otrp__agent_fail(agent, tst, "TEE %zu had no answer to GetDeviceState", i + 1);
         } else {
             busy += tst == OTRP_ERR_TEE_BUSY;
-            tee_failure(agent, tee, tst);
+            otrp__tee_failure(agent, tee, tst);
         }
         if (tst != OTRP_OK && first_failure == OTRP_OK) {
             first_failure = tst == OTRP_ERR_TEE_BUSY ? OTRP_ERR_TEE_BUSY : OTRP_ERR_TEE_FAIL;
@@ -286,35 +289,35 @@ static otrp_status fan_out(otrp_agent *agent, const char *msg, size_t len,
     return OTRP_OK;
 }
 
-otrp_status otrp_agent_process(otrp_agent *agent, const char *msg, size_t len, char **resp,
-                               size_t *resp_len)
+otrp_status otrp__relay(otrp_agent *agent, const char *msg, size_t len, char **resp,
+                        size_t *resp_len)
 {
     *resp = NULL;
     *resp_len = 0;
-    otrp__stats_begin(agent, "relay");
-    otrp_status st;
+    if (msg == NULL && len > 0)
+        return otrp__agent_fail(agent, OTRP_ERR_INVALID_ARG, "message is NULL");
+    if (len == 0)
+        return otrp__agent_fail(agent, OTRP_ERR_MSG_EMPTY, "message is empty");
+    if (len > agent->config.max_message_size)
+        return otrp__agent_fail(agent, OTRP_ERR_TOO_LARGE,
+                                "message of %zu bytes exceeds the %zu-byte limit", len,
+                                agent->config.max_message_size);
     otrp__route route;
-    memset(&route, 0, sizeof route);
-    if (msg == NULL && len > 0) {
-        st = otrp__agent_fail(agent, OTRP_ERR_INVALID_ARG, "message is NULL");
-    } else if (len == 0) {
-        st = otrp__agent_fail(agent, OTRP_ERR_MSG_EMPTY, "message is empty");
-    } else if (len > agent->config.max_message_size) {
-        st = otrp__agent_fail(agent, OTRP_ERR_TOO_LARGE,
-                              "message of %zu bytes exceeds the %zu-byte limit", len,
-                              agent->config.max_message_size);
-    } else {
-        char why[OTRP__DETAIL_MAX];
-        st = otrp__route_read(msg, len, OTRP__TAM_REQUEST, &route, why, sizeof why);
-        if (st != OTRP_OK) {
-            otrp__agent_fail(agent, st, "%s", why);
-        } else {
-            otrp__log(agent, OTRP_LOG_DEBUG, "relay %s (%zu bytes, %zu payload bytes read)",
-                      route.name, len, route.payload_bytes_read);
-            st = route.get_device_state ? fan_out(agent, msg, len, &route, resp, resp_len)
-                                        : relay_to_one(agent, msg, len, &route, resp, resp_len);
-        }
-    }
+    char why[OTRP__DETAIL_MAX];
+    otrp_status st = otrp__route_read(msg, len, OTRP__TAM_REQUEST, &route, why, sizeof why);
+    if (st != OTRP_OK)
+        return otrp__agent_fail(agent, st, "%s", why);
+    otrp__log(agent, OTRP_LOG_DEBUG, "relay %s (%zu bytes, %zu payload bytes read)", route.name,
+              len, route.payload_bytes_read);
+    return route.get_device_state ? fan_out(agent, msg, len, &route, resp, resp_len)
+                                  : relay_to_one(agent, msg, len, &route, resp, resp_len);
+}
+
+otrp_status otrp_agent_process(otrp_agent *agent, const char *msg, size_t len, char **resp,
+                               size_t *resp_len)
+{
+    otrp__stats_begin(agent, "relay");
+    otrp_status st = otrp__relay(agent, msg, len, resp, resp_len);
     otrp__stats_end(agent, st);
     return st;
 }

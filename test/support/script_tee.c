@@ -73,6 +73,44 @@ static otrp_status script_describe(void *ctx, const otrp_tee_call *call, otrp_bu
     return otrp_buf_append_str(json, text);
 }
 
+static otrp_status script_first(script_tee *s, const char *taid, const char *hint,
+                                otrp_buf *tam_uri, otrp_buf *msg)
+{
+    s->first_calls++;
+    (void)snprintf(s->last_taid, sizeof s->last_taid, "%s", taid != NULL ? taid : "");
+    (void)snprintf(s->last_hint, sizeof s->last_hint, "%s", hint != NULL ? hint : "");
+    if (s->first_status != OTRP_OK)
+        return s->first_status;
+    otrp_status st = OTRP_OK;
+    if (s->first_uri != NULL)
+        st = otrp_buf_append_str(tam_uri, s->first_uri);
+    if (st == OTRP_OK && s->first_msg != NULL)
+        st = otrp_buf_append_str(msg, s->first_msg);
+    return st;
+}
+
+static otrp_status script_request_ta(void *ctx, const otrp_tee_call *call, const char *taid,
+                                     const char *hint, otrp_buf *tam_uri, otrp_buf *msg)
+{
+    (void)call;
+    return script_first(ctx, taid, hint, tam_uri, msg);
+}
+
+static otrp_status script_policy_check(void *ctx, const otrp_tee_call *call, otrp_buf *tam_uri,
+                                       otrp_buf *msg)
+{
+    (void)call;
+    return script_first(ctx, NULL, NULL, tam_uri, msg);
+}
+
+static otrp_status script_process_error(void *ctx, const otrp_tee_call *call)
+{
+    (void)call;
+    script_tee *s = ctx;
+    s->process_error_calls++;
+    return OTRP_OK;
+}
+
 static void script_destroy(void *ctx)
 {
     script_tee *s = ctx;
@@ -86,6 +124,10 @@ static const struct otrp_tee_ops SCRIPT_OPS = {
     .kind = "script",
     .get_name = script_get_name,
     .process_message = script_process,
+    .request_ta = script_request_ta,
+    .unrequest_ta = script_request_ta,
+    .policy_check = script_policy_check,
+    .process_error = script_process_error,
     .describe = script_describe,
     .destroy = script_destroy,
 };

@@ -26,6 +26,10 @@ typedef struct script_tee {
     unsigned busy_times;       /* answer OTRP_ERR_TEE_BUSY this many times first */
     unsigned hang_ms;          /* for SCRIPT_HANG */
     int name_fails;            /* get_name returns OTRP_ERR_TEE_FAIL */
+    /* session entry points (RequestTA, UnrequestTA, RequestPolicyCheck) */
+    const char *first_uri;     /* TAM URI they return (NULL: none) */
+    const char *first_msg;     /* first message they return (NULL: none) */
+    otrp_status first_status;  /* their status */
     /* recorded */
     unsigned process_calls;
     unsigned name_calls;
@@ -33,6 +37,10 @@ typedef struct script_tee {
     size_t last_len;
     unsigned long long last_deadline_ms;
     size_t last_max_output;
+    unsigned first_calls;
+    unsigned process_error_calls;
+    char last_taid[64];
+    char last_hint[256];
     int *destroyed_flag;       /* set to 1 when the agent destroys the TEE */
 } script_tee;
 
