@@ -2,6 +2,8 @@
 # Run cmocka test programs and record "name passed failed" per program in BUILD/results.
 # usage: run-tests.sh BUILD PROGRAM...
 # A program that crashes or exits non-zero without a cmocka summary counts as one failure.
+# OTRP_TEST_RUNNER, when set, is put before each program (e.g. "qemu-aarch64-static -L
+# /usr/aarch64-linux-gnu" for the cross leg); it is split into words.
 set -u
 build=$1; shift
 results="$build/results"
@@ -9,7 +11,8 @@ mkdir -p "$build/logs"
 for prog in "$@"; do
     name=$(basename "$prog")
     log="$build/logs/$name.log"
-    "$prog" >"$log" 2>&1
+    # shellcheck disable=SC2086
+    ${OTRP_TEST_RUNNER:-} "$prog" >"$log" 2>&1
     rc=$?
     passed=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
     failed=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test(s), listed below:.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
