@@ -127,7 +127,8 @@ $(BUILD)/lib/otrp.pc: pkgconfig/otrp.pc.in $(VERSION_H) Makefile
 	$(Q)$(PC_SED) > $@
 
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tools/$$*/*.c)) $(STATIC_LIB)
+# (No '%' inside the secondary expansion: in a pattern rule it would be the stem.)
+$(BUILD)/bin/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard tools/$$*/*.c))) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(STATIC_LIB) $(TOOL_LIBS_$*) $(DEP_LIBS)
