@@ -151,6 +151,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory test-run
 	$(Q)sh scripts/check-install.sh || true
+	$(Q)sh test/cli/test_cli.sh build || true
 	$(Q)$(MAKE) --no-print-directory check-asan-run
 	$(Q)$(if $(CHECK_EXTRA),$(MAKE) --no-print-directory $(CHECK_EXTRA),true)
 	$(Q)sh scripts/summary.sh build/results build/asan/results
