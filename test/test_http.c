@@ -423,6 +423,23 @@ static void test_http_500_with_endless_body_is_still_a_status_error(void **state
     fx_done(&f);
 }
 
+static void test_http_500_with_oversize_body_is_still_a_status_error(void **state)
+{
+    (void)state;
+    char *big = malloc(TEST_CAP + 2);
+    assert_non_null(big);
+    memset(big, 'e', TEST_CAP + 1);
+    big[TEST_CAP + 1] = '\0';
+    tam_step steps[] = {{.status = 500, .content_type = "text/plain", .body = big}};
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 1, NULL, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_HTTP_STATUS);
+    assert_detail(&f, "HTTP status 500");
+    fx_done(&f);
+    free(big);
+}
+
 static void test_http_503_then_200_is_retried(void **state)
 {
     (void)state;
@@ -1007,6 +1024,7 @@ int main(void)
         cmocka_unit_test(test_http_garbage_body_passed_through),
         cmocka_unit_test(test_http_500_fails_without_retry),
         cmocka_unit_test(test_http_500_with_endless_body_is_still_a_status_error),
+        cmocka_unit_test(test_http_500_with_oversize_body_is_still_a_status_error),
         cmocka_unit_test(test_http_503_then_200_is_retried),
         cmocka_unit_test(test_http_503_forever_gives_up),
         cmocka_unit_test(test_http_503_retry_after_honoured),

@@ -688,8 +688,11 @@ static otrp_status post_once(otrp__http *t, const char *uri, const void *body,
     info->bytes_sent += up > 0 ? (uint64_t)up : 0u;
     info->bytes_received += down > 0 ? (uint64_t)down : 0u;
 
-    /* A long error body is cut on purpose: judge the exchange by its status code. */
-    int judge = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && t->x.error_body_cut);
+    /* A long error body is cut on purpose (or refused by its Content-Length): judge the
+     * exchange by its status code, which is the answer. */
+    int error_code = code != 0 && (code < 200 || code > 299);
+    int judge = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && t->x.error_body_cut) ||
+                (rc == CURLE_FILESIZE_EXCEEDED && error_code);
     otrp_status st = judge
                          ? judge_response(t, code, retry, info->detail, sizeof info->detail)
                          : map_curl_error(t, rc, retry, info->detail, sizeof info->detail);
