@@ -390,6 +390,22 @@ static void test_http_garbage_body_passed_through(void **state)
     fx_done(&f);
 }
 
+static void test_http_cookies_not_returned(void **state)
+{
+    (void)state;
+    static const tam_step steps[] = {
+        {.status = 200, .content_type = OTRP_CT, .body = ANSWER, .header_name = "Set-Cookie",
+         .header_value = "session=abc; Path=/"},
+        {.status = 204}};
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 2, NULL, NULL);
+    assert_status(&f, fx_post(&f, NULL), OTRP_OK);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_false(record_of(&f, 1).has_cookie); /* the TAM matches POSTs by tid (P10) */
+    fx_done(&f);
+}
+
 /* ---- status codes, retries, redirects ---- */
 
 static void test_http_500_fails_without_retry(void **state)
@@ -1022,6 +1038,7 @@ int main(void)
         cmocka_unit_test(test_http_media_type_case_and_parameters_ignored),
         cmocka_unit_test(test_http_wrong_content_type),
         cmocka_unit_test(test_http_garbage_body_passed_through),
+        cmocka_unit_test(test_http_cookies_not_returned),
         cmocka_unit_test(test_http_500_fails_without_retry),
         cmocka_unit_test(test_http_500_with_endless_body_is_still_a_status_error),
         cmocka_unit_test(test_http_500_with_oversize_body_is_still_a_status_error),

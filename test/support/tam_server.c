@@ -138,6 +138,7 @@ static unsigned record_request(tam_server *srv, const tam_request *req)
         copy_field(r->content_type, sizeof r->content_type,
                    req->content_type != NULL ? req->content_type : "");
         r->has_expect = req->expect != NULL;
+        r->has_cookie = req->cookie != NULL;
         r->body_len = req->body_len;
         memcpy(r->body, req->body,
                req->body_len < TAM_RECORD_BODY_MAX ? req->body_len : TAM_RECORD_BODY_MAX);
@@ -262,6 +263,7 @@ static enum MHD_Result answer(tam_server *srv, struct MHD_Connection *conn, cons
     req.accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
     req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     req.expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+    req.cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
     req.body = (const unsigned char *)(rs->body != NULL ? rs->body : "");
     req.body_len = rs->len;
     req.connection = ci != NULL ? (unsigned)(uintptr_t)ci->socket_context : 0;
