@@ -18,3 +18,19 @@ check-tsan:
 	$(Q)sh scripts/summary.sh build/tsan/results
 
 CI_EXTRA += check-tsan
+
+# make bench-http (part of make bench): the transport against bare libcurl over
+# loopback HTTP and HTTPS, printed as ratios to that floor.
+BENCH_HTTP := $(BUILD)/bench/bench_http
+BENCH_TARGETS += bench-http
+
+.PHONY: bench-http
+bench-http: $(BENCH_HTTP)
+	$(Q)$(BENCH_HTTP)
+
+$(BUILD)/obj/bench/bench_http.o: OTRP_CPPFLAGS += -Itest
+
+$(BENCH_HTTP): $(BUILD)/obj/bench/bench_http.o $(TEST_SUPPORT_OBJS) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) $(STATIC_LIB) $(MHD_LIBS) $(DEP_LIBS)
