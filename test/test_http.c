@@ -794,6 +794,29 @@ static void test_https_unreadable_ca_file(void **state)
             "CA certificates");
 }
 
+static void test_https_tls11_server_refused(void **state)
+{
+    (void)state;
+    static const tam_step steps[] = {{.status = 204}};
+    static const tam_script script = {steps, 1};
+    tam_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.handler = tam_script_handler;
+    cfg.user = (void *)(uintptr_t)&script;
+    cfg.tls_cert_pem = pem_server;
+    cfg.tls_key_pem = pem_server_key;
+    cfg.tls_priorities = "NORMAL:-VERS-ALL:+VERS-TLS1.1:%VERIFY_ALLOW_SIGN_WITH_SHA1";
+    struct fx f;
+    fx_init(&f);
+    f.s.ca_file = path_ca;
+    assert_int_equal(tam_server_start(&cfg, &f.srv), 0);
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_TLS);
+    assert_detail(&f, "TLS handshake");
+    print_message("TLS 1.1 server: %s\n", f.info.detail);
+    assert_int_equal(tam_server_requests(f.srv), 0);
+    fx_done(&f);
+}
+
 static void test_https_plain_server(void **state)
 {
     (void)state;
@@ -1065,6 +1088,7 @@ int main(void)
         cmocka_unit_test(test_https_wrong_pin),
         cmocka_unit_test(test_https_right_pin),
         cmocka_unit_test(test_https_unreadable_ca_file),
+        cmocka_unit_test(test_https_tls11_server_refused),
         cmocka_unit_test(test_https_plain_server),
         cmocka_unit_test(test_http_cancel_from_another_thread),
         cmocka_unit_test(test_https_silent_handshake_hits_connect_timeout),

@@ -370,7 +370,8 @@ int tam_server_start(const tam_server_config *cfg, tam_server **out)
         MHD_OPTION_CONNECTION_TIMEOUT, TAM_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION,
         notify_connection, srv, MHD_OPTION_NOTIFY_COMPLETED, notify_completed, srv,
         MHD_OPTION_HTTPS_MEM_KEY, tls ? cfg->tls_key_pem : "", MHD_OPTION_HTTPS_MEM_CERT,
-        tls ? cfg->tls_cert_pem : "", MHD_OPTION_END);
+        tls ? cfg->tls_cert_pem : "", MHD_OPTION_HTTPS_PRIORITIES,
+        cfg->tls_priorities != NULL ? cfg->tls_priorities : "NORMAL", MHD_OPTION_END);
     if (srv->daemon == NULL)
         goto fail;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon,

@@ -75,6 +75,7 @@ typedef struct tam_server_config {
     const char *media_type;
     const char *tls_cert_pem;   /* both set: HTTPS; both NULL: plain HTTP */
     const char *tls_key_pem;
+    const char *tls_priorities; /* GnuTLS priority string; NULL: "NORMAL" */
 } tam_server_config;
 
 /* What the server recorded about one request. */
