@@ -892,12 +892,12 @@ static void *cancel_later(void *arg)
 static void test_http_cancel_from_another_thread(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204, .delay_ms = 8000}};
+    static const tam_step steps[] = {{.status = 204, .delay_ms = 8000}, {.status = 204}};
     volatile int cancel = 0;
     struct fx f;
     fx_init(&f);
     f.s.cancel = &cancel;
-    fx_serve(&f, steps, 1, NULL, NULL);
+    fx_serve(&f, steps, 2, NULL, NULL);
     struct canceller c = {&cancel, 200};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, cancel_later, &c), 0);
@@ -908,6 +908,11 @@ static void test_http_cancel_from_another_thread(void **state)
     print_message("cancel: verdict %llu ms after the start (cancel at 200 ms)\n",
                   (unsigned long long)f.elapsed_ms);
     assert_true(f.elapsed_ms < 200 + 500);
+    /* The transport stays usable: the aborted connection is replaced. */
+    __atomic_store_n(&cancel, 0, __ATOMIC_RELEASE);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_int_equal(f.info.new_connections, 1);
+    assert_int_equal(tam_server_connections(f.srv), 2);
     fx_done(&f);
 }
 
