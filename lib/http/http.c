@@ -313,8 +313,8 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
     if (!x->sending) {
         /* Until the request goes out, the connect timeout is in charge. */
         curl_off_t pre = 0;
-        if (curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pre) != CURLE_OK ||
-            pre == 0)
+        curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+        if (pre == 0 && ulnow == 0 && dlnow == 0)
             return 0;
         x->sending = 1;
         x->last_progress_ms = now;
