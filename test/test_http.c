@@ -851,6 +851,43 @@ static int silent_listener(unsigned short *port)
     return fd;
 }
 
+/* Accept one connection, read the request, answer bytes that are not HTTP, close. */
+static void *garbage_server(void *arg)
+{
+    int fd = *(int *)arg;
+    int c = accept(fd, NULL, NULL);
+    if (c >= 0) {
+        char buf[4096];
+        ssize_t n = recv(c, buf, sizeof buf, 0);
+        (void)n;
+        static const char junk[] = "\x16\x03\x01garbage, not HTTP\r\n\r\n{}";
+        n = send(c, junk, sizeof junk - 1, MSG_NOSIGNAL);
+        (void)n;
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_http_garbage_response_is_protocol_error(void **state)
+{
+    (void)state;
+    unsigned short port;
+    int fd = silent_listener(&port);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, garbage_server, &fd), 0);
+    struct fx f;
+    fx_init(&f);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/tam", (unsigned)port);
+    otrp_status st = fx_post_to(&f, url, MSG, strlen(MSG));
+    pthread_join(th, NULL);
+    close(fd);
+    assert_status(&f, st, OTRP_ERR_HTTP_PROTOCOL);
+    assert_detail(&f, "HTTP/0.9");
+    assert_int_equal(f.info.attempts, 1);
+    fx_done(&f);
+}
+
 static void test_https_silent_handshake_hits_connect_timeout(void **state)
 {
     (void)state;
@@ -1097,6 +1134,7 @@ int main(void)
         cmocka_unit_test(test_https_plain_server),
         cmocka_unit_test(test_http_cancel_from_another_thread),
         cmocka_unit_test(test_https_silent_handshake_hits_connect_timeout),
+        cmocka_unit_test(test_http_garbage_response_is_protocol_error),
         cmocka_unit_test(test_http_cancel_before_start),
         cmocka_unit_test(test_http_body_inside_response_refused),
         cmocka_unit_test(test_http_cancel_during_backoff),

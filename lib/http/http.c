@@ -588,10 +588,13 @@ static otrp_status map_curl_error(otrp__http *t, CURLcode rc, int *retry, char *
     case CURLE_USE_SSL_FAILED:
         set_detail(detail, size, "TLS handshake with the TAM failed: %s", t->errbuf);
         return OTRP_ERR_TLS;
-    case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
         set_detail(detail, size, "TAM URI refused by libcurl: %s", t->errbuf);
         return OTRP_ERR_BAD_URI;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        /* The scheme was checked before: this is an answer that is not HTTP at all
+         * ("Received HTTP/0.9 when not allowed"): the protocol error below. */
+        break;
     case CURLE_OUT_OF_MEMORY:
         set_detail(detail, size, "out of memory in libcurl");
         return OTRP_ERR_NO_MEMORY;
