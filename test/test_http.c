@@ -713,6 +713,33 @@ static void test_https_session_reuses_one_connection(void **state)
     keepalive_run(pem_server, pem_server_key);
 }
 
+static void test_http_server_closed_idle_connection_is_replaced(void **state)
+{
+    (void)state;
+    /* A TAM that closes idle connections while the TEE works on the next message. */
+    static const tam_step steps[] = {
+        {.status = 200, .content_type = OTRP_CT, .body = ANSWER}, {.status = 204}};
+    static const tam_script script = {steps, 2};
+    tam_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.handler = tam_script_handler;
+    cfg.user = (void *)(uintptr_t)&script;
+    cfg.media_type = OTRP_CT;
+    cfg.idle_timeout_s = 1;
+    struct fx f;
+    fx_init(&f);
+    assert_int_equal(tam_server_start(&cfg, &f.srv), 0);
+    assert_status(&f, fx_post(&f, NULL), OTRP_OK);
+    struct timespec pause = {1, 600 * 1000000L};
+    nanosleep(&pause, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_int_equal(f.info.attempts, 1);
+    assert_int_equal(f.info.new_connections, 1);
+    assert_int_equal(tam_server_connections(f.srv), 2);
+    assert_int_equal(record_of(&f, 1).body_len, strlen(MSG));
+    fx_done(&f);
+}
+
 /* ---- TLS ---- */
 
 static void tls_run(const char *cert, const char *key, const char *ca_file, const char *ca_blob,
@@ -1122,6 +1149,7 @@ int main(void)
         cmocka_unit_test(test_http_response_max_of_caller_wins),
         cmocka_unit_test(test_http_session_reuses_one_connection),
         cmocka_unit_test(test_https_session_reuses_one_connection),
+        cmocka_unit_test(test_http_server_closed_idle_connection_is_replaced),
         cmocka_unit_test(test_https_good_ca_file),
         cmocka_unit_test(test_https_good_ca_blob),
         cmocka_unit_test(test_https_wrong_ca),

@@ -18,7 +18,7 @@
 #define TAM_MAX_RECORDS 256
 /* Largest request body accepted; a longer one gets 413 (a test server, not a sink). */
 #define TAM_REQUEST_BODY_MAX ((size_t)4 * 1024 * 1024)
-/* An idle client connection is closed after this many seconds. */
+/* An idle client connection is closed after this many seconds (unless configured). */
 #define TAM_CONNECTION_TIMEOUT_S 30u
 /* Block size libmicrohttpd asks streamed bodies for. */
 #define TAM_STREAM_BLOCK 4096
@@ -367,7 +367,9 @@ int tam_server_start(const tam_server_config *cfg, tam_server **out)
     /* libmicrohttpd ignores the HTTPS options without MHD_USE_TLS. */
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_TIMEOUT, TAM_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->idle_timeout_s != 0 ? cfg->idle_timeout_s : TAM_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_CONNECTION,
         notify_connection, srv, MHD_OPTION_NOTIFY_COMPLETED, notify_completed, srv,
         MHD_OPTION_HTTPS_MEM_KEY, tls ? cfg->tls_key_pem : "", MHD_OPTION_HTTPS_MEM_CERT,
         tls ? cfg->tls_cert_pem : "", MHD_OPTION_HTTPS_PRIORITIES,

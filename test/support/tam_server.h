@@ -76,6 +76,7 @@ typedef struct tam_server_config {
     const char *tls_cert_pem;   /* both set: HTTPS; both NULL: plain HTTP */
     const char *tls_key_pem;
     const char *tls_priorities; /* GnuTLS priority string; NULL: "NORMAL" */
+    unsigned idle_timeout_s;    /* close a connection idle this long; 0: 30 s */
 } tam_server_config;
 
 /* What the server recorded about one request. */
