@@ -45,6 +45,7 @@ static char *pem_ca, *pem_server, *pem_server_key, *pem_expired, *pem_expired_ke
     *pem_wronghost, *pem_wronghost_key, *pin_server, *pin_other;
 static char path_ca[128], path_other_ca[128];
 
+/* A file of the PKI directory as a string; a .pin loses its line end. */
 static char *slurp(const char *name)
 {
     char path[160];
@@ -52,13 +53,13 @@ static char *slurp(const char *name)
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return NULL;
-    char *data = calloc(1, 16384);
-    size_t n = data != NULL ? fread(data, 1, 16383, f) : 0;
+    enum { MAX = 16384 };
+    char *data = calloc(1, MAX);
+    size_t n = data != NULL ? fread(data, 1, MAX - 1, f) : 0;
     fclose(f);
-    while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
-        data[--n] = '\0'; /* pins are one line */
-    if (data != NULL && strstr(name, ".pem") != NULL)
-        strcat(data, "\n");
+    if (strstr(name, ".pin") != NULL)
+        while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+            data[--n] = '\0';
     return data;
 }
 
