@@ -262,6 +262,27 @@ static void test_http_plain_allowed(void **state)
     fx_done(&f);
 }
 
+static void test_http_uri_change_takes_effect(void **state)
+{
+    (void)state;
+    /* The transport caches the checked URI: a new one must be checked and used. */
+    static const tam_step steps[] = {{.status = 204}};
+    struct fx f, g;
+    fx_init(&f);
+    fx_init(&g);
+    fx_serve(&f, steps, 1, NULL, NULL);
+    fx_serve(&g, steps, 1, NULL, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_status(&f, fx_post_to(&f, tam_server_url(g.srv), MSG, strlen(MSG)), OTRP_OK);
+    assert_status(&f, fx_post_to(&f, "https://", MSG, strlen(MSG)), OTRP_ERR_BAD_URI);
+    assert_detail(&f, "malformed");
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_int_equal(tam_server_requests(f.srv), 2);
+    assert_int_equal(tam_server_requests(g.srv), 1);
+    fx_done(&f);
+    fx_done(&g);
+}
+
 /* ---- headers and bodies ---- */
 
 static void test_http_empty_post_has_accept_and_no_content_type(void **state)
@@ -1124,6 +1145,7 @@ int main(void)
         cmocka_unit_test(test_http_new_rejects_bad_settings),
         cmocka_unit_test(test_http_plain_refused_without_allow_http),
         cmocka_unit_test(test_http_plain_allowed),
+        cmocka_unit_test(test_http_uri_change_takes_effect),
         cmocka_unit_test(test_http_empty_post_has_accept_and_no_content_type),
         cmocka_unit_test(test_http_message_post_has_accept_and_content_type),
         cmocka_unit_test(test_http_large_post_has_no_expect),
