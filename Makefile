@@ -89,6 +89,8 @@ CHECK_EXTRA :=
 CI_EXTRA :=
 BENCH_TARGETS :=
 FUZZ_TARGETS :=
+# Module rules come here, before any rule uses the lists above as prerequisites.
+-include mk/*.mk
 
 .PHONY: all lib tools tests check check-asan check-asan-run test-run deps demo demo-relay \
         install uninstall bench fuzz fuzz-ci ci-extra clean
@@ -127,7 +129,8 @@ $(BUILD)/lib/otrp.pc: pkgconfig/otrp.pc.in $(VERSION_H) Makefile
 	$(Q)$(PC_SED) > $@
 
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tools/$$*/*.c)) $(STATIC_LIB)
+# (No '%' inside the secondary expansion: in a pattern rule it would be the stem.)
+$(BUILD)/bin/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard tools/$$*/*.c))) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(STATIC_LIB) $(TOOL_LIBS_$*) $(DEP_LIBS)
@@ -150,6 +153,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory test-run
 	$(Q)sh scripts/check-install.sh || true
+	$(Q)sh test/cli/test_cli.sh build || true
 	$(Q)$(MAKE) --no-print-directory check-asan-run
 	$(Q)$(if $(CHECK_EXTRA),$(MAKE) --no-print-directory $(CHECK_EXTRA),true)
 	$(Q)sh scripts/summary.sh build/results build/asan/results
@@ -194,11 +198,11 @@ FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRCS) $(TEST_SUPPORT_SRCS))
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC  $<")
-	$(Q)$(FUZZ_CC) $(OTRP_CPPFLAGS) -Itest $(FUZZ_CFLAGS) -c $< -o $@
+	$(Q)$(FUZZ_CC) $(OTRP_CPPFLAGS) -Itest $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
 build/fuzz/fuzz_%: build/fuzz/obj/test/fuzz/fuzz_%.o $(FUZZ_OBJS)
 	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(DEP_LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(MHD_LIBS) $(DEP_LIBS)
 
 fuzz-ci-%: build/fuzz/fuzz_%
 	@mkdir -p build/fuzz/corpus-$*
@@ -233,5 +237,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include mk/*.mk
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj build/fuzz/obj -name '*.d' 2>/dev/null)

@@ -588,6 +588,25 @@ static void test_relay_cancel_during_busy_backoff(void **state)
     otrp_agent_free(agent);
 }
 
+static void test_ta_information_from_the_tee_that_has_it(void **state)
+{
+    fixture *f = *state;
+    f->b->known_taid = "ta-7";
+    f->b->info_answer = "{\"TAInformation\":{}}";
+    char *info = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_ta_information(f->agent, "sp", "ta-7", &info, &len), OTRP_OK);
+    assert_string_equal(info, "{\"TAInformation\":{}}");
+    assert_int_equal(len, strlen(info));
+    otrp_free(info);
+    assert_int_equal(otrp_get_ta_information(f->agent, "sp", "ta-8", &info, &len), OTRP_ERR_NOT_FOUND);
+    assert_null(info);
+    assert_non_null(strstr(otrp_agent_last_error(f->agent), "no TEE has TA 'ta-8'"));
+    f->a->info_status = OTRP_ERR_TEE_BUSY;
+    assert_int_equal(otrp_get_ta_information(f->agent, "sp", "ta-8", &info, &len), OTRP_ERR_TEE_BUSY);
+    assert_int_equal(otrp_get_ta_information(f->agent, "", "ta-8", &info, &len), OTRP_ERR_INVALID_ARG);
+}
+
 /* ---- The table of bad inputs ---------------------------------------------------- */
 
 struct bad_input {
@@ -793,6 +812,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relay_tee_after_large_fields, setup_two, teardown),
         cmocka_unit_test_setup_teardown(test_relay_device_state_document, setup_one, teardown),
         cmocka_unit_test(test_relay_logs_names_never_bodies),
+        cmocka_unit_test_setup_teardown(test_ta_information_from_the_tee_that_has_it, setup_two, teardown),
         cmocka_unit_test(test_agent_config_validation),
         cmocka_unit_test(test_relay_cancel_during_busy_backoff),
         cmocka_unit_test_setup_teardown(test_relay_bad_inputs_table, setup_one, teardown),

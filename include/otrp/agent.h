@@ -187,6 +187,24 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_get_device_state(otrp_agent *agent, cha
     OTRP_NONNULL(1, 2, 3);
 
 /**
+ * OTrP GetTAInformation: the TEE's signed TAInformation message about TA taid of service
+ * provider spid (PROFILE P11), for an app to verify with the SP AIK public key. TEEs are
+ * asked in registration order; the first that knows the TA answers (free *info with
+ * otrp_free()).
+ * \retval OTRP_OK
+ * \retval OTRP_ERR_NOT_FOUND     no TEE knows the TA
+ * \retval OTRP_ERR_UNSUPPORTED   no registered TEE offers TAInformation
+ * \retval OTRP_ERR_NO_TEE        no TEE registered
+ * \retval OTRP_ERR_TEE_BUSY, OTRP_ERR_TEE_FAIL  a TEE that might know it did not answer
+ * \retval OTRP_ERR_INVALID_ARG   spid or taid empty or longer than 128 bytes
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_get_ta_information(otrp_agent *agent,
+                                                            const char *spid,
+                                                            const char *taid, char **info,
+                                                            size_t *len)
+    OTRP_NONNULL(1, 2, 3, 4, 5);
+
+/**
  * The detail of the last failure on this handle, e.g. "JWS member 'payload' is not a
  * string" or "TEE 'Primary TEE' answered 71 bytes that are not JSON". Empty after a
  * success. Valid until the next call on the handle.

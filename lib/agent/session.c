@@ -125,7 +125,7 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
         otrp_free(answer);
         answer = NULL;
         if (st != OTRP_OK) {
-            otrp__agent_fail(agent, st, "POST #%u to the TAM: %s", round_trip, info.detail);
+            otrp__agent_fail(agent, st, "POST #%u: %s", round_trip, info.detail);
             tell_process_error(agent);
             break;
         }
@@ -175,7 +175,7 @@ static otrp_status run_session(otrp_agent *agent, otrp_tee *tee, first_step step
         otrp_status st = otrp__http_check_uri(tam_uri, agent->config.allow_http, detail,
                                               sizeof detail);
         if (st != OTRP_OK)
-            return otrp__agent_fail(agent, st, "TAM URI: %s", detail);
+            return otrp__agent_fail(agent, st, "%s", detail);
     }
     report(agent, OTRP_STAGE_TEE_REQUEST, 0);
     otrp_buf tee_uri = {0}, msg = {0};
@@ -200,7 +200,7 @@ static otrp_status run_session(otrp_agent *agent, otrp_tee *tee, first_step step
     }
     if (tam_uri == NULL &&
         (st = otrp__http_check_uri(uri, agent->config.allow_http, detail, sizeof detail)) != OTRP_OK) {
-        st = otrp__agent_fail(agent, st, "TAM URI from the TEE: %s", detail);
+        st = otrp__agent_fail(agent, st, "%s (the URI came from the TEE)", detail);
         goto out;
     }
     if ((st = ensure_transport(agent)) == OTRP_OK)

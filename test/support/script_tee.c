@@ -111,6 +111,17 @@ static otrp_status script_process_error(void *ctx, const otrp_tee_call *call)
     return OTRP_OK;
 }
 
+static otrp_status script_ta_information(void *ctx, const otrp_tee_call *call,
+                                         const char *spid, const char *taid, otrp_buf *out)
+{
+    (void)call;
+    (void)spid;
+    script_tee *s = ctx;
+    if (s->known_taid != NULL && strcmp(taid, s->known_taid) == 0)
+        return otrp_buf_append_str(out, s->info_answer);
+    return s->info_status != OTRP_OK ? s->info_status : OTRP_ERR_NOT_FOUND;
+}
+
 static void script_destroy(void *ctx)
 {
     script_tee *s = ctx;
@@ -128,6 +139,7 @@ static const struct otrp_tee_ops SCRIPT_OPS = {
     .unrequest_ta = script_request_ta,
     .policy_check = script_policy_check,
     .process_error = script_process_error,
+    .ta_information = script_ta_information,
     .describe = script_describe,
     .destroy = script_destroy,
 };

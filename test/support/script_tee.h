@@ -37,6 +37,9 @@ typedef struct script_tee {
     size_t last_len;
     unsigned long long last_deadline_ms;
     size_t last_max_output;
+    const char *known_taid;    /* ta_information answers info_answer for this TA */
+    const char *info_answer;
+    otrp_status info_status;   /* ta_information's status for other TAs (NOT_FOUND) */
     unsigned first_calls;
     unsigned process_error_calls;
     char last_taid[64];

@@ -1,0 +1,84 @@
+/**
+ * \file otrp/mocktee.h
+ * \brief The mock TEE: an honest OTrP TEE in software, as an in-process TEE backend.
+ *
+ * It verifies every TAM request (JWS, TAM certificate chain against its trust anchors,
+ * algorithms, `ver`, names, `dsihash`, `tamid`, SD ownership), decrypts what the TAM
+ * encrypted, keeps SDs, TAs and SP AIK key pairs, and signs and encrypts every answer,
+ * following the project's PROFILE. Its state is persisted with atomic writes so that a
+ * crash at any instant leaves the old or the new state.
+ *
+ * It is configured by a provisioning directory (`otrp-tee-sim init DIR` creates one):
+ * \code
+ * DIR/tee.json          {"name", "version", "tam_uri", "jwe_alg", "sign_alg",
+ *                        "require_ocsp", "quota_bytes"}; unknown keys are an error
+ * DIR/identity/key.pem  the TEE's RSA private key (PKCS#8 PEM, 2048..4096 bits)
+ * DIR/identity/cert.pem the TEE certificate, optionally followed by its CA chain
+ * DIR/trust/ *.pem      trust anchors for TAM certificates (at least one)
+ * DIR/state/            the TEE's own state (created when missing; private format)
+ * \endcode
+ * tee.json: `name` (required, 1..128 printable ASCII characters without spaces),
+ * `version` (default "1.0"), `tam_uri` (default none), `jwe_alg` ("RSA1_5" default,
+ * "RSA-OAEP", "RSA-OAEP-256": key management of the answers), `sign_alg` ("RS256",
+ * the only choice for an RSA identity), `require_ocsp` (default false: when true a
+ * GetDeviceStateRequest must carry non-empty `ocspdat`), `quota_bytes` (storage for TA
+ * binaries and personalization data; 0 or absent = no limit).
+ *
+ * One process at a time may open a directory (a lock file in state/).
+ */
+#ifndef OTRP_MOCKTEE_H_PUBLIC
+#define OTRP_MOCKTEE_H_PUBLIC
+
+#include <stdint.h>
+#include "common.h"
+#include "status.h"
+#include "tee.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Options of otrp_tee_mock_new_opts(). Zero-initialise, then set struct_size. */
+typedef struct otrp_mock_options {
+    size_t struct_size;   /**< sizeof(otrp_mock_options) */
+    /** Unix time at which certificates are checked; 0 = the current time. For tests
+     *  with fixed certificates. */
+    int64_t verify_time;
+    /** Receives a sentence saying what is wrong when opening fails; may be NULL. */
+    char *detail;
+    size_t detail_cap;    /**< bytes at detail */
+} otrp_mock_options;
+
+/**
+ * Open the mock TEE of a provisioning directory as a TEE backend (kind "mock").
+ * Equivalent to otrp_tee_mock_new_opts() with default options.
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_tee_mock_new(const char *dir, otrp_tee **out)
+    OTRP_NONNULL(1, 2);
+
+/**
+ * Open the mock TEE of a provisioning directory as a TEE backend.
+ * The handle's operations return OTRP_OK with an answer message (a signed failure
+ * answer included), or OTRP_ERR_MSG_NOT_JSON / OTRP_ERR_MSG_STRUCTURE /
+ * OTRP_ERR_MSG_UNKNOWN for input that is not an OTrP request at all (no answer can be
+ * addressed), OTRP_ERR_TOO_LARGE, OTRP_ERR_TEE_FAIL when it cannot sign.
+ * \param dir   the provisioning directory (copied)
+ * \param opts  may be NULL
+ * \param out   receives the handle
+ * \retval OTRP_OK
+ * \retval OTRP_ERR_CONFIG        tee.json, identity or trust anchors missing or invalid
+ * \retval OTRP_ERR_STATE_CORRUPT state/ holds a corrupt or foreign state document
+ * \retval OTRP_ERR_LOCKED        another TEE instance has the directory open
+ * \retval OTRP_ERR_IO            the state directory cannot be created or read
+ * \retval OTRP_ERR_INVALID_ARG   opts->struct_size is 0
+ * \retval OTRP_ERR_NO_MEMORY
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_tee_mock_new_opts(const char *dir,
+                                                           const otrp_mock_options *opts,
+                                                           otrp_tee **out)
+    OTRP_NONNULL(1, 3);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* OTRP_MOCKTEE_H_PUBLIC */

@@ -1,0 +1,106 @@
+/*
+ * The mock TEE's internals: an honest OTrP TEE in software (PROFILE.md, reference 4.2).
+ *
+ * config.c    tee.json, identity and trust anchors of the provisioning directory
+ * state.c     the state document (SDs, TAs, SP AIKs, DSI references) and the DSI
+ * request.c   parsing and verification of TAM requests, signed answers
+ * ops.c       the OTrP operations (GetDeviceState, CreateSD, ... DeleteTA)
+ * backend.c   the struct otrp_tee_ops vtable and the session entry points
+ * provision.c creating a provisioning directory (otrp-tee-sim init, tests)
+ */
+#ifndef OTRP_MOCKTEE_MOCKTEE_H
+#define OTRP_MOCKTEE_MOCKTEE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "jose/jose.h"
+#include "mocktee/store.h"
+#include "otrp/mocktee.h"
+#include "otrp/tee.h"
+
+/* PROFILE P7: ids and names are 1..128 characters in 0x21..0x7E. */
+#define OTRP__MOCK_MAX_ID 128
+/* Longest tee.json (it holds a handful of short strings). */
+#define OTRP__MOCK_MAX_CONFIG (64u * 1024u)
+/* Longest state document; about 1 KiB per TA, far beyond any test or demo. */
+#define OTRP__MOCK_MAX_STATE (32u * 1024u * 1024u)
+/* Largest TA binary or personalization data the TEE stores. */
+#define OTRP__MOCK_MAX_TA (16u * 1024u * 1024u)
+/* Longest tamid (the Subject CN of a TAM certificate; X.509 ub-common-name is 64). */
+#define OTRP__MOCK_MAX_TAMID 256
+/* Longest rid/tid echoed back. */
+#define OTRP__MOCK_MAX_RID 256
+#define OTRP__MOCK_DETAIL 512
+
+typedef struct otrp__mock_config {
+    char name[OTRP__MOCK_MAX_ID + 1];
+    char version[OTRP__MOCK_MAX_ID + 1];
+    char tam_uri[2048];
+    otrp__jose_alg jwe_alg;  /* key management the TEE emits (RSA1_5 default) */
+    otrp__jose_alg sign_alg; /* RS256: the identity key is RSA (PROFILE P3) */
+    int require_ocsp;
+    uint64_t quota_bytes;    /* TA binaries + personalization data; 0 = no limit */
+} otrp__mock_config;
+
+typedef struct otrp__mock {
+    char *dir;
+    otrp__mock_config cfg;
+    otrp__jose_key *key;          /* identity/key.pem */
+    otrp__x509_certs *certs;      /* identity/cert.pem: [0] the TEE, then its CA chain */
+    otrp__x509_certs *anchors;    /* trust/ *.pem */
+    char did[48];                 /* base64 SHA-256 of the DER TEE certificate (P6) */
+    otrp__mock_store store;
+    cJSON *state;                 /* the committed state document */
+    int64_t verify_time;          /* 0: now */
+    unsigned fault;               /* test hook: OTRP__MOCK_FAULT_* */
+    char detail[OTRP__MOCK_DETAIL];
+} otrp__mock;
+
+/* Test hooks, set only by tests through the internal struct. */
+#define OTRP__MOCK_FAULT_COMMIT 0x1u /* the next commit fails as if the disk did */
+
+/* config.c */
+otrp_status otrp__mock_load_config(otrp__mock *tee, char *detail, size_t cap);
+otrp_status otrp__mock_parse_config(const char *text, size_t len, otrp__mock_config *cfg,
+                                    char *detail, size_t cap);
+/* P7 identifier syntax. */
+int otrp__mock_id_valid(const char *s);
+
+/* state.c */
+otrp_status otrp__mock_state_load(otrp__mock *tee, char *detail, size_t cap);
+/* Commit next as the new state (blobs must be written already); on success it
+ * replaces tee->state (ownership moves), on failure it is deleted. */
+otrp_status otrp__mock_state_commit(otrp__mock *tee, cJSON *next);
+cJSON *otrp__mock_sd_find(const cJSON *state, const char *sdname);
+cJSON *otrp__mock_ta_find(const cJSON *sd, const char *taid);
+/* The SD holding taid anywhere in the TEE (NULL: none). */
+cJSON *otrp__mock_ta_find_any(const cJSON *state, const char *taid, cJSON **sd);
+cJSON *otrp__mock_spaik_find(const cJSON *state, const char *spid);
+uint64_t otrp__mock_storage_used(const cJSON *state);
+/* The DSI document for tamid (PROFILE P6) as text; minimal: only name/ver/cert/cacert. */
+otrp_status otrp__mock_dsi(const otrp__mock *tee, const cJSON *state, const char *tamid,
+                           int minimal, char **text);
+/* Set the DSI reference of tamid in state to the base64 SHA-256 of dsi. */
+otrp_status otrp__mock_set_dsi_ref(cJSON *state, const char *tamid, const char *dsi);
+const char *otrp__mock_dsi_ref(const cJSON *state, const char *tamid);
+/* Remove a string from a JSON array of strings (requested/unneeded lists). */
+void otrp__mock_list_remove(cJSON *array, const char *value);
+int otrp__mock_list_has(const cJSON *array, const char *value);
+/* Hex SHA-256 of data into name[65]. */
+otrp_status otrp__mock_blob_name(const void *data, size_t len, char name[65]);
+/* Read a blob and check its hash (OTRP_ERR_STATE_CORRUPT when it does not match). */
+otrp_status otrp__mock_blob_read(otrp__mock *tee, const char *name, otrp_buf *out);
+
+/* ops.c: handle one TAM message; out receives the answer (empty: none). */
+otrp_status otrp__mock_process(otrp__mock *tee, const char *msg, size_t len, otrp_buf *out);
+
+/* backend.c */
+extern const struct otrp_tee_ops otrp__mock_ops;
+otrp_status otrp__mock_open(const char *dir, const otrp_mock_options *opts, otrp__mock **out,
+                            char *detail, size_t cap);
+void otrp__mock_close(otrp__mock *tee);
+const char *otrp__mock_last_detail(void *ctx);
+
+#endif

@@ -1,0 +1,414 @@
+/* Verification of TAM requests and the TEE's signed answers (PROFILE P2..P8). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mocktee/request.h"
+#include "util/base64.h"
+#include "util/json_strict.h"
+#include "util/mem.h"
+
+/* The signed payload nests: TBS, content JWE, recipients, header. */
+#define PAYLOAD_MAX_DEPTH 16
+/* The version of every OTrP message (PROFILE P1). */
+#define OTRP_MSG_VERSION "1.0"
+
+static const otrp__mock_msgdef MSGDEFS[] = {
+    {"GetDeviceStateRequest", "GetDeviceStateTBSRequest", "GetDeviceTEEStateResponse",
+     "GetDeviceTEEStateTBSResponse", OTRP__MOCK_GET_DEVICE_STATE},
+    {"CreateSDRequest", "CreateSDTBSRequest", "CreateSDResponse", "CreateSDTBSResponse",
+     OTRP__MOCK_CREATE_SD},
+    {"UpdateSDRequest", "UpdateSDTBSRequest", "UpdateSDResponse", "UpdateSDTBSResponse",
+     OTRP__MOCK_UPDATE_SD},
+    {"DeleteSDRequest", "DeleteSDTBSRequest", "DeleteSDResponse", "DeleteSDTBSResponse",
+     OTRP__MOCK_DELETE_SD},
+    {"InstallTARequest", "InstallTATBSRequest", "InstallTAResponse", "InstallTATBSResponse",
+     OTRP__MOCK_INSTALL_TA},
+    {"UpdateTARequest", "UpdateTATBSRequest", "UpdateTAResponse", "UpdateTATBSResponse",
+     OTRP__MOCK_UPDATE_TA},
+    {"DeleteTARequest", "DeleteTATBSRequest", "DeleteTAResponse", "DeleteTATBSResponse",
+     OTRP__MOCK_DELETE_TA},
+};
+
+const otrp__mock_msgdef *otrp__mock_msgdef_find(const char *outer)
+{
+    for (size_t i = 0; i < sizeof MSGDEFS / sizeof MSGDEFS[0]; i++)
+        if (strcmp(MSGDEFS[i].request, outer) == 0)
+            return &MSGDEFS[i];
+    return NULL;
+}
+
+int otrp__mock_fail(otrp__mock_req *r, const char *code, const char *fmt, ...)
+{
+    if (r->code == NULL) { /* the first failure is the one reported */
+        r->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        (void)vsnprintf(r->message, sizeof r->message, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int otrp__mock_bool(const cJSON *item)
+{
+    if (cJSON_IsBool(item))
+        return cJSON_IsTrue(item);
+    if (cJSON_IsString(item)) {
+        const char *s = item->valuestring;
+        if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+            return 1;
+        if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+            return 0;
+    }
+    if (cJSON_IsNumber(item) && (item->valuedouble == 0.0 || item->valuedouble == 1.0))
+        return item->valuedouble == 1.0;
+    return -1;
+}
+
+/* rid/tid: a string, or an integer echoed as its decimal digits (P5). */
+static int read_id(const cJSON *tbs, const char *key, char *dst, size_t cap)
+{
+    const cJSON *item = otrp__json_member(tbs, key);
+    if (cJSON_IsString(item)) {
+        size_t len = strlen(item->valuestring);
+        if (len >= cap)
+            return -1;
+        memcpy(dst, item->valuestring, len + 1);
+        return 0;
+    }
+    if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 9007199254740992.0 &&
+        item->valuedouble == (double)(uint64_t)item->valuedouble) {
+        (void)snprintf(dst, cap, "%llu", (unsigned long long)item->valuedouble);
+        return 0;
+    }
+    return -1;
+}
+
+/* Decode the unverified payload: needed for rid/tid even when the JWS is bad. */
+static int read_payload(otrp__mock_req *r, const cJSON *jws)
+{
+    const char *b64 = otrp__json_string(jws, "payload");
+    if (!cJSON_IsObject(jws) || b64 == NULL)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "%s is not a JWS object with a payload",
+                               r->def->request);
+    size_t n = strlen(b64);
+    uint8_t *text = malloc(otrp__b64_decoded_max(n) + 1);
+    if (text == NULL)
+        return otrp__mock_fail(r, "ERR_TEE_FAIL", "out of memory");
+    size_t len = 0;
+    char why[128] = "";
+    otrp_status st = otrp__b64_decode(b64, n, text, &len, OTRP__B64_URL);
+    if (st == OTRP_OK)
+        st = otrp__json_parse((const char *)text, len, PAYLOAD_MAX_DEPTH, &r->payload, why,
+                              sizeof why);
+    free(text);
+    if (st != OTRP_OK)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "JWS payload is not base64url JSON%s%s",
+                               why[0] ? ": " : "", why);
+    const cJSON *inner = r->payload->child;
+    if (!cJSON_IsObject(r->payload) || inner == NULL || inner->next != NULL ||
+        strcmp(inner->string, r->def->tbs_request) != 0 || !cJSON_IsObject(inner))
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID",
+                               "signed payload is not one %s object (outer/inner name mismatch)",
+                               r->def->tbs_request);
+    r->tbs = inner;
+    if (read_id(inner, "rid", r->rid, sizeof r->rid) != 0 ||
+        read_id(inner, "tid", r->tid, sizeof r->tid) != 0)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "rid and tid must be strings");
+    const char *ver = otrp__json_string(inner, "ver");
+    if (ver == NULL)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "ver is missing");
+    if (strcmp(ver, OTRP_MSG_VERSION) != 0)
+        return otrp__mock_fail(r, "ERR_UNSUPPORTED_MSG_VERSION", "ver \"%.16s\" is not supported "
+                               "(only \"" OTRP_MSG_VERSION "\")", ver);
+    return 0;
+}
+
+static int jose_fail(otrp__mock_req *r, otrp_status st, const char *what, const char *why)
+{
+    if (st == OTRP_ERR_JOSE_ALG || st == OTRP_ERR_JOSE_CRIT || st == OTRP_ERR_KEY_MISMATCH) {
+        r->offer_algs = 1;
+        return otrp__mock_fail(r, "ERR_UNSUPPORTED_CRYPTO_ALG", "%s: %s", what, why);
+    }
+    if (st == OTRP_ERR_NO_MEMORY)
+        return otrp__mock_fail(r, "ERR_TEE_FAIL", "out of memory");
+    return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "%s: %s", what, why);
+}
+
+int otrp__mock_verify(otrp__mock_req *r)
+{
+    const cJSON *jws = r->outer->child;
+    if (read_payload(r, jws) != 0)
+        return -1;
+    char why[200] = "";
+    otrp_status st = otrp__jws_parse_json(jws, OTRP__JOSE_F_PROFILE, &r->jws, why, sizeof why);
+    if (st != OTRP_OK)
+        return jose_fail(r, st, "JWS", why);
+    st = otrp__jws_x5c(r->jws, &r->chain, why, sizeof why);
+    if (st == OTRP_ERR_NOT_FOUND)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID",
+                               "no x5c: the TAM must send its certificate (signerreq is true)");
+    if (st != OTRP_OK)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "x5c: %s", why);
+    otrp__jose_key *leaf = NULL;
+    st = otrp__x509_verify(r->chain, r->tee->anchors, r->tee->verify_time, 0, &leaf, r->tamid,
+                           sizeof r->tamid, why, sizeof why);
+    if (st != OTRP_OK)
+        return otrp__mock_fail(r, "ERR_TAM_NOT_TRUSTED", "TAM certificate: %s", why);
+    if (otrp__jose_key_type(leaf) != OTRP__JOSE_KTY_RSA) {
+        otrp__jose_key_free(leaf);
+        return otrp__mock_fail(r, "ERR_TAM_NOT_TRUSTED",
+                               "TAM certificate key is not RSA (PROFILE P3)");
+    }
+    if (r->tamid[0] == '\0') {
+        otrp__jose_key_free(leaf);
+        return otrp__mock_fail(r, "ERR_TAM_NOT_TRUSTED",
+                               "TAM certificate has no Subject CN (the tamid, PROFILE P4)");
+    }
+    r->tam_key = leaf; /* trusted certificate: failures can be encrypted to it */
+    st = otrp__jws_verify(r->jws, leaf, 0, why, sizeof why);
+    if (st != OTRP_OK)
+        return jose_fail(r, st, "JWS signature", why);
+    return 0;
+}
+
+/* dsihash: base64 (or base64url) of 32 bytes, or 64 hex digits (reference Q7). */
+static int decode_hash(const char *text, uint8_t out[32])
+{
+    size_t n = strlen(text);
+    if (n == 64) {
+        for (size_t i = 0; i < 32; i++) {
+            unsigned v = 0;
+            for (size_t j = 0; j < 2; j++) {
+                char c = text[2 * i + j];
+                unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                             : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                             : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                                    : 16u;
+                if (d > 15)
+                    return -1;
+                v = v * 16 + d;
+            }
+            out[i] = (uint8_t)v;
+        }
+        return 0;
+    }
+    if (n > 48)
+        return -1;
+    uint8_t tmp[48];
+    size_t len = 0;
+    if (otrp__b64_decode(text, n, tmp, &len, OTRP__B64_FIELD) != OTRP_OK || len != 32)
+        return -1;
+    memcpy(out, tmp, 32);
+    return 0;
+}
+
+static int check_dsihash(otrp__mock_req *r)
+{
+    const char *given = otrp__json_string(r->tbs, "dsihash");
+    uint8_t g[32], want[32];
+    if (given == NULL || decode_hash(given, g) != 0)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID",
+                               "dsihash must be the base64 SHA-256 of the last DSI");
+    const char *ref = otrp__mock_dsi_ref(r->tee->state, r->tamid);
+    if (ref == NULL || decode_hash(ref, want) != 0)
+        return otrp__mock_fail(r, "ERR_DEV_STATE_MISMATCH",
+                               "no DSI was sent to this TAM yet (send GetDeviceState first)");
+    if (!otrp__ct_equal(g, want, sizeof g))
+        return otrp__mock_fail(r, "ERR_DEV_STATE_MISMATCH",
+                               "dsihash is not the hash of the last DSI sent to this TAM");
+    return 0;
+}
+
+static int decrypt_content(otrp__mock_req *r)
+{
+    const cJSON *jwe = otrp__json_member(r->tbs, "content");
+    if (!cJSON_IsObject(jwe))
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "content is missing or not a JWE object");
+    otrp_buf plain = {0};
+    char why[200] = "";
+    otrp_status st = otrp__jwe_decrypt_json(jwe, r->tee->key, OTRP__JOSE_F_PROFILE, &plain, NULL,
+                                            why, sizeof why);
+    if (st == OTRP_OK)
+        st = otrp__json_parse((const char *)plain.data, plain.len, PAYLOAD_MAX_DEPTH, &r->content,
+                              why, sizeof why);
+    otrp_buf_free(&plain);
+    if (st != OTRP_OK)
+        return jose_fail(r, st, "content", why);
+    if (!cJSON_IsObject(r->content))
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "content is not a JSON object");
+    return 0;
+}
+
+static int check_did(otrp__mock_req *r, int required)
+{
+    const cJSON *did = otrp__json_member(r->content, "did");
+    if (did == NULL && !required)
+        return 0;
+    uint8_t g[32], want[32];
+    if (!cJSON_IsString(did) || decode_hash(did->valuestring, g) != 0 ||
+        decode_hash(r->tee->did, want) != 0 || !otrp__ct_equal(g, want, sizeof g))
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID",
+                               "did does not name this TEE (SHA-256 of its certificate)");
+    return 0;
+}
+
+int otrp__mock_verify_later(otrp__mock_req *r)
+{
+    const char *tee = otrp__json_string(r->tbs, "tee");
+    if (tee == NULL)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "tee is missing");
+    if (strcmp(tee, r->tee->cfg.name) != 0)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "request is for TEE \"%.64s\", not \"%s\"",
+                               tee, r->tee->cfg.name);
+    r->nextdsi = otrp__mock_bool(otrp__json_member(r->tbs, "nextdsi"));
+    if (r->nextdsi < 0)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "nextdsi is missing or not a boolean");
+    if (check_dsihash(r) != 0 || decrypt_content(r) != 0)
+        return -1;
+    const char *tamid = otrp__json_string(r->content, "tamid");
+    if (tamid == NULL)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "content.tamid is missing");
+    if (strcmp(tamid, r->tamid) != 0)
+        return otrp__mock_fail(r, "ERR_TAM_NOT_AUTHORIZED",
+                               "tamid \"%.64s\" is not the signer's (\"%.64s\")", tamid, r->tamid);
+    return check_did(r, r->def->kind == OTRP__MOCK_CREATE_SD);
+}
+
+/* ---- answers ---------------------------------------------------------------------- */
+
+static otrp_status add_jwe(otrp__mock_req *r, cJSON *tbs, const char *key, const char *plain)
+{
+    otrp__jwe_enc_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.alg = r->tee->cfg.jwe_alg;
+    opts.enc = OTRP__JOSE_ENC_A128CBC_HS256;
+    cJSON *jwe = NULL;
+    otrp_status st = otrp__jwe_encrypt_json(plain, strlen(plain), r->tam_key, &opts, &jwe, NULL, 0);
+    if (st == OTRP_OK)
+        cJSON_AddItemToObject(tbs, key, jwe);
+    return st;
+}
+
+static otrp_status add_failure(otrp__mock_req *r, cJSON *tbs)
+{
+    cJSON *reason = cJSON_AddObjectToObject(tbs, "reason");
+    if (reason == NULL || cJSON_AddStringToObject(reason, "error-code", r->code) == NULL ||
+        cJSON_AddStringToObject(reason, "error-message", r->message) == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    int gds = r->def->kind == OTRP__MOCK_GET_DEVICE_STATE;
+    if (gds && r->offer_algs) {
+        cJSON *algs = cJSON_AddArrayToObject(tbs, "supportedsigalgs");
+        if (algs == NULL)
+            return OTRP_ERR_NO_MEMORY;
+        cJSON_AddItemToArray(algs, cJSON_CreateString("RS256"));
+        cJSON_AddItemToArray(algs, cJSON_CreateString("ES256"));
+    }
+    if (r->tam_key == NULL)
+        return OTRP_OK; /* nobody trusted to encrypt to */
+    if (gds) {
+        /* P8: a minimal DSI lets the TAM verify this failure with the TEE certificate. */
+        char *dsi = NULL;
+        otrp_status st = otrp__mock_dsi(r->tee, r->tee->state, r->tamid, 1, &dsi);
+        if (st == OTRP_OK)
+            st = add_jwe(r, tbs, "edsi", dsi);
+        cJSON_free(dsi);
+        return st;
+    }
+    cJSON *c = cJSON_CreateObject();
+    if (c == NULL || cJSON_AddStringToObject(c, "did", r->tee->did) == NULL ||
+        cJSON_AddStringToObject(c, "reason", r->message) == NULL) {
+        cJSON_Delete(c);
+        return OTRP_ERR_NO_MEMORY;
+    }
+    char *text = cJSON_PrintUnformatted(c);
+    cJSON_Delete(c);
+    if (text == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    otrp_status st = add_jwe(r, tbs, "content", text);
+    cJSON_free(text);
+    return st;
+}
+
+static otrp_status add_success(otrp__mock_req *r, cJSON *tbs)
+{
+    if (r->def->kind == OTRP__MOCK_GET_DEVICE_STATE) {
+        if (cJSON_AddTrueToObject(tbs, "signerreq") == NULL)
+            return OTRP_ERR_NO_MEMORY;
+        return add_jwe(r, tbs, "edsi", r->dsi);
+    }
+    cJSON *c = r->out_content; /* made by ops.c with "did" first */
+    if (r->nextdsi && cJSON_AddStringToObject(c, "dsi", r->dsi) == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    char *text = cJSON_PrintUnformatted(c);
+    if (text == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    otrp_status st = add_jwe(r, tbs, "content", text);
+    otrp__memzero(text, strlen(text));
+    cJSON_free(text);
+    return st;
+}
+
+static otrp_status sign_answer(otrp__mock_req *r, cJSON *tbs, otrp_buf *out)
+{
+    cJSON *payload = cJSON_CreateObject();
+    if (payload == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    cJSON_AddItemToObject(payload, r->def->tbs_response, tbs);
+    char *text = cJSON_PrintUnformatted(payload);
+    cJSON_Delete(payload);
+    if (text == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    otrp__jws_sign_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.alg = r->tee->cfg.sign_alg;
+    cJSON *jws = NULL;
+    otrp_status st = otrp__jws_sign_json(text, strlen(text), r->tee->key, &opts, &jws, NULL, 0);
+    cJSON_free(text);
+    if (st != OTRP_OK)
+        return st;
+    cJSON *outer = cJSON_CreateObject();
+    if (outer == NULL) {
+        cJSON_Delete(jws);
+        return OTRP_ERR_NO_MEMORY;
+    }
+    cJSON_AddItemToObject(outer, r->def->response, jws);
+    char *answer = cJSON_PrintUnformatted(outer);
+    cJSON_Delete(outer);
+    if (answer == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    otrp_buf_reset(out);
+    st = otrp_buf_append_str(out, answer);
+    cJSON_free(answer);
+    return st;
+}
+
+otrp_status otrp__mock_answer(otrp__mock_req *r, otrp_buf *out)
+{
+    cJSON *tbs = cJSON_CreateObject();
+    if (tbs == NULL || cJSON_AddStringToObject(tbs, "ver", OTRP_MSG_VERSION) == NULL ||
+        cJSON_AddStringToObject(tbs, "status", r->code == NULL ? "pass" : "fail") == NULL ||
+        cJSON_AddStringToObject(tbs, "rid", r->rid) == NULL ||
+        cJSON_AddStringToObject(tbs, "tid", r->tid) == NULL) {
+        cJSON_Delete(tbs);
+        return OTRP_ERR_TEE_FAIL;
+    }
+    otrp_status st = r->code == NULL ? add_success(r, tbs) : add_failure(r, tbs);
+    if (st != OTRP_OK && r->code == NULL) {
+        /* Could not encrypt the success: report a failure instead (nothing committed
+         * yet when this happens before the commit; see ops.c). */
+        cJSON_Delete(tbs);
+        return OTRP_ERR_TEE_FAIL;
+    }
+    if (st != OTRP_OK) {
+        /* The failure could not be encrypted: send it signed only. */
+        cJSON_DeleteItemFromObject(tbs, "edsi");
+        cJSON_DeleteItemFromObject(tbs, "content");
+    }
+    st = sign_answer(r, tbs, out);
+    if (st == OTRP_ERR_TOO_LARGE)
+        return st;
+    return st == OTRP_OK ? OTRP_OK : OTRP_ERR_TEE_FAIL;
+}

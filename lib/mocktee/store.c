@@ -1,0 +1,253 @@
+#include "mocktee/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/mem.h"
+
+#define STATE_FILE "state.json"
+#define LOCK_FILE "lock"
+/* Temporary files start with this; a crash may leave them, gc removes them. */
+#define TMP_PREFIX ".tmp-"
+
+static void set_detail(char *detail, size_t cap, const char *what, const char *path, int err)
+{
+    if (detail != NULL && cap > 0)
+        (void)snprintf(detail, cap, "%s %s: %s", what, path, strerror(err));
+}
+
+/* Open (creating when missing) a directory relative to dirfd (or absolute). */
+static int open_dir(int dirfd, const char *path, int create)
+{
+    if (create && mkdirat(dirfd, path, 0700) != 0 && errno != EEXIST)
+        return -1;
+    return openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+otrp_status otrp__mock_store_open(otrp__mock_store *store, const char *teedir, char *detail,
+                                  size_t detail_cap)
+{
+    store->dirfd = store->blobfd = store->lockfd = -1;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/state", teedir) >= (int)sizeof path) {
+        set_detail(detail, detail_cap, "path too long:", teedir, ENAMETOOLONG);
+        return OTRP_ERR_CONFIG;
+    }
+    store->dirfd = open_dir(AT_FDCWD, path, 1);
+    if (store->dirfd < 0) {
+        set_detail(detail, detail_cap, "cannot open state directory", path, errno);
+        return OTRP_ERR_IO;
+    }
+    store->lockfd = openat(store->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (store->lockfd < 0) {
+        set_detail(detail, detail_cap, "cannot open lock file in", path, errno);
+        otrp__mock_store_close(store);
+        return OTRP_ERR_IO;
+    }
+    if (flock(store->lockfd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        if (err == EWOULDBLOCK) {
+            if (detail != NULL && detail_cap > 0)
+                (void)snprintf(detail, detail_cap,
+                               "%s is in use by another TEE instance (lock file held)", path);
+            otrp__mock_store_close(store);
+            return OTRP_ERR_LOCKED;
+        }
+        set_detail(detail, detail_cap, "cannot lock", path, err);
+        otrp__mock_store_close(store);
+        return OTRP_ERR_IO;
+    }
+    store->blobfd = open_dir(store->dirfd, "blobs", 1);
+    if (store->blobfd < 0) {
+        set_detail(detail, detail_cap, "cannot open blob directory in", path, errno);
+        otrp__mock_store_close(store);
+        return OTRP_ERR_IO;
+    }
+    /* The new directories must survive a crash too. */
+    (void)fsync(store->dirfd);
+    return OTRP_OK;
+}
+
+void otrp__mock_store_close(otrp__mock_store *store)
+{
+    if (store->blobfd >= 0)
+        close(store->blobfd);
+    if (store->lockfd >= 0)
+        close(store->lockfd); /* releases the flock */
+    if (store->dirfd >= 0)
+        close(store->dirfd);
+    store->dirfd = store->blobfd = store->lockfd = -1;
+}
+
+static otrp_status write_fully(int fd, const unsigned char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return OTRP_ERR_IO;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return OTRP_OK;
+}
+
+otrp_status otrp__mock_atomic_write(int dirfd, const char *name, const void *data, size_t len,
+                                    unsigned mode)
+{
+    char tmp[128];
+    if (snprintf(tmp, sizeof tmp, TMP_PREFIX "%ld-%.80s", (long)getpid(), name) >=
+        (int)sizeof tmp)
+        return OTRP_ERR_INVALID_ARG;
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0)
+        return OTRP_ERR_IO;
+    otrp_status st = write_fully(fd, data, len);
+    if (st == OTRP_OK && fsync(fd) != 0)
+        st = OTRP_ERR_IO;
+    if (close(fd) != 0 && st == OTRP_OK)
+        st = OTRP_ERR_IO;
+    if (st == OTRP_OK && renameat(dirfd, tmp, dirfd, name) != 0)
+        st = OTRP_ERR_IO;
+    if (st != OTRP_OK) {
+        (void)unlinkat(dirfd, tmp, 0);
+        return st;
+    }
+    /* The rename is durable only once the directory is. */
+    return fsync(dirfd) == 0 ? OTRP_OK : OTRP_ERR_IO;
+}
+
+otrp_status otrp__mock_read_file(int dirfd, const char *name, size_t max, otrp_buf *out)
+{
+    otrp_buf_reset(out);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? OTRP_ERR_NOT_FOUND : OTRP_ERR_IO;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return OTRP_ERR_IO;
+    }
+    if ((uint64_t)sb.st_size > (uint64_t)max) {
+        close(fd);
+        return OTRP_ERR_TOO_LARGE;
+    }
+    otrp_status st = otrp_buf_append(out, NULL, 0);
+    unsigned char chunk[16384];
+    while (st == OTRP_OK) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            st = OTRP_ERR_IO;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (out->len + (size_t)n > max) {
+            st = OTRP_ERR_TOO_LARGE;
+            break;
+        }
+        st = otrp_buf_append(out, chunk, (size_t)n);
+    }
+    otrp__memzero(chunk, sizeof chunk); /* blobs include private keys */
+    close(fd);
+    return st;
+}
+
+otrp_status otrp__mock_store_read_state(otrp__mock_store *store, size_t max, otrp_buf *out)
+{
+    return otrp__mock_read_file(store->dirfd, STATE_FILE, max, out);
+}
+
+otrp_status otrp__mock_store_write_state(otrp__mock_store *store, const void *data,
+                                         size_t len)
+{
+    return otrp__mock_atomic_write(store->dirfd, STATE_FILE, data, len, 0600);
+}
+
+int otrp__mock_blob_name_valid(const char *name)
+{
+    size_t i = 0;
+    for (; name[i] != '\0'; i++) {
+        char c = name[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return i == OTRP__MOCK_BLOB_NAME_LEN;
+}
+
+otrp_status otrp__mock_store_put_blob(otrp__mock_store *store, const char *name,
+                                      const void *data, size_t len)
+{
+    if (!otrp__mock_blob_name_valid(name))
+        return OTRP_ERR_INVALID_ARG;
+    struct stat sb;
+    /* Content-addressed: a complete blob of this name holds these bytes already (blobs
+     * only ever appear through an atomic rename). */
+    if (fstatat(store->blobfd, name, &sb, 0) == 0 && (uint64_t)sb.st_size == (uint64_t)len)
+        return OTRP_OK;
+    return otrp__mock_atomic_write(store->blobfd, name, data, len, 0600);
+}
+
+otrp_status otrp__mock_store_get_blob(otrp__mock_store *store, const char *name, size_t max,
+                                      otrp_buf *out)
+{
+    if (!otrp__mock_blob_name_valid(name))
+        return OTRP_ERR_INVALID_ARG;
+    return otrp__mock_read_file(store->blobfd, name, max, out);
+}
+
+otrp_status otrp__mock_store_blob_size(otrp__mock_store *store, const char *name,
+                                       uint64_t *size)
+{
+    struct stat sb;
+    if (!otrp__mock_blob_name_valid(name))
+        return OTRP_ERR_INVALID_ARG;
+    if (fstatat(store->blobfd, name, &sb, 0) != 0)
+        return errno == ENOENT ? OTRP_ERR_NOT_FOUND : OTRP_ERR_IO;
+    *size = (uint64_t)sb.st_size;
+    return OTRP_OK;
+}
+
+static void gc_dir(int dirfd, int blobs, int (*keep)(const char *, void *), void *user)
+{
+    int fd = dup(dirfd);
+    if (fd < 0)
+        return;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return;
+    }
+    rewinddir(d);
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *n = e->d_name;
+        int stale_tmp = strncmp(n, TMP_PREFIX, strlen(TMP_PREFIX)) == 0;
+        int garbage_blob = blobs && otrp__mock_blob_name_valid(n) && !keep(n, user);
+        if (stale_tmp || garbage_blob) {
+            if (unlinkat(dirfd, n, 0) == 0)
+                removed = 1;
+        }
+    }
+    closedir(d);
+    if (removed)
+        (void)fsync(dirfd);
+}
+
+void otrp__mock_store_gc(otrp__mock_store *store, int (*keep)(const char *name, void *user),
+                         void *user)
+{
+    gc_dir(store->dirfd, 0, keep, user);
+    gc_dir(store->blobfd, 1, keep, user);
+}

@@ -1,0 +1,79 @@
+/*
+ * Crash-safe storage of the mock TEE under TEEDIR/state/.
+ *
+ * Layout: state.json (the one state document), blobs/<64 hex> (content-addressed
+ * files: TA binaries, personalization data, SP AIK private keys), lock (flock'ed while a
+ * TEE instance has the directory open). One operation is one commit: the blobs it
+ * needs are written first (each atomically), then state.json is replaced atomically
+ * (temporary file, fsync, rename, directory fsync). A crash at any instant therefore
+ * leaves the old or the new state.json, and blobs it does not reference are garbage,
+ * removed by otrp__mock_store_gc().
+ */
+#ifndef OTRP_MOCKTEE_STORE_H
+#define OTRP_MOCKTEE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otrp/status.h"
+#include "otrp/tee.h"
+
+/* Blob names are the lowercase hex SHA-256 of their contents. */
+#define OTRP__MOCK_BLOB_NAME_LEN 64
+
+typedef struct otrp__mock_store {
+    int dirfd;      /* TEEDIR/state */
+    int blobfd;     /* TEEDIR/state/blobs */
+    int lockfd;     /* TEEDIR/state/lock, flock'ed exclusively */
+} otrp__mock_store;
+
+/*
+ * Open (creating state/ and state/blobs/ when missing) and lock the state directory.
+ * OTRP_ERR_LOCKED: another TEE instance (this or another process) has it open;
+ * OTRP_ERR_IO: cannot create or open it (detail names the path and the reason).
+ */
+otrp_status otrp__mock_store_open(otrp__mock_store *store, const char *teedir, char *detail,
+                                  size_t detail_cap);
+void otrp__mock_store_close(otrp__mock_store *store);
+
+/* Read state.json into out (reset first). OTRP_ERR_NOT_FOUND: no state yet (a fresh
+ * TEE); OTRP_ERR_TOO_LARGE beyond max bytes; OTRP_ERR_IO. */
+otrp_status otrp__mock_store_read_state(otrp__mock_store *store, size_t max, otrp_buf *out);
+
+/* Replace state.json atomically with data. OTRP_ERR_IO. */
+otrp_status otrp__mock_store_write_state(otrp__mock_store *store, const void *data,
+                                         size_t len);
+
+/* Write a blob named by the hex SHA-256 name (the caller computed it) unless it
+ * exists already. Written atomically; the directory is synced. OTRP_ERR_IO. */
+otrp_status otrp__mock_store_put_blob(otrp__mock_store *store, const char *name,
+                                      const void *data, size_t len);
+
+/* Read a blob into out (reset first). OTRP_ERR_NOT_FOUND; OTRP_ERR_TOO_LARGE; _IO. */
+otrp_status otrp__mock_store_get_blob(otrp__mock_store *store, const char *name, size_t max,
+                                      otrp_buf *out);
+
+/* Size of a blob, or OTRP_ERR_NOT_FOUND. */
+otrp_status otrp__mock_store_blob_size(otrp__mock_store *store, const char *name,
+                                       uint64_t *size);
+
+/*
+ * Remove every blob for which keep(name, user) is 0, and stale temporary files of
+ * interrupted writes. Errors are ignored (garbage stays until the next collection).
+ */
+void otrp__mock_store_gc(otrp__mock_store *store, int (*keep)(const char *name, void *user),
+                         void *user);
+
+/* 1 when name is 64 lowercase hex digits. */
+int otrp__mock_blob_name_valid(const char *name);
+
+/* Write data to dirfd/name atomically (temporary file, fsync, rename, directory fsync)
+ * with the given mode. Used for state and blobs, and by provisioning. OTRP_ERR_IO. */
+otrp_status otrp__mock_atomic_write(int dirfd, const char *name, const void *data, size_t len,
+                                    unsigned mode);
+
+/* Read a whole file (relative to dirfd, or absolute) into out, at most max bytes.
+ * OTRP_ERR_NOT_FOUND, OTRP_ERR_TOO_LARGE, OTRP_ERR_IO. */
+otrp_status otrp__mock_read_file(int dirfd, const char *name, size_t max, otrp_buf *out);
+
+#endif

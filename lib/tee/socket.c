@@ -1,0 +1,205 @@
+/*
+ * The agent-side socket backend: each operation is one request/answer exchange of
+ * otrp/ta_protocol.h frames on a fresh Unix stream connection.
+ */
+#include "tee/socket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tee/frame.h"
+
+struct socket_tee {
+    struct sockaddr_un addr;
+    volatile int cancel; /* set by cancel() from another thread */
+    otrp_buf frame;      /* the last request/answer frame, reused */
+};
+
+otrp_status otrp__socket_open(const char *path, void **ctx)
+{
+    *ctx = NULL;
+    size_t len = strlen(path);
+    struct socket_tee *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    if (len == 0 || len >= sizeof t->addr.sun_path) {
+        free(t);
+        return OTRP_ERR_INVALID_ARG;
+    }
+    t->addr.sun_family = AF_UNIX;
+    memcpy(t->addr.sun_path, path, len + 1);
+    *ctx = t;
+    return OTRP_OK;
+}
+
+static otrp_status connect_daemon(struct socket_tee *t, int *fd_out)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return OTRP_ERR_TEE_UNAVAILABLE;
+    /* A Unix stream connect completes or fails at once (a full backlog gives EAGAIN on
+     * a non-blocking socket: reported as busy). */
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        close(fd);
+        return OTRP_ERR_IO;
+    }
+    if (connect(fd, (const struct sockaddr *)&t->addr, sizeof t->addr) != 0) {
+        int err = errno;
+        close(fd);
+        if (err == EAGAIN)
+            return OTRP_ERR_TEE_BUSY;
+        return OTRP_ERR_TEE_UNAVAILABLE;
+    }
+    *fd_out = fd;
+    return OTRP_OK;
+}
+
+/* The status a daemon may put in an answer: one of ours, never OK with a detail. */
+static int status_valid(uint32_t status)
+{
+    return status <= 0xFFFFu && strcmp(otrp_status_name((otrp_status)status), "UNKNOWN") != 0;
+}
+
+/* Send the request and read the answer; outputs are copied into out[]. */
+static otrp_status exchange(struct socket_tee *t, const otrp_tee_call *call, unsigned command,
+                            unsigned nin, const void *const *in, const size_t *in_len,
+                            otrp_buf *out0, otrp_buf *out1)
+{
+    t->cancel = 0;
+    const volatile int *cancelled = call != NULL ? call->cancelled : NULL;
+    uint64_t deadline = call != NULL ? call->deadline_ms : 0;
+    size_t max = call != NULL && call->max_output != 0 ? call->max_output + 4096u : 0;
+    otrp_status st = otrp__ta_frame_encode(&t->frame, command, 0, nin, in, in_len);
+    if (st != OTRP_OK)
+        return st;
+    int fd = -1;
+    st = connect_daemon(t, &fd);
+    if (st != OTRP_OK)
+        return st;
+    st = otrp__ta_write_all(fd, t->frame.data, t->frame.len, deadline, cancelled, &t->cancel);
+    otrp__ta_frame answer;
+    int eof = 0;
+    if (st == OTRP_OK)
+        st = otrp__ta_frame_read(fd, &t->frame, max, deadline, cancelled, &t->cancel, &answer,
+                                 &eof);
+    close(fd);
+    if (st == OTRP_ERR_IO)
+        return OTRP_ERR_TEE_FAIL;
+    if (st != OTRP_OK)
+        return st;
+    if (answer.command != (command | OTRP_TA_ANSWER_BIT) || !status_valid(answer.status))
+        return OTRP_ERR_TEE_PROTOCOL;
+    if (answer.status != OTRP_OK)
+        return answer.nfields == 1 ? (otrp_status)answer.status : OTRP_ERR_TEE_PROTOCOL;
+    if (answer.nfields != otrp__ta_outputs(command))
+        return OTRP_ERR_TEE_PROTOCOL;
+    otrp_buf *outs[2] = {out0, out1};
+    for (unsigned i = 0; i < answer.nfields; i++) {
+        if (outs[i] == NULL)
+            continue;
+        otrp_buf_reset(outs[i]);
+        st = otrp_buf_append(outs[i], answer.field[i], answer.field_len[i]);
+        if (st != OTRP_OK)
+            return st;
+    }
+    return OTRP_OK;
+}
+
+static otrp_status sock_get_name(void *ctx, const otrp_tee_call *call, otrp_buf *name)
+{
+    return exchange(ctx, call, OTRP_TA_CMD_GET_NAME, 0, NULL, NULL, name, NULL);
+}
+
+static otrp_status sock_process_message(void *ctx, const otrp_tee_call *call, const char *msg,
+                                        size_t len, otrp_buf *out)
+{
+    const void *in[1] = {msg};
+    size_t in_len[1] = {len};
+    return exchange(ctx, call, OTRP_TA_CMD_PROCESS_MESSAGE, 1, in, in_len, out, NULL);
+}
+
+static otrp_status request_common(void *ctx, const otrp_tee_call *call, unsigned command,
+                                  const char *taid, const char *hint, otrp_buf *tam_uri,
+                                  otrp_buf *msg)
+{
+    if (taid == NULL)
+        return OTRP_ERR_INVALID_ARG;
+    const char *h = hint != NULL ? hint : "";
+    const void *in[2] = {taid, h};
+    size_t in_len[2] = {strlen(taid), strlen(h)};
+    return exchange(ctx, call, command, 2, in, in_len, tam_uri, msg);
+}
+
+static otrp_status sock_request_ta(void *ctx, const otrp_tee_call *call, const char *taid,
+                                   const char *hint, otrp_buf *tam_uri, otrp_buf *msg)
+{
+    return request_common(ctx, call, OTRP_TA_CMD_REQUEST_TA, taid, hint, tam_uri, msg);
+}
+
+static otrp_status sock_unrequest_ta(void *ctx, const otrp_tee_call *call, const char *taid,
+                                     const char *hint, otrp_buf *tam_uri, otrp_buf *msg)
+{
+    return request_common(ctx, call, OTRP_TA_CMD_UNREQUEST_TA, taid, hint, tam_uri, msg);
+}
+
+static otrp_status sock_policy_check(void *ctx, const otrp_tee_call *call, otrp_buf *tam_uri,
+                                     otrp_buf *msg)
+{
+    return exchange(ctx, call, OTRP_TA_CMD_POLICY_CHECK, 0, NULL, NULL, tam_uri, msg);
+}
+
+static otrp_status sock_process_error(void *ctx, const otrp_tee_call *call)
+{
+    return exchange(ctx, call, OTRP_TA_CMD_PROCESS_ERROR, 0, NULL, NULL, NULL, NULL);
+}
+
+static otrp_status sock_ta_information(void *ctx, const otrp_tee_call *call, const char *spid,
+                                       const char *taid, otrp_buf *out)
+{
+    if (spid == NULL || taid == NULL)
+        return OTRP_ERR_INVALID_ARG;
+    const void *in[2] = {spid, taid};
+    size_t in_len[2] = {strlen(spid), strlen(taid)};
+    return exchange(ctx, call, OTRP_TA_CMD_TA_INFORMATION, 2, in, in_len, out, NULL);
+}
+
+static otrp_status sock_describe(void *ctx, const otrp_tee_call *call, otrp_buf *json)
+{
+    return exchange(ctx, call, OTRP_TA_CMD_DESCRIBE, 0, NULL, NULL, json, NULL);
+}
+
+static void sock_cancel(void *ctx)
+{
+    struct socket_tee *t = ctx;
+    t->cancel = 1;
+}
+
+static void sock_destroy(void *ctx)
+{
+    struct socket_tee *t = ctx;
+    if (t == NULL)
+        return;
+    otrp_buf_free(&t->frame);
+    free(t);
+}
+
+const struct otrp_tee_ops otrp__socket_ops = {
+    .struct_size = sizeof(struct otrp_tee_ops),
+    .kind = "socket",
+    .get_name = sock_get_name,
+    .process_message = sock_process_message,
+    .request_ta = sock_request_ta,
+    .unrequest_ta = sock_unrequest_ta,
+    .policy_check = sock_policy_check,
+    .process_error = sock_process_error,
+    .ta_information = sock_ta_information,
+    .describe = sock_describe,
+    .cancel = sock_cancel,
+    .destroy = sock_destroy,
+};

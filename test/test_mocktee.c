@@ -1,0 +1,861 @@
+/*
+ * The mock TEE against a TAM made of lib/jose (test/support/tam_builder): the full
+ * lifecycle in-process and over otrp-tee-sim + the socket backend, one test per OTrP
+ * error code, and hostile requests. Every answer is verified and decrypted the way a
+ * TAM does.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <cmocka.h>
+
+#include "support/mock_fixture.h"
+#include "mocktee/mocktee.h"
+#include "support/tam_builder.h"
+#include "tee/socket.h"
+#include "util/base64.h"
+#include "util/json_strict.h"
+
+#define PKI TEST_PKI_DIR "/"
+
+/* Keys and TAMs shared by all tests (loaded once). */
+static test_tam *g_tam1, *g_tam2, *g_rogue, *g_expired, *g_tamec;
+static otrp__jose_key *g_sp1, *g_sp2, *g_sp_rogue;
+static char *g_sp1_cert, *g_sp2_cert;
+/* A TEE directory after GetDeviceState + CreateSD(sd1 of sp1 by tam1) + InstallTA(ta1). */
+static char g_template[512];
+
+/* One TEE under test: the backend's vtable and context. */
+typedef struct conn {
+    const struct otrp_tee_ops *ops;
+    void *ctx;
+} conn;
+
+typedef struct fx {
+    char dir[512];
+    conn c;
+    otrp_buf msg, out;
+    test_tam *tam; /* tam1 with a fresh dsihash */
+} fx;
+
+static otrp_status call(conn *c, const otrp_buf *msg, otrp_buf *out)
+{
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    otrp_buf_reset(out);
+    return c->ops->process_message(c->ctx, &tc, (const char *)msg->data, msg->len, out);
+}
+
+static conn open_mock(const char *dir)
+{
+    otrp_mock_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.verify_time = TEST_PKI_TIME;
+    otrp__mock *tee = NULL;
+    char detail[256] = "";
+    otrp_status st = otrp__mock_open(dir, &o, &tee, detail, sizeof detail);
+    if (st != OTRP_OK)
+        fprintf(stderr, "open %s: %s\n", dir, detail);
+    assert_int_equal(st, OTRP_OK);
+    conn c = {&otrp__mock_ops, tee};
+    return c;
+}
+
+/* Send and read an answer that must verify; returns the answer for inspection. */
+static void exchange(conn *c, test_tam *tam, const char *name, otrp_buf *msg, otrp_buf *out,
+                     test_tam_answer *a)
+{
+    assert_int_equal(call(c, msg, out), OTRP_OK);
+    otrp_status st = test_tam_read(tam, name, (const char *)out->data, out->len, a);
+    if (st != OTRP_OK)
+        fprintf(stderr, "answer to %s: %s\n%s\n", name, otrp_status_name(st), (char *)out->data);
+    assert_int_equal(st, OTRP_OK);
+    assert_true(a->verified);
+}
+
+static void gds(conn *c, test_tam *tam, otrp_buf *msg, otrp_buf *out)
+{
+    test_tam_answer a;
+    assert_int_equal(test_tam_get_device_state(tam, NULL, msg), OTRP_OK);
+    exchange(c, tam, "GetDeviceState", msg, out, &a);
+    assert_string_equal(a.status, "pass");
+    assert_non_null(a.dsi);
+    test_tam_answer_free(&a);
+}
+
+/* A request whose content is given as JSON text; returns the answer. */
+static void req(conn *c, test_tam *tam, const char *name, const char *content, const cJSON *extra,
+                const test_tam_opts *o, otrp_buf *msg, otrp_buf *out, test_tam_answer *a)
+{
+    cJSON *cj = cJSON_Parse(content);
+    assert_non_null(cj);
+    otrp_status st = test_tam_request(tam, name, cj, extra, o, msg);
+    cJSON_Delete(cj);
+    assert_int_equal(st, OTRP_OK);
+    exchange(c, tam, name, msg, out, a);
+}
+
+static void req_pass(conn *c, test_tam *tam, const char *name, const char *content,
+                     const cJSON *extra, otrp_buf *msg, otrp_buf *out, test_tam_answer *a)
+{
+    req(c, tam, name, content, extra, NULL, msg, out, a);
+    if (strcmp(a->status, "pass") != 0)
+        fprintf(stderr, "%s failed: %s %s\n", name, a->error_code, a->error_message);
+    assert_string_equal(a->status, "pass");
+}
+
+static void req_fail(conn *c, test_tam *tam, const char *name, const char *content,
+                     const cJSON *extra, const test_tam_opts *o, const char *code, otrp_buf *msg,
+                     otrp_buf *out)
+{
+    test_tam_answer a;
+    req(c, tam, name, content, extra, o, msg, out, &a);
+    assert_string_equal(a.status, "fail");
+    if (strcmp(a.error_code, code) != 0)
+        fprintf(stderr, "%s: expected %s, got %s (%s)\n", name, code, a.error_code, a.error_message);
+    assert_string_equal(a.error_code, code);
+    assert_true(a.error_message[0] != '\0');
+    test_tam_answer_free(&a);
+}
+
+static char *content_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *content_of(const char *fmt, ...)
+{
+    static char buf[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* The SP AIK of spid from a DSI text. */
+static char *spaik_of(const char *dsi, const char *spid)
+{
+    cJSON *d = cJSON_Parse(dsi);
+    const cJSON *tee = otrp__json_member(otrp__json_member(d, "dsi"), "tee");
+    char *out = NULL;
+    for (const cJSON *e = otrp__json_member(tee, "teeaiklist")->child; e != NULL; e = e->next)
+        if (strcmp(otrp__json_string(e, "spid"), spid) == 0)
+            out = strdup(otrp__json_string(e, "spaik"));
+    cJSON_Delete(d);
+    return out;
+}
+
+/* Count SDs and TAs in a DSI text; has_ta: taid listed. */
+static int dsi_count(const char *dsi, const char *what, const char *id)
+{
+    cJSON *d = cJSON_Parse(dsi);
+    const cJSON *tee = otrp__json_member(otrp__json_member(d, "dsi"), "tee");
+    int n = 0;
+    if (strcmp(what, "sd") == 0) {
+        const cJSON *sdl = otrp__json_member(tee, "sdlist");
+        n = atoi(otrp__json_string(sdl, "cnt"));
+        assert_int_equal(n, cJSON_GetArraySize(otrp__json_member(sdl, "sd")));
+    } else if (strcmp(what, "ta") == 0) {
+        for (const cJSON *sd = otrp__json_member(otrp__json_member(tee, "sdlist"), "sd")->child;
+             sd != NULL; sd = sd->next)
+            for (const cJSON *ta = otrp__json_member(sd, "talist")->child; ta != NULL; ta = ta->next)
+                n += id == NULL || strcmp(otrp__json_string(ta, "taid"), id) == 0;
+    } else {
+        for (const cJSON *e = otrp__json_member(tee, what)->child; e != NULL; e = e->next)
+            n += strcmp(otrp__json_string(e, "taid"), id) == 0;
+    }
+    cJSON_Delete(d);
+    return n;
+}
+
+/* The encrypted_ta member for a TA binary signed by sp, encrypted to spaik. */
+static cJSON *ta_extra(const otrp__jose_key *sp, const char *spaik, const char *bin, size_t len,
+                       const char *pdata, int update)
+{
+    otrp_buf image = {0};
+    assert_int_equal(test_tam_sign_ta(sp, bin, len, &image), OTRP_OK);
+    cJSON *eta = NULL;
+    assert_int_equal(test_tam_encrypt_ta(spaik, image.data, image.len, pdata,
+                                         pdata != NULL ? strlen(pdata) : 0, update, &eta),
+                     OTRP_OK);
+    otrp_buf_free(&image);
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddItemToObject(extra, "encrypted_ta", eta);
+    return extra;
+}
+
+/* ---- fixtures ----------------------------------------------------------------------- */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (test_tam_new(PKI "tam1-key.pem", PKI "tam1.pem", &g_tam1) != OTRP_OK ||
+        test_tam_new(PKI "tam2-key.pem", PKI "tam2.pem", &g_tam2) != OTRP_OK ||
+        test_tam_new(PKI "rogue-tam-key.pem", PKI "rogue-tam.pem", &g_rogue) != OTRP_OK ||
+        test_tam_new(PKI "tam1-key.pem", PKI "tam1-expired.pem", &g_expired) != OTRP_OK ||
+        test_tam_new(PKI "tam-ec-key.pem", PKI "tam-ec.pem", &g_tamec) != OTRP_OK ||
+        test_load_key(PKI "sp1-key.pem", &g_sp1) != OTRP_OK ||
+        test_load_key(PKI "sp2-key.pem", &g_sp2) != OTRP_OK ||
+        test_load_key(PKI "sp-rogue-key.pem", &g_sp_rogue) != OTRP_OK)
+        return -1;
+    g_sp1_cert = test_cert_b64(PKI "sp1.pem");
+    g_sp2_cert = test_cert_b64(PKI "sp2.pem");
+    if (g_sp1_cert == NULL || g_sp2_cert == NULL || fx_teedir(g_template, sizeof g_template, NULL) != 0)
+        return -1;
+    /* The template: one SD with one TA, made through the protocol itself. */
+    conn c = open_mock(g_template);
+    otrp_buf msg = {0}, out = {0};
+    test_tam_answer a;
+    gds(&c, g_tam1, &msg, &out);
+    req_pass(&c, g_tam1, "CreateSD",
+             content_of("{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"spcert\":\"%s\"}", g_sp1_cert), NULL,
+             &msg, &out, &a);
+    char *spaik = strdup(otrp__json_string(a.content, "teespaik"));
+    test_tam_answer_free(&a);
+    cJSON *extra = ta_extra(g_sp1, spaik, "TA one binary", 13, "pdata one", 0);
+    req_pass(&c, g_tam1, "InstallTA", "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta1\"}", extra,
+             &msg, &out, &a);
+    test_tam_answer_free(&a);
+    cJSON_Delete(extra);
+    free(spaik);
+    c.ops->destroy(c.ctx);
+    otrp_buf_free(&msg);
+    otrp_buf_free(&out);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    test_tam_free(g_tam1);
+    test_tam_free(g_tam2);
+    test_tam_free(g_rogue);
+    test_tam_free(g_expired);
+    test_tam_free(g_tamec);
+    otrp__jose_key_free(g_sp1);
+    otrp__jose_key_free(g_sp2);
+    otrp__jose_key_free(g_sp_rogue);
+    free(g_sp1_cert);
+    free(g_sp2_cert);
+    if (g_template[0] != '\0')
+        fx_rm_rf(g_template);
+    return 0;
+}
+
+/* A copy of the template, opened in-process, after a GetDeviceState by tam1. */
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    if (f == NULL || fx_tempdir(f->dir, sizeof f->dir, "copy") != 0)
+        return -1;
+    strncat(f->dir, "/tee", sizeof f->dir - strlen(f->dir) - 1);
+    if (fx_copy_dir(g_template, f->dir) != 0)
+        return -1;
+    f->c = open_mock(f->dir);
+    f->tam = g_tam1;
+    gds(&f->c, f->tam, &f->msg, &f->out);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    f->c.ops->destroy(f->c.ctx);
+    otrp_buf_free(&f->msg);
+    otrp_buf_free(&f->out);
+    char *slash = strrchr(f->dir, '/');
+    *slash = '\0';
+    fx_rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- the lifecycle (in-process and over the socket) ------------------------------------ */
+
+static void session_entry_points(conn *c, const char *taid, int expect_pending)
+{
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    otrp_buf uri = {0}, msg = {0};
+    assert_int_equal(c->ops->policy_check(c->ctx, &tc, &uri, &msg), OTRP_OK);
+    assert_int_equal(msg.len, 0);
+    if (expect_pending)
+        assert_string_equal((char *)uri.data, "https://tam.example/otrp");
+    else
+        assert_int_equal(uri.len, 0); /* "no data" */
+    (void)taid;
+    otrp_buf_free(&uri);
+    otrp_buf_free(&msg);
+}
+
+static void lifecycle(conn *c)
+{
+    otrp_buf msg = {0}, out = {0}, uri = {0}, empty = {0};
+    test_tam *tam = NULL;
+    test_tam_answer a;
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    assert_int_equal(test_tam_new(PKI "tam1-key.pem", PKI "tam1.pem", &tam), OTRP_OK);
+
+    assert_int_equal(c->ops->get_name(c->ctx, &tc, &uri), OTRP_OK);
+    assert_string_equal((char *)uri.data, "mocktee-test");
+    session_entry_points(c, "ta1", 0);
+    /* A client app asks for ta1: the TEE gives the TAM URI and no message. */
+    assert_int_equal(c->ops->request_ta(c->ctx, &tc, "ta1", NULL, &uri, &empty), OTRP_OK);
+    assert_string_equal((char *)uri.data, "https://tam.example/otrp");
+    assert_int_equal(empty.len, 0);
+    assert_int_equal(c->ops->request_ta(c->ctx, &tc, "ta1", "https://hint.example/", &uri, &empty),
+                     OTRP_OK);
+    assert_string_equal((char *)uri.data, "https://hint.example/");
+    session_entry_points(c, "ta1", 1);
+
+    /* GetDeviceState: no SD yet, ta1 requested. */
+    assert_int_equal(test_tam_get_device_state(tam, NULL, &msg), OTRP_OK);
+    exchange(c, tam, "GetDeviceState", &msg, &out, &a);
+    assert_string_equal(a.status, "pass");
+    assert_string_equal(a.rid, "rid-1");
+    assert_string_equal(a.tid, "tid-test-session");
+    assert_true(cJSON_IsTrue(otrp__json_member(a.tbs, "signerreq")));
+    assert_int_equal(dsi_count(a.dsi, "sd", NULL), 0);
+    assert_int_equal(dsi_count(a.dsi, "requestedtalist", "ta1"), 1);
+    assert_string_equal(test_tam_tee_name(tam), "mocktee-test");
+    test_tam_answer_free(&a);
+
+    /* CreateSD */
+    req_pass(c, tam, "CreateSD",
+             content_of("{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"spcert\":\"%s\"}", g_sp1_cert), NULL,
+             &msg, &out, &a);
+    assert_string_equal(otrp__json_string(a.content, "sdname"), "sd1");
+    assert_string_equal(otrp__json_string(a.content, "teespaiktype"), "RSA");
+    char *spaik = strdup(otrp__json_string(a.content, "teespaik"));
+    assert_int_equal(dsi_count(a.dsi, "sd", NULL), 1);
+    char *aik_in_dsi = spaik_of(a.dsi, "sp1");
+    assert_string_equal(aik_in_dsi, spaik);
+    free(aik_in_dsi);
+    test_tam_answer_free(&a);
+
+    /* InstallTA: image signed by sp1, with personalization data. */
+    cJSON *extra = ta_extra(g_sp1, spaik, "TA one", 6, "pdata", 0);
+    req_pass(c, tam, "InstallTA", "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta1\"}", extra,
+             &msg, &out, &a);
+    cJSON_Delete(extra);
+    assert_int_equal(dsi_count(a.dsi, "ta", "ta1"), 1);
+    assert_int_equal(dsi_count(a.dsi, "requestedtalist", "ta1"), 0); /* installed now */
+    test_tam_answer_free(&a);
+    session_entry_points(c, "ta1", 0);
+
+    /* describe and TAInformation (P11, signed with the SP AIK) */
+    assert_int_equal(c->ops->describe(c->ctx, &tc, &uri), OTRP_OK);
+    assert_non_null(strstr((char *)uri.data, "\"taid\":\"ta1\""));
+    assert_int_equal(c->ops->ta_information(c->ctx, &tc, "sp1", "ta1", &uri), OTRP_OK);
+    {
+        cJSON *doc = cJSON_Parse((char *)uri.data);
+        otrp__jws *jws = NULL;
+        assert_int_equal(otrp__jws_parse_json(otrp__json_member(doc, "TAInformation"), 0, &jws, NULL, 0),
+                         OTRP_OK);
+        otrp__jose_key *signer = NULL;
+        assert_int_equal(otrp__jose_key_from_jwk_json(otrp__jws_header_member(jws, "signer"), &signer,
+                                                      NULL, 0),
+                         OTRP_OK);
+        assert_int_equal(otrp__jws_verify(jws, signer, 0, NULL, 0), OTRP_OK);
+        otrp_buf spki = {0};
+        assert_int_equal(otrp__jose_key_export_spki_der(signer, &spki), OTRP_OK);
+        char *b = malloc(otrp__b64_encoded_len(spki.len, OTRP__B64_STD) + 1);
+        otrp__b64_encode(spki.data, spki.len, b, OTRP__B64_STD);
+        assert_string_equal(b, spaik);
+        free(b);
+        otrp_buf_free(&spki);
+        size_t plen = 0;
+        const char *p = (const char *)otrp__jws_payload(jws, &plen);
+        assert_non_null(strstr(p, "\"tamid\":\"tam1.example\""));
+        assert_non_null(strstr(p, "\"signercert\""));
+        otrp__jose_key_free(signer);
+        otrp__jws_free(jws);
+        cJSON_Delete(doc);
+    }
+    assert_int_equal(c->ops->ta_information(c->ctx, &tc, "sp1", "nope", &uri), OTRP_ERR_NOT_FOUND);
+
+    /* UpdateTA: a new binary. */
+    extra = ta_extra(g_sp1, spaik, "TA one v2", 9, NULL, 1);
+    req_pass(c, tam, "UpdateTA", "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta1\"}", extra,
+             &msg, &out, &a);
+    cJSON_Delete(extra);
+    test_tam_answer_free(&a);
+
+    /* UpdateSD: add sp2's certificate, rename, renew the SP AIK. */
+    req_pass(c, tam, "UpdateSD",
+             content_of("{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"changes\":{\"newsdname\":\"sd1b\","
+                        "\"spcert\":[\"%s\"],\"renewteespaik\":true}}",
+                        g_sp2_cert),
+             NULL, &msg, &out, &a);
+    const char *renewed = otrp__json_string(a.content, "teespaik");
+    assert_non_null(renewed);
+    assert_string_not_equal(renewed, spaik);
+    free(spaik);
+    spaik = strdup(renewed);
+    assert_non_null(strstr(a.dsi, "\"name\":\"sd1b\""));
+    test_tam_answer_free(&a);
+
+    /* InstallTA ta2 signed by sp2 (registered by UpdateSD), to the renewed SP AIK. */
+    extra = ta_extra(g_sp2, spaik, "TA two", 6, NULL, 0);
+    req_pass(c, tam, "InstallTA", "{\"spid\":\"sp1\",\"sdname\":\"sd1b\",\"taid\":\"ta2\"}", extra,
+             &msg, &out, &a);
+    cJSON_Delete(extra);
+    assert_int_equal(dsi_count(a.dsi, "ta", NULL), 2);
+    test_tam_answer_free(&a);
+
+    /* UnrequestTA ta1: listed as unneeded while installed. */
+    assert_int_equal(c->ops->unrequest_ta(c->ctx, &tc, "ta1", NULL, &uri, &empty), OTRP_OK);
+    session_entry_points(c, "ta1", 1);
+
+    /* DeleteTA ta1 */
+    req_pass(c, tam, "DeleteTA", "{\"sdname\":\"sd1b\",\"taid\":\"ta1\"}", NULL, &msg, &out, &a);
+    assert_int_equal(dsi_count(a.dsi, "ta", "ta1"), 0);
+    assert_int_equal(dsi_count(a.dsi, "unneededtalist", "ta1"), 0);
+    test_tam_answer_free(&a);
+    session_entry_points(c, "ta1", 0);
+
+    /* DeleteSD with its remaining TA. */
+    req_pass(c, tam, "DeleteSD", "{\"sdname\":\"sd1b\",\"deleteta\":true}", NULL, &msg, &out, &a);
+    assert_int_equal(dsi_count(a.dsi, "sd", NULL), 0);
+    assert_null(strstr(a.dsi, "\"spaik\"")); /* the SP AIK went with the last SD */
+    test_tam_answer_free(&a);
+
+    /* A fresh GetDeviceState agrees. */
+    assert_int_equal(test_tam_get_device_state(tam, NULL, &msg), OTRP_OK);
+    exchange(c, tam, "GetDeviceState", &msg, &out, &a);
+    assert_int_equal(dsi_count(a.dsi, "sd", NULL), 0);
+    test_tam_answer_free(&a);
+    assert_int_equal(c->ops->process_error(c->ctx, &tc), OTRP_OK);
+
+    free(spaik);
+    test_tam_free(tam);
+    otrp_buf_free(&msg);
+    otrp_buf_free(&out);
+    otrp_buf_free(&uri);
+    otrp_buf_free(&empty);
+}
+
+static void test_mocktee_lifecycle_in_process(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    conn c = open_mock(dir);
+    lifecycle(&c);
+    c.ops->destroy(c.ctx);
+    fx_rm_rf(dir);
+}
+
+static void test_mocktee_lifecycle_over_socket(void **state)
+{
+    (void)state;
+    char dir[512], sock[600];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    (void)snprintf(sock, sizeof sock, "%s/tee.sock", dir);
+    pid_t pid = fx_daemon_start(dir, sock);
+    assert_true(pid > 0);
+    conn c = {&otrp__socket_ops, NULL};
+    assert_int_equal(otrp__socket_open(sock, &c.ctx), OTRP_OK);
+    lifecycle(&c);
+    c.ops->destroy(c.ctx);
+    assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
+    fx_rm_rf(dir);
+}
+
+/* ---- one test per OTrP error code -------------------------------------------------------- */
+
+static void test_mocktee_err_request_invalid(void **state)
+{
+    fx *f = *state;
+    test_tam_opts o;
+    memset(&o, 0, sizeof o);
+    o.tbs_name = "DeleteTATBSRequest"; /* outer CreateSDRequest, inner DeleteTA */
+    req_fail(&f->c, f->tam, "CreateSD", "{\"spid\":\"sp1\",\"sdname\":\"x\"}", NULL, &o,
+             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    memset(&o, 0, sizeof o);
+    o.tee = "another-tee";
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
+             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    /* CreateSD for another device (did of another certificate) */
+    req_fail(&f->c, f->tam, "CreateSD",
+             content_of("{\"spid\":\"sp1\",\"sdname\":\"sd9\",\"spcert\":\"%s\","
+                        "\"did\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}", g_sp1_cert),
+             NULL, NULL, "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    /* content that is not JSON */
+    memset(&o, 0, sizeof o);
+    o.content_text = "not json";
+    req_fail(&f->c, f->tam, "DeleteTA", "{}", NULL, &o, "ERR_REQUEST_INVALID", &f->msg, &f->out);
+}
+
+static void test_mocktee_err_unsupported_msg_version(void **state)
+{
+    fx *f = *state;
+    test_tam_opts o;
+    memset(&o, 0, sizeof o);
+    o.ver = "2.0";
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
+             "ERR_UNSUPPORTED_MSG_VERSION", &f->msg, &f->out);
+}
+
+static void test_mocktee_err_unsupported_crypto_alg(void **state)
+{
+    fx *f = *state;
+    test_tam_opts o;
+    memset(&o, 0, sizeof o);
+    o.protected_json = "{\"alg\":\"HS256\"}";
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
+             "ERR_UNSUPPORTED_CRYPTO_ALG", &f->msg, &f->out);
+    /* GetDeviceState offers the algorithms the TEE takes. */
+    assert_int_equal(test_tam_get_device_state(f->tam, &o, &f->msg), OTRP_OK);
+    test_tam_answer a;
+    exchange(&f->c, f->tam, "GetDeviceState", &f->msg, &f->out, &a);
+    assert_string_equal(a.error_code, "ERR_UNSUPPORTED_CRYPTO_ALG");
+    assert_true(cJSON_IsArray(otrp__json_member(a.tbs, "supportedsigalgs")));
+    test_tam_answer_free(&a);
+}
+
+static void test_mocktee_err_tam_not_trusted(void **state)
+{
+    fx *f = *state;
+    test_tam *tams[] = {g_rogue, g_expired, g_tamec};
+    for (size_t i = 0; i < 3; i++) {
+        test_tam_answer a;
+        assert_int_equal(test_tam_get_device_state(tams[i], NULL, &f->msg), OTRP_OK);
+        assert_int_equal(call(&f->c, &f->msg, &f->out), OTRP_OK);
+        assert_int_equal(test_tam_read(tams[i], "GetDeviceState", (char *)f->out.data, f->out.len, &a),
+                         OTRP_OK);
+        assert_string_equal(a.status, "fail");
+        assert_string_equal(a.error_code, "ERR_TAM_NOT_TRUSTED");
+        assert_null(otrp__json_member(a.tbs, "edsi")); /* never to an untrusted TAM */
+        test_tam_answer_free(&a);
+    }
+}
+
+static void test_mocktee_err_tam_not_authorized(void **state)
+{
+    fx *f = *state;
+    /* tam2 is trusted but does not own sd1 */
+    assert_int_equal(test_tam_learn_from(g_tam2, f->tam), OTRP_OK);
+    gds(&f->c, g_tam2, &f->msg, &f->out);
+    req_fail(&f->c, g_tam2, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
+             "ERR_TAM_NOT_AUTHORIZED", &f->msg, &f->out);
+    /* tamid that is not the signer's */
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"tamid\":\"tam2.example\",\"sdname\":\"sd1\",\"taid\":\"ta1\"}",
+             NULL, NULL, "ERR_TAM_NOT_AUTHORIZED", &f->msg, &f->out);
+}
+
+static void test_mocktee_err_dev_state_mismatch(void **state)
+{
+    fx *f = *state;
+    char old[64];
+    (void)snprintf(old, sizeof old, "%s", test_tam_dsihash(f->tam));
+    test_tam_answer a;
+    req_pass(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &f->msg,
+             &f->out, &a);
+    test_tam_answer_free(&a);
+    /* A replayed request carries the old dsihash. */
+    test_tam_opts o;
+    memset(&o, 0, sizeof o);
+    o.dsihash = old;
+    req_fail(&f->c, f->tam, "DeleteSD", "{\"sdname\":\"sd1\"}", NULL, &o, "ERR_DEV_STATE_MISMATCH",
+             &f->msg, &f->out);
+    /* A failed operation does not move the reference: the current hash still works. */
+    req_pass(&f->c, f->tam, "DeleteSD", "{\"sdname\":\"sd1\"}", NULL, &f->msg, &f->out, &a);
+    test_tam_answer_free(&a);
+}
+
+static void test_mocktee_nextdsi_false_keeps_reference(void **state)
+{
+    fx *f = *state;
+    char before[64];
+    (void)snprintf(before, sizeof before, "%s", test_tam_dsihash(f->tam));
+    test_tam_opts o;
+    memset(&o, 0, sizeof o);
+    o.no_nextdsi = 1;
+    test_tam_answer a;
+    req(&f->c, f->tam, "CreateSD",
+        content_of("{\"spid\":\"sp1\",\"sdname\":\"sd2\",\"spcert\":\"%s\"}", g_sp1_cert), NULL, &o,
+        &f->msg, &f->out, &a);
+    assert_string_equal(a.status, "pass");
+    assert_null(a.dsi);
+    test_tam_answer_free(&a);
+    assert_string_equal(test_tam_dsihash(f->tam), before);
+    req_pass(&f->c, f->tam, "DeleteSD", "{\"sdname\":\"sd2\"}", NULL, &f->msg, &f->out, &a);
+    test_tam_answer_free(&a);
+}
+
+static void test_mocktee_err_sd_already_exists(void **state)
+{
+    fx *f = *state;
+    req_fail(&f->c, f->tam, "CreateSD",
+             content_of("{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"spcert\":\"%s\"}", g_sp1_cert), NULL,
+             NULL, "ERR_SD_ALREADY_EXISTS", &f->msg, &f->out);
+}
+
+static void test_mocktee_err_sd_not_found(void **state)
+{
+    fx *f = *state;
+    req_fail(&f->c, f->tam, "DeleteSD", "{\"sdname\":\"nosuch\"}", NULL, NULL, "ERR_SD_NOT_FOUND",
+             &f->msg, &f->out);
+}
+
+static void test_mocktee_err_sd_not_empty(void **state)
+{
+    fx *f = *state;
+    req_fail(&f->c, f->tam, "DeleteSD", "{\"sdname\":\"sd1\",\"deleteta\":false}", NULL, NULL,
+             "ERR_SD_NOT_EMPTY", &f->msg, &f->out);
+}
+
+static void test_mocktee_err_sdname_already_used(void **state)
+{
+    fx *f = *state;
+    test_tam_answer a;
+    req_pass(&f->c, f->tam, "CreateSD",
+             content_of("{\"spid\":\"sp1\",\"sdname\":\"sd2\",\"spcert\":\"%s\"}", g_sp1_cert), NULL,
+             &f->msg, &f->out, &a);
+    test_tam_answer_free(&a);
+    req_fail(&f->c, f->tam, "UpdateSD",
+             "{\"spid\":\"sp1\",\"sdname\":\"sd2\",\"changes\":{\"newsdname\":\"sd1\"}}", NULL, NULL,
+             "ERR_SDNAME_ALREADY_USED", &f->msg, &f->out);
+}
+
+static void test_mocktee_err_spcert_invalid(void **state)
+{
+    fx *f = *state;
+    req_fail(&f->c, f->tam, "CreateSD",
+             "{\"spid\":\"sp1\",\"sdname\":\"sd3\",\"spcert\":\"bm90IGEgY2VydGlmaWNhdGU=\"}", NULL,
+             NULL, "ERR_SPCERT_INVALID", &f->msg, &f->out);
+    req_fail(&f->c, f->tam, "UpdateSD",
+             "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"changes\":{\"spcert\":[\"!!\"]}}", NULL, NULL,
+             "ERR_SPCERT_INVALID", &f->msg, &f->out);
+}
+
+static char *template_spaik(fx *f)
+{
+    /* The template's SP AIK, from a fresh DSI. */
+    test_tam_answer a;
+    assert_int_equal(test_tam_get_device_state(f->tam, NULL, &f->msg), OTRP_OK);
+    exchange(&f->c, f->tam, "GetDeviceState", &f->msg, &f->out, &a);
+    char *spaik = spaik_of(a.dsi, "sp1");
+    test_tam_answer_free(&a);
+    assert_non_null(spaik);
+    return spaik;
+}
+
+static void test_mocktee_err_ta_invalid(void **state)
+{
+    fx *f = *state;
+    char *spaik = template_spaik(f);
+    const char *c = "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta9\"}";
+    /* signed by an SP key the SD does not know */
+    cJSON *extra = ta_extra(g_sp_rogue, spaik, "evil", 4, NULL, 0);
+    req_fail(&f->c, f->tam, "InstallTA", c, extra, NULL, "ERR_TA_INVALID", &f->msg, &f->out);
+    cJSON_Delete(extra);
+    /* ciphertext tampered */
+    extra = ta_extra(g_sp1, spaik, "a TA binary of some length", 26, NULL, 0);
+    cJSON *eta = cJSON_GetObjectItemCaseSensitive(extra, "encrypted_ta");
+    char *ct = strdup(otrp__json_string(eta, "ciphertadata"));
+    ct[5] = ct[5] == 'A' ? 'B' : 'A';
+    cJSON_ReplaceItemInObjectCaseSensitive(eta, "ciphertadata", cJSON_CreateString(ct));
+    free(ct);
+    req_fail(&f->c, f->tam, "InstallTA", c, extra, NULL, "ERR_TA_INVALID", &f->msg, &f->out);
+    cJSON_Delete(extra);
+    /* a key wrapped to another key */
+    extra = ta_extra(g_sp1, spaik, "x", 1, NULL, 0);
+    eta = cJSON_GetObjectItemCaseSensitive(extra, "encrypted_ta");
+    char *key = strdup(otrp__json_string(eta, "key"));
+    key[strlen(key) / 2] = key[strlen(key) / 2] == 'A' ? 'B' : 'A';
+    cJSON_ReplaceItemInObjectCaseSensitive(eta, "key", cJSON_CreateString(key));
+    free(key);
+    req_fail(&f->c, f->tam, "InstallTA", c, extra, NULL, "ERR_TA_INVALID", &f->msg, &f->out);
+    cJSON_Delete(extra);
+    free(spaik);
+}
+
+static void test_mocktee_err_ta_already_installed(void **state)
+{
+    fx *f = *state;
+    char *spaik = template_spaik(f);
+    cJSON *extra = ta_extra(g_sp1, spaik, "again", 5, NULL, 0);
+    req_fail(&f->c, f->tam, "InstallTA", "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta1\"}",
+             extra, NULL, "ERR_TA_ALREADY_INSTALLED", &f->msg, &f->out);
+    cJSON_Delete(extra);
+    free(spaik);
+}
+
+static void test_mocktee_err_ta_not_found(void **state)
+{
+    fx *f = *state;
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"nosuch\"}", NULL, NULL,
+             "ERR_TA_NOT_FOUND", &f->msg, &f->out);
+    char *spaik = template_spaik(f);
+    cJSON *extra = ta_extra(g_sp1, spaik, "x", 1, NULL, 1);
+    req_fail(&f->c, f->tam, "UpdateTA", "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"nosuch\"}",
+             extra, NULL, "ERR_TA_NOT_FOUND", &f->msg, &f->out);
+    cJSON_Delete(extra);
+    free(spaik);
+}
+
+static void test_mocktee_err_tee_resource_full(void **state)
+{
+    fx *f = *state;
+    char *spaik = template_spaik(f);
+    size_t n = 1100 * 1024; /* over the fixture's 1 MiB quota */
+    char *big = malloc(n);
+    memset(big, 'T', n);
+    cJSON *extra = ta_extra(g_sp1, spaik, big, n, NULL, 0);
+    free(big);
+    req_fail(&f->c, f->tam, "InstallTA", "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"big\"}",
+             extra, NULL, "ERR_TEE_RESOURCE_FULL", &f->msg, &f->out);
+    cJSON_Delete(extra);
+    free(spaik);
+}
+
+static void test_mocktee_err_tee_fail(void **state)
+{
+    fx *f = *state;
+    /* The disk refuses the commit: a signed ERR_TEE_FAIL, and nothing changed. */
+    ((otrp__mock *)f->c.ctx)->fault = OTRP__MOCK_FAULT_COMMIT;
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
+             "ERR_TEE_FAIL", &f->msg, &f->out);
+    test_tam_answer a;
+    req_pass(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &f->msg,
+             &f->out, &a);
+    test_tam_answer_free(&a);
+}
+
+/* ---- hostile requests ------------------------------------------------------------------- */
+
+static void test_mocktee_hostile_unsigned_and_tampered(void **state)
+{
+    fx *f = *state;
+    test_tam_opts o;
+    memset(&o, 0, sizeof o);
+    o.no_signature = 1;
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
+             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    memset(&o, 0, sizeof o);
+    o.tamper_payload = 1;
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
+             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    memset(&o, 0, sizeof o);
+    o.no_x5c = 1;
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
+             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    /* signed with another key than the certificate's */
+    otrp__jose_key *k = NULL;
+    assert_int_equal(test_load_key(PKI "tam2-key.pem", &k), OTRP_OK);
+    memset(&o, 0, sizeof o);
+    o.sign_key = k;
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
+             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    otrp__jose_key_free(k);
+}
+
+static void test_mocktee_hostile_alg_none(void **state)
+{
+    fx *f = *state;
+    test_tam_opts o;
+    memset(&o, 0, sizeof o);
+    o.protected_json = "{\"alg\":\"none\"}";
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
+             "ERR_UNSUPPORTED_CRYPTO_ALG", &f->msg, &f->out);
+}
+
+static void test_mocktee_hostile_untrusted_signer_later(void **state)
+{
+    fx *f = *state;
+    /* The rogue TAM knows the TEE (from tam1's session) and replays tam1's dsihash. */
+    assert_int_equal(test_tam_learn_from(g_rogue, f->tam), OTRP_OK);
+    req_fail(&f->c, g_rogue, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
+             "ERR_TAM_NOT_TRUSTED", &f->msg, &f->out);
+    assert_int_equal(test_tam_learn_from(g_expired, f->tam), OTRP_OK);
+    req_fail(&f->c, g_expired, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
+             "ERR_TAM_NOT_TRUSTED", &f->msg, &f->out);
+}
+
+static void test_mocktee_hostile_not_otrp(void **state)
+{
+    fx *f = *state;
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    struct {
+        const char *text;
+        otrp_status st;
+    } cases[] = {
+        {"not json", OTRP_ERR_MSG_NOT_JSON},
+        {"[1,2]", OTRP_ERR_MSG_STRUCTURE},
+        {"{\"a\":{},\"b\":{}}", OTRP_ERR_MSG_STRUCTURE},
+        {"{\"FooRequest\":{}}", OTRP_ERR_MSG_UNKNOWN},
+        {"{\"CreateSDRequest\":{},\"CreateSDRequest\":{}}", OTRP_ERR_MSG_DUPLICATE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(f->c.ops->process_message(f->c.ctx, &tc, cases[i].text,
+                                                   strlen(cases[i].text), &f->out),
+                         cases[i].st);
+    assert_int_equal(f->c.ops->process_message(f->c.ctx, &tc, "", 0, &f->out), OTRP_ERR_MSG_EMPTY);
+    /* A known name with a broken body still gets a signed failure. */
+    const char *bad = "{\"CreateSDRequest\":{\"payload\":\"!!\"}}";
+    assert_int_equal(f->c.ops->process_message(f->c.ctx, &tc, bad, strlen(bad), &f->out), OTRP_OK);
+    test_tam_answer a;
+    assert_int_equal(test_tam_read(f->tam, "CreateSD", (char *)f->out.data, f->out.len, &a), OTRP_OK);
+    assert_true(a.verified);
+    assert_string_equal(a.error_code, "ERR_REQUEST_INVALID");
+    test_tam_answer_free(&a);
+}
+
+static void test_mocktee_hostile_content_to_other_key(void **state)
+{
+    fx *f = *state;
+    /* content encrypted to a key that is not the TEE's: it cannot be decrypted */
+    otrp__jose_key *k = NULL;
+    assert_int_equal(test_load_key(PKI "tam2-key.pem", &k), OTRP_OK);
+    test_tam_opts o;
+    memset(&o, 0, sizeof o);
+    o.content_key = k;
+    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
+             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    otrp__jose_key_free(k);
+    /* another accepted key management alg works */
+    memset(&o, 0, sizeof o);
+    o.jwe_alg = OTRP__JOSE_ALG_RSA_OAEP_256;
+    test_tam_answer a;
+    req(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o, &f->msg,
+        &f->out, &a);
+    assert_string_equal(a.status, "pass");
+    test_tam_answer_free(&a);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    fx_set_argv0(argv[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mocktee_lifecycle_in_process),
+        cmocka_unit_test(test_mocktee_lifecycle_over_socket),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_request_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_unsupported_msg_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_unsupported_crypto_alg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_tam_not_trusted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_tam_not_authorized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_dev_state_mismatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_nextdsi_false_keeps_reference, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_sd_already_exists, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_sd_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_sd_not_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_sdname_already_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_spcert_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_ta_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_ta_already_installed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_ta_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_tee_resource_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_err_tee_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_hostile_unsigned_and_tampered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_hostile_alg_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_hostile_untrusted_signer_later, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_hostile_not_otrp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_hostile_content_to_other_key, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,552 @@
+/*
+ * The mock TEE's configuration, persistent state, locking and provisioning, the framing
+ * of otrp/ta_protocol.h, the socket backend's failure handling and otrp-tee-sim's
+ * process behaviour (lock, SIGTERM).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "mocktee/mocktee.h"
+#include "mocktee/provision.h"
+#include "support/mock_fixture.h"
+#include "support/tam_builder.h"
+#include "tee/frame.h"
+#include "tee/socket.h"
+#include "util/json_strict.h"
+
+#define PKI TEST_PKI_DIR "/"
+
+static otrp_status open_dir(const char *dir, otrp__mock **tee, char *detail, size_t cap)
+{
+    otrp_mock_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.verify_time = TEST_PKI_TIME;
+    return otrp__mock_open(dir, &o, tee, detail, cap);
+}
+
+static void expect_open(const char *dir, otrp_status want, const char *detail_part)
+{
+    otrp__mock *tee = NULL;
+    char detail[512] = "";
+    otrp_status st = open_dir(dir, &tee, detail, sizeof detail);
+    if (st != want || (detail_part != NULL && strstr(detail, detail_part) == NULL))
+        fprintf(stderr, "open: %s \"%s\"\n", otrp_status_name(st), detail);
+    assert_int_equal(st, want);
+    if (detail_part != NULL)
+        assert_non_null(strstr(detail, detail_part));
+    otrp__mock_close(tee);
+}
+
+/* ---- configuration ---------------------------------------------------------------------- */
+
+static void test_mocktee_config_rejects_bad_tee_json(void **state)
+{
+    (void)state;
+    struct {
+        const char *json;
+        const char *detail;
+    } cases[] = {
+        {"{\"name\":\"t\",\"colour\":\"blue\"}", "unknown key 'colour'"},
+        {"{\"version\":\"1\"}", "'name' is required"},
+        {"{\"name\":\"has space\"}", "'name' must be"},
+        {"{\"name\":\"t\",\"jwe_alg\":\"dir\"}", "'jwe_alg'"},
+        {"{\"name\":\"t\",\"sign_alg\":\"ES256\"}", "'sign_alg'"},
+        {"{\"name\":\"t\",\"require_ocsp\":\"yes\"}", "'require_ocsp'"},
+        {"{\"name\":\"t\",\"quota_bytes\":-1}", "'quota_bytes'"},
+        {"{\"name\":\"t\",\"quota_bytes\":1.5}", "'quota_bytes'"},
+        {"{\"name\":\"t\",\"name\":\"u\"}", "duplicate"},
+        {"[]", "JSON object"},
+        {"{\"name\":", "tee.json"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        otrp__mock_config cfg;
+        char detail[256] = "";
+        otrp_status st = otrp__mock_parse_config(cases[i].json, strlen(cases[i].json), &cfg, detail,
+                                                 sizeof detail);
+        if (st != OTRP_ERR_CONFIG || strstr(detail, cases[i].detail) == NULL)
+            fprintf(stderr, "case %zu: %s \"%s\"\n", i, otrp_status_name(st), detail);
+        assert_int_equal(st, OTRP_ERR_CONFIG);
+        assert_non_null(strstr(detail, cases[i].detail));
+    }
+    otrp__mock_config cfg;
+    const char *ok = "{\"name\":\"t\",\"quota_bytes\":0,\"jwe_alg\":\"RSA-OAEP-256\"}";
+    assert_int_equal(otrp__mock_parse_config(ok, strlen(ok), &cfg, NULL, 0), OTRP_OK);
+    assert_string_equal(cfg.version, "1.0");
+    assert_int_equal(cfg.jwe_alg, OTRP__JOSE_ALG_RSA_OAEP_256);
+}
+
+static void test_mocktee_config_identity_and_trust(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    expect_open(dir, OTRP_OK, NULL);
+    /* a certificate that is not the key's */
+    otrp_buf b = {0};
+    assert_int_equal(test_read_file(PKI "tam1.pem", &b), OTRP_OK);
+    assert_int_equal(fx_write(dir, "identity/cert.pem", b.data, b.len), 0);
+    expect_open(dir, OTRP_ERR_CONFIG, "does not certify");
+    assert_int_equal(test_read_file(PKI "tee.pem", &b), OTRP_OK);
+    assert_int_equal(fx_write(dir, "identity/cert.pem", b.data, b.len), 0);
+    /* an EC key is no TEE identity (P3) */
+    assert_int_equal(test_read_file(PKI "sp1-key.pem", &b), OTRP_OK);
+    assert_int_equal(fx_write(dir, "identity/key.pem", b.data, b.len), 0);
+    expect_open(dir, OTRP_ERR_CONFIG, "RSA private key");
+    assert_int_equal(fx_write(dir, "identity/key.pem", "junk", 4), 0);
+    expect_open(dir, OTRP_ERR_CONFIG, "identity/key.pem");
+    assert_int_equal(test_read_file(PKI "tee-key.pem", &b), OTRP_OK);
+    assert_int_equal(fx_write(dir, "identity/key.pem", b.data, b.len), 0);
+    /* no trust anchor */
+    char path[600];
+    (void)snprintf(path, sizeof path, "%s/trust/tam-root.pem", dir);
+    assert_int_equal(unlink(path), 0);
+    expect_open(dir, OTRP_ERR_CONFIG, "no *.pem trust anchor");
+    assert_int_equal(fx_write(dir, "trust/bad.pem", "junk", 4), 0);
+    expect_open(dir, OTRP_ERR_CONFIG, "trust/bad.pem");
+    (void)snprintf(path, sizeof path, "%s/tee.json", dir);
+    assert_int_equal(unlink(path), 0);
+    expect_open(dir, OTRP_ERR_CONFIG, "tee.json is missing");
+    otrp_buf_free(&b);
+    fx_rm_rf(dir);
+}
+
+/* ---- state ------------------------------------------------------------------------------ */
+
+/* A TEE with one SD and one TA (made through the protocol). */
+static void populate(const char *dir)
+{
+    otrp__mock *tee = NULL;
+    assert_int_equal(open_dir(dir, &tee, NULL, 0), OTRP_OK);
+    test_tam *tam = NULL;
+    assert_int_equal(test_tam_new(PKI "tam1-key.pem", PKI "tam1.pem", &tam), OTRP_OK);
+    otrp_buf msg = {0}, out = {0};
+    test_tam_answer a;
+    assert_int_equal(test_tam_get_device_state(tam, NULL, &msg), OTRP_OK);
+    assert_int_equal(otrp__mock_process(tee, (char *)msg.data, msg.len, &out), OTRP_OK);
+    assert_int_equal(test_tam_read(tam, "GetDeviceState", (char *)out.data, out.len, &a), OTRP_OK);
+    test_tam_answer_free(&a);
+    char *cert = test_cert_b64(PKI "sp1.pem");
+    char content[4096];
+    (void)snprintf(content, sizeof content, "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"spcert\":\"%s\"}",
+                   cert);
+    free(cert);
+    cJSON *c = cJSON_Parse(content);
+    assert_int_equal(test_tam_request(tam, "CreateSD", c, NULL, NULL, &msg), OTRP_OK);
+    cJSON_Delete(c);
+    assert_int_equal(otrp__mock_process(tee, (char *)msg.data, msg.len, &out), OTRP_OK);
+    assert_int_equal(test_tam_read(tam, "CreateSD", (char *)out.data, out.len, &a), OTRP_OK);
+    assert_string_equal(a.status, "pass");
+    char *spaik = strdup(otrp__json_string(a.content, "teespaik"));
+    test_tam_answer_free(&a);
+    otrp__jose_key *sp = NULL;
+    otrp_buf image = {0};
+    assert_int_equal(test_load_key(PKI "sp1-key.pem", &sp), OTRP_OK);
+    assert_int_equal(test_tam_sign_ta(sp, "binary", 6, &image), OTRP_OK);
+    cJSON *eta = NULL;
+    assert_int_equal(test_tam_encrypt_ta(spaik, image.data, image.len, "pd", 2, 0, &eta), OTRP_OK);
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddItemToObject(extra, "encrypted_ta", eta);
+    c = cJSON_Parse("{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta1\"}");
+    assert_int_equal(test_tam_request(tam, "InstallTA", c, extra, NULL, &msg), OTRP_OK);
+    assert_int_equal(otrp__mock_process(tee, (char *)msg.data, msg.len, &out), OTRP_OK);
+    assert_int_equal(test_tam_read(tam, "InstallTA", (char *)out.data, out.len, &a), OTRP_OK);
+    assert_string_equal(a.status, "pass");
+    test_tam_answer_free(&a);
+    cJSON_Delete(c);
+    cJSON_Delete(extra);
+    free(spaik);
+    otrp__jose_key_free(sp);
+    otrp_buf_free(&image);
+    otrp_buf_free(&msg);
+    otrp_buf_free(&out);
+    test_tam_free(tam);
+    otrp__mock_close(tee);
+}
+
+static void describe(const char *dir, otrp_buf *out)
+{
+    otrp__mock *tee = NULL;
+    assert_int_equal(open_dir(dir, &tee, NULL, 0), OTRP_OK);
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    assert_int_equal(otrp__mock_ops.describe(tee, &tc, out), OTRP_OK);
+    otrp__mock_close(tee);
+}
+
+static void test_mocktee_state_persists_and_collects_garbage(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    populate(dir);
+    otrp_buf d1 = {0}, d2 = {0};
+    describe(dir, &d1);
+    assert_non_null(strstr((char *)d1.data, "\"taid\":\"ta1\""));
+    /* leftovers of an interrupted operation */
+    assert_int_equal(fx_write(dir, "state/.tmp-1-state.json", "{", 1), 0);
+    assert_int_equal(fx_write(dir, "state/blobs/"
+                                   "00000000000000000000000000000000000000000000000000000000000000aa",
+                              "orphan", 6),
+                     0);
+    describe(dir, &d2);
+    assert_string_equal((char *)d1.data, (char *)d2.data);
+    char path[700];
+    struct stat sb;
+    (void)snprintf(path, sizeof path, "%s/state/.tmp-1-state.json", dir);
+    assert_int_not_equal(stat(path, &sb), 0);
+    (void)snprintf(path, sizeof path,
+                   "%s/state/blobs/00000000000000000000000000000000000000000000000000000000000000aa",
+                   dir);
+    assert_int_not_equal(stat(path, &sb), 0);
+    otrp_buf_free(&d1);
+    otrp_buf_free(&d2);
+    fx_rm_rf(dir);
+}
+
+static void test_mocktee_state_corrupt_or_foreign(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    populate(dir);
+    char path[700];
+    (void)snprintf(path, sizeof path, "%s/state/state.json", dir);
+    otrp_buf good = {0};
+    assert_int_equal(test_read_file(path, &good), OTRP_OK);
+    struct {
+        const char *text;
+        const char *detail;
+    } cases[] = {
+        {"garbage", "not valid JSON"},
+        {"{\"format\":\"something-else\"}", "not a mock TEE state document"},
+        {"[]", "not a JSON object"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(fx_write(dir, "state/state.json", cases[i].text, strlen(cases[i].text)), 0);
+        expect_open(dir, OTRP_ERR_STATE_CORRUPT, cases[i].detail);
+    }
+    /* truncated at every 97th byte: never a crash, always a clear error */
+    for (size_t n = 1; n < good.len; n += 97) {
+        assert_int_equal(fx_write(dir, "state/state.json", good.data, n), 0);
+        expect_open(dir, OTRP_ERR_STATE_CORRUPT, "state.json");
+    }
+    /* another identity's state */
+    char *text = strdup((char *)good.data);
+    char *tee = strstr(text, "\"tee\":\"");
+    assert_non_null(tee);
+    tee[7] = tee[7] == 'A' ? 'B' : 'A';
+    assert_int_equal(fx_write(dir, "state/state.json", text, strlen(text)), 0);
+    expect_open(dir, OTRP_ERR_STATE_CORRUPT, "another TEE identity");
+    free(text);
+    /* a referenced blob is missing */
+    assert_int_equal(fx_write(dir, "state/state.json", good.data, good.len), 0);
+    expect_open(dir, OTRP_OK, NULL);
+    char *bin = strstr((char *)good.data, "\"bin\":\"");
+    assert_non_null(bin);
+    char blob[700];
+    (void)snprintf(blob, sizeof blob, "%s/state/blobs/%.64s", dir, bin + 7);
+    assert_int_equal(unlink(blob), 0);
+    expect_open(dir, OTRP_ERR_STATE_CORRUPT, "missing blob");
+    otrp_buf_free(&good);
+    fx_rm_rf(dir);
+}
+
+static void test_mocktee_state_lock(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    otrp__mock *a = NULL;
+    assert_int_equal(open_dir(dir, &a, NULL, 0), OTRP_OK);
+    expect_open(dir, OTRP_ERR_LOCKED, "in use");
+    otrp__mock_close(a);
+    expect_open(dir, OTRP_OK, NULL);
+    fx_rm_rf(dir);
+}
+
+static void test_mocktee_atomic_write_replaces(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(fx_tempdir(dir, sizeof dir, "atomic"), 0);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(fd >= 0);
+    assert_int_equal(otrp__mock_atomic_write(fd, "f", "old", 3, 0600), OTRP_OK);
+    assert_int_equal(otrp__mock_atomic_write(fd, "f", "new!", 4, 0600), OTRP_OK);
+    otrp_buf b = {0};
+    assert_int_equal(otrp__mock_read_file(fd, "f", 100, &b), OTRP_OK);
+    assert_string_equal((char *)b.data, "new!");
+    assert_int_equal(otrp__mock_read_file(fd, "f", 2, &b), OTRP_ERR_TOO_LARGE);
+    assert_int_equal(otrp__mock_read_file(fd, "none", 2, &b), OTRP_ERR_NOT_FOUND);
+    otrp_buf_free(&b);
+    close(fd);
+    fx_rm_rf(dir);
+}
+
+/* ---- provisioning ------------------------------------------------------------------------ */
+
+static void test_mocktee_provision_self_signed_and_ca(void **state)
+{
+    (void)state;
+    char base[512], dir[600];
+    assert_int_equal(fx_tempdir(base, sizeof base, "prov"), 0);
+    (void)snprintf(dir, sizeof dir, "%s/self", base);
+    otrp__mock_provision_opts o;
+    memset(&o, 0, sizeof o);
+    o.name = "prov-tee";
+    o.trust = PKI "tam-root.pem";
+    o.tam_uri = "https://tam.example/";
+    char detail[256] = "";
+    assert_int_equal(otrp__mock_provision(dir, &o, detail, sizeof detail), OTRP_OK);
+    otrp__mock *tee = NULL;
+    assert_int_equal(otrp__mock_open(dir, NULL, &tee, detail, sizeof detail), OTRP_OK);
+    assert_string_equal(tee->cfg.name, "prov-tee");
+    assert_int_equal(otrp__x509_certs_count(tee->certs), 1);
+    otrp__mock_close(tee);
+    /* a second init of the same directory is refused */
+    assert_int_equal(otrp__mock_provision(dir, &o, detail, sizeof detail), OTRP_ERR_CONFIG);
+    assert_non_null(strstr(detail, "provisioned already"));
+    /* issued by a CA: the chain is in cert.pem */
+    (void)snprintf(dir, sizeof dir, "%s/ca", base);
+    o.ca_cert = PKI "tam-root.pem";
+    o.ca_key = PKI "tam-root-key.pem";
+    assert_int_equal(otrp__mock_provision(dir, &o, detail, sizeof detail), OTRP_OK);
+    assert_int_equal(otrp__mock_open(dir, NULL, &tee, detail, sizeof detail), OTRP_OK);
+    assert_int_equal(otrp__x509_certs_count(tee->certs), 2);
+    otrp__mock_close(tee);
+    o.key_bits = 1024;
+    (void)snprintf(dir, sizeof dir, "%s/weak", base);
+    assert_int_equal(otrp__mock_provision(dir, &o, detail, sizeof detail), OTRP_ERR_CONFIG);
+    fx_rm_rf(base);
+}
+
+/* ---- framing and the socket backend ----------------------------------------------------- */
+
+static void test_mocktee_frame_roundtrip_and_table(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    otrp_buf f = {0}, in = {0};
+    const void *fields[2] = {"ta1", ""};
+    size_t lens[2] = {3, 0};
+    assert_int_equal(otrp__ta_frame_encode(&f, OTRP_TA_CMD_REQUEST_TA, 0, 2, fields, lens), OTRP_OK);
+    assert_int_equal(f.len, OTRP_TA_HEADER_SIZE + 4 + 3 + 4);
+    assert_int_equal(otrp__ta_write_all(sv[0], f.data, f.len, 0, NULL, NULL), OTRP_OK);
+    otrp__ta_frame fr;
+    int eof = 0;
+    assert_int_equal(otrp__ta_frame_read(sv[1], &in, 0, otrp_monotonic_ms() + 1000, NULL, NULL, &fr, &eof),
+                     OTRP_OK);
+    assert_int_equal(fr.command, OTRP_TA_CMD_REQUEST_TA);
+    assert_int_equal(fr.nfields, 2);
+    assert_memory_equal(fr.field[0], "ta1", 3);
+    assert_int_equal(fr.field_len[1], 0);
+    /* bad magic; too many fields; a length above the limit */
+    unsigned char bad[OTRP_TA_HEADER_SIZE + 4] = {'X', 'T', 'R', 'P', 0, 1, 0, 1};
+    assert_int_equal(write(sv[0], bad, OTRP_TA_HEADER_SIZE), (ssize_t)OTRP_TA_HEADER_SIZE);
+    assert_int_equal(otrp__ta_frame_read(sv[1], &in, 0, otrp_monotonic_ms() + 1000, NULL, NULL, &fr, &eof),
+                     OTRP_ERR_TEE_PROTOCOL);
+    unsigned char many[OTRP_TA_HEADER_SIZE] = {'O', 'T', 'R', 'P', 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3};
+    assert_int_equal(write(sv[0], many, sizeof many), (ssize_t)sizeof many);
+    assert_int_equal(otrp__ta_frame_read(sv[1], &in, 0, otrp_monotonic_ms() + 1000, NULL, NULL, &fr, &eof),
+                     OTRP_ERR_TEE_PROTOCOL);
+    unsigned char huge[OTRP_TA_HEADER_SIZE + 4] = {'O', 'T', 'R', 'P', 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1,
+                                                   0x7f, 0xff, 0xff, 0xff};
+    assert_int_equal(write(sv[0], huge, sizeof huge), (ssize_t)sizeof huge);
+    assert_int_equal(otrp__ta_frame_read(sv[1], &in, 1024, otrp_monotonic_ms() + 1000, NULL, NULL, &fr, &eof),
+                     OTRP_ERR_TOO_LARGE);
+    /* nothing arrives: timeout; cancelled */
+    uint64_t t0 = otrp_monotonic_ms();
+    assert_int_equal(otrp__ta_frame_read(sv[1], &in, 0, otrp_monotonic_ms() + 100, NULL, NULL, &fr, &eof),
+                     OTRP_ERR_TIMEOUT);
+    assert_true(otrp_monotonic_ms() - t0 >= 90);
+    volatile int cancel = 1;
+    assert_int_equal(otrp__ta_frame_read(sv[1], &in, 0, 0, &cancel, NULL, &fr, &eof), OTRP_ERR_CANCELLED);
+    close(sv[0]);
+    assert_int_equal(otrp__ta_frame_read(sv[1], &in, 0, 0, NULL, NULL, &fr, &eof), OTRP_ERR_IO);
+    assert_int_equal(eof, 1);
+    close(sv[1]);
+    /* the server refuses a request that does not fit the command table */
+    otrp__ta_frame wrong;
+    memset(&wrong, 0, sizeof wrong);
+    wrong.command = OTRP_TA_CMD_PROCESS_MESSAGE;
+    wrong.nfields = 0;
+    assert_int_equal(otrp__ta_serve(&otrp__socket_ops, NULL, NULL, &wrong, 1024, &f), OTRP_OK);
+    assert_int_equal(f.data[11], OTRP_ERR_TEE_PROTOCOL);
+    otrp_buf_free(&f);
+    otrp_buf_free(&in);
+}
+
+/* A server that accepts one connection and misbehaves: mode 0 never answers, 1 answers
+ * garbage, 2 announces an oversize answer, 3 closes at once. */
+static pid_t bad_server(const char *path, int mode)
+{
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    assert_true(strlen(path) < sizeof a.sun_path);
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int c = accept(lfd, NULL, NULL);
+        unsigned char buf[256];
+        if (mode != 3)
+            (void)!read(c, buf, sizeof buf);
+        if (mode == 1)
+            (void)!write(c, "HTTP/1.1 200 OK\r\n\r\nhello", 24);
+        if (mode == 2) {
+            unsigned char h[OTRP_TA_HEADER_SIZE + 4] = {'O', 'T', 'R', 'P', 0, 1, 0x80, 1, 0, 0, 0, 0,
+                                                        0, 0, 0, 1, 0x40, 0, 0, 0};
+            (void)!write(c, h, sizeof h);
+        }
+        if (mode == 0)
+            sleep(5);
+        _exit(0);
+    }
+    close(lfd);
+    return pid;
+}
+
+static void test_mocktee_socket_backend_failures(void **state)
+{
+    (void)state;
+    char dir[512], path[600];
+    assert_int_equal(fx_tempdir(dir, sizeof dir, "sock"), 0);
+    (void)snprintf(path, sizeof path, "%s/s", dir);
+    void *ctx = NULL;
+    assert_int_equal(otrp__socket_open("", &ctx), OTRP_ERR_INVALID_ARG);
+    char longpath[300];
+    memset(longpath, 'a', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = '\0';
+    assert_int_equal(otrp__socket_open(longpath, &ctx), OTRP_ERR_INVALID_ARG);
+    assert_int_equal(otrp__socket_open(path, &ctx), OTRP_OK);
+    otrp_buf out = {0};
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), OTRP_ERR_TEE_UNAVAILABLE);
+    struct {
+        int mode;
+        otrp_status st;
+    } cases[] = {{0, OTRP_ERR_TIMEOUT}, {1, OTRP_ERR_TEE_PROTOCOL}, {2, OTRP_ERR_TOO_LARGE},
+                 {3, OTRP_ERR_TEE_FAIL}};
+    for (size_t i = 0; i < 4; i++) {
+        unlink(path);
+        pid_t pid = bad_server(path, cases[i].mode);
+        tc.deadline_ms = otrp_monotonic_ms() + 300;
+        tc.max_output = 4096;
+        assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), cases[i].st);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    otrp__socket_ops.destroy(ctx);
+    otrp_buf_free(&out);
+    fx_rm_rf(dir);
+}
+
+/* ---- otrp-tee-sim ------------------------------------------------------------------------- */
+
+static void test_mocktee_daemon_lock_and_sigterm(void **state)
+{
+    (void)state;
+    char dir[512], sock[600], sock2[600];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    (void)snprintf(sock, sizeof sock, "%s/a.sock", dir);
+    (void)snprintf(sock2, sizeof sock2, "%s/b.sock", dir);
+    pid_t pid = fx_daemon_start(dir, sock);
+    assert_true(pid > 0);
+    /* a second daemon on the same directory refuses (exit 3, lock) */
+    pid_t second = fork();
+    if (second == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 2);
+        execl(fx_tee_sim(), fx_tee_sim(), "serve", dir, "--listen", "unix:/tmp/otrp-unused.sock",
+              (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(second, &status, 0), second);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 3);
+    /* the daemon answers */
+    void *ctx = NULL;
+    otrp_buf out = {0};
+    otrp_tee_call tc = {sizeof tc, otrp_monotonic_ms() + 5000, 0, NULL};
+    assert_int_equal(otrp__socket_open(sock, &ctx), OTRP_OK);
+    assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), OTRP_OK);
+    assert_string_equal((char *)out.data, "mocktee-test");
+    /* a failure status travels with the frame */
+    assert_int_equal(otrp__socket_ops.process_message(ctx, &tc, "x", 1, &out), OTRP_ERR_MSG_NOT_JSON);
+    assert_int_equal(otrp__socket_ops.ta_information(ctx, &tc, "sp", "ta", &out), OTRP_ERR_NOT_FOUND);
+    /* SIGTERM: clean stop, socket removed, lock released */
+    assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
+    struct stat sb;
+    assert_int_not_equal(stat(sock, &sb), 0);
+    assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), OTRP_ERR_TEE_UNAVAILABLE);
+    pid = fx_daemon_start(dir, sock2);
+    assert_true(pid > 0);
+    assert_int_equal(fx_daemon_stop(pid, SIGINT), 0);
+    otrp__socket_ops.destroy(ctx);
+    otrp_buf_free(&out);
+    fx_rm_rf(dir);
+}
+
+static void test_mocktee_daemon_init_command(void **state)
+{
+    (void)state;
+    char base[512], dir[600];
+    assert_int_equal(fx_tempdir(base, sizeof base, "init"), 0);
+    (void)snprintf(dir, sizeof dir, "%s/t", base);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execl(fx_tee_sim(), fx_tee_sim(), "init", dir, "--name", "cli-tee", "--key-bits", "2048",
+              "--trust", PKI "tam-root.pem", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    otrp__mock *tee = NULL;
+    assert_int_equal(otrp__mock_open(dir, NULL, &tee, NULL, 0), OTRP_OK);
+    assert_string_equal(tee->cfg.name, "cli-tee");
+    assert_int_equal(tee->cfg.quota_bytes, OTRP__MOCK_DEFAULT_QUOTA);
+    otrp__mock_close(tee);
+    fx_rm_rf(base);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    fx_set_argv0(argv[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mocktee_config_rejects_bad_tee_json),
+        cmocka_unit_test(test_mocktee_config_identity_and_trust),
+        cmocka_unit_test(test_mocktee_state_persists_and_collects_garbage),
+        cmocka_unit_test(test_mocktee_state_corrupt_or_foreign),
+        cmocka_unit_test(test_mocktee_state_lock),
+        cmocka_unit_test(test_mocktee_atomic_write_replaces),
+        cmocka_unit_test(test_mocktee_provision_self_signed_and_ca),
+        cmocka_unit_test(test_mocktee_frame_roundtrip_and_table),
+        cmocka_unit_test(test_mocktee_socket_backend_failures),
+        cmocka_unit_test(test_mocktee_daemon_lock_and_sigterm),
+        cmocka_unit_test(test_mocktee_daemon_init_command),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
