@@ -13,6 +13,24 @@ HOST_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static pkg-
 TARGET_PACKAGES="libc6-dev libmbedtls-dev libcjson-dev libcurl4-openssl-dev libcmocka-dev
 libmicrohttpd-dev optee-client-dev"
 
+# Programs that tests start (otrp-tee-sim) are arm64 too: let the kernel run arm64 ELF
+# files through qemu (binfmt_misc), so a test's fork+exec works as on a real board.
+# Registration is per boot; a machine that refuses it (no privileges) still runs the
+# test programs themselves through OTRP_TEST_RUNNER, and only the tests that start other
+# programs fail.
+register_binfmt() {
+    entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
+    [ "$ARCH" = arm64 ] || return 0
+    [ -e "$entry" ] && return 0
+    [ -w /proc/sys/fs/binfmt_misc/register ] ||
+        mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+    if ! printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:F' \
+            2>/dev/null >/proc/sys/fs/binfmt_misc/register; then
+        echo "deps-cross: cannot register qemu-aarch64 with binfmt_misc; tests that start" \
+             "other arm64 programs will fail" >&2
+    fi
+}
+
 installed() {
     case "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" in
         *"install ok installed"*) return 0 ;;
@@ -27,7 +45,10 @@ done
 for pkg in $TARGET_PACKAGES; do
     installed "$pkg:$ARCH" || missing="$missing $pkg:$ARCH"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    register_binfmt
+    exit 0
+fi
 
 echo "deps-cross: installing missing Debian packages:$missing"
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -52,3 +73,4 @@ if ! $SUDO apt-get update -qq ||
     echo "deps-cross: apt-get could not install:$missing" >&2
     exit 1
 fi
+register_binfmt
