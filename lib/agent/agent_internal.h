@@ -9,6 +9,8 @@
 
 /* The longest detail string kept per handle. */
 #define OTRP__DETAIL_MAX 512
+/* The longest failure explanation kept from a backend (part of the detail above). */
+#define OTRP__TEE_DETAIL_MAX 256
 
 struct otrp_tee {
     const struct otrp_tee_ops *ops;
@@ -16,6 +18,7 @@ struct otrp_tee {
     pthread_mutex_t lock; /* held for every call into the backend */
     char *name;           /* routing name once learnt (malloc), else NULL */
     otrp_status last_status; /* of the last call: ready, busy or unreachable */
+    char detail[OTRP__TEE_DETAIL_MAX]; /* the backend's word on the last failure */
 };
 
 /* Figures of the last operation, reported by otrp_get_device_state(). */

@@ -54,6 +54,9 @@ otrp_status otrp__tee_failure(otrp_agent *agent, const otrp_tee *tee, otrp_statu
                                 agent->config.max_message_size);
     if (st == OTRP_ERR_CANCELLED)
         return otrp__agent_fail(agent, OTRP_ERR_CANCELLED, "cancelled while TEE %s worked", label);
+    if (tee->detail[0] != '\0')
+        return otrp__agent_fail(agent, OTRP_ERR_TEE_FAIL, "TEE %s failed: %s (%s): %s", label,
+                                otrp_strerror(st), otrp_status_name(st), tee->detail);
     return otrp__agent_fail(agent, OTRP_ERR_TEE_FAIL, "TEE %s failed: %s (%s)", label,
                             otrp_strerror(st), otrp_status_name(st));
 }

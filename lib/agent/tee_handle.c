@@ -46,6 +46,18 @@ void otrp_tee_free(otrp_tee *tee)
     free(tee);
 }
 
+/* Keep the backend's explanation of a failure for otrp__tee_failure(). */
+static void keep_detail(otrp_tee *tee, otrp_status st)
+{
+    const struct otrp_tee_ops *ops = tee->ops;
+    const char *text = NULL;
+    if (st != OTRP_OK &&
+        ops->struct_size >= offsetof(struct otrp_tee_ops, last_error) + sizeof ops->last_error &&
+        ops->last_error != NULL)
+        text = ops->last_error(tee->ctx);
+    (void)snprintf(tee->detail, sizeof tee->detail, "%s", text != NULL ? text : "");
+}
+
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
@@ -79,6 +91,7 @@ otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_
                               agent->config.max_message_size, &agent->cancelled};
         pthread_mutex_lock(&tee->lock);
         otrp_status st = fn(tee->ops, tee->ctx, &call, args);
+        keep_detail(tee, st);
         pthread_mutex_unlock(&tee->lock);
         if (st == OTRP_OK && call.deadline_ms != 0 && otrp_monotonic_ms() > call.deadline_ms)
             st = OTRP_ERR_TIMEOUT; /* a late answer is no answer */
