@@ -16,3 +16,21 @@ $(TEEC_STANDIN): $(BUILD)/obj/test/teec/standin.o
 
 $(BUILD)/test/test_teec: $(TEEC_STANDIN)
 TEST_LIBS_test_teec = $(TEEC_STANDIN) -Wl,-rpath,'$$ORIGIN/teec'
+
+# Against OP-TEE's real libteec (optee-client-dev, arm64/armhf only in Debian): the cross
+# leg builds test/teec/test_teec_real.c, which checks lib/tee/teec_gp.h against the real
+# tee_client_api.h at compile time and, under qemu where there is no /dev/tee0, that the
+# real library's "no TEE" becomes OTRP_ERR_TEE_UNAVAILABLE.
+TEEC_REAL_TEST := $(BUILD)/test/test_teec_real
+
+$(TEEC_REAL_TEST): $(BUILD)/obj/test/teec/test_teec_real.o $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB) -lteec $(CMOCKA_LIBS) $(DEP_LIBS)
+
+.PHONY: check-teec-real
+check-teec-real: $(TEEC_REAL_TEST)
+	$(Q)sh scripts/run-tests.sh $(BUILD) $(TEEC_REAL_TEST)
+
+CROSS_EXTRA_BUILD_aarch64 += $(CROSS_BUILD_aarch64)/test/test_teec_real
+CROSS_EXTRA_aarch64 += check-teec-real
