@@ -365,6 +365,12 @@ static void test_teec_answer_over_the_limit_is_too_large(void **state)
     assert_non_null(strstr(why(f), "limit"));
     assert_int_equal(f->out.len, 0);
     assert_true(standin_get_stats().last_out_size[0] < BIG_ANSWER_LEN);
+    /* Also when an earlier, larger call left a buffer that would hold the answer. */
+    otrp_tee_call large = plain_call(1 << 20);
+    assert_int_equal(process(f, &large, "m"), OTRP_OK);
+    assert_int_equal(process(f, &c, "m"), OTRP_ERR_TOO_LARGE);
+    assert_int_equal(standin_get_stats().last_out_size[0], BIG_ANSWER_LEN - 1);
+    assert_int_equal(f->out.len, 0);
     free(big);
 }
 

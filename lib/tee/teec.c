@@ -130,7 +130,10 @@ static otrp__teec_result invoke_once(otrp__teec *t, const otrp_tee_call *call, u
     return r;
 }
 
-static void setup_operation(otrp__teec *t, const exchange *x, otrp__teec_operation *op)
+/* Fill op for x; each output offers its buffer, but never more than limit, so an answer
+ * above the limit comes back as SHORT_BUFFER with its size instead of being written. */
+static void setup_operation(otrp__teec *t, const exchange *x, size_t limit,
+                            otrp__teec_operation *op)
 {
     memset(op, 0, sizeof *op);
     uint32_t types[OTRP__TEEC_PARAMS] = {OTRP__TEEC_NONE, OTRP__TEEC_NONE, OTRP__TEEC_NONE,
@@ -144,8 +147,9 @@ static void setup_operation(otrp__teec *t, const exchange *x, otrp__teec_operati
     }
     for (size_t i = 0; i < x->n_out; i++) {
         types[2 + i] = OTRP__TEEC_MEMREF_TEMP_OUTPUT;
+        t->offered[i] = t->scratch_cap[i] < limit ? t->scratch_cap[i] : limit;
         op->params[2 + i].tmpref.buffer = t->scratch[i];
-        op->params[2 + i].tmpref.size = t->scratch_cap[i];
+        op->params[2 + i].tmpref.size = t->offered[i];
     }
     op->param_types = OTRP__TEEC_PARAM_TYPES(types[0], types[1], types[2], types[3]);
 }
@@ -163,7 +167,7 @@ static otrp_status ta_failure(otrp__teec *t, otrp__teec_result r,
     size_t len = 0;
     if (n_out > 0) {
         len = op->params[2].tmpref.size;
-        if (len > t->scratch_cap[0])
+        if (len > t->offered[0])
             len = 0; /* a detail that does not fit is no detail */
         if (len > TEEC_DETAIL_MAX)
             len = TEEC_DETAIL_MAX;
@@ -179,12 +183,13 @@ static otrp_status ta_failure(otrp__teec *t, otrp__teec_result r,
 }
 
 /* After SHORT_BUFFER: grow each output the TA asked more room for. */
-static otrp_status grow_outputs(otrp__teec *t, const otrp__teec_operation *op, size_t n_out, size_t limit)
+static otrp_status grow_outputs(otrp__teec *t, const otrp__teec_operation *op, size_t n_out,
+                                size_t limit)
 {
     int grown = 0;
     for (size_t i = 0; i < n_out; i++) {
         size_t needed = op->params[2 + i].tmpref.size;
-        if (needed <= t->scratch_cap[i])
+        if (needed <= t->offered[i])
             continue;
         if (needed > limit) {
             say(t, "the TA needs %zu bytes for output %zu; the limit is %zu", needed, i + 1,
@@ -209,9 +214,9 @@ static otrp_status take_outputs(otrp__teec *t, const exchange *x,
 {
     for (size_t i = 0; i < x->n_out; i++) {
         size_t len = op->params[2 + i].tmpref.size;
-        if (len > t->scratch_cap[i]) {
+        if (len > t->offered[i]) {
             say(t, "the TA reported %zu bytes in output %zu of %zu bytes", len, i + 1,
-                t->scratch_cap[i]);
+                t->offered[i]);
             return OTRP_ERR_TEE_PROTOCOL;
         }
         otrp_buf_reset(x->out[i]);
@@ -271,7 +276,7 @@ static otrp_status run(otrp__teec *t, const otrp_tee_call *call, const exchange 
                 return st;
         }
         otrp__teec_operation op;
-        setup_operation(t, x, &op);
+        setup_operation(t, x, limit, &op);
         uint32_t origin = 0;
         otrp__teec_result r = invoke_once(t, call, x->command, &op, &origin);
         if (r == OTRP__TEEC_SUCCESS)

@@ -32,6 +32,7 @@ typedef struct otrp__teec {
     /* Output buffers handed to the TA, grown on SHORT_BUFFER up to the call's limit. */
     unsigned char *scratch[OTRP_TA_MAX_FIELDS];
     size_t scratch_cap[OTRP_TA_MAX_FIELDS];
+    size_t offered[OTRP_TA_MAX_FIELDS]; /* output sizes offered in the running command */
     char detail[256];        /* why the last operation failed (ops->last_error) */
     pthread_mutex_t cancel_lock;     /* guards running */
     otrp__teec_operation *running;   /* the command in the TEE, for the cancel hook */
