@@ -52,6 +52,10 @@ expect "relay to an unknown TEE writes the OTrPBrokerError" 1 "ERR_TEE_UNKNOWN" 
 expect "plain http refused without --allow-http" 1 "ERR_HTTP_INSECURE" "" -- "$bin/otrp-agent" $tee --tam http://127.0.0.1:9/tam request-ta ta1
 expect "unreachable TAM names the status" 1 "ERR_HTTP_CONNECT" "" -- "$bin/otrp-agent" $tee --timeout 5 request-ta ta1
 expect "ta-info of an unknown TA" 1 "ERR_NOT_FOUND" "" -- "$bin/otrp-agent" $tee ta-info sp1 ta1
+expect "teec with a malformed UUID is a usage error" 2 "not a TA UUID" "" -- "$bin/otrp-agent" --tee teec:nope state
+# No libteec (or no TEE) on this machine: the status says so, the program does not crash.
+expect "teec without a TEE is TEE unavailable" 1 "ERR_TEE_UNAVAILABLE.*TEE unavailable" "" \
+    -- "$bin/otrp-agent" --tee teec:8aaaf200-2450-11e4-abe2-0002a5d5c51b state
 expect "stderr stays silent in quiet success" 0 EMPTY '"tees"'  -- "$bin/otrp-agent" -q $tee state
 
 echo "cli $passed $failed" >> "$build/results"

@@ -5,6 +5,7 @@
 
 #include "otrp/backends.h"
 #include "otrp/mocktee.h"
+#include "otrp/teec.h"
 
 otrp_status cli_open_tee(const char *spec, otrp_tee **out, char *detail, size_t detail_cap)
 {
@@ -12,7 +13,7 @@ otrp_status cli_open_tee(const char *spec, otrp_tee **out, char *detail, size_t 
     detail[0] = '\0';
     const char *colon = strchr(spec, ':');
     if (colon == NULL || colon[1] == '\0') {
-        (void)snprintf(detail, detail_cap, "--tee wants KIND:ARG (mock:DIR, socket:PATH), not '%s'",
+        (void)snprintf(detail, detail_cap, "--tee wants KIND:ARG (mock:DIR, socket:PATH, teec:UUID), not '%s'",
                        spec);
         return OTRP_ERR_INVALID_ARG;
     }
@@ -32,6 +33,15 @@ otrp_status cli_open_tee(const char *spec, otrp_tee **out, char *detail, size_t 
             (void)snprintf(detail, detail_cap, "socket path '%s' is not usable", arg);
         return st;
     }
-    (void)snprintf(detail, detail_cap, "unknown TEE kind '%.*s' (mock, socket)", (int)kind_len, spec);
+    if (kind_len == 4 && strncmp(spec, "teec", 4) == 0) {
+        otrp_teec_options opts;
+        memset(&opts, 0, sizeof opts);
+        opts.struct_size = sizeof opts;
+        opts.detail = detail;
+        opts.detail_cap = detail_cap;
+        return otrp_tee_teec_new_opts(arg, &opts, out);
+    }
+    (void)snprintf(detail, detail_cap, "unknown TEE kind '%.*s' (mock, socket, teec)", (int)kind_len,
+                   spec);
     return OTRP_ERR_INVALID_ARG;
 }
