@@ -507,7 +507,7 @@ static otrp_status connect_tee(otrp__teec *t, const otrp_teec_options *opts)
 {
     otrp__teec_result r = t->api.initialize_context(t->tee_name, &t->context);
     if (r != OTRP__TEEC_SUCCESS) {
-        tell(opts, "TEE unavailable: no TEE reachable through %s (TEEC_InitializeContext: %s "
+        tell(opts, "no TEE reachable through %s (TEEC_InitializeContext: %s "
              "0x%08x; is there a /dev/tee0?)", t->api.library, otrp__teec_result_name(r),
              (unsigned)r);
         return OTRP_ERR_TEE_UNAVAILABLE;
@@ -515,7 +515,7 @@ static otrp_status connect_tee(otrp__teec *t, const otrp_teec_options *opts)
     t->have_context = 1;
     otrp_status st = open_session(t);
     if (st != OTRP_OK)
-        tell(opts, "TEE unavailable: %s", t->detail);
+        tell(opts, "%s", t->detail);
     return st;
 }
 

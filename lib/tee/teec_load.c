@@ -57,16 +57,16 @@ otrp_status otrp__teec_load(otrp__teec_api *api, const char *library, char *why,
     }
     if (api->handle == NULL) {
         if (library != NULL)
-            (void)snprintf(why, why_cap, "TEE unavailable: cannot load %s (%s)", library,
+            (void)snprintf(why, why_cap, "cannot load %s (%s)", library,
                            first_error);
         else
-            (void)snprintf(why, why_cap, "TEE unavailable: no GlobalPlatform TEE Client "
+            (void)snprintf(why, why_cap, "no GlobalPlatform TEE Client "
                            "library (libteec.so.2, libteec.so.1, libteec.so) on this device");
         return OTRP_ERR_TEE_UNAVAILABLE;
     }
     const char *missing = resolve(api);
     if (missing != NULL) {
-        (void)snprintf(why, why_cap, "TEE unavailable: %s has no %s", api->library, missing);
+        (void)snprintf(why, why_cap, "%s has no %s", api->library, missing);
         otrp__teec_unload(api);
         return OTRP_ERR_TEE_UNAVAILABLE;
     }
