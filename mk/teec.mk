@@ -34,3 +34,15 @@ check-teec-real: $(TEEC_REAL_TEST)
 
 CROSS_EXTRA_BUILD_aarch64 += $(CROSS_BUILD_aarch64)/test/test_teec_real
 CROSS_EXTRA_aarch64 += check-teec-real
+
+# The cancel hook and the deadline watch run beside the calling thread: test_teec under
+# ThreadSanitizer. Part of make ci-extra.
+.PHONY: check-tsan-teec
+check-tsan-teec:
+	+$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread build/tsan/test/test_teec
+	$(Q)rm -f build/tsan/results
+	$(Q)TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	    sh scripts/run-tests.sh build/tsan build/tsan/test/test_teec
+	$(Q)sh scripts/summary.sh build/tsan/results
+
+CI_EXTRA += check-tsan-teec

@@ -541,6 +541,26 @@ static void test_teec_deadline_passed_is_timeout(void **state)
     assert_int_equal(standin_get_stats().invokes, 0);
 }
 
+static void test_teec_hanging_ta_is_cancelled_at_the_deadline(void **state)
+{
+    fx *f = *state;
+    assert_int_equal(open_teec(f, NULL), OTRP_OK);
+    standin_inject(STANDIN_FAULT_BLOCK, 1, 0, 0); /* answers only when cancelled */
+    otrp_tee_call c = plain_call(1 << 20);
+    uint64_t start = otrp_monotonic_ms();
+    c.deadline_ms = start + 150;
+    assert_int_equal(process(f, &c, "m"), OTRP_ERR_TIMEOUT);
+    uint64_t took = otrp_monotonic_ms() - start;
+    assert_true(took >= 150 && took < 5000);
+    assert_non_null(strstr(why(f), "deadline"));
+    assert_int_equal(standin_get_stats().cancellations, 1);
+    /* The watch stays quiet for commands that answer in time. */
+    f->script->answer = "ok";
+    c.deadline_ms = otrp_monotonic_ms() + 10000;
+    assert_int_equal(process(f, &c, "m"), OTRP_OK);
+    assert_int_equal(standin_get_stats().cancellations, 1);
+}
+
 typedef struct worker {
     fx *f;
     otrp_tee_call call;
@@ -759,6 +779,7 @@ int main(void)
         T(test_teec_reopen_refused_is_reported),
         T(test_teec_ta_status_and_detail_come_back),
         T(test_teec_deadline_passed_is_timeout),
+        T(test_teec_hanging_ta_is_cancelled_at_the_deadline),
         T(test_teec_cancel_requests_cancellation_of_the_running_command),
 #undef T
         cmocka_unit_test_setup_teardown(test_teec_mock_tee_lifecycle_through_the_agent,

@@ -110,22 +110,30 @@ static void close_session(otrp__teec *t)
 
 /* ---- one invocation ---- */
 
-/* Run TEEC_InvokeCommand with op, visible to the cancel hook while it runs. The cancel
- * flag is read after op is published: either the hook sees op and cancels it, or this
- * thread sees the flag and does not start (the hook sets the flag first). */
+/* Run TEEC_InvokeCommand with op, visible to the cancel hook and the deadline watch
+ * while it runs. The cancel flag is read after op is published: either the hook sees op
+ * and cancels it, or this thread sees the flag and does not start (the hook sets the
+ * flag first). *timed_out: the watch cancelled it because the deadline passed. */
 static otrp__teec_result invoke_once(otrp__teec *t, const otrp_tee_call *call, uint32_t command,
-                                     otrp__teec_operation *op, uint32_t *origin)
+                                     otrp__teec_operation *op, uint32_t *origin, int *timed_out)
 {
     *origin = OTRP__TEEC_ORIGIN_API;
     op->started = 0; /* GP: lets TEEC_RequestCancellation reach an operation not yet started */
+    if (call->deadline_ms != 0)
+        otrp__teec_watch_start(t);
     pthread_mutex_lock(&t->cancel_lock);
     t->running = op;
+    t->running_deadline = call->deadline_ms;
+    t->timed_out = 0;
+    if (call->deadline_ms != 0)
+        pthread_cond_signal(&t->watch_wake);
     pthread_mutex_unlock(&t->cancel_lock);
     otrp__teec_result r = OTRP__TEEC_ERROR_CANCEL;
     if (!otrp_tee_call_cancelled(call))
         r = t->api.invoke_command(&t->session, command, op, origin);
     pthread_mutex_lock(&t->cancel_lock);
     t->running = NULL;
+    *timed_out = t->timed_out;
     pthread_mutex_unlock(&t->cancel_lock);
     return r;
 }
@@ -278,7 +286,12 @@ static otrp_status run(otrp__teec *t, const otrp_tee_call *call, const exchange 
         otrp__teec_operation op;
         setup_operation(t, x, limit, &op);
         uint32_t origin = 0;
-        otrp__teec_result r = invoke_once(t, call, x->command, &op, &origin);
+        int timed_out = 0;
+        otrp__teec_result r = invoke_once(t, call, x->command, &op, &origin, &timed_out);
+        if (r == OTRP__TEEC_ERROR_CANCEL && timed_out && !otrp_tee_call_cancelled(call)) {
+            say(t, "no answer by the deadline; the command was cancelled (TA %s)", t->uuid_text);
+            return OTRP_ERR_TIMEOUT;
+        }
         if (r == OTRP__TEEC_SUCCESS)
             return take_outputs(t, x, &op);
         if (OTRP_TA_TEEC_IS_STATUS(r) && origin == OTRP__TEEC_ORIGIN_TRUSTED_APP)
@@ -426,6 +439,7 @@ static void op_destroy(void *ctx)
             otrp__memzero(t->scratch[i], t->scratch_cap[i]);
         free(t->scratch[i]);
     }
+    otrp__teec_watch_end(t);
     otrp__teec_unload(&t->api);
     pthread_mutex_destroy(&t->cancel_lock);
     free(t->tee_name);
@@ -539,12 +553,18 @@ otrp_status otrp_tee_teec_new_opts(const char *uuid, const otrp_teec_options *op
         free(t);
         return OTRP_ERR_NO_MEMORY;
     }
+    if (otrp__teec_watch_init(t) != 0) {
+        pthread_mutex_destroy(&t->cancel_lock);
+        free(t);
+        return OTRP_ERR_NO_MEMORY;
+    }
     const char *library = opts != NULL ? opts->library : NULL;
     const char *tee_name = opts != NULL ? opts->tee_name : NULL;
     char why[256] = "";
     otrp_status st = otrp__teec_load(&t->api, library, why, sizeof why);
     if (st != OTRP_OK) {
         tell(opts, "%s", why);
+        otrp__teec_watch_end(t);
         pthread_mutex_destroy(&t->cancel_lock);
         free(t);
         return st;

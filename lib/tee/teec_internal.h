@@ -3,6 +3,7 @@
 #define OTRP_TEE_TEEC_INTERNAL_H
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include "otrp/ta_protocol.h"
 #include "otrp/tee.h"
@@ -34,9 +35,21 @@ typedef struct otrp__teec {
     size_t scratch_cap[OTRP_TA_MAX_FIELDS];
     size_t offered[OTRP_TA_MAX_FIELDS]; /* output sizes offered in the running command */
     char detail[256];        /* why the last operation failed (ops->last_error) */
-    pthread_mutex_t cancel_lock;     /* guards running */
+    pthread_mutex_t cancel_lock;     /* guards running and the watch fields */
     otrp__teec_operation *running;   /* the command in the TEE, for the cancel hook */
+    uint64_t running_deadline;       /* its deadline (otrp_monotonic_ms), 0 = none */
+    int timed_out;                   /* the watch cancelled it at the deadline */
+    pthread_cond_t watch_wake;       /* CLOCK_MONOTONIC; a command started, or stop */
+    pthread_t watch_thread;
+    int watch_started;
+    int watch_stop;
 } otrp__teec;
+
+/* The deadline watch (teec_watch.c): init the condition variable (0 or -1); start the
+ * thread if not yet running (best effort); stop it and release what init made. */
+int otrp__teec_watch_init(otrp__teec *t);
+void otrp__teec_watch_start(otrp__teec *t);
+void otrp__teec_watch_end(otrp__teec *t);
 
 /* Load libteec: library (a name or path), or NULL for the default names in turn.
  * OTRP_ERR_TEE_UNAVAILABLE when none loads or one lacks a function (why says which). */
