@@ -25,8 +25,9 @@
  *   when the TA dies again, or cannot be reopened, OTRP_ERR_TEE_FAIL;
  * - TEEC_ERROR_CANCEL after otrp_agent_cancel() (which calls TEEC_RequestCancellation
  *   on the running command): OTRP_ERR_CANCELLED;
- * - a deadline (otrp_tee_call.deadline_ms) that passed before a command could be sent:
- *   OTRP_ERR_TIMEOUT (a command in the TEE is stopped only by cancellation);
+ * - a deadline (otrp_tee_call.deadline_ms) that passed: OTRP_ERR_TIMEOUT; a command still
+ *   in the TEE at its deadline is cancelled (TEEC_RequestCancellation, from a watch thread
+ *   that each handle starts with its first deadline);
  * - an answer that breaks the layout (an output longer than its buffer, a short-buffer
  *   report that does not ask for more, a status that is not an otrp_status):
  *   OTRP_ERR_TEE_PROTOCOL;
