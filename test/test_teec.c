@@ -393,6 +393,15 @@ static void test_teec_short_buffer_that_asks_for_nothing_more_is_protocol_error(
     assert_int_equal(process(f, &c, "m"), OTRP_ERR_TEE_PROTOCOL);
     assert_non_null(strstr(why(f), "SHORT_BUFFER"));
     assert_int_equal(standin_get_stats().invokes, 1);
+    /* One byte more each time: bounded rounds, not an endless loop. */
+    standin_inject(STANDIN_FAULT_SHORT_CREEP, 100, 0, 0);
+    assert_int_equal(process(f, &c, "m"), OTRP_ERR_TEE_PROTOCOL);
+    assert_non_null(strstr(why(f), "keeps answering"));
+    assert_int_equal(standin_get_stats().invokes, 1 + 9);
+    /* SHORT_BUFFER to a command that has no outputs. */
+    standin_inject(STANDIN_FAULT_RESULT, 1, 0xFFFF0010u, 4);
+    assert_int_equal(ops_of(f)->process_error(f->teec->ctx, &c), OTRP_ERR_TEE_PROTOCOL);
+    assert_non_null(strstr(why(f), "without outputs"));
 }
 
 static void test_teec_answer_longer_than_its_buffer_is_protocol_error(void **state)

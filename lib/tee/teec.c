@@ -25,7 +25,7 @@
 #define TEEC_DEFAULT_LIMIT ((size_t)16 * 1024 * 1024)
 
 /* A zero-length input still points somewhere: some libteec versions refuse NULL. */
-static unsigned char empty_field[1];
+static const unsigned char empty_field[1];
 
 typedef struct field_in {
     const void *data;
@@ -150,7 +150,7 @@ static void setup_operation(otrp__teec *t, const exchange *x, size_t limit,
         types[i] = OTRP__TEEC_MEMREF_TEMP_INPUT;
         /* TEEC takes void * for inputs too and does not write them. */
         op->params[i].tmpref.buffer =
-            x->in[i].len > 0 ? (void *)(uintptr_t)x->in[i].data : empty_field;
+            (void *)(uintptr_t)(x->in[i].len > 0 ? x->in[i].data : empty_field);
         op->params[i].tmpref.size = x->in[i].len;
     }
     for (size_t i = 0; i < x->n_out; i++) {
@@ -297,7 +297,11 @@ static otrp_status run(otrp__teec *t, const otrp_tee_call *call, const exchange 
         if (OTRP_TA_TEEC_IS_STATUS(r) && origin == OTRP__TEEC_ORIGIN_TRUSTED_APP)
             return ta_failure(t, r, &op, x->n_out);
         if (r == OTRP__TEEC_ERROR_SHORT_BUFFER) {
-            if (x->n_out == 0 || ++short_rounds > TEEC_MAX_SHORT_ROUNDS) {
+            if (x->n_out == 0) {
+                say(t, "the TA answered SHORT_BUFFER to a command without outputs");
+                return OTRP_ERR_TEE_PROTOCOL;
+            }
+            if (++short_rounds > TEEC_MAX_SHORT_ROUNDS) {
                 say(t, "the TA keeps answering SHORT_BUFFER (%d rounds)", short_rounds);
                 return OTRP_ERR_TEE_PROTOCOL;
             }

@@ -369,9 +369,13 @@ static int apply_fault(session_imp *imp, otrp__teec_operation *op, size_t n_out,
         break;
     case STANDIN_FAULT_SHORT_NO_GROW:
     case STANDIN_FAULT_SHORT_HUGE:
-        for (size_t i = 0; i < n_out; i++)
+    case STANDIN_FAULT_SHORT_CREEP:
+        for (size_t i = 0; i < n_out; i++) {
             if (g_fault == STANDIN_FAULT_SHORT_HUGE)
                 op->params[2 + i].tmpref.size = SIZE_MAX / 2;
+            if (g_fault == STANDIN_FAULT_SHORT_CREEP)
+                op->params[2 + i].tmpref.size += 1;
+        }
         *r = OTRP__TEEC_ERROR_SHORT_BUFFER;
         *origin = OTRP__TEEC_ORIGIN_TRUSTED_APP;
         break;

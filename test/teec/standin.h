@@ -35,6 +35,7 @@ typedef enum standin_fault {
     STANDIN_FAULT_KILL_TA,       /* the TA dies in the invoke: TARGET_DEAD until reopened */
     STANDIN_FAULT_SHORT_NO_GROW, /* SHORT_BUFFER without asking for a larger size */
     STANDIN_FAULT_SHORT_HUGE,    /* SHORT_BUFFER asking for SIZE_MAX / 2 bytes */
+    STANDIN_FAULT_SHORT_CREEP,   /* SHORT_BUFFER asking for one byte more each time */
     STANDIN_FAULT_OVERSIZE,      /* success with an output size larger than the buffer */
     STANDIN_FAULT_BLOCK,         /* wait until TEEC_RequestCancellation, then CANCEL */
     STANDIN_FAULT_BAD_STATUS     /* a TA-range result with no known otrp_status */
