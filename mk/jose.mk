@@ -44,3 +44,44 @@ fuzz-ci-jose-$(1): $(JOSE_FUZZ_DIR)/bin/fuzz_jose_$(1)
 	$$(call JOSE_FUZZ_RUN,$(1),30)
 endef
 $(foreach t,$(JOSE_FUZZ:jose-%=%),$(eval $(call JOSE_FUZZ_RULES,$(t))))
+# .ci/run (make ci-extra) runs each target for 30 seconds.
+CI_EXTRA += $(JOSE_FUZZ:%=fuzz-ci-%)
+
+# ---- benchmark ------------------------------------------------------------------------
+# bench/jose: lib/jose beside `openssl speed` (same run) and raw mbedTLS.
+JOSE_BENCH_SRCS := $(sort $(wildcard bench/jose/*.c))
+JOSE_BENCH_OBJS := $(JOSE_BENCH_SRCS:%.c=$(BUILD)/obj/%.o)
+BENCH_TARGETS += bench-jose
+.PHONY: bench-jose
+
+$(BUILD)/bench/jose: $(JOSE_BENCH_OBJS) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(JOSE_BENCH_OBJS) $(STATIC_LIB) $(DEP_LIBS)
+
+bench-jose: $(BUILD)/bench/jose
+	$(Q)$(BUILD)/bench/jose
+
+# ---- the mbedTLS 3.6 leg --------------------------------------------------------------
+# Debian 13's mbedTLS 3.6 unpacked (not installed) into build/mbedtls3 by
+# scripts/jose-mbedtls3.sh; the library and the jose tests are built against it in
+# their own build directory and run (normal and ASan+UBSan). .ci/run runs it.
+JOSE_M3_DIR := build/mbedtls3
+JOSE_M3_PREFIX := $(abspath $(JOSE_M3_DIR))/prefix
+JOSE_TESTS := $(sort $(wildcard test/test_jose_*.c))
+JOSE_M3_BUILD := $(JOSE_M3_DIR)/build
+CI_EXTRA += check-mbedtls3
+.PHONY: check-mbedtls3
+
+check-mbedtls3:
+	$(Q)sh scripts/jose-mbedtls3.sh $(JOSE_M3_DIR)
+	$(Q)rm -f $(JOSE_M3_BUILD)/results $(JOSE_M3_BUILD)/asan/results
+	$(Q)$(MAKE) --no-print-directory BUILD=$(JOSE_M3_BUILD) MBEDTLS_PREFIX=$(JOSE_M3_PREFIX) \
+	    $(JOSE_TESTS:test/%.c=$(JOSE_M3_BUILD)/test/%)
+	$(Q)sh scripts/run-tests.sh $(JOSE_M3_BUILD) $(JOSE_TESTS:test/%.c=$(JOSE_M3_BUILD)/test/%)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(JOSE_M3_BUILD)/asan SANITIZE=address,undefined \
+	    MBEDTLS_PREFIX=$(JOSE_M3_PREFIX) $(JOSE_TESTS:test/%.c=$(JOSE_M3_BUILD)/asan/test/%)
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh scripts/run-tests.sh $(JOSE_M3_BUILD)/asan \
+	    $(JOSE_TESTS:test/%.c=$(JOSE_M3_BUILD)/asan/test/%)
+	$(Q)sh scripts/summary.sh $(JOSE_M3_BUILD)/results $(JOSE_M3_BUILD)/asan/results
