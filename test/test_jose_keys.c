@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "jose/jose.h"
 #include "support/jose_testutil.h"
@@ -516,6 +517,47 @@ static void test_jose_p7_aes256cbc(void **state)
     otrp_buf_free(&pt);
 }
 
+/* Threads share one const key: the PSA slot cache and the PSA core are serialized by
+ * the library's lock, so concurrent use of different operations is safe. */
+struct thread_arg {
+    int failures;
+};
+
+static void *worker(void *p)
+{
+    struct thread_arg *a = p;
+    for (int i = 0; i < 8; i++) {
+        otrp_buf sig = {0}, jwe = {0}, pt = {0};
+        char d[DETAIL];
+        if (otrp__jose_sign(g_tam_key, OTRP__JOSE_ALG_RS256, "t", 1, &sig) != OTRP_OK ||
+            otrp__jose_verify(g_tam_key, OTRP__JOSE_ALG_RS256, "t", 1, sig.data, sig.len, 0) !=
+                OTRP_OK ||
+            otrp__jwe_encrypt("hello", 5, g_tam_key, NULL, &jwe, d, DETAIL) != OTRP_OK ||
+            otrp__jwe_decrypt((char *)jwe.data, jwe.len, g_tam_key, 0, &pt, NULL, d, DETAIL) !=
+                OTRP_OK ||
+            pt.len != 5)
+            a->failures++;
+        otrp_buf_free(&sig);
+        otrp_buf_free(&jwe);
+        otrp_buf_free(&pt);
+    }
+    return NULL;
+}
+
+static void test_jose_threads_share_a_key(void **state)
+{
+    (void)state;
+    pthread_t t[4];
+    struct thread_arg args[4];
+    memset(args, 0, sizeof(args));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, worker, &args[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(args[i].failures, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_jose_jws_roundtrip_x5c),
         cmocka_unit_test(test_jose_jwe_roundtrip_all),
         cmocka_unit_test(test_jose_p7_aes256cbc),
+        cmocka_unit_test(test_jose_threads_share_a_key),
     };
     return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
 }
