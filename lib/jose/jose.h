@@ -25,6 +25,19 @@
  *   one process-wide mutex (the mbedTLS 2.28 PSA core is not thread-safe). PSA is
  *   initialised on first use; the library never calls mbedtls_psa_crypto_free().
  * - Secrets (private keys, CEKs, intermediate plaintext) are zeroized before release.
+ *
+ * Typical use (the mock TEE receiving a TAM request, error handling omitted):
+ *
+ *     otrp__jws *jws;  otrp__x509_certs *chain;  otrp__jose_key *tam;  char cn[129];
+ *     otrp__jws_parse_json(msg_value, OTRP__JOSE_F_PROFILE, &jws, d, sizeof d);
+ *     otrp__jws_x5c(jws, &chain, d, sizeof d);
+ *     otrp__x509_verify(chain, trust_anchors, 0, 0, &tam, cn, sizeof cn, d, sizeof d);
+ *     otrp__jws_verify(jws, tam, 0, d, sizeof d);           // cn is the tamid
+ *     payload = otrp__jws_payload(jws, &len);              // {"<Name>TBSRequest": ...}
+ *     otrp__jwe_decrypt_json(content, tee_key, OTRP__JOSE_F_PROFILE, &plain, NULL, d, sizeof d);
+ *
+ * and answering: otrp__jwe_encrypt_json(plain, n, tam, NULL, &content, ...) then
+ * otrp__jws_sign_json(tbs, n, tee_key, NULL, &jws_obj, ...).
  */
 #ifndef OTRP_JOSE_JOSE_H
 #define OTRP_JOSE_JOSE_H
@@ -343,8 +356,9 @@ typedef struct otrp__jws otrp__jws; /* a parsed, not yet verified JWS */
  * "none" and HMAC and everything else are refused; "crit" refused: we understand no
  * extensions; "alg" in exactly one of the headers; protected and unprotected header
  * members disjoint) and decodes the payload. flags: OTRP__JOSE_F_PROFILE.
- * OTRP_ERR_TOO_LARGE; OTRP_ERR_JSON; OTRP_ERR_MSG_DUPLICATE;
- * OTRP_ERR_JOSE_FORMAT: structure (detail says what);
+ * OTRP_ERR_TOO_LARGE; OTRP_ERR_JSON; OTRP_ERR_MSG_DUPLICATE; OTRP_ERR_MSG_DEPTH;
+ * OTRP_ERR_JOSE_FORMAT: structure, or a header that is not a JSON object (detail says
+ *   what, and names typographic quotes when that is the cause);
  * OTRP_ERR_BASE64: a member is not base64url;
  * OTRP_ERR_JOSE_ALG: alg missing, "none", HMAC or unsupported;
  * OTRP_ERR_JOSE_CRIT: a "crit" header.
