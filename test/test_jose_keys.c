@@ -383,6 +383,40 @@ static void test_jose_jws_roundtrip_x5c(void **state)
     assert_int_equal(otrp__jws_sign(TA, sizeof(TA), g_ec_key, &wrong, &out, detail, DETAIL),
                      OTRP_ERR_KEY_MISMATCH);
     otrp_buf_free(&out);
+    /* PROFILE P4: x5c is also accepted in the protected header */
+    char *x5c_text = cJSON_PrintUnformatted(otrp__json_member(hdr, "x5c"));
+    size_t plen = strlen(x5c_text) + 32;
+    char *prot = malloc(plen);
+    assert_non_null(prot);
+    snprintf(prot, plen, "{\"alg\":\"RS256\",\"x5c\":%s}", x5c_text);
+    otrp__jws_sign_opts popts = {.protected_json = prot};
+    assert_int_equal(otrp__jws_sign(PAYLOAD, strlen(PAYLOAD), g_tam_key, &popts, &out, detail,
+                                    DETAIL),
+                     OTRP_OK);
+    assert_int_equal(otrp__jws_parse((char *)out.data, out.len, OTRP__JOSE_F_PROFILE, &jws, detail,
+                                     DETAIL),
+                     OTRP_OK);
+    otrp__x509_certs *got = NULL;
+    assert_int_equal(otrp__jws_x5c(jws, &got, detail, DETAIL), OTRP_OK);
+    assert_int_equal(otrp__x509_certs_count(got), 1);
+    assert_int_equal(otrp__jws_verify(jws, g_tam_key, 0, detail, DETAIL), OTRP_OK);
+    otrp__x509_certs_free(got);
+    otrp__jws_free(jws);
+    otrp_buf_free(&out);
+    /* x5c may be sent in base64url (PROFILE P2 accepts it wherever base64 is expected) */
+    size_t der_len = 0;
+    const uint8_t *der = otrp__x509_certs_der(chain, 0, &der_len);
+    char *url = jt_b64url_encode(der, der_len);
+    cJSON *arr = cJSON_CreateArray();
+    cJSON_AddItemToArray(arr, cJSON_CreateString(url));
+    assert_int_equal(otrp__x509_certs_new(&got), OTRP_OK);
+    assert_int_equal(otrp__x509_certs_add_x5c(got, arr, detail, DETAIL), OTRP_OK);
+    assert_int_equal(otrp__x509_certs_count(got), 1);
+    otrp__x509_certs_free(got);
+    cJSON_Delete(arr);
+    free(url);
+    free(prot);
+    cJSON_free(x5c_text);
     cJSON_Delete(hdr);
     otrp__x509_certs_free(chain);
     otrp__x509_certs_free(anchors);
