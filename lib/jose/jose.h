@@ -103,7 +103,9 @@ otrp__jose_enc otrp__jose_enc_from_name(const char *name);
 
 /* Flags for the verify/decrypt/import functions (bitwise or; 0 = strict defaults). */
 /* Enforce PROFILE P2 on JOSE headers: JWS protected = {"alg"} (+ "x5c"), unprotected
- * header only "x5c"; JWE protected = {"enc"} (+ "alg"), recipient header only "alg". */
+ * header only "x5c"; JWE protected = {"enc"} (+ "alg"), recipient header only "alg".
+ * Not for P11 TAInformation (its unprotected header carries "signer") nor P7 TA images:
+ * parse those with flags 0 (unknown header members are then ignored, RFC 7515 4). */
 #define OTRP__JOSE_F_PROFILE 0x1u
 /* Accept RSA keys below OTRP__JOSE_RSA_MIN_BITS (down to 1024): only for the draft's
  * sample messages, which are signed with RSA-1024. Never set in production paths. */
