@@ -3,8 +3,9 @@
 # make cross-aarch64  installs the cross toolchain, qemu and the arm64 -dev packages when
 #                     missing (scripts/deps-cross.sh), builds the library, the tools and
 #                     every test for arm64 under build/aarch64, runs the tests under
-#                     qemu-aarch64-static, then the teec checks against OP-TEE's real
-#                     libteec (CROSS_EXTRA_aarch64, from mk/teec.mk). Ends with
+#                     qemu-aarch64-static, the teec checks against OP-TEE's real
+#                     libteec (CROSS_EXTRA_aarch64, from mk/teec.mk) and the CLI tests
+#                     (arm64 programs through binfmt_misc). Ends with
 #                     "N passed, N failed". Part of make ci-extra.
 #
 # The arm64 libraries come from Debian's multiarch packages (/usr/lib/aarch64-linux-gnu),
@@ -31,6 +32,7 @@ cross-aarch64: cross-deps-aarch64
 	$(Q)rm -f $(CROSS_BUILD_aarch64)/results
 	+$(Q)$(call cross_make,aarch64,all tests $(CROSS_EXTRA_BUILD_aarch64))
 	+$(Q)$(call cross_make,aarch64,test-run $(CROSS_EXTRA_aarch64),OTRP_TEST_RUNNER="$(CROSS_aarch64_RUNNER)")
+	$(Q)sh test/cli/test_cli.sh $(CROSS_BUILD_aarch64) || true
 	$(Q)sh scripts/summary.sh $(CROSS_BUILD_aarch64)/results
 
 CI_EXTRA += cross-aarch64
