@@ -125,6 +125,7 @@ static otrp__teec_result invoke_once(otrp__teec *t, const otrp_tee_call *call, u
     t->running = op;
     t->running_deadline = call->deadline_ms;
     t->timed_out = 0;
+    t->cancel_wanted = 0;
     if (call->deadline_ms != 0)
         pthread_cond_signal(&t->watch_wake);
     pthread_mutex_unlock(&t->cancel_lock);
@@ -421,8 +422,11 @@ static void op_cancel(void *ctx)
 {
     otrp__teec *t = ctx;
     pthread_mutex_lock(&t->cancel_lock);
-    if (t->running != NULL)
+    if (t->running != NULL) {
         t->api.request_cancellation(t->running);
+        t->cancel_wanted = 1; /* the watch, when running, repeats the request */
+        pthread_cond_signal(&t->watch_wake);
+    }
     pthread_mutex_unlock(&t->cancel_lock);
 }
 

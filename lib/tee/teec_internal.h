@@ -39,6 +39,7 @@ typedef struct otrp__teec {
     otrp__teec_operation *running;   /* the command in the TEE, for the cancel hook */
     uint64_t running_deadline;       /* its deadline (otrp_monotonic_ms), 0 = none */
     int timed_out;                   /* the watch cancelled it at the deadline */
+    int cancel_wanted;               /* otrp_agent_cancel() asked to stop it */
     pthread_cond_t watch_wake;       /* CLOCK_MONOTONIC; a command started, or stop */
     pthread_t watch_thread;
     int watch_started;

@@ -2,11 +2,19 @@
  * thread per handle (started at the first call with a deadline) waits for the deadline
  * of the running command and asks for its cancellation when it passes. A TA that honours
  * cancellation then returns TEEC_ERROR_CANCEL, which the backend reports as
- * OTRP_ERR_TIMEOUT. */
+ * OTRP_ERR_TIMEOUT.
+ *
+ * Once a command is to be cancelled (deadline, or otrp_agent_cancel()), the watch repeats
+ * the request every CANCEL_REPEAT_MS while that command runs: OP-TEE's libteec drops a
+ * request that arrives before TEEC_InvokeCommand has recorded its session in the
+ * operation, although GP says such a request must cancel the command when it starts. */
 #include <errno.h>
 #include <time.h>
 
 #include "tee/teec_internal.h"
+
+/* How often a wanted cancellation is asked for again while the command runs. */
+#define CANCEL_REPEAT_MS 100u
 
 static struct timespec monotonic_at(uint64_t ms)
 {
@@ -19,10 +27,13 @@ static void *watch(void *arg)
     otrp__teec *t = arg;
     pthread_mutex_lock(&t->cancel_lock);
     while (!t->watch_stop) {
-        if (t->running != NULL && t->running_deadline != 0 && !t->timed_out) {
+        if (t->running != NULL && (t->timed_out || t->cancel_wanted)) {
+            t->api.request_cancellation(t->running);
+            struct timespec until = monotonic_at(otrp_monotonic_ms() + CANCEL_REPEAT_MS);
+            (void)pthread_cond_timedwait(&t->watch_wake, &t->cancel_lock, &until);
+        } else if (t->running != NULL && t->running_deadline != 0) {
             if (otrp_monotonic_ms() >= t->running_deadline) {
-                t->timed_out = 1;
-                t->api.request_cancellation(t->running);
+                t->timed_out = 1; /* asked for in the branch above */
                 continue;
             }
             struct timespec until = monotonic_at(t->running_deadline);

@@ -54,6 +54,7 @@ static standin_stats g_stats;
 static pending g_pending;
 static const otrp__teec_operation *g_blocked;   /* invocation waiting for a cancel */
 static const otrp__teec_operation *g_cancelled; /* operation a cancel was asked for */
+static unsigned g_block_hits;                   /* cancel requests for g_blocked */
 
 /* Inputs and outputs of each command (otrp/ta_protocol.h). */
 static const struct {
@@ -242,6 +243,8 @@ void TEEC_RequestCancellation(otrp__teec_operation *op)
     pthread_mutex_lock(&lock);
     g_stats.cancellations++;
     g_cancelled = op;
+    if (op == g_blocked)
+        g_block_hits++;
     pthread_cond_broadcast(&wake);
     pthread_mutex_unlock(&lock);
 }
@@ -384,14 +387,18 @@ static int apply_fault(session_imp *imp, otrp__teec_operation *op, size_t n_out,
         *origin = OTRP__TEEC_ORIGIN_TRUSTED_APP;
         break;
     case STANDIN_FAULT_BLOCK:
+    case STANDIN_FAULT_BLOCK_DEAF: {
+        unsigned needed = g_fault == STANDIN_FAULT_BLOCK_DEAF ? 2 : 1;
         g_blocked = op;
+        g_block_hits = 0;
         pthread_cond_broadcast(&wake);
-        while (g_cancelled != op)
+        while (g_block_hits < needed)
             pthread_cond_wait(&wake, &lock);
         g_blocked = NULL;
         *r = OTRP__TEEC_ERROR_CANCEL;
         *origin = OTRP__TEEC_ORIGIN_TEE;
         break;
+    }
     default:
         return 0;
     }

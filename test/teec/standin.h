@@ -38,6 +38,7 @@ typedef enum standin_fault {
     STANDIN_FAULT_SHORT_CREEP,   /* SHORT_BUFFER asking for one byte more each time */
     STANDIN_FAULT_OVERSIZE,      /* success with an output size larger than the buffer */
     STANDIN_FAULT_BLOCK,         /* wait until TEEC_RequestCancellation, then CANCEL */
+    STANDIN_FAULT_BLOCK_DEAF,    /* the same, but the first request is lost */
     STANDIN_FAULT_BAD_STATUS     /* a TA-range result with no known otrp_status */
 } standin_fault;
 
