@@ -3,6 +3,7 @@
  * libteec is loaded at run time (lib/tee/teec_load.c); nothing here includes its header. */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,12 +512,17 @@ int otrp__teec_parse_uuid(const char *text, otrp__teec_uuid *uuid)
     return 0;
 }
 
+/* 1 when the caller's options (of its struct_size) have the field. */
+#define OPTS_HAVE(opts, field)                                                     \
+    ((opts) != NULL && (opts)->struct_size >= offsetof(otrp_teec_options, field) + \
+                           sizeof (opts)->field)
+
 static void tell(const otrp_teec_options *opts, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void tell(const otrp_teec_options *opts, const char *fmt, ...)
 {
-    if (opts == NULL || opts->detail == NULL || opts->detail_cap == 0)
+    if (!OPTS_HAVE(opts, detail_cap) || opts->detail == NULL || opts->detail_cap == 0)
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -566,8 +572,8 @@ otrp_status otrp_tee_teec_new_opts(const char *uuid, const otrp_teec_options *op
         free(t);
         return OTRP_ERR_NO_MEMORY;
     }
-    const char *library = opts != NULL ? opts->library : NULL;
-    const char *tee_name = opts != NULL ? opts->tee_name : NULL;
+    const char *library = OPTS_HAVE(opts, library) ? opts->library : NULL;
+    const char *tee_name = OPTS_HAVE(opts, tee_name) ? opts->tee_name : NULL;
     char why[256] = "";
     otrp_status st = otrp__teec_load(&t->api, library, why, sizeof why);
     if (st != OTRP_OK) {
