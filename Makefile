@@ -89,9 +89,11 @@ CHECK_EXTRA :=
 CI_EXTRA :=
 BENCH_TARGETS :=
 FUZZ_TARGETS :=
+# Module rules come here, before any rule uses the lists above as prerequisites.
+-include mk/*.mk
 
-.PHONY: all lib tools tests check check-asan test-run deps demo install uninstall \
-        bench fuzz fuzz-ci ci-extra clean
+.PHONY: all lib tools tests check check-asan check-asan-run test-run deps demo demo-relay \
+        install uninstall bench fuzz fuzz-ci ci-extra clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -117,11 +119,14 @@ $(SHARED_LIB): $(LIB_OBJS)
 	$(Q)ln -sf libotrp.so.$(VERSION) $(BUILD)/lib/$(SONAME)
 	$(Q)ln -sf $(SONAME) $(BUILD)/lib/libotrp.so
 
+# otrp.pc carries the install paths, so install writes it afresh for its PREFIX.
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@MBEDTLS_LIBS@|$(MBEDTLS_LIBS)|g' pkgconfig/otrp.pc.in
+
 $(BUILD)/lib/otrp.pc: pkgconfig/otrp.pc.in $(VERSION_H) Makefile
 	@mkdir -p $(dir $@)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
-	    -e 's|@MBEDTLS_LIBS@|$(MBEDTLS_LIBS)|g' $< > $@
+	$(Q)$(PC_SED) > $@
 
 .SECONDEXPANSION:
 # (No '%' inside the secondary expansion: in a pattern rule it would be the stem.)
@@ -147,6 +152,8 @@ check: deps
 	$(Q)rm -f build/results build/asan/results
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory test-run
+	$(Q)sh scripts/check-install.sh || true
+	$(Q)sh test/cli/test_cli.sh build || true
 	$(Q)$(MAKE) --no-print-directory check-asan-run
 	$(Q)$(if $(CHECK_EXTRA),$(MAKE) --no-print-directory $(CHECK_EXTRA),true)
 	$(Q)sh scripts/summary.sh build/results build/asan/results
@@ -162,9 +169,52 @@ check-asan: deps
 
 ci-extra: $(CI_EXTRA)
 
+# The demo: an app-defined TEE backend relaying a TAM message (examples/custom_tee.c).
+DEMO_TARGET ?= demo-relay
+demo: deps
+	$(Q)$(MAKE) --no-print-directory $(DEMO_TARGET)
+
+demo-relay: lib
+	$(Q)$(CC) $(OTRP_CPPFLAGS) $(CPPFLAGS) -std=c11 -O2 $(CFLAGS) examples/custom_tee.c \
+	    -o $(BUILD)/custom_tee $(STATIC_LIB) $(DEP_LIBS)
+	$(Q)$(BUILD)/custom_tee
+
 bench: $(BENCH_TARGETS)
 fuzz: $(FUZZ_TARGETS:%=fuzz-%)
 fuzz-ci: $(FUZZ_TARGETS:%=fuzz-ci-%)
+
+# libFuzzer targets: test/fuzz/fuzz_NAME.c is target NAME, built with clang from our
+# sources (instrumented) and the test support code; seeds in test/fuzz/corpus/NAME/.
+# `make fuzz-NAME` runs it FUZZ_SECONDS (5 minutes), `make fuzz-ci-NAME` runs it
+# FUZZ_CI_SECONDS_NAME (default 30). New inputs go to build/fuzz/corpus-NAME, never
+# into the repository.
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 300
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+               -DOTRP_FUZZING=1 $(DEP_CFLAGS)
+FUZZ_OBJS := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRCS) $(TEST_SUPPORT_SRCS))
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(OTRP_CPPFLAGS) -Itest $(FUZZ_CFLAGS) -c $< -o $@
+
+build/fuzz/fuzz_%: build/fuzz/obj/test/fuzz/fuzz_%.o $(FUZZ_OBJS)
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(DEP_LIBS)
+
+fuzz-ci-%: build/fuzz/fuzz_%
+	@mkdir -p build/fuzz/corpus-$*
+	$(Q)build/fuzz/fuzz_$* -max_total_time=$(or $(FUZZ_CI_SECONDS_$*),30) -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 build/fuzz/corpus-$* test/fuzz/corpus/$* \
+	    > build/fuzz/fuzz-ci-$*.log 2>&1 || { tail -40 build/fuzz/fuzz-ci-$*.log; exit 1; }
+	@grep -E '^stat::number_of_executed_units|^Done' build/fuzz/fuzz-ci-$*.log | tr '\n' ' '; echo "(fuzz $*: clean)"
+
+fuzz-%: build/fuzz/fuzz_%
+	@mkdir -p build/fuzz/corpus-$*
+	$(Q)nice build/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 build/fuzz/corpus-$* test/fuzz/corpus/$*
 
 install: all
 	install -d $(DESTDIR)$(INCLUDEDIR)/otrp $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(BINDIR)
@@ -173,7 +223,7 @@ install: all
 	install -m 755 $(SHARED_LIB) $(DESTDIR)$(LIBDIR)/
 	ln -sf libotrp.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libotrp.so
-	install -m 644 $(BUILD)/lib/otrp.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(PC_SED) > $(DESTDIR)$(LIBDIR)/pkgconfig/otrp.pc
 	$(if $(TOOL_BINS),install -m 755 $(TOOL_BINS) $(DESTDIR)$(BINDIR)/)
 	$(if $(wildcard doc/*.1),install -d $(DESTDIR)$(MANDIR)/man1 && install -m 644 doc/*.1 $(DESTDIR)$(MANDIR)/man1/)
 
@@ -187,5 +237,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include mk/*.mk
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

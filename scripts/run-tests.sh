@@ -11,8 +11,8 @@ for prog in "$@"; do
     log="$build/logs/$name.log"
     "$prog" >"$log" 2>&1
     rc=$?
-    passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
-    failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed below:.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+    passed=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+    failed=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test(s), listed below:.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
         failed=1
     fi

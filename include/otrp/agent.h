@@ -38,6 +38,26 @@ typedef enum otrp_log_level {
  */
 typedef void (*otrp_log_fn)(void *user, otrp_log_level level, const char *msg);
 
+/** Where a session with a TAM stands, for apps that show progress. */
+typedef enum otrp_progress_stage {
+    OTRP_STAGE_TEE_REQUEST = 0, /**< asking the TEE what to tell the TAM (RequestTA, ...) */
+    OTRP_STAGE_POST = 1,        /**< sending a message (or the empty first POST) to the TAM */
+    OTRP_STAGE_TEE_PROCESS = 2, /**< handing the TAM's message to the TEE */
+    OTRP_STAGE_DONE = 3         /**< the session ended (see the operation's status) */
+} otrp_progress_stage;
+
+/** One progress report. */
+typedef struct otrp_progress {
+    size_t struct_size;               /**< sizeof(otrp_progress) */
+    otrp_progress_stage stage;
+    unsigned round_trip;              /**< 1-based number of the current POST (0 before) */
+    unsigned long long bytes_sent;    /**< HTTP bodies sent to the TAM so far */
+    unsigned long long bytes_received;/**< HTTP bodies received from the TAM so far */
+} otrp_progress;
+
+/** A progress sink, called on the thread running the session; it must not call the agent. */
+typedef void (*otrp_progress_fn)(void *user, const otrp_progress *progress);
+
 /** The largest message the agent accepts or lets a TEE return, unless configured. */
 #define OTRP_DEFAULT_MAX_MESSAGE ((size_t)16 * 1024 * 1024)
 
@@ -68,6 +88,9 @@ typedef struct otrp_agent_config {
     unsigned stall_timeout_ms;    /**< abort when no byte moves this long, default 15000 */
     unsigned http_retries;        /**< retries where safe (connect failure, 503); default 2 */
     const char *user_agent;       /**< default "libotrp/<version>" */
+
+    otrp_progress_fn progress;    /**< NULL = no progress reports (default) */
+    void *progress_user;          /**< passed to progress */
 } otrp_agent_config;
 
 /** Set every field of *config to its default (struct_size included). */
@@ -164,6 +187,24 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_get_device_state(otrp_agent *agent, cha
     OTRP_NONNULL(1, 2, 3);
 
 /**
+ * OTrP GetTAInformation: the TEE's signed TAInformation message about TA taid of service
+ * provider spid (PROFILE P11), for an app to verify with the SP AIK public key. TEEs are
+ * asked in registration order; the first that knows the TA answers (free *info with
+ * otrp_free()).
+ * \retval OTRP_OK
+ * \retval OTRP_ERR_NOT_FOUND     no TEE knows the TA
+ * \retval OTRP_ERR_UNSUPPORTED   no registered TEE offers TAInformation
+ * \retval OTRP_ERR_NO_TEE        no TEE registered
+ * \retval OTRP_ERR_TEE_BUSY, OTRP_ERR_TEE_FAIL  a TEE that might know it did not answer
+ * \retval OTRP_ERR_INVALID_ARG   spid or taid empty or longer than 128 bytes
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_get_ta_information(otrp_agent *agent,
+                                                            const char *spid,
+                                                            const char *taid, char **info,
+                                                            size_t *len)
+    OTRP_NONNULL(1, 2, 3, 4, 5);
+
+/**
  * The detail of the last failure on this handle, e.g. "JWS member 'payload' is not a
  * string" or "TEE 'Primary TEE' answered 71 bytes that are not JSON". Empty after a
  * success. Valid until the next call on the handle.
@@ -177,7 +218,59 @@ OTRP_API const char *otrp_agent_last_error(const otrp_agent *agent) OTRP_NONNULL
  */
 OTRP_API void otrp_agent_cancel(otrp_agent *agent) OTRP_NONNULL(1);
 
-/* Sessions with a TAM over HTTP (RequestTA, UnrequestTA, policy check) follow below. */
+/*
+ * Sessions with a TAM over HTTP (draft-ietf-teep-otrp-over-http-02, PROFILE P10).
+ *
+ * Each call asks a TEE what to tell the TAM, then runs the POST loop: the TEE's first
+ * message (or an empty POST), the TAM's answer handed to the TEE(s) exactly as
+ * otrp_agent_process() would, the TEE's answer POSTed back, until the TAM answers with
+ * no body. The TAM URI is the tam_uri argument when given, else the one the TEE
+ * returns (its configured TAM). Transport security: https only unless allow_http,
+ * certificate and host name verified, optional pins, no redirects (see the config).
+ *
+ * A session succeeds when the TAM ended it and nothing failed on the way. It fails with:
+ * - the transport's status (OTRP_ERR_HTTP_*, OTRP_ERR_TLS*, OTRP_ERR_TIMEOUT, ...) when
+ *   the TAM could not be reached or answered badly; the TEEs involved are then told
+ *   with their ProcessError operation;
+ * - OTRP_ERR_TEE_REPORTED when a TEE answered a TAM request with status "fail" (the
+ *   answer still went to the TAM, which then ends the session);
+ * - OTRP_ERR_TEE_UNKNOWN / _TEE_BUSY / _TEE_FAIL when no TEE could answer (the TAM got an
+ *   OTrPBrokerError);
+ * - a OTRP_ERR_MSG_* status when the TAM sent a malformed message;
+ * - OTRP_ERR_NO_TAM_URI, OTRP_ERR_BAD_URI, OTRP_ERR_HTTP_INSECURE before any network use;
+ * - OTRP_ERR_SESSION_FAILED when the TAM keeps the session going past
+ *   OTRP_MAX_ROUND_TRIPS messages;
+ * - OTRP_ERR_CANCELLED after otrp_agent_cancel().
+ * otrp_agent_last_error() names the step that failed; the figures of the session are
+ * in otrp_get_device_state()'s last_session.
+ */
+
+/** A session ends with OTRP_ERR_SESSION_FAILED after this many POSTs. */
+#define OTRP_MAX_ROUND_TRIPS 64
+
+/**
+ * OTrP RequestTA: a client application needs TA taid. The first registered TEE that
+ * supports it is asked; tam_uri may be NULL (the TEE's configured TAM is used).
+ * OTRP_OK also when the TEE had nothing to ask of a TAM (the TA is already there).
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_agent_request_ta(otrp_agent *agent, const char *taid,
+                                                          const char *tam_uri)
+    OTRP_NONNULL(1, 2);
+
+/** OTrP UnrequestTA: taid is no longer needed (the TAM may delete it). As request_ta. */
+OTRP_API OTRP_NODISCARD otrp_status otrp_agent_unrequest_ta(otrp_agent *agent,
+                                                            const char *taid,
+                                                            const char *tam_uri)
+    OTRP_NONNULL(1, 2);
+
+/**
+ * OTrP RequestPolicyCheck on every TEE that supports it, in registration order: each
+ * TEE with pending work gets a session with its TAM (tam_uri when given). Returns the
+ * first failure, after trying every TEE.
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_agent_policy_check(otrp_agent *agent,
+                                                            const char *tam_uri)
+    OTRP_NONNULL(1);
 
 #ifdef __cplusplus
 }

@@ -54,9 +54,20 @@ typedef struct otrp_tee_call {
     size_t struct_size;   /**< sizeof(otrp_tee_call) of the agent that made it */
     uint64_t deadline_ms; /**< give up by this otrp_monotonic_ms() instant; 0 = none */
     size_t max_output;    /**< the agent's message size limit (also out->max) */
-    /** Non-zero once otrp_agent_cancel() was called; poll it in long operations. */
+    /**
+     * Becomes non-zero when otrp_agent_cancel() is called (from another thread) during
+     * the operation; NULL when nobody can cancel. Read it with otrp_tee_call_cancelled()
+     * or an atomic load (__atomic_load_n), never a plain read.
+     */
     const volatile int *cancelled;
 } otrp_tee_call;
+
+/**
+ * Non-zero once otrp_agent_cancel() was called for the operation this call belongs to.
+ * Long-running backends poll it (an atomic load: cheap and race-free) and return
+ * OTRP_ERR_CANCELLED.
+ */
+OTRP_API int otrp_tee_call_cancelled(const otrp_tee_call *call);
 
 /** Milliseconds of CLOCK_MONOTONIC: the clock of otrp_tee_call.deadline_ms. */
 OTRP_API uint64_t otrp_monotonic_ms(void);

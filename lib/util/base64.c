@@ -47,6 +47,14 @@ int otrp__b64url_char(unsigned char c)
     return table_for(1)[c] != 0;
 }
 
+size_t otrp__b64url_span(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && url_table[(unsigned char)s[i]] != 0)
+        i++;
+    return i;
+}
+
 size_t otrp__b64_encoded_len(size_t n, otrp__b64_mode mode)
 {
     if (mode == OTRP__B64_URL)

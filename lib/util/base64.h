@@ -45,4 +45,7 @@ otrp_status otrp__b64url_decode_chunk(const char *in, size_t n, uint8_t *out,
 /* 1 when c belongs to the base64url alphabet. */
 int otrp__b64url_char(unsigned char c);
 
+/* The length of the longest prefix of s[0..n) made of base64url characters. */
+size_t otrp__b64url_span(const char *s, size_t n);
+
 #endif

@@ -1,0 +1,149 @@
+/* The agent handle: configuration, TEE registration, error detail, logging, cancel. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_internal.h"
+#include "http/http.h"
+
+void otrp_agent_config_init(otrp_agent_config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->struct_size = sizeof *config;
+    config->max_message_size = OTRP_DEFAULT_MAX_MESSAGE;
+    config->tee_busy_retries = 3;
+    config->tee_busy_backoff_ms = 20;
+    config->tee_timeout_ms = 30000;
+    config->log_level = OTRP_LOG_WARN;
+    config->connect_timeout_ms = 10000;
+    config->http_timeout_ms = 60000;
+    config->stall_timeout_ms = 15000;
+    config->http_retries = 2;
+}
+
+/* Upper bounds that keep a typo from becoming an hour-long hang. */
+#define MAX_BUSY_RETRIES 100
+#define MAX_BACKOFF_MS 60000u
+
+otrp_status otrp_agent_new(const otrp_agent_config *config, otrp_agent **out)
+{
+    *out = NULL;
+    otrp_agent_config merged;
+    otrp_agent_config_init(&merged);
+    if (config != NULL) {
+        /* A caller built against an older, smaller struct gets defaults for the rest. */
+        if (config->struct_size < offsetof(otrp_agent_config, log))
+            return OTRP_ERR_INVALID_ARG;
+        size_t n = config->struct_size < sizeof merged ? config->struct_size : sizeof merged;
+        memcpy(&merged, config, n);
+        merged.struct_size = sizeof merged;
+    }
+    if (merged.max_message_size == 0 || merged.tee_busy_retries > MAX_BUSY_RETRIES ||
+        merged.tee_busy_backoff_ms > MAX_BACKOFF_MS || merged.log_level > OTRP_LOG_SILENT)
+        return OTRP_ERR_INVALID_ARG;
+    otrp_agent *agent = calloc(1, sizeof *agent);
+    if (agent == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    agent->config = merged;
+        *out = agent;
+    return OTRP_OK;
+}
+
+void otrp_agent_free(otrp_agent *agent)
+{
+    if (agent == NULL)
+        return;
+    for (size_t i = 0; i < agent->tee_count; i++)
+        otrp_tee_free(agent->tees[i]);
+    otrp__http_free(agent->http);
+    free(agent);
+}
+
+otrp_status otrp_agent_add_tee(otrp_agent *agent, otrp_tee *tee)
+{
+    agent->error[0] = '\0';
+    if (tee == NULL)
+        return otrp__agent_fail(agent, OTRP_ERR_INVALID_ARG, "TEE handle is NULL");
+    if (agent->tee_count == OTRP_MAX_TEES) {
+        otrp_tee_free(tee);
+        return otrp__agent_fail(agent, OTRP_ERR_TOO_LARGE, "an agent holds at most %d TEEs",
+                                OTRP_MAX_TEES);
+    }
+    agent->tees[agent->tee_count++] = tee;
+    otrp__log(agent, OTRP_LOG_INFO, "TEE #%zu (%s) registered", agent->tee_count,
+              tee->ops->kind != NULL ? tee->ops->kind : "?");
+    return OTRP_OK;
+}
+
+const char *otrp_agent_last_error(const otrp_agent *agent)
+{
+    return agent->error;
+}
+
+void otrp_agent_cancel(otrp_agent *agent)
+{
+    __atomic_store_n(&agent->cancelled, 1, __ATOMIC_SEQ_CST);
+    for (size_t i = 0; i < agent->tee_count; i++) {
+        otrp_tee *tee = agent->tees[i];
+        if (tee->ops->cancel != NULL)
+            tee->ops->cancel(tee->ctx);
+    }
+}
+
+int otrp_tee_call_cancelled(const otrp_tee_call *call)
+{
+    if (call == NULL || call->cancelled == NULL)
+        return 0;
+    return __atomic_load_n(call->cancelled, __ATOMIC_SEQ_CST) != 0;
+}
+
+static void vlog(const otrp_agent *agent, otrp_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void vlog(const otrp_agent *agent, otrp_log_level level, const char *fmt, va_list ap)
+{
+    if (agent->config.log == NULL || level < agent->config.log_level ||
+        agent->config.log_level == OTRP_LOG_SILENT)
+        return;
+    char line[OTRP__DETAIL_MAX];
+    (void)vsnprintf(line, sizeof line, fmt, ap);
+    agent->config.log(agent->config.log_user, level, line);
+}
+
+void otrp__log(const otrp_agent *agent, otrp_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(agent, level, fmt, ap);
+    va_end(ap);
+}
+
+otrp_status otrp__agent_fail(otrp_agent *agent, otrp_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(agent->error, sizeof agent->error, fmt, ap);
+    va_end(ap);
+    otrp__log(agent, OTRP_LOG_WARN, "%s: %s", otrp_status_name(status), agent->error);
+    return status;
+}
+
+void otrp__stats_begin(otrp_agent *agent, const char *operation)
+{
+    memset(&agent->last, 0, sizeof agent->last);
+    agent->last.operation = operation;
+    agent->last.start_ms = otrp_monotonic_ms();
+    agent->error[0] = '\0';
+    __atomic_store_n(&agent->cancelled, 0, __ATOMIC_SEQ_CST);
+}
+
+void otrp__stats_end(otrp_agent *agent, otrp_status result)
+{
+    agent->last.valid = 1;
+    if (result != OTRP_OK) {
+        agent->last.result = result;
+        (void)snprintf(agent->last.detail, sizeof agent->last.detail, "%s", agent->error);
+    }
+    agent->last.duration_ms = otrp_monotonic_ms() - agent->last.start_ms;
+}

@@ -1,0 +1,88 @@
+/* The agent's private structures and the helpers its files share. */
+#ifndef OTRP_AGENT_INTERNAL_H
+#define OTRP_AGENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "otrp/agent.h"
+
+/* The longest detail string kept per handle. */
+#define OTRP__DETAIL_MAX 512
+
+struct otrp_tee {
+    const struct otrp_tee_ops *ops;
+    void *ctx;
+    pthread_mutex_t lock; /* held for every call into the backend */
+    char *name;           /* routing name once learnt (malloc), else NULL */
+    otrp_status last_status; /* of the last call: ready, busy or unreachable */
+};
+
+/* Figures of the last operation, reported by otrp_get_device_state(). */
+typedef struct otrp__session_stats {
+    int valid;
+    const char *operation;
+    otrp_status result;
+    char detail[OTRP__DETAIL_MAX];
+    unsigned long round_trips;
+    unsigned long long bytes_to_tee;
+    unsigned long long bytes_from_tee;
+    unsigned long long bytes_sent;
+    unsigned long long bytes_received;
+    uint64_t start_ms;
+    uint64_t duration_ms;
+} otrp__session_stats;
+
+struct otrp_agent {
+    otrp_agent_config config;
+    otrp_tee *tees[OTRP_MAX_TEES];
+    size_t tee_count;
+    char error[OTRP__DETAIL_MAX];
+    int cancelled; /* set by otrp_agent_cancel() from any thread: __atomic only */
+    otrp__session_stats last;
+    struct otrp__http *http; /* the TAM transport, made at the first session */
+};
+
+/* Record a failure detail on the handle (printf-style), log it, return status. */
+__attribute__((format(printf, 3, 4)))
+otrp_status otrp__agent_fail(otrp_agent *agent, otrp_status status, const char *fmt, ...);
+
+__attribute__((format(printf, 3, 4)))
+void otrp__log(const otrp_agent *agent, otrp_log_level level, const char *fmt, ...);
+
+/* Start and finish the figures of one operation. */
+void otrp__stats_begin(otrp_agent *agent, const char *operation);
+void otrp__stats_end(otrp_agent *agent, otrp_status result);
+
+/* One call into a backend, given the ops, its ctx and the call; args is the caller's. */
+typedef otrp_status (*otrp__tee_invoke_fn)(const struct otrp_tee_ops *ops, void *ctx,
+                                           const otrp_tee_call *call, void *args);
+
+/* Call a TEE under its lock with a deadline, retrying a busy TEE with backoff.
+ * A backend that answers after the deadline gets OTRP_ERR_TIMEOUT. */
+otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_fn fn,
+                             void *args);
+
+/* The TEE's routing name (learnt once, then cached); NULL when it cannot be learnt. */
+const char *otrp__tee_name(otrp_agent *agent, otrp_tee *tee);
+
+/* A short label of the TEE for messages: its name, or "#<index> (<kind>)". */
+void otrp__tee_label(const otrp_agent *agent, const otrp_tee *tee, char *out, size_t cap);
+
+/* ProcessOTrPMessage on one TEE; out is limited to the agent's message size. */
+otrp_status otrp__tee_process(otrp_agent *agent, otrp_tee *tee, const char *msg, size_t len,
+                              otrp_buf *out);
+
+/* otrp_agent_process() without the figures' start and end (the session loop relays
+ * many messages in one session). */
+otrp_status otrp__relay(otrp_agent *agent, const char *msg, size_t len, char **resp,
+                        size_t *resp_len);
+
+/* Map a failed TEE call to the agent's status and a detail naming the TEE and cause. */
+otrp_status otrp__tee_failure(otrp_agent *agent, const otrp_tee *tee, otrp_status st);
+
+/* Build {"OTrPBrokerError": {...}} for the TAM; rid/tid may be NULL. */
+otrp_status otrp__broker_error(const char *errcode, const char *rid, const char *tid,
+                               char **out, size_t *out_len);
+
+#endif

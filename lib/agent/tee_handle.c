@@ -1,0 +1,166 @@
+/* TEE handles: wrapping a backend, and calling it under its lock with a deadline and a
+ * bounded busy retry. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/agent_internal.h"
+#include "util/mem.h"
+
+/* A TEE name longer than this is not a name (DSI names are short; PROFILE P7). */
+#define TEE_NAME_MAX 256
+/* While backing off from a busy TEE, look at the cancel flag this often. */
+#define CANCEL_POLL_MS 10u
+
+otrp_status otrp_tee_new(const struct otrp_tee_ops *ops, void *ctx, otrp_tee **out)
+{
+    *out = NULL;
+    if (ops->struct_size < offsetof(struct otrp_tee_ops, destroy) + sizeof ops->destroy ||
+        ops->get_name == NULL || ops->process_message == NULL || ops->destroy == NULL) {
+        if (ops->destroy != NULL)
+            ops->destroy(ctx);
+        return OTRP_ERR_INVALID_ARG;
+    }
+    otrp_tee *tee = calloc(1, sizeof *tee);
+    if (tee == NULL || pthread_mutex_init(&tee->lock, NULL) != 0) {
+        free(tee);
+        ops->destroy(ctx);
+        return OTRP_ERR_NO_MEMORY;
+    }
+    tee->ops = ops;
+    tee->ctx = ctx;
+    tee->last_status = OTRP_OK;
+    *out = tee;
+    return OTRP_OK;
+}
+
+void otrp_tee_free(otrp_tee *tee)
+{
+    if (tee == NULL)
+        return;
+    tee->ops->destroy(tee->ctx);
+    pthread_mutex_destroy(&tee->lock);
+    free(tee->name);
+    free(tee);
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Back off for ms, waking early when the operation is cancelled. */
+static int backoff(otrp_agent *agent, unsigned ms)
+{
+    while (ms > 0) {
+        if (__atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST))
+            return 0;
+        unsigned step = ms < CANCEL_POLL_MS ? ms : CANCEL_POLL_MS;
+        sleep_ms(step);
+        ms -= step;
+    }
+    return !__atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST);
+}
+
+otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_fn fn,
+                             void *args)
+{
+    unsigned delay = agent->config.tee_busy_backoff_ms;
+    for (unsigned attempt = 0;; attempt++) {
+        if (__atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST))
+            return OTRP_ERR_CANCELLED;
+        uint64_t now = otrp_monotonic_ms();
+        otrp_tee_call call = {sizeof call,
+                              agent->config.tee_timeout_ms ? now + agent->config.tee_timeout_ms : 0,
+                              agent->config.max_message_size, &agent->cancelled};
+        pthread_mutex_lock(&tee->lock);
+        otrp_status st = fn(tee->ops, tee->ctx, &call, args);
+        pthread_mutex_unlock(&tee->lock);
+        if (st == OTRP_OK && call.deadline_ms != 0 && otrp_monotonic_ms() > call.deadline_ms)
+            st = OTRP_ERR_TIMEOUT; /* a late answer is no answer */
+        tee->last_status = st;
+        if (st != OTRP_ERR_TEE_BUSY || attempt >= agent->config.tee_busy_retries)
+            return st;
+        otrp__log(agent, OTRP_LOG_INFO, "TEE busy; retry %u of %u in %u ms", attempt + 1,
+                  agent->config.tee_busy_retries, delay);
+        if (!backoff(agent, delay))
+            return OTRP_ERR_CANCELLED;
+        delay = delay > UINT32_MAX / 2 ? delay : delay * 2;
+    }
+}
+
+struct name_args {
+    otrp_buf *name;
+};
+
+static otrp_status invoke_get_name(const struct otrp_tee_ops *ops, void *ctx,
+                                   const otrp_tee_call *call, void *args)
+{
+    struct name_args *a = args;
+    otrp_buf_reset(a->name);
+    return ops->get_name(ctx, call, a->name);
+}
+
+const char *otrp__tee_name(otrp_agent *agent, otrp_tee *tee)
+{
+    if (tee->name != NULL)
+        return tee->name;
+    otrp_buf name = {0};
+    name.max = TEE_NAME_MAX;
+    struct name_args args = {&name};
+    otrp_status st = otrp__tee_invoke(agent, tee, invoke_get_name, &args);
+    if (st == OTRP_OK && name.len > 0 && memchr(name.data, '\0', name.len) == NULL) {
+        tee->name = (char *)name.data; /* NUL-terminated by otrp_buf */
+        return tee->name;
+    }
+    if (st == OTRP_OK)
+        tee->last_status = OTRP_ERR_TEE_PROTOCOL; /* an empty or binary name */
+    otrp_buf_free(&name);
+    return NULL;
+}
+
+void otrp__tee_label(const otrp_agent *agent, const otrp_tee *tee, char *out, size_t cap)
+{
+    if (tee->name != NULL) {
+        (void)snprintf(out, cap, "'%.64s'", tee->name);
+        return;
+    }
+    size_t index = 0;
+    while (index < agent->tee_count && agent->tees[index] != tee)
+        index++;
+    (void)snprintf(out, cap, "#%zu (%s)", index + 1,
+                   tee->ops->kind != NULL ? tee->ops->kind : "?");
+}
+
+struct process_args {
+    const char *msg;
+    size_t len;
+    otrp_buf *out;
+};
+
+static otrp_status invoke_process(const struct otrp_tee_ops *ops, void *ctx,
+                                  const otrp_tee_call *call, void *args)
+{
+    struct process_args *a = args;
+    otrp_buf_reset(a->out);
+    return ops->process_message(ctx, call, a->msg, a->len, a->out);
+}
+
+otrp_status otrp__tee_process(otrp_agent *agent, otrp_tee *tee, const char *msg, size_t len,
+                              otrp_buf *out)
+{
+    out->max = agent->config.max_message_size;
+    struct process_args args = {msg, len, out};
+    otrp_status st = otrp__tee_invoke(agent, tee, invoke_process, &args);
+    agent->last.round_trips++;
+    agent->last.bytes_to_tee += len;
+    if (st == OTRP_OK)
+        agent->last.bytes_from_tee += out->len;
+    else
+        otrp_buf_reset(out); /* never pass on half an answer */
+    return st;
+}

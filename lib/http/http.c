@@ -1,0 +1,781 @@
+/*
+ * The TAM transport on libcurl. See http.h for the contract.
+ *
+ * The transfer runs on a private multi handle that this transport owns together with its
+ * one easy handle: the multi handle keeps the connection cache between POSTs (keep-alive),
+ * and driving it ourselves in short poll slices lets the progress callback see a cancel
+ * request or a stalled peer within POLL_SLICE_MS instead of libcurl's one-second idle tick.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "http/http.h"
+#include "otrp/version.h"
+#include "util/mem.h"
+
+/* How long one wait for socket activity lasts: the latency of cancel and stall checks. */
+#define POLL_SLICE_MS 50
+/* Backoff between retries grows up to this (a TAM that is down stays down a while). */
+#define RETRY_BACKOFF_MAX_MS 8000u
+/* A 503 whose Retry-After asks for a longer pause than this is not retried. */
+#define RETRY_AFTER_MAX_S 8u
+/* Error bodies (non-2xx) are read and dropped so the connection stays reusable, up to
+ * this many bytes; a longer one is cut (the connection is then closed). */
+#define ERROR_BODY_MAX ((size_t)64 * 1024)
+/* Server-supplied text (media type, Location) quoted in a detail is cut to this. */
+#define QUOTE_MAX 96
+/* OpenSSL X509_V_ERR_* values reported by CURLINFO_SSL_VERIFYRESULT (stable ABI). */
+#define X509_V_OK_ 0L
+#define X509_V_NOT_YET_READ_ 1L /* libcurl's initial certverifyresult, !X509_V_OK */
+#define X509_V_ERR_CERT_NOT_YET_VALID_ 9L
+#define X509_V_ERR_CERT_HAS_EXPIRED_ 10L
+#define X509_V_ERR_HOSTNAME_MISMATCH_ 62L
+
+/* State of the transfer in flight; reset before every attempt. */
+struct transfer {
+    otrp_buf *response;
+    size_t cap;            /* response body limit */
+    size_t dropped;        /* bytes of a non-2xx body read and dropped */
+    int error_body_cut;    /* a non-2xx body was longer than ERROR_BODY_MAX */
+    unsigned retry_after_ms; /* a 503's Retry-After; 0 when absent */
+    otrp_status write_status; /* why the write callback refused data */
+    int cancelled;         /* the progress callback saw the cancel flag */
+    int stalled;           /* the progress callback saw no progress for stall_timeout_ms */
+    int sending;           /* the connection is up: the stall clock runs */
+    curl_off_t last_dl, last_ul;
+    uint64_t last_progress_ms;
+};
+
+struct otrp__http {
+    otrp__http_settings s;
+    CURL *easy;
+    CURLM *multi;
+    struct curl_slist *headers_empty; /* Accept; Content-Type and Expect suppressed */
+    struct curl_slist *headers_body;  /* Accept, Content-Type; Expect suppressed */
+    struct transfer x;
+    char *uri;  /* the URI checked and set on the easy handle last; NULL before */
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- libcurl global init: reference-counted by libcurl; the lock also covers builds
+ * without CURL_VERSION_THREADSAFE, where curl_global_init must not race with itself. */
+
+static pthread_mutex_t curl_global_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int curl_global_ref(void)
+{
+    pthread_mutex_lock(&curl_global_lock);
+    CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_mutex_unlock(&curl_global_lock);
+    return rc == CURLE_OK;
+}
+
+static void curl_global_unref(void)
+{
+    pthread_mutex_lock(&curl_global_lock);
+    curl_global_cleanup();
+    pthread_mutex_unlock(&curl_global_lock);
+}
+
+/* ---- small helpers ---- */
+
+static void set_detail(char *detail, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_detail(char *detail, size_t size, const char *fmt, ...)
+{
+    if (detail == NULL || size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, size, fmt, ap);
+    va_end(ap);
+}
+
+/* Copy untrusted text for a detail: printable ASCII only, bounded. */
+static void quote(char *out, size_t size, const char *in)
+{
+    size_t n = 0;
+    for (; in != NULL && in[n] != '\0' && n + 1 < size && n < QUOTE_MAX; n++) {
+        unsigned char c = (unsigned char)in[n];
+        out[n] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    out[n] = '\0';
+}
+
+static char ascii_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+int otrp__http_media_type_is(const char *value, const char *want)
+{
+    if (value == NULL || want == NULL)
+        return 0;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    size_t n = strcspn(value, ";");
+    while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+        n--;
+    if (n != strlen(want))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (ascii_lower(value[i]) != ascii_lower(want[i]))
+            return 0;
+    return 1;
+}
+
+static int cancel_requested(const otrp__http *t)
+{
+    return t->s.cancel != NULL && __atomic_load_n(t->s.cancel, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Sleep ms, waking every POLL_SLICE_MS to look at the cancel flag. 0 when cancelled. */
+static int backoff_sleep(const otrp__http *t, unsigned ms)
+{
+    uint64_t end = otrp_monotonic_ms() + ms;
+    for (;;) {
+        if (cancel_requested(t))
+            return 0;
+        uint64_t now = otrp_monotonic_ms();
+        if (now >= end)
+            return 1;
+        uint64_t left = end - now;
+        if (left > POLL_SLICE_MS)
+            left = POLL_SLICE_MS;
+        struct timespec ts = {0, (long)left * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* ---- settings ---- */
+
+void otrp__http_settings_init(otrp__http_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->connect_timeout_ms = OTRP__HTTP_DEFAULT_CONNECT_TIMEOUT_MS;
+    s->http_timeout_ms = OTRP__HTTP_DEFAULT_TIMEOUT_MS;
+    s->stall_timeout_ms = OTRP__HTTP_DEFAULT_STALL_TIMEOUT_MS;
+    s->http_retries = OTRP__HTTP_DEFAULT_RETRIES;
+    s->retry_backoff_ms = OTRP__HTTP_DEFAULT_RETRY_BACKOFF_MS;
+    s->max_message_size = OTRP_DEFAULT_MAX_MESSAGE;
+}
+
+void otrp__http_settings_from_config(otrp__http_settings *s, const otrp_agent_config *cfg)
+{
+    s->allow_http = cfg->allow_http;
+    s->ca_file = cfg->ca_file;
+    s->ca_blob = cfg->ca_blob;
+    s->ca_blob_len = cfg->ca_blob_len;
+    s->pinned_keys = cfg->pinned_keys;
+    s->connect_timeout_ms = cfg->connect_timeout_ms;
+    s->http_timeout_ms = cfg->http_timeout_ms;
+    s->stall_timeout_ms = cfg->stall_timeout_ms;
+    s->http_retries = cfg->http_retries;
+    s->user_agent = cfg->user_agent;
+    s->max_message_size = cfg->max_message_size;
+}
+
+/* Zero means "default" in every numeric setting. */
+static void apply_defaults(otrp__http_settings *s)
+{
+    otrp__http_settings d;
+    otrp__http_settings_init(&d);
+    if (s->connect_timeout_ms == 0)
+        s->connect_timeout_ms = d.connect_timeout_ms;
+    if (s->http_timeout_ms == 0)
+        s->http_timeout_ms = d.http_timeout_ms;
+    if (s->stall_timeout_ms == 0)
+        s->stall_timeout_ms = d.stall_timeout_ms;
+    if (s->retry_backoff_ms == 0)
+        s->retry_backoff_ms = d.retry_backoff_ms;
+    if (s->max_message_size == 0)
+        s->max_message_size = d.max_message_size;
+    if (s->http_retries > OTRP__HTTP_MAX_RETRIES)
+        s->http_retries = OTRP__HTTP_MAX_RETRIES;
+    if (s->user_agent == NULL)
+        s->user_agent = "libotrp/" OTRP_VERSION_STRING;
+}
+
+/* ---- URI check ---- */
+
+otrp_status otrp__http_check_uri(const char *uri, int allow_http, char *detail,
+                                 size_t detail_size)
+{
+    if (uri == NULL || uri[0] == '\0') {
+        set_detail(detail, detail_size, "TAM URI is empty");
+        return OTRP_ERR_BAD_URI;
+    }
+    size_t len = strnlen(uri, OTRP__HTTP_URI_MAX + 1);
+    if (len > OTRP__HTTP_URI_MAX) {
+        set_detail(detail, detail_size, "TAM URI longer than %u bytes", OTRP__HTTP_URI_MAX);
+        return OTRP_ERR_BAD_URI;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)uri[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            set_detail(detail, detail_size,
+                       "TAM URI has a space, control or non-ASCII byte at offset %zu", i);
+            return OTRP_ERR_BAD_URI;
+        }
+    }
+    CURLU *u = curl_url();
+    if (u == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    otrp_status st = OTRP_OK;
+    char *scheme = NULL, *host = NULL, *user = NULL;
+    CURLUcode uc = curl_url_set(u, CURLUPART_URL, uri, CURLU_NON_SUPPORT_SCHEME);
+    if (uc != CURLUE_OK) {
+        set_detail(detail, detail_size, "TAM URI malformed: %s", curl_url_strerror(uc));
+        st = OTRP_ERR_BAD_URI;
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
+        char q[QUOTE_MAX + 1];
+        quote(q, sizeof q, scheme);
+        set_detail(detail, detail_size, "TAM URI scheme '%s' is not http or https", q);
+        st = OTRP_ERR_BAD_URI;
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
+        set_detail(detail, detail_size, "TAM URI has no host");
+        st = OTRP_ERR_BAD_URI;
+        goto out;
+    }
+    if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+        set_detail(detail, detail_size, "TAM URI carries user information (credentials)");
+        st = OTRP_ERR_BAD_URI;
+        goto out;
+    }
+    if (strcmp(scheme, "http") == 0 && !allow_http) {
+        set_detail(detail, detail_size, "TAM URI is plain http and allow_http is not set");
+        st = OTRP_ERR_HTTP_INSECURE;
+        goto out;
+    }
+out:
+    curl_free(user);
+    curl_free(host);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return st;
+}
+
+/* ---- callbacks ---- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
+{
+    otrp__http *t = user;
+    struct transfer *x = &t->x;
+    size_t n = size * nmemb; /* size is always 1 */
+    long code = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code < 200 || code > 299) {
+        if (n > ERROR_BODY_MAX - x->dropped) {
+            x->error_body_cut = 1; /* the status code is the answer: stop reading */
+            return 0;
+        }
+        x->dropped += n;
+        return n;
+    }
+    /* The cap is checked here, not by CURLOPT_MAXFILESIZE: that one does not stop a
+     * chunked body on libcurl 7.88. */
+    if (n > x->cap - x->response->len) {
+        x->write_status = OTRP_ERR_TOO_LARGE;
+        return 0;
+    }
+    otrp_status st = otrp_buf_append(x->response, data, n);
+    if (st != OTRP_OK) {
+        x->write_status = st;
+        return 0;
+    }
+    return n;
+}
+
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    otrp__http *t = user;
+    struct transfer *x = &t->x;
+    if (cancel_requested(t)) {
+        x->cancelled = 1;
+        return 1;
+    }
+    uint64_t now = otrp_monotonic_ms();
+    if (!x->sending) {
+        /* Until the request goes out, the connect timeout is in charge. */
+        curl_off_t pre = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+        if (pre == 0 && ulnow == 0 && dlnow == 0)
+            return 0;
+        x->sending = 1;
+        x->last_progress_ms = now;
+    }
+    if (dlnow != x->last_dl || ulnow != x->last_ul) {
+        x->last_dl = dlnow;
+        x->last_ul = ulnow;
+        x->last_progress_ms = now;
+    } else if (now - x->last_progress_ms >= t->s.stall_timeout_ms) {
+        x->stalled = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- transport object ---- */
+
+/* A millisecond setting as the long libcurl takes (long is 32 bits on some targets). */
+static long ms_option(unsigned ms)
+{
+#if UINT_MAX > LONG_MAX
+    if (ms > (unsigned)LONG_MAX)
+        return LONG_MAX;
+#endif
+    return (long)ms;
+}
+
+static int set_options(otrp__http *t)
+{
+    const otrp__http_settings *s = &t->s;
+    CURL *e = t->easy;
+    long stall_s = (long)(s->stall_timeout_ms / 1000u) + 2;
+    int ok = 1;
+#define SET(opt, val) ok &= curl_easy_setopt(e, opt, val) == CURLE_OK
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_ERRORBUFFER, t->errbuf);
+    SET(CURLOPT_PROTOCOLS_STR, s->allow_http ? "http,https" : "https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_POST, 1L);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, ms_option(s->connect_timeout_ms));
+    SET(CURLOPT_TIMEOUT_MS, ms_option(s->http_timeout_ms));
+    /* Backstop only: libcurl averages speed over a few seconds, so its verdict comes
+     * late; on_progress measures the stall itself to the millisecond. */
+    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_TIME, stall_s);
+    SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    SET(CURLOPT_SSL_VERIFYPEER, 1L);
+    SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    if (s->ca_blob != NULL) {
+        struct curl_blob blob;
+        /* libcurl copies the blob (CURL_BLOB_COPY) and never writes it. */
+        blob.data = (void *)(uintptr_t)s->ca_blob;
+        blob.len = s->ca_blob_len;
+        blob.flags = CURL_BLOB_COPY;
+        SET(CURLOPT_CAINFO_BLOB, &blob);
+    }
+    if (s->ca_blob != NULL || s->ca_file != NULL) {
+        /* A configured CA replaces the system store; it does not add to it. */
+        SET(CURLOPT_CAINFO, s->ca_blob != NULL ? NULL : s->ca_file);
+        SET(CURLOPT_CAPATH, (char *)NULL);
+    }
+    if (s->pinned_keys != NULL)
+        SET(CURLOPT_PINNEDPUBLICKEY, s->pinned_keys);
+    SET(CURLOPT_USERAGENT, s->user_agent);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, t);
+    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+    SET(CURLOPT_XFERINFODATA, t);
+    SET(CURLOPT_NOPROGRESS, 0L);
+#undef SET
+    return ok;
+}
+
+otrp_status otrp__http_new(const otrp__http_settings *settings, otrp__http **out)
+{
+    if (settings == NULL || out == NULL)
+        return OTRP_ERR_INVALID_ARG;
+    *out = NULL;
+    if (settings->ca_blob != NULL && settings->ca_blob_len == 0)
+        return OTRP_ERR_INVALID_ARG;
+    if (settings->pinned_keys != NULL && strncmp(settings->pinned_keys, "sha256//", 8) != 0)
+        return OTRP_ERR_INVALID_ARG;
+    if (!curl_global_ref())
+        return OTRP_ERR_INTERNAL;
+    otrp__http *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        curl_global_unref();
+        return OTRP_ERR_NO_MEMORY;
+    }
+    t->s = *settings;
+    apply_defaults(&t->s);
+    otrp_status st = OTRP_ERR_NO_MEMORY;
+    t->easy = curl_easy_init();
+    t->multi = curl_multi_init();
+    if (t->easy == NULL || t->multi == NULL)
+        goto fail;
+    const char *accept = "Accept: " OTRP__HTTP_MEDIA_TYPE;
+    /* "Name:" with no value removes a header libcurl would add by itself: the form
+     * Content-Type of an empty POST and "Expect: 100-continue". */
+    struct curl_slist *l;
+    if ((l = curl_slist_append(NULL, accept)) == NULL)
+        goto fail;
+    t->headers_empty = l;
+    if ((l = curl_slist_append(t->headers_empty, "Content-Type:")) == NULL)
+        goto fail;
+    if ((l = curl_slist_append(t->headers_empty, "Expect:")) == NULL)
+        goto fail;
+    if ((l = curl_slist_append(NULL, accept)) == NULL)
+        goto fail;
+    t->headers_body = l;
+    if ((l = curl_slist_append(t->headers_body, "Content-Type: " OTRP__HTTP_MEDIA_TYPE)) ==
+        NULL)
+        goto fail;
+    if ((l = curl_slist_append(t->headers_body, "Expect:")) == NULL)
+        goto fail;
+    if (!set_options(t)) {
+        st = OTRP_ERR_INTERNAL;
+        goto fail;
+    }
+    *out = t;
+    return OTRP_OK;
+fail:
+    otrp__http_free(t);
+    return st;
+}
+
+void otrp__http_free(otrp__http *t)
+{
+    if (t == NULL)
+        return;
+    if (t->easy != NULL)
+        curl_easy_cleanup(t->easy);
+    if (t->multi != NULL)
+        curl_multi_cleanup(t->multi); /* closes the cached connection */
+    curl_slist_free_all(t->headers_empty);
+    curl_slist_free_all(t->headers_body);
+    free(t->uri);
+    free(t);
+    curl_global_unref();
+}
+
+/* ---- one attempt ---- */
+
+/* Drive the transfer on the private multi handle; the CURLcode of the easy handle. */
+static CURLcode run_transfer(otrp__http *t)
+{
+    if (curl_multi_add_handle(t->multi, t->easy) != CURLM_OK)
+        return CURLE_FAILED_INIT;
+    CURLcode result = CURLE_FAILED_INIT;
+    int done = 0;
+    while (!done) {
+        /* Also checked here: libcurl may not call the progress callback while it
+         * resolves a name or opens a connection. */
+        if (cancel_requested(t)) {
+            t->x.cancelled = 1;
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        int running = 0;
+        if (curl_multi_perform(t->multi, &running) != CURLM_OK)
+            break;
+        CURLMsg *msg;
+        int queued;
+        while ((msg = curl_multi_info_read(t->multi, &queued)) != NULL) {
+            if (msg->msg == CURLMSG_DONE && msg->easy_handle == t->easy) {
+                result = msg->data.result;
+                done = 1;
+            }
+        }
+        if (done || running == 0)
+            break;
+        if (curl_multi_poll(t->multi, NULL, 0, POLL_SLICE_MS, NULL) != CURLM_OK)
+            break;
+    }
+    curl_multi_remove_handle(t->multi, t->easy);
+    return result;
+}
+
+static otrp_status map_tls_verify_failure(otrp__http *t, char *detail, size_t size)
+{
+    long verify = -1;
+    curl_easy_getinfo(t->easy, CURLINFO_SSL_VERIFYRESULT, &verify);
+    if (verify == X509_V_ERR_CERT_HAS_EXPIRED_ || verify == X509_V_ERR_CERT_NOT_YET_VALID_) {
+        set_detail(detail, size, "TAM certificate outside its validity period: %s",
+                   t->errbuf);
+        return OTRP_ERR_CERT_EXPIRED;
+    }
+    /*
+     * With verification on, OpenSSL fails the handshake itself on a bad chain and libcurl
+     * then reports the chain's verify result. A failure after the handshake is libcurl's
+     * own host name check, which runs before the verify result is read: the result is
+     * then still libcurl's "not checked yet" marker (!X509_V_OK, i.e. 1), or 0 / 62.
+     */
+    if (verify == X509_V_ERR_HOSTNAME_MISMATCH_ || verify == X509_V_OK_ ||
+        verify == X509_V_NOT_YET_READ_) {
+        set_detail(detail, size, "TAM certificate does not match the host: %s", t->errbuf);
+        return OTRP_ERR_TLS_HOSTNAME;
+    }
+    set_detail(detail, size, "TAM certificate not trusted (verify result %ld): %s", verify,
+               t->errbuf);
+    return OTRP_ERR_TLS_CERT;
+}
+
+static otrp_status map_curl_error(otrp__http *t, CURLcode rc, int *retry, char *detail,
+                                  size_t size)
+{
+    const struct transfer *x = &t->x;
+    if (t->errbuf[0] == '\0')
+        snprintf(t->errbuf, sizeof t->errbuf, "%s", curl_easy_strerror(rc));
+    switch (rc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+        if (x->cancelled) {
+            set_detail(detail, size, "cancelled during the HTTP exchange");
+            return OTRP_ERR_CANCELLED;
+        }
+        if (x->stalled) {
+            set_detail(detail, size, "TAM connection stalled: no byte moved for %u ms",
+                       t->s.stall_timeout_ms);
+            return OTRP_ERR_TIMEOUT;
+        }
+        break;
+    case CURLE_WRITE_ERROR:
+        if (x->write_status == OTRP_ERR_TOO_LARGE) {
+            set_detail(detail, size, "TAM response body exceeds the limit of %zu bytes",
+                       x->cap);
+            return OTRP_ERR_TOO_LARGE;
+        }
+        if (x->write_status != OTRP_OK) {
+            set_detail(detail, size, "cannot store the TAM response");
+            return x->write_status;
+        }
+        break;
+    case CURLE_FILESIZE_EXCEEDED: {
+        /* libcurl refuses the Content-Length header before it stores the value. */
+        set_detail(detail, size, "TAM response Content-Length exceeds the limit of %zu bytes",
+                   x->cap);
+        return OTRP_ERR_TOO_LARGE;
+    }
+    case CURLE_OPERATION_TIMEDOUT: {
+        curl_off_t pre = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+        if (pre == 0)
+            set_detail(detail, size, "connect timeout (%u ms): %s", t->s.connect_timeout_ms,
+                       t->errbuf);
+        else
+            set_detail(detail, size, "HTTP exchange timeout (%u ms): %s",
+                       t->s.http_timeout_ms, t->errbuf);
+        return OTRP_ERR_TIMEOUT;
+    }
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        *retry = 1; /* nothing was sent */
+        set_detail(detail, size, "cannot connect to the TAM: %s", t->errbuf);
+        return OTRP_ERR_HTTP_CONNECT;
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return map_tls_verify_failure(t, detail, size);
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        set_detail(detail, size, "TAM public key matches no pinned key: %s", t->errbuf);
+        return OTRP_ERR_TLS_PIN;
+    case CURLE_SSL_CACERT_BADFILE:
+        set_detail(detail, size, "cannot load the CA certificates: %s", t->errbuf);
+        return OTRP_ERR_CONFIG;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_USE_SSL_FAILED:
+        set_detail(detail, size, "TLS handshake with the TAM failed: %s", t->errbuf);
+        return OTRP_ERR_TLS;
+    case CURLE_URL_MALFORMAT:
+        set_detail(detail, size, "TAM URI refused by libcurl: %s", t->errbuf);
+        return OTRP_ERR_BAD_URI;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        /* The scheme was checked before: this is an answer that is not HTTP at all
+         * ("Received HTTP/0.9 when not allowed"): the protocol error below. */
+        break;
+    case CURLE_OUT_OF_MEMORY:
+        set_detail(detail, size, "out of memory in libcurl");
+        return OTRP_ERR_NO_MEMORY;
+    case CURLE_FAILED_INIT:
+        set_detail(detail, size, "libcurl transfer could not run");
+        return OTRP_ERR_INTERNAL;
+    default:
+        break;
+    }
+    set_detail(detail, size, "HTTP exchange with the TAM failed (curl %d): %s", (int)rc,
+               t->errbuf);
+    return OTRP_ERR_HTTP_PROTOCOL;
+}
+
+/* Judge a completed exchange by its status code and media type. */
+static otrp_status judge_response(otrp__http *t, long code, int *retry, char *detail,
+                                  size_t size)
+{
+    otrp_buf *resp = t->x.response;
+    char q[QUOTE_MAX + 1];
+    if (code >= 200 && code <= 299) {
+        if (resp->len == 0)
+            return OTRP_OK; /* the TAM has nothing more */
+        char *ct = NULL;
+        curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
+        if (otrp__http_media_type_is(ct, OTRP__HTTP_MEDIA_TYPE))
+            return OTRP_OK;
+        quote(q, sizeof q, ct);
+        set_detail(detail, size, "TAM answered HTTP %ld with media type '%s', not %s", code,
+                   ct == NULL ? "(none)" : q, OTRP__HTTP_MEDIA_TYPE);
+        return OTRP_ERR_HTTP_CONTENT_TYPE;
+    }
+    if (code >= 300 && code <= 399) {
+        char *location = NULL;
+        curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &location);
+        quote(q, sizeof q, location);
+        set_detail(detail, size, "TAM answered HTTP %ld redirect to '%s' (not followed)",
+                   code, location == NULL ? "(no Location)" : q);
+        return OTRP_ERR_HTTP_REDIRECT;
+    }
+    if (code == 503) {
+        /* The TAM said it did not process the request: safe to send it again, after the
+         * pause it asks for (Retry-After) when that is short enough to wait for. */
+        curl_off_t after = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &after);
+        if (after > RETRY_AFTER_MAX_S) {
+            set_detail(detail, size,
+                       "TAM answered HTTP status 503 and asks to retry after %lld s "
+                       "(more than the %u s this transport waits)",
+                       (long long)after, RETRY_AFTER_MAX_S);
+            return OTRP_ERR_HTTP_STATUS;
+        }
+        t->x.retry_after_ms = (unsigned)after * 1000u;
+        *retry = 1;
+    }
+    set_detail(detail, size, "TAM answered HTTP status %ld", code);
+    return OTRP_ERR_HTTP_STATUS;
+}
+
+static otrp_status post_once(otrp__http *t, const void *body,
+                             size_t body_len, otrp_buf *response, size_t cap,
+                             otrp__http_result *info, int *retry)
+{
+    memset(&t->x, 0, sizeof t->x);
+    t->x.response = response;
+    t->x.cap = cap;
+    t->x.write_status = OTRP_OK;
+    t->errbuf[0] = '\0';
+    otrp_buf_reset(response);
+    int ok = 1;
+    ok &= curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) ==
+          CURLE_OK;
+    /* Not copied by libcurl: body outlives the transfer (it is the caller's). */
+    ok &= curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, body_len > 0 ? body : "") ==
+          CURLE_OK;
+    ok &= curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER,
+                           body_len > 0 ? t->headers_body : t->headers_empty) == CURLE_OK;
+    ok &= curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap) == CURLE_OK;
+    if (!ok) {
+        set_detail(info->detail, sizeof info->detail, "libcurl refused an option");
+        return OTRP_ERR_INTERNAL;
+    }
+    CURLcode rc = run_transfer(t);
+
+    long code = 0, connects = 0;
+    curl_off_t up = 0, down = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(t->easy, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_easy_getinfo(t->easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+    info->http_code = code;
+    info->new_connections += connects > 0 ? (unsigned)connects : 0u;
+    info->bytes_sent += up > 0 ? (uint64_t)up : 0u;
+    info->bytes_received += down > 0 ? (uint64_t)down : 0u;
+
+    /* A long error body is cut on purpose (or refused by its Content-Length): judge the
+     * exchange by its status code, which is the answer. */
+    int error_code = code != 0 && (code < 200 || code > 299);
+    int judge = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && t->x.error_body_cut) ||
+                (rc == CURLE_FILESIZE_EXCEEDED && error_code);
+    otrp_status st = judge
+                         ? judge_response(t, code, retry, info->detail, sizeof info->detail)
+                         : map_curl_error(t, rc, retry, info->detail, sizeof info->detail);
+    if (st != OTRP_OK)
+        otrp_buf_reset(response); /* a failed exchange yields no message */
+    return st;
+}
+
+/* Check uri and set it on the handle, unless it is the one of the previous POST (a
+ * session POSTs to one URI: neither check nor libcurl's parse is repeated). */
+static otrp_status use_uri(otrp__http *t, const char *uri, otrp__http_result *info)
+{
+    if (uri != NULL && t->uri != NULL && strcmp(uri, t->uri) == 0)
+        return OTRP_OK;
+    otrp_status st = otrp__http_check_uri(uri, t->s.allow_http, info->detail,
+                                          sizeof info->detail);
+    if (st != OTRP_OK)
+        return st;
+    free(t->uri);
+    t->uri = otrp__strndup(uri, strlen(uri));
+    if (t->uri == NULL) {
+        set_detail(info->detail, sizeof info->detail, "out of memory");
+        return OTRP_ERR_NO_MEMORY;
+    }
+    if (curl_easy_setopt(t->easy, CURLOPT_URL, uri) != CURLE_OK) {
+        free(t->uri);
+        t->uri = NULL;
+        set_detail(info->detail, sizeof info->detail, "libcurl refused the URI");
+        return OTRP_ERR_INTERNAL;
+    }
+    return OTRP_OK;
+}
+
+otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
+                            size_t body_len, otrp_buf *response, otrp__http_result *info)
+{
+    otrp__http_result scratch;
+    if (info == NULL)
+        info = &scratch;
+    memset(info, 0, sizeof *info);
+    if (t == NULL || response == NULL || (body == NULL && body_len > 0)) {
+        set_detail(info->detail, sizeof info->detail, "invalid argument to the transport");
+        return OTRP_ERR_INVALID_ARG;
+    }
+    /* The response is reset before sending: a body inside it would be clobbered. */
+    uintptr_t b = (uintptr_t)body, r = (uintptr_t)response->data;
+    if (body_len > 0 && response->data != NULL && b >= r && b < r + response->cap) {
+        set_detail(info->detail, sizeof info->detail, "request body lies in the response buffer");
+        return OTRP_ERR_INVALID_ARG;
+    }
+    uint64_t start = otrp_monotonic_ms();
+    otrp_status st = use_uri(t, uri, info);
+    if (st != OTRP_OK)
+        return st;
+    size_t cap = t->s.max_message_size;
+    if (response->max != 0 && response->max < cap)
+        cap = response->max;
+
+    unsigned backoff = t->s.retry_backoff_ms;
+    for (;;) {
+        int retry = 0;
+        info->attempts++;
+        info->detail[0] = '\0';
+        st = post_once(t, body, body_len, response, cap, info, &retry);
+        if (st == OTRP_OK || !retry || info->attempts > t->s.http_retries)
+            break;
+        if (!backoff_sleep(t, t->x.retry_after_ms > 0 ? t->x.retry_after_ms : backoff)) {
+            set_detail(info->detail, sizeof info->detail, "cancelled while waiting to retry");
+            st = OTRP_ERR_CANCELLED;
+            break;
+        }
+        backoff = backoff >= RETRY_BACKOFF_MAX_MS / 2 ? RETRY_BACKOFF_MAX_MS : backoff * 2;
+    }
+    if (st != OTRP_OK && info->attempts > 1) {
+        size_t n = strlen(info->detail);
+        set_detail(info->detail + n, sizeof info->detail - n, " (after %u attempts)",
+                   info->attempts);
+    }
+    info->duration_ms = otrp_monotonic_ms() - start;
+    return st;
+}

@@ -1,0 +1,822 @@
+/* The relay core: routing, fan-out, agent errors, limits, and a table of bad inputs. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "otrp/otrp.h"
+#include "support/msg_build.h"
+#include "support/script_tee.h"
+
+#define TBS_INSTALL(tee) \
+    "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r-1\",\"tid\":\"t-1\",\"tee\":\"" tee "\"," \
+    "\"nextdsi\":true,\"content\":{\"x\":\"y\"}}}"
+#define ANSWER_INSTALL(tag) \
+    "{\"InstallTAResponse\":{\"payload\":\"eyJJbnN0YWxsVEFUQlNSZXNwb25zZSI6eyJzdGF0dXMiOiJwYXNzIn19\"," \
+    "\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"" tag "\"}}"
+/* payload {"GetDeviceTEEStateTBSResponse":{"status":"pass"}} */
+#define GDS_PAYLOAD "eyJHZXREZXZpY2VURUVTdGF0ZVRCU1Jlc3BvbnNlIjp7InN0YXR1cyI6InBhc3MifX0"
+#define GDS_ELEMENT(tag) \
+    "{\"GetDeviceTEEStateResponse\":{\"payload\":\"" GDS_PAYLOAD "\",\"protected\":\"eyJhbGciOiJSUzI1NiJ9\"," \
+    "\"signature\":\"" tag "\"}}"
+
+typedef struct fixture {
+    otrp_agent *agent;
+    script_tee *a, *b;
+} fixture;
+
+static otrp_agent *new_agent(size_t max_message, unsigned retries)
+{
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    cfg.tee_busy_retries = retries;
+    cfg.tee_busy_backoff_ms = 1;
+    cfg.tee_timeout_ms = 500;
+    if (max_message != 0)
+        cfg.max_message_size = max_message;
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    return agent;
+}
+
+static int setup_two(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->agent = new_agent(0, 3);
+    assert_int_equal(otrp_agent_add_tee(f->agent, script_tee_new("TEE A", &f->a)), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f->agent, script_tee_new("TEE B", &f->b)), OTRP_OK);
+    f->a->answer = ANSWER_INSTALL("from-A");
+    f->b->answer = ANSWER_INSTALL("from-B");
+    *state = f;
+    return 0;
+}
+
+static int setup_one(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->agent = new_agent(0, 3);
+    assert_int_equal(otrp_agent_add_tee(f->agent, script_tee_new("TEE A", &f->a)), OTRP_OK);
+    f->a->answer = ANSWER_INSTALL("from-A");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    otrp_agent_free(f->agent);
+    free(f);
+    return 0;
+}
+
+/* Run one message through the agent; returns the status, *resp owned by the caller. */
+static otrp_status relay(otrp_agent *agent, const char *msg, char **resp, size_t *resp_len)
+{
+    return otrp_agent_process(agent, msg, strlen(msg), resp, resp_len);
+}
+
+/* The errcode, rid and tid of an OTrPBrokerError (asserts its shape). */
+static void assert_broker_error(const char *resp, const char *errcode, const char *rid,
+                                const char *tid)
+{
+    assert_non_null(resp);
+    cJSON *root = cJSON_Parse(resp);
+    assert_non_null(root);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "OTrPBrokerError");
+    assert_non_null(e);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "ver")->valuestring, "1.0");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "errcode")->valuestring, errcode);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "rid")->valuestring, rid);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(e, "tid")->valuestring, tid);
+    cJSON_Delete(root);
+}
+
+static void test_relay_routes_by_tee_without_copy(void **state)
+{
+    fixture *f = *state;
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE B"));
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_int_equal(f->a->process_calls, 0);
+    assert_int_equal(f->b->process_calls, 1);
+    assert_ptr_equal(f->b->last_msg, msg); /* the body reached the TEE without a copy */
+    assert_int_equal(f->b->last_len, strlen(msg));
+    assert_string_equal(resp, ANSWER_INSTALL("from-B"));
+    assert_int_equal(resp_len, strlen(resp));
+    assert_string_equal(otrp_agent_last_error(f->agent), "");
+    otrp_free(resp);
+    free(msg);
+}
+
+static void test_relay_unknown_tee_gives_broker_error(void **state)
+{
+    fixture *f = *state;
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE Z"));
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_ERR_TEE_UNKNOWN);
+    assert_broker_error(resp, "ERR_AGENT_TEE_UNKNOWN", "r-1", "t-1");
+    assert_non_null(strstr(otrp_agent_last_error(f->agent), "'TEE Z'"));
+    assert_int_equal(f->a->process_calls + f->b->process_calls, 0);
+    otrp_free(resp);
+    free(msg);
+}
+
+static void test_relay_missing_tee_with_one_tee_goes_to_it(void **state)
+{
+    fixture *f = *state;
+    char *msg = msg_make("DeleteTARequest",
+                         "{\"DeleteTATBSRequest\":{\"ver\":\"1.0\",\"rid\":7,\"tid\":\"t\"}}");
+    char *resp = NULL;
+    size_t resp_len = 0;
+    f->a->answer = "{\"DeleteTAResponse\":{\"payload\":\"eyJEZWxldGVUQVRCU1Jlc3BvbnNlIjp7fX0\","
+                   "\"protected\":\"e30\",\"signature\":\"\"}}";
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_int_equal(f->a->process_calls, 1);
+    assert_int_equal(f->a->name_calls, 0); /* no name needed to route */
+    otrp_free(resp);
+    free(msg);
+}
+
+static void test_relay_missing_tee_with_two_tees_is_unknown(void **state)
+{
+    fixture *f = *state;
+    char *msg = msg_make("DeleteTARequest",
+                         "{\"DeleteTATBSRequest\":{\"ver\":\"1.0\",\"rid\":42,\"tid\":\"t-9\"}}");
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_ERR_TEE_UNKNOWN);
+    assert_broker_error(resp, "ERR_AGENT_TEE_UNKNOWN", "42", "t-9"); /* integer rid echoed */
+    assert_non_null(strstr(otrp_agent_last_error(f->agent), "names no TEE and 2 TEEs"));
+    otrp_free(resp);
+    free(msg);
+}
+
+static void test_relay_no_tee_registered(void **state)
+{
+    (void)state;
+    otrp_agent *agent = new_agent(0, 0);
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(agent, msg, &resp, &resp_len), OTRP_ERR_NO_TEE);
+    assert_broker_error(resp, "ERR_AGENT_TEE_UNKNOWN", "r-1", "t-1");
+    otrp_free(resp);
+    free(msg);
+    otrp_agent_free(agent);
+}
+
+static const char *GDS_TBS =
+    "{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"rid\":\"g-1\",\"tid\":\"g-2\",\"ocspdat\":[]}}";
+
+static void test_relay_gds_fans_out_in_order_and_wraps_both_forms(void **state)
+{
+    fixture *f = *state;
+    f->a->answer = GDS_ELEMENT("A1");
+    f->b->answer = "{\"GetDeviceStateResponse\": [" GDS_ELEMENT("B1") " , " GDS_ELEMENT("B2") "]}";
+    char *msg = msg_make("GetDeviceStateRequest", GDS_TBS);
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_string_equal(resp, "{\"GetDeviceStateResponse\":[" GDS_ELEMENT("A1") "," GDS_ELEMENT("B1")
+                              "," GDS_ELEMENT("B2") "]}");
+    assert_int_equal(f->a->process_calls, 1);
+    assert_int_equal(f->b->process_calls, 1);
+    assert_ptr_equal(f->a->last_msg, msg);
+    assert_ptr_equal(f->b->last_msg, msg);
+    otrp_free(resp);
+    free(msg);
+}
+
+static void test_relay_gds_leaves_out_failed_tee(void **state)
+{
+    fixture *f = *state;
+    f->a->mode = SCRIPT_FAIL;
+    f->a->fail_status = OTRP_ERR_IO;
+    f->b->answer = GDS_ELEMENT("B1");
+    char *msg = msg_make("GetDeviceStateRequest", GDS_TBS);
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_string_equal(resp, "{\"GetDeviceStateResponse\":[" GDS_ELEMENT("B1") "]}");
+    /* the partial answer keeps the reason the first TEE was left out */
+    assert_non_null(strstr(otrp_agent_last_error(f->agent), "ERR_IO"));
+    otrp_free(resp);
+    free(msg);
+}
+
+static void test_relay_gds_all_fail_or_busy(void **state)
+{
+    fixture *f = *state;
+    char *msg = msg_make("GetDeviceStateRequest", GDS_TBS);
+    char *resp = NULL;
+    size_t resp_len = 0;
+    f->a->mode = SCRIPT_GARBAGE;
+    f->b->mode = SCRIPT_NO_DATA;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_ERR_TEE_FAIL);
+    assert_broker_error(resp, "ERR_AGENT_TEE_FAIL", "g-1", "g-2");
+    assert_non_null(strstr(otrp_agent_last_error(f->agent), "no TEE answered"));
+    otrp_free(resp);
+    f->a->busy_times = f->b->busy_times = 100;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_ERR_TEE_BUSY);
+    assert_broker_error(resp, "ERR_AGENT_TEE_BUSY", "g-1", "g-2");
+    otrp_free(resp);
+    free(msg);
+}
+
+static void test_relay_busy_tee_is_retried(void **state)
+{
+    fixture *f = *state;
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    char *resp = NULL;
+    size_t resp_len = 0;
+    f->a->busy_times = 2;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_int_equal(f->a->process_calls, 3);
+    otrp_free(resp);
+    f->a->busy_times = 100;
+    f->a->process_calls = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_ERR_TEE_BUSY);
+    assert_int_equal(f->a->process_calls, 4); /* 1 + 3 retries, then give up */
+    assert_broker_error(resp, "ERR_AGENT_TEE_BUSY", "r-1", "t-1");
+    assert_non_null(strstr(otrp_agent_last_error(f->agent), "busy after 3 retries"));
+    otrp_free(resp);
+    free(msg);
+}
+
+struct failure_case {
+    script_mode mode;
+    otrp_status fail_status;
+    otrp_status expected;
+    const char *detail;
+};
+
+static void test_relay_tee_failures_give_agent_errors(void **state)
+{
+    fixture *f = *state;
+    static const struct failure_case cases[] = {
+        {SCRIPT_FAIL, OTRP_ERR_IO, OTRP_ERR_TEE_FAIL, "TEE 'TEE A' failed: input/output error"},
+        {SCRIPT_FAIL, OTRP_ERR_TEE_UNAVAILABLE, OTRP_ERR_TEE_FAIL, "ERR_TEE_UNAVAILABLE"},
+        {SCRIPT_FAIL, OTRP_ERR_TIMEOUT, OTRP_ERR_TEE_FAIL, "did not answer within 500 ms"},
+        {SCRIPT_HANG, OTRP_OK, OTRP_ERR_TEE_FAIL, "did not answer within 500 ms"},
+        {SCRIPT_GARBAGE, OTRP_OK, OTRP_ERR_TEE_PROTOCOL, "19 bytes that are not an OTrP answer"},
+        {SCRIPT_HUGE, OTRP_OK, OTRP_ERR_TEE_FAIL, "exceeds the 16777216-byte message limit"},
+    };
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        f->a->mode = cases[i].mode;
+        f->a->fail_status = cases[i].fail_status;
+        f->a->hang_ms = 50;
+        char *resp = NULL;
+        size_t resp_len = 0;
+        otrp_status st = relay(f->agent, msg, &resp, &resp_len);
+        if (st != cases[i].expected)
+            fail_msg("case %zu: %s, expected %s", i, otrp_status_name(st),
+                     otrp_status_name(cases[i].expected));
+        if (strstr(otrp_agent_last_error(f->agent), cases[i].detail) == NULL)
+            fail_msg("case %zu: detail '%s'", i, otrp_agent_last_error(f->agent));
+        assert_broker_error(resp, "ERR_AGENT_TEE_FAIL", "r-1", "t-1");
+        otrp_free(resp);
+    }
+    free(msg);
+}
+
+static void test_relay_wrong_answer_name_is_protocol_error(void **state)
+{
+    fixture *f = *state;
+    f->a->answer = GDS_ELEMENT("x"); /* a GetDeviceState answer to an InstallTA */
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_ERR_TEE_PROTOCOL);
+    assert_non_null(strstr(otrp_agent_last_error(f->agent),
+                           "answered GetDeviceTEEStateResponse, expected InstallTAResponse"));
+    assert_broker_error(resp, "ERR_AGENT_TEE_FAIL", "r-1", "t-1");
+    otrp_free(resp);
+    free(msg);
+}
+
+static void test_relay_no_data_is_success_without_answer(void **state)
+{
+    fixture *f = *state;
+    f->a->mode = SCRIPT_NO_DATA;
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    char *resp = (char *)1;
+    size_t resp_len = 99;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_null(resp);
+    assert_int_equal(resp_len, 0);
+    free(msg);
+}
+
+static void test_relay_unnamed_tee_makes_routing_fail(void **state)
+{
+    fixture *f = *state;
+    f->a->name_fails = 1;
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE Q"));
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_ERR_TEE_FAIL);
+    assert_non_null(strstr(otrp_agent_last_error(f->agent), "1 TEE(s) did not tell"));
+    assert_broker_error(resp, "ERR_AGENT_TEE_FAIL", "r-1", "t-1");
+    otrp_free(resp);
+    free(msg);
+}
+
+static void test_relay_message_over_limit(void **state)
+{
+    (void)state;
+    otrp_agent *agent = new_agent(64, 0);
+    script_tee *s;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("TEE A", &s)), OTRP_OK);
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(agent, msg, &resp, &resp_len), OTRP_ERR_TOO_LARGE);
+    assert_null(resp);
+    assert_int_equal(s->process_calls, 0);
+    assert_non_null(strstr(otrp_agent_last_error(agent), "exceeds the 64-byte limit"));
+    free(msg);
+    otrp_agent_free(agent);
+}
+
+static void test_relay_tee_answer_status_fail_is_reported(void **state)
+{
+    fixture *f = *state;
+    /* payload {"InstallTATBSResponse":{"status":"fail","rid":"r-1"}} */
+    f->a->answer = "{\"InstallTAResponse\":{\"payload\":\"eyJJbnN0YWxsVEFUQlNSZXNwb25zZSI6eyJzdGF0dXMiOiJmYWlsIiwicmlkIjoici0xIn19\","
+                   "\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"x\"}}";
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    char *resp = NULL, *state_json = NULL;
+    size_t resp_len = 0, state_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK); /* the TAM needs it */
+    assert_int_equal(otrp_get_device_state(f->agent, &state_json, &state_len), OTRP_OK);
+    assert_non_null(strstr(state_json, "\"result\":\"ERR_TEE_REPORTED\""));
+    otrp_free(state_json);
+    otrp_free(resp);
+    free(msg);
+}
+
+static void test_relay_general_jws_and_long_tail(void **state)
+{
+    fixture *f = *state;
+    char *general = msg_make_with_tail(
+        "InstallTARequest", TBS_INSTALL("TEE B"),
+        "\"signatures\":[{\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"header\":{\"x5c\":[\"AA==\"]},"
+        "\"signature\":\"c2ln\"}]");
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, general, &resp, &resp_len), OTRP_OK);
+    assert_int_equal(f->b->process_calls, 1);
+    otrp_free(resp);
+    free(general);
+
+    /* A header after the payload longer than the agent's tail window: still read right. */
+    size_t big = 100 * 1024;
+    char *tail = malloc(big + 200);
+    strcpy(tail, "\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"header\":{\"x5c\":[\"");
+    size_t n = strlen(tail);
+    memset(tail + n, 'A', big);
+    strcpy(tail + n + big, "\"]},\"signature\":\"c2ln\"");
+    char *msg = msg_make_with_tail("InstallTARequest", TBS_INSTALL("TEE A"), tail);
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_int_equal(f->a->process_calls, 1);
+    otrp_free(resp);
+    free(msg);
+    free(tail);
+}
+
+static void test_relay_tee_after_large_fields(void **state)
+{
+    fixture *f = *state;
+    size_t big = 300 * 1024;
+    char *tbs = malloc(big + 256);
+    strcpy(tbs, "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"encrypted_ta\":{\"ciphertadata\":\"");
+    size_t n = strlen(tbs);
+    memset(tbs + n, 'Q', big);
+    strcpy(tbs + n + big, "\"},\"rid\":\"r-1\",\"tid\":\"t-1\",\"tee\":\"TEE B\"}}");
+    char *msg = msg_make("InstallTARequest", tbs);
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_int_equal(f->b->process_calls, 1);
+    otrp_free(resp);
+    /* the same message with the payload cut inside the large field */
+    char *cut = strstr(msg, "\",\"protected\"");
+    assert_non_null(cut);
+    memmove(cut - 5000, cut, strlen(cut) + 1);
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_ERR_MSG_PAYLOAD);
+    free(msg);
+    free(tbs);
+}
+
+static void test_relay_device_state_document(void **state)
+{
+    fixture *f = *state;
+    otrp_agent *agent = new_agent(0, 0);
+    script_tee *plain;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("TEE A", &f->a)), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new_ex("TEE N", 0, &plain)), OTRP_OK);
+    f->a->answer = ANSWER_INSTALL("x");
+    plain->name_fails = 1;
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    cJSON *doc = cJSON_Parse(json);
+    assert_non_null(doc);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "library"), "version")->valuestring,
+                        OTRP_VERSION_STRING);
+    const cJSON *tees = cJSON_GetObjectItem(doc, "tees");
+    assert_int_equal(cJSON_GetArraySize(tees), 2);
+    const cJSON *t0 = cJSON_GetArrayItem(tees, 0);
+    assert_string_equal(cJSON_GetObjectItem(t0, "name")->valuestring, "TEE A");
+    assert_string_equal(cJSON_GetObjectItem(t0, "kind")->valuestring, "script");
+    assert_string_equal(cJSON_GetObjectItem(t0, "state")->valuestring, "ready");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(t0, "backend"), "scripted")));
+    assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(tees, 1), "backend"));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(doc, "last_session")));
+    cJSON_Delete(doc);
+    otrp_free(json);
+
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    doc = cJSON_Parse(json);
+    const cJSON *last = cJSON_GetObjectItem(doc, "last_session");
+    assert_string_equal(cJSON_GetObjectItem(last, "operation")->valuestring, "relay");
+    assert_string_equal(cJSON_GetObjectItem(last, "result")->valuestring, "OK");
+    assert_int_equal(cJSON_GetObjectItem(last, "round_trips")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItem(last, "bytes_to_tee")->valueint, (int)strlen(msg));
+    assert_int_equal(cJSON_GetObjectItem(last, "bytes_from_tee")->valueint, (int)resp_len);
+    const cJSON *t1 = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "tees"), 1);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(t1, "name")));
+    assert_string_equal(cJSON_GetObjectItem(t1, "state")->valuestring, "unreachable");
+    cJSON_Delete(doc);
+    otrp_free(json);
+    otrp_free(resp);
+    free(msg);
+    otrp_agent_free(agent);
+}
+
+struct log_capture {
+    int lines;
+    int leaked_body;
+};
+
+static void capture_log(void *user, otrp_log_level level, const char *line)
+{
+    struct log_capture *c = user;
+    (void)level;
+    c->lines++;
+    if (strstr(line, "SECRET-MARKER") != NULL || strstr(line, "eyJ") != NULL)
+        c->leaked_body = 1;
+}
+
+static void test_relay_logs_names_never_bodies(void **state)
+{
+    (void)state;
+    struct log_capture cap = {0, 0};
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    cfg.log = capture_log;
+    cfg.log_user = &cap;
+    cfg.log_level = OTRP_LOG_DEBUG;
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    script_tee *s;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("SECRET-MARKER-TEE", &s)), OTRP_OK);
+    s->mode = SCRIPT_GARBAGE;
+    char *msg = msg_make("InstallTARequest",
+                         "{\"InstallTATBSRequest\":{\"rid\":\"SECRET-MARKER\",\"tee\":\"nope\"}}");
+    char *resp = NULL;
+    size_t resp_len = 0;
+    (void)relay(agent, msg, &resp, &resp_len);
+    otrp_free(resp);
+    assert_true(cap.lines > 0);
+    /* TEE names are not bodies, but this one doubles as a marker: only names of messages,
+     * sizes and statuses are logged, and the payload text never is */
+    assert_false(cap.leaked_body && strstr(msg, "eyJ") == NULL);
+    free(msg);
+    otrp_agent_free(agent);
+
+    /* silent by default */
+    assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
+    otrp_agent_free(agent);
+}
+
+static void test_agent_config_validation(void **state)
+{
+    (void)state;
+    otrp_agent_config cfg;
+    otrp_agent *agent = (otrp_agent *)1;
+    otrp_agent_config_init(&cfg);
+    cfg.struct_size = 4;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_ERR_INVALID_ARG);
+    assert_null(agent);
+    otrp_agent_config_init(&cfg);
+    cfg.max_message_size = 0;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_ERR_INVALID_ARG);
+    otrp_agent_config_init(&cfg);
+    cfg.tee_busy_retries = 100000;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_ERR_INVALID_ARG);
+    assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, NULL), OTRP_ERR_INVALID_ARG);
+    /* the agent owns added TEEs and frees them; more than OTRP_MAX_TEES are refused */
+    int destroyed = 0;
+    script_tee *s;
+    for (int i = 0; i < OTRP_MAX_TEES; i++)
+        assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("T", &s)), OTRP_OK);
+    otrp_tee *extra = script_tee_new("T", &s);
+    s->destroyed_flag = &destroyed;
+    assert_int_equal(otrp_agent_add_tee(agent, extra), OTRP_ERR_TOO_LARGE);
+    assert_int_equal(destroyed, 1);
+    otrp_agent_free(agent);
+    /* a backend without the mandatory operations is refused, and its ctx released */
+    static const struct otrp_tee_ops incomplete = {.struct_size = sizeof(struct otrp_tee_ops),
+                                                   .kind = "x"};
+    otrp_tee *tee = (otrp_tee *)1;
+    assert_int_equal(otrp_tee_new(&incomplete, NULL, &tee), OTRP_ERR_INVALID_ARG);
+    assert_null(tee);
+}
+
+struct cancel_args {
+    otrp_agent *agent;
+};
+
+static void *cancel_later(void *p)
+{
+    struct cancel_args *a = p;
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+    otrp_agent_cancel(a->agent);
+    return NULL;
+}
+
+static void test_relay_cancel_during_busy_backoff(void **state)
+{
+    (void)state;
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    cfg.tee_busy_retries = 50;
+    cfg.tee_busy_backoff_ms = 1000; /* without cancel this would take minutes */
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    script_tee *s;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("TEE A", &s)), OTRP_OK);
+    s->busy_times = 1000;
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    pthread_t thread;
+    struct cancel_args args = {agent};
+    uint64_t start = otrp_monotonic_ms();
+    assert_int_equal(pthread_create(&thread, NULL, cancel_later, &args), 0);
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(agent, msg, &resp, &resp_len), OTRP_ERR_CANCELLED);
+    pthread_join(thread, NULL);
+    assert_true(otrp_monotonic_ms() - start < 1000);
+    assert_null(resp);
+    free(msg);
+    otrp_agent_free(agent);
+}
+
+static void test_ta_information_from_the_tee_that_has_it(void **state)
+{
+    fixture *f = *state;
+    f->b->known_taid = "ta-7";
+    f->b->info_answer = "{\"TAInformation\":{}}";
+    char *info = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_ta_information(f->agent, "sp", "ta-7", &info, &len), OTRP_OK);
+    assert_string_equal(info, "{\"TAInformation\":{}}");
+    assert_int_equal(len, strlen(info));
+    otrp_free(info);
+    assert_int_equal(otrp_get_ta_information(f->agent, "sp", "ta-8", &info, &len), OTRP_ERR_NOT_FOUND);
+    assert_null(info);
+    assert_non_null(strstr(otrp_agent_last_error(f->agent), "no TEE has TA 'ta-8'"));
+    f->a->info_status = OTRP_ERR_TEE_BUSY;
+    assert_int_equal(otrp_get_ta_information(f->agent, "sp", "ta-8", &info, &len), OTRP_ERR_TEE_BUSY);
+    assert_int_equal(otrp_get_ta_information(f->agent, "", "ta-8", &info, &len), OTRP_ERR_INVALID_ARG);
+}
+
+/* ---- The table of bad inputs ---------------------------------------------------- */
+
+struct bad_input {
+    const char *name;
+    const char *outer;      /* when set: the message is msg_make(outer, tbs) */
+    const char *tbs;
+    const char *raw;        /* otherwise the raw message */
+    size_t raw_len;         /* 0: strlen(raw) */
+    otrp_status status;
+    const char *detail;     /* a part of otrp_agent_last_error() */
+};
+
+#define JWS_TAIL "\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\""
+#define P_OK "eyJJbnN0YWxsVEFUQlNSZXF1ZXN0Ijp7InRlZSI6IlRFRSBBIn19" /* {"InstallTATBSRequest":{"tee":"TEE A"}} */
+#define GOOD "{\"InstallTARequest\":{\"payload\":\"" P_OK "\"," JWS_TAIL "}}"
+
+static const struct bad_input BAD_INPUTS[] = {
+    {"empty", NULL, NULL, "", 0, OTRP_ERR_MSG_EMPTY, "empty"},
+    {"white space only", NULL, NULL, " \n\t ", 0, OTRP_ERR_MSG_EMPTY, "white space"},
+    {"not JSON", NULL, NULL, "hello", 0, OTRP_ERR_MSG_NOT_JSON, "unexpected character at byte 0"},
+    {"top-level array", NULL, NULL, "[1,2]", 0, OTRP_ERR_MSG_STRUCTURE, "an array, not an object"},
+    {"top-level string", NULL, NULL, "\"InstallTARequest\"", 0, OTRP_ERR_MSG_STRUCTURE, "a string"},
+    {"empty object", NULL, NULL, "{}", 0, OTRP_ERR_MSG_STRUCTURE, "empty object"},
+    {"two top-level members", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\"," JWS_TAIL "},\"X\":1}", 0,
+     OTRP_ERR_MSG_STRUCTURE, "more than one top-level member"},
+    {"unknown message name", NULL, NULL, "{\"FooRequest\":{}}", 0, OTRP_ERR_MSG_UNKNOWN, "'FooRequest'"},
+    {"a response handed in as a request", NULL, NULL, "{\"InstallTAResponse\":{}}", 0,
+     OTRP_ERR_MSG_UNKNOWN, "InstallTAResponse"},
+    {"JWS is a string", NULL, NULL, "{\"InstallTARequest\":\"x\"}", 0, OTRP_ERR_MSG_JWS, "not a JWS object"},
+    {"JWS is an array", NULL, NULL, "{\"InstallTARequest\":[]}", 0, OTRP_ERR_MSG_JWS, "not a JWS object"},
+    {"JWS is empty", NULL, NULL, "{\"InstallTARequest\":{}}", 0, OTRP_ERR_MSG_JWS, "JWS object is empty"},
+    {"payload missing", NULL, NULL, "{\"InstallTARequest\":{" JWS_TAIL "}}", 0, OTRP_ERR_MSG_JWS, "no 'payload'"},
+    {"protected missing", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"signature\":\"c2ln\"}}", 0,
+     OTRP_ERR_MSG_JWS, "no 'protected'"},
+    {"signature missing", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"protected\":\"e30\"}}", 0, OTRP_ERR_MSG_JWS, "no 'signature'"},
+    {"payload is a number", NULL, NULL, "{\"InstallTARequest\":{\"payload\":12," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_JWS, "'payload' is a number or literal, not a string"},
+    {"protected is an object", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"protected\":{},\"signature\":\"c2ln\"}}", 0,
+     OTRP_ERR_MSG_JWS, "'protected' is an object, not a string"},
+    {"header is a string", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"header\":\"x5c\"," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_JWS, "'header' is a string, not an object"},
+    {"unknown JWS member", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"foo\":1," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_JWS, "unknown JWS member 'foo'"},
+    {"duplicate JWS member", NULL, NULL,
+     "{\"InstallTARequest\":{\"signature\":\"a\",\"payload\":\"" P_OK "\"," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_DUPLICATE, "'signature' appears twice"},
+    {"duplicate header member", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"header\":{\"x5c\":[],\"x5c\":[]}," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_DUPLICATE, "duplicate member name"},
+    {"payload not base64url", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"eyJ$\"," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_PAYLOAD, "not base64url"},
+    {"payload padded", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"e30=\"," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_PAYLOAD, "not base64url"},
+    {"payload empty", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"\"," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_PAYLOAD, "empty"},
+    {"payload not JSON", "InstallTARequest", "not json", NULL, 0, OTRP_ERR_MSG_PAYLOAD, "not a JSON object"},
+    {"payload is an array", "InstallTARequest", "[{\"InstallTATBSRequest\":{}}]", NULL, 0,
+     OTRP_ERR_MSG_PAYLOAD, "not a JSON object"},
+    {"payload truncated", "InstallTARequest", "{\"InstallTATBSRequest\":{\"tid\":\"a\"", NULL, 0,
+     OTRP_ERR_MSG_PAYLOAD, "ends early"},
+    {"payload with trailing bytes", "InstallTARequest", "{\"InstallTATBSRequest\":{}} x", NULL, 0,
+     OTRP_ERR_MSG_PAYLOAD, "bytes after the signed JSON"},
+    {"signed message not an object", "InstallTARequest", "{\"InstallTATBSRequest\":[1]}", NULL, 0,
+     OTRP_ERR_MSG_PAYLOAD, "signed message is not an object"},
+    {"two signed messages", "InstallTARequest", "{\"InstallTATBSRequest\":{},\"X\":{}}", NULL, 0,
+     OTRP_ERR_MSG_PAYLOAD, "more than one top-level member"},
+    {"signed name mismatch", "InstallTARequest", "{\"DeleteTATBSRequest\":{\"tee\":\"TEE A\"}}", NULL, 0,
+     OTRP_ERR_MSG_NAME_MISMATCH, "names 'DeleteTATBSRequest', expected 'InstallTATBSRequest'"},
+    {"tee is a number", "InstallTARequest", "{\"InstallTATBSRequest\":{\"tee\":5}}", NULL, 0,
+     OTRP_ERR_MSG_FIELD, "not a string: 'tee'"},
+    {"tee is an object", "InstallTARequest", "{\"InstallTATBSRequest\":{\"tee\":{\"name\":\"A\"}}}", NULL, 0,
+     OTRP_ERR_MSG_FIELD, "not a string: 'tee'"},
+    {"tee is null", "InstallTARequest", "{\"InstallTATBSRequest\":{\"tee\":null}}", NULL, 0,
+     OTRP_ERR_MSG_FIELD, "'tee'"},
+    {"rid is a fraction", "InstallTARequest", "{\"InstallTATBSRequest\":{\"rid\":1.5}}", NULL, 0,
+     OTRP_ERR_MSG_FIELD, "non-negative integer: 'rid'"},
+    {"rid is negative", "InstallTARequest", "{\"InstallTATBSRequest\":{\"rid\":-3}}", NULL, 0,
+     OTRP_ERR_MSG_FIELD, "'rid'"},
+    {"tid is true", "InstallTARequest", "{\"InstallTATBSRequest\":{\"tid\":true}}", NULL, 0,
+     OTRP_ERR_MSG_FIELD, "'tid'"},
+    {"tee too long", "InstallTARequest",
+     "{\"InstallTATBSRequest\":{\"tee\":\""
+     "TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT"
+     "TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT"
+     "TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT\"}}",
+     NULL, 0, OTRP_ERR_MSG_FIELD, "too long: 'tee'"},
+    {"tee with NUL escape", "InstallTARequest", "{\"InstallTATBSRequest\":{\"tee\":\"TEE\\u0000A\"}}", NULL, 0,
+     OTRP_ERR_MSG_FIELD, "NUL character: 'tee'"},
+    {"tee twice", "InstallTARequest", "{\"InstallTATBSRequest\":{\"tee\":\"A\",\"tee\":\"B\"}}", NULL, 0,
+     OTRP_ERR_MSG_DUPLICATE, "twice: 'tee'"},
+    {"unpaired surrogate in payload", "InstallTARequest", "{\"InstallTATBSRequest\":{\"x\":\"\\ud800x\"}}", NULL, 0,
+     OTRP_ERR_MSG_PAYLOAD, "unpaired surrogate"},
+    {"control character in payload string", "InstallTARequest", "{\"InstallTATBSRequest\":{\"x\":\"a\nb\"}}", NULL, 0,
+     OTRP_ERR_MSG_PAYLOAD, "control character"},
+    {"bad literal in payload", "InstallTARequest", "{\"InstallTATBSRequest\":{\"nextdsi\":tru}}", NULL, 0,
+     OTRP_ERR_MSG_PAYLOAD, "invalid literal"},
+    {"embedded NUL", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"" P_OK "\0\"," JWS_TAIL "}}",
+     sizeof("{\"InstallTARequest\":{\"payload\":\"" P_OK "\0\"," JWS_TAIL "}}") - 1, OTRP_ERR_MSG_PAYLOAD,
+     "not base64url"},
+    {"embedded NUL outside strings", NULL, NULL, "{\"InstallTARequest\":\0{}}", 22, OTRP_ERR_MSG_NOT_JSON,
+     "unexpected character"},
+    {"control character in a JWS string", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"protected\":\"a\tb\",\"signature\":\"c2ln\"}}", 0,
+     OTRP_ERR_MSG_NOT_JSON, "control character in string"},
+    {"deep nesting in header", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"header\":{\"a\":[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]}," JWS_TAIL "}}",
+     0, OTRP_ERR_MSG_DEPTH, "nested too deeply"},
+    {"deep nesting in payload", "InstallTARequest",
+     "{\"InstallTATBSRequest\":{\"x\":"
+     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}",
+     NULL, 0, OTRP_ERR_MSG_DEPTH, "nested too deeply"},
+    {"truncated message", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"protected\":\"eyJh", 0,
+     OTRP_ERR_MSG_NOT_JSON, "unterminated string"},
+    {"truncated inside payload", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"eyJJbnN0", 0,
+     OTRP_ERR_MSG_NOT_JSON, "payload string not terminated"},
+    {"bytes after the message", NULL, NULL, GOOD " x", 0, OTRP_ERR_MSG_NOT_JSON, "bytes after the message"},
+    {"two signatures", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"signatures\":[{" JWS_TAIL "},{" JWS_TAIL "}]}}", 0,
+     OTRP_ERR_MSG_JWS, "more than one signature"},
+    {"general and flattened mixed", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"signatures\":[{" JWS_TAIL "}]," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_JWS, "mixes general and flattened"},
+    {"signature element lacks signature", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"signatures\":[{\"protected\":\"e30\"}]}}", 0,
+     OTRP_ERR_MSG_JWS, "lacks 'protected' or 'signature'"},
+    {"missing colon", NULL, NULL, "{\"InstallTARequest\" {}}", 0, OTRP_ERR_MSG_NOT_JSON, "expected ':'"},
+    {"unquoted member name", NULL, NULL, "{InstallTARequest:{}}", 0, OTRP_ERR_MSG_NOT_JSON, "expected a string"},
+};
+
+static void test_relay_bad_inputs_table(void **state)
+{
+    fixture *f = *state;
+    size_t count = sizeof BAD_INPUTS / sizeof BAD_INPUTS[0];
+    assert_true(count >= 30);
+    /* the well-formed base message passes, so each case fails for its own defect */
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, GOOD, &resp, &resp_len), OTRP_OK);
+    otrp_free(resp);
+    f->a->process_calls = 0;
+    for (size_t i = 0; i < count; i++) {
+        const struct bad_input *c = &BAD_INPUTS[i];
+        char *built = c->outer != NULL ? msg_make(c->outer, c->tbs) : NULL;
+        const char *msg = built != NULL ? built : c->raw;
+        size_t len = built != NULL ? strlen(built) : (c->raw_len ? c->raw_len : strlen(c->raw));
+        resp = (char *)1;
+        otrp_status st = otrp_agent_process(f->agent, msg, len, &resp, &resp_len);
+        const char *detail = otrp_agent_last_error(f->agent);
+        if (st != c->status)
+            fail_msg("'%s': got %s (%s), expected %s", c->name, otrp_status_name(st), detail,
+                     otrp_status_name(c->status));
+        if (strstr(detail, c->detail) == NULL)
+            fail_msg("'%s': detail '%s' lacks '%s'", c->name, detail, c->detail);
+        assert_null(resp);
+        assert_int_equal(resp_len, 0);
+        free(built);
+    }
+    assert_int_equal(f->a->process_calls, 0); /* nothing malformed reached the TEE */
+}
+
+/* Every prefix of a valid message is malformed: none crashes, none reaches the TEE. */
+static void test_relay_every_truncation_is_rejected(void **state)
+{
+    fixture *f = *state;
+    char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    size_t len = strlen(msg);
+    for (size_t cut = 0; cut < len; cut++) {
+        char *resp = NULL;
+        size_t resp_len = 0;
+        otrp_status st = otrp_agent_process(f->agent, msg, cut, &resp, &resp_len);
+        if (st == OTRP_OK)
+            fail_msg("prefix of %zu bytes accepted", cut);
+        assert_null(resp);
+    }
+    assert_int_equal(f->a->process_calls, 0);
+    free(msg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_relay_routes_by_tee_without_copy, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_unknown_tee_gives_broker_error, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_missing_tee_with_one_tee_goes_to_it, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_missing_tee_with_two_tees_is_unknown, setup_two, teardown),
+        cmocka_unit_test(test_relay_no_tee_registered),
+        cmocka_unit_test_setup_teardown(test_relay_gds_fans_out_in_order_and_wraps_both_forms, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_gds_leaves_out_failed_tee, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_gds_all_fail_or_busy, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_busy_tee_is_retried, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_tee_failures_give_agent_errors, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_wrong_answer_name_is_protocol_error, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_no_data_is_success_without_answer, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_unnamed_tee_makes_routing_fail, setup_one, teardown),
+        cmocka_unit_test(test_relay_message_over_limit),
+        cmocka_unit_test_setup_teardown(test_relay_tee_answer_status_fail_is_reported, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_general_jws_and_long_tail, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_tee_after_large_fields, setup_two, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_device_state_document, setup_one, teardown),
+        cmocka_unit_test(test_relay_logs_names_never_bodies),
+        cmocka_unit_test_setup_teardown(test_ta_information_from_the_tee_that_has_it, setup_two, teardown),
+        cmocka_unit_test(test_agent_config_validation),
+        cmocka_unit_test(test_relay_cancel_during_busy_backoff),
+        cmocka_unit_test_setup_teardown(test_relay_bad_inputs_table, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_every_truncation_is_rejected, setup_one, teardown),
+    };
+    return cmocka_run_group_tests_name("relay", tests, NULL, NULL);
+}

@@ -1,0 +1,367 @@
+/*
+ * The session loop (RequestTA, UnrequestTA, policy check) against the loopback TAM front
+ * end playing scripted answers, with scripted TEEs: what is POSTed, when the session
+ * ends, how each failure is reported, and that ProcessError reaches the TEEs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "otrp/otrp.h"
+#include "support/msg_build.h"
+#include "support/script_tee.h"
+#include "support/tam_script.h"
+#include "support/tam_server.h"
+
+#define CT "application/otrp+json"
+#define TEE_ANSWER \
+    "{\"InstallTAResponse\":{\"payload\":\"eyJJbnN0YWxsVEFUQlNSZXNwb25zZSI6eyJzdGF0dXMiOiJwYXNzIn19\"," \
+    "\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\"}}"
+#define TEE_ANSWER_FAIL \
+    "{\"InstallTAResponse\":{\"payload\":\"eyJJbnN0YWxsVEFUQlNSZXNwb25zZSI6eyJzdGF0dXMiOiJmYWlsIn19\"," \
+    "\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\"}}"
+
+struct fx {
+    otrp_agent *agent;
+    script_tee *tee;
+    tam_server *srv;
+    tam_script script;
+    char *install; /* an InstallTARequest for the scripted TEE */
+};
+
+static int setup(void **state)
+{
+    /* The server is on loopback: a proxy from the environment must not get in between. */
+    unsetenv("http_proxy");
+    unsetenv("all_proxy");
+    unsetenv("ALL_PROXY");
+    struct fx *f = calloc(1, sizeof *f);
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    cfg.allow_http = 1;
+    cfg.tee_busy_retries = 1;
+    cfg.tee_busy_backoff_ms = 1;
+    cfg.http_retries = 0;
+    cfg.stall_timeout_ms = 1000;
+    assert_int_equal(otrp_agent_new(&cfg, &f->agent), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f->agent, script_tee_new("Primary TEE", &f->tee)), OTRP_OK);
+    f->tee->answer = TEE_ANSWER;
+    f->install = msg_make("InstallTARequest",
+                          "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r1\",\"tid\":\"t1\","
+                          "\"tee\":\"Primary TEE\"}}");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->srv != NULL)
+        tam_server_stop(f->srv);
+    otrp_agent_free(f->agent);
+    free(f->install);
+    free(f);
+    return 0;
+}
+
+static void serve(struct fx *f, const tam_step *steps, size_t n)
+{
+    f->script.steps = steps;
+    f->script.n = n;
+    assert_int_equal(tam_script_serve(&f->script, NULL, NULL, &f->srv), 0);
+    f->tee->first_uri = tam_server_url(f->srv);
+}
+
+static void assert_detail(otrp_agent *agent, const char *needle)
+{
+    if (strstr(otrp_agent_last_error(agent), needle) == NULL)
+        fail_msg("detail '%s' lacks '%s'", otrp_agent_last_error(agent), needle);
+}
+
+static long long last_session_number(otrp_agent *agent, const char *field)
+{
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\":", field);
+    const char *at = strstr(json, key);
+    assert_non_null(at);
+    long long v = atoll(at + strlen(key));
+    otrp_free(json);
+    return v;
+}
+
+static void test_session_install_round_trip(void **state)
+{
+    struct fx *f = *state;
+    tam_step steps[] = {
+        {.status = 200, .content_type = CT, .body = f->install},
+        {.status = 204},
+    };
+    serve(f, steps, 2);
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_OK);
+    assert_string_equal(f->tee->last_taid, "ta-1");
+    assert_string_equal(f->tee->last_hint, ""); /* no URI from the caller */
+    assert_int_equal(f->tee->process_calls, 1);
+    assert_int_equal(tam_server_requests(f->srv), 2);
+    tam_record r;
+    assert_int_equal(tam_server_record(f->srv, 0, &r), 0);
+    assert_string_equal(r.method, "POST");
+    assert_int_equal(r.body_len, 0);
+    assert_false(r.has_content_type); /* the empty first POST has no Content-Type */
+    assert_string_equal(r.accept, CT);
+    assert_int_equal(tam_server_record(f->srv, 1, &r), 0);
+    assert_string_equal(r.content_type, CT);
+    assert_int_equal(r.body_len, strlen(TEE_ANSWER));
+    assert_memory_equal(r.body, TEE_ANSWER, r.body_len);
+    assert_int_equal(tam_server_connections(f->srv), 1); /* one connection per session */
+    assert_int_equal(f->tee->process_error_calls, 0);
+    assert_int_equal(last_session_number(f->agent, "round_trips"), 1);
+    assert_int_equal(last_session_number(f->agent, "bytes_sent"), (long long)strlen(TEE_ANSWER));
+    assert_int_equal(last_session_number(f->agent, "bytes_received"), (long long)strlen(f->install));
+}
+
+static void test_session_tee_message_first_and_caller_uri_wins(void **state)
+{
+    struct fx *f = *state;
+    tam_step steps[] = {{.status = 204}};
+    serve(f, steps, 1);
+    f->tee->first_msg = TEE_ANSWER;
+    f->tee->first_uri = "http://127.0.0.1:1/nowhere"; /* the caller's URI wins */
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", tam_server_url(f->srv)), OTRP_OK);
+    assert_string_equal(f->tee->last_hint, tam_server_url(f->srv));
+    tam_record r;
+    assert_int_equal(tam_server_record(f->srv, 0, &r), 0);
+    assert_int_equal(r.body_len, strlen(TEE_ANSWER));
+}
+
+static void test_session_tee_with_nothing_to_do(void **state)
+{
+    struct fx *f = *state;
+    tam_step steps[] = {{.status = 500}};
+    serve(f, steps, 1);
+    f->tee->first_uri = NULL;
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_OK);
+    assert_int_equal(tam_server_requests(f->srv), 0);
+}
+
+static void test_session_no_tam_uri(void **state)
+{
+    struct fx *f = *state;
+    f->tee->first_msg = TEE_ANSWER; /* a message but no URI from anyone */
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_NO_TAM_URI);
+    assert_detail(f->agent, "neither the caller nor the TEE named a TAM");
+}
+
+static void test_session_insecure_uri_refused_before_tee(void **state)
+{
+    (void)state;
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK); /* https only by default */
+    script_tee *tee;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("T", &tee)), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(agent, "ta-1", "http://127.0.0.1:9/tam"),
+                     OTRP_ERR_HTTP_INSECURE);
+    assert_int_equal(tee->first_calls, 0);
+    assert_int_equal(otrp_agent_request_ta(agent, "ta-1", "ftp://x/y"), OTRP_ERR_BAD_URI);
+    /* the same URI coming from the TEE is refused before any POST */
+    tee->first_uri = "http://127.0.0.1:9/tam";
+    assert_int_equal(otrp_agent_request_ta(agent, "ta-1", NULL), OTRP_ERR_HTTP_INSECURE);
+    assert_int_equal(tee->process_calls, 0);
+    otrp_agent_free(agent);
+}
+
+static void test_session_http_error_calls_process_error(void **state)
+{
+    struct fx *f = *state;
+    tam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install}, {.status = 500}};
+    serve(f, steps, 2);
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_HTTP_STATUS);
+    assert_detail(f->agent, "POST #2: ");
+    assert_detail(f->agent, "500");
+    assert_int_equal(f->tee->process_error_calls, 1);
+}
+
+static void test_session_wrong_media_type_calls_process_error(void **state)
+{
+    struct fx *f = *state;
+    tam_step steps[] = {{.status = 200, .content_type = "text/html", .body = "<html/>"}};
+    serve(f, steps, 1);
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_HTTP_CONTENT_TYPE);
+    assert_int_equal(f->tee->process_error_calls, 1);
+    assert_int_equal(f->tee->process_calls, 0);
+}
+
+static void test_session_garbage_from_tam(void **state)
+{
+    struct fx *f = *state;
+    tam_step steps[] = {{.status = 200, .content_type = CT, .body = "{\"InstallTARequest\": 5}"}};
+    serve(f, steps, 1);
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_MSG_JWS);
+    assert_detail(f->agent, "TAM message #1: value of 'InstallTARequest' is not a JWS object");
+    assert_int_equal(f->tee->process_error_calls, 1);
+    assert_int_equal(f->tee->process_calls, 0);
+}
+
+static void test_session_tee_failure_answer_is_sent_then_reported(void **state)
+{
+    struct fx *f = *state;
+    tam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install}, {.status = 204}};
+    serve(f, steps, 2);
+    f->tee->answer = TEE_ANSWER_FAIL;
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_TEE_REPORTED);
+    assert_detail(f->agent, "answered InstallTAResponse with status fail");
+    tam_record r;
+    assert_int_equal(tam_server_record(f->srv, 1, &r), 0);
+    assert_memory_equal(r.body, TEE_ANSWER_FAIL, r.body_len); /* the TAM got it */
+    assert_int_equal(f->tee->process_error_calls, 0);
+}
+
+static void test_session_busy_tee_gives_broker_error_to_tam(void **state)
+{
+    struct fx *f = *state;
+    tam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install}, {.status = 204}};
+    serve(f, steps, 2);
+    f->tee->busy_times = 100;
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_TEE_BUSY);
+    tam_record r;
+    assert_int_equal(tam_server_record(f->srv, 1, &r), 0);
+    r.body[r.body_len < sizeof r.body ? r.body_len : sizeof r.body - 1] = '\0';
+    assert_non_null(strstr((char *)r.body, "\"OTrPBrokerError\""));
+    assert_non_null(strstr((char *)r.body, "\"errcode\":\"ERR_AGENT_TEE_BUSY\""));
+    assert_non_null(strstr((char *)r.body, "\"rid\":\"r1\""));
+}
+
+static void test_session_endless_tam_is_cut(void **state)
+{
+    struct fx *f = *state;
+    tam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install}};
+    serve(f, steps, 1); /* answers every POST with another request */
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_SESSION_FAILED);
+    assert_int_equal(tam_server_requests(f->srv), OTRP_MAX_ROUND_TRIPS);
+    assert_int_equal(f->tee->process_error_calls, 1);
+}
+
+static void test_session_tee_first_step_fails(void **state)
+{
+    struct fx *f = *state;
+    f->tee->first_status = OTRP_ERR_TEE_UNAVAILABLE;
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_TEE_FAIL);
+    assert_detail(f->agent, "ERR_TEE_UNAVAILABLE");
+    assert_int_equal(otrp_agent_request_ta(f->agent, "", NULL), OTRP_ERR_INVALID_ARG);
+}
+
+static void test_session_unrequest_and_policy_check(void **state)
+{
+    struct fx *f = *state;
+    script_tee *second;
+    assert_int_equal(otrp_agent_add_tee(f->agent, script_tee_new("Second TEE", &second)), OTRP_OK);
+    tam_step steps[] = {{.status = 204}};
+    serve(f, steps, 1);
+    assert_int_equal(otrp_agent_unrequest_ta(f->agent, "ta-9", NULL), OTRP_OK);
+    assert_string_equal(f->tee->last_taid, "ta-9");
+    assert_int_equal(second->first_calls, 0); /* the first TEE that supports it */
+    assert_int_equal(tam_server_requests(f->srv), 1);
+    /* policy check: every TEE is asked; the second has nothing pending */
+    assert_int_equal(otrp_agent_policy_check(f->agent, NULL), OTRP_OK);
+    assert_int_equal(second->first_calls, 1);
+    assert_int_equal(tam_server_requests(f->srv), 2);
+    /* a failing TEE does not stop the others; the first failure is returned */
+    f->tee->first_status = OTRP_ERR_IO;
+    second->first_uri = tam_server_url(f->srv);
+    assert_int_equal(otrp_agent_policy_check(f->agent, NULL), OTRP_ERR_TEE_FAIL);
+    assert_int_equal(second->first_calls, 2);
+    assert_int_equal(tam_server_requests(f->srv), 3);
+}
+
+struct progress_log {
+    char stages[32];
+    size_t n;
+};
+
+static void on_progress(void *user, const otrp_progress *p)
+{
+    struct progress_log *log = user;
+    if (log->n < sizeof log->stages - 1)
+        log->stages[log->n++] = (char)('0' + p->stage);
+}
+
+static void test_session_progress_reports(void **state)
+{
+    (void)state;
+    struct progress_log log = {{0}, 0};
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    cfg.allow_http = 1;
+    cfg.progress = on_progress;
+    cfg.progress_user = &log;
+    otrp_agent *agent;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    script_tee *tee;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("Primary TEE", &tee)), OTRP_OK);
+    tee->answer = TEE_ANSWER;
+    char *install = msg_make("InstallTARequest", "{\"InstallTATBSRequest\":{\"tee\":\"Primary TEE\"}}");
+    tam_step steps[] = {{.status = 200, .content_type = CT, .body = install}, {.status = 204}};
+    tam_script script = {steps, 2};
+    tam_server *srv;
+    assert_int_equal(tam_script_serve(&script, NULL, NULL, &srv), 0);
+    tee->first_uri = tam_server_url(srv);
+    assert_int_equal(otrp_agent_request_ta(agent, "ta", NULL), OTRP_OK);
+    /* TEE request, POST #1, TEE process, POST #2, done */
+    assert_string_equal(log.stages, "01213");
+    tam_server_stop(srv);
+    otrp_agent_free(agent);
+    free(install);
+}
+
+static void *cancel_soon(void *arg)
+{
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+    otrp_agent_cancel(arg);
+    return NULL;
+}
+
+static void test_session_cancel_while_tam_stalls(void **state)
+{
+    struct fx *f = *state;
+    tam_step steps[] = {{.status = 204, .delay_ms = 5000}};
+    serve(f, steps, 1);
+    pthread_t thread;
+    uint64_t start = otrp_monotonic_ms();
+    assert_int_equal(pthread_create(&thread, NULL, cancel_soon, f->agent), 0);
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_CANCELLED);
+    pthread_join(thread, NULL);
+    assert_true(otrp_monotonic_ms() - start < 2000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_session_install_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_tee_message_first_and_caller_uri_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_tee_with_nothing_to_do, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_no_tam_uri, setup, teardown),
+        cmocka_unit_test(test_session_insecure_uri_refused_before_tee),
+        cmocka_unit_test_setup_teardown(test_session_http_error_calls_process_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_wrong_media_type_calls_process_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_garbage_from_tam, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_tee_failure_answer_is_sent_then_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_busy_tee_gives_broker_error_to_tam, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_endless_tam_is_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_tee_first_step_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_unrequest_and_policy_check, setup, teardown),
+        cmocka_unit_test(test_session_progress_reports),
+        cmocka_unit_test_setup_teardown(test_session_cancel_while_tam_stalls, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("session", tests, NULL, NULL);
+}
