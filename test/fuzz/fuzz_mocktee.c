@@ -67,6 +67,35 @@ static void cleanup(void)
         (void)fx_rm_rf(g_dir);
 }
 
+/* Placeholders of mode 1 inputs, replaced before signing. */
+#define DSIHASH_MARK "@DSIHASH@"
+#define ETA_MARK "@ETA@"
+
+/* Replace the first `"mark"` (a JSON string) in text[len] by with; malloc'ed result. */
+static char *replace_mark(const char *text, size_t len, const char *mark, const char *with,
+                          size_t *out_len)
+{
+    char quoted[32];
+    (void)snprintf(quoted, sizeof quoted, "\"%s\"", mark);
+    size_t m = strlen(quoted), w = strlen(with);
+    for (size_t i = 0; i + m <= len; i++) {
+        if (memcmp(text + i, quoted, m) == 0) {
+            char *out = malloc(len - m + w + 1);
+            memcpy(out, text, i);
+            memcpy(out + i, with, w);
+            memcpy(out + i + w, text + i + m, len - i - m);
+            *out_len = len - m + w;
+            out[*out_len] = '\0';
+            return out;
+        }
+    }
+    char *out = malloc(len + 1);
+    memcpy(out, text, len);
+    out[len] = '\0';
+    *out_len = len;
+    return out;
+}
+
 static void die(const char *what)
 {
     fprintf(stderr, "fuzz_mocktee: setup failed: %s\n", what);
@@ -156,8 +185,20 @@ static void seeds(const char *dir, const char *spcert)
         uint8_t *tbs = malloc(n);
         size_t tlen = 0;
         if (otrp__b64_decode(payload, n, tbs, &tlen, OTRP__B64_URL) == OTRP_OK) {
-            (void)snprintf(name, sizeof name, "tbs-%s", KINDS[k]);
-            write_seed(dir, name, 1, 0, tbs, tlen);
+            /* what changes from run to run (the SP AIK is fresh) becomes a placeholder */
+            cJSON *doc = cJSON_ParseWithLength((const char *)tbs, tlen);
+            cJSON *in = doc != NULL ? doc->child : NULL;
+            if (in != NULL) {
+                cJSON_ReplaceItemInObjectCaseSensitive(in, "dsihash", cJSON_CreateString(DSIHASH_MARK));
+                if (otrp__json_member(in, "encrypted_ta") != NULL)
+                    cJSON_ReplaceItemInObjectCaseSensitive(in, "encrypted_ta",
+                                                           cJSON_CreateString(ETA_MARK));
+                char *text = cJSON_PrintUnformatted(doc);
+                (void)snprintf(name, sizeof name, "tbs-%s", KINDS[k]);
+                write_seed(dir, name, 1, 0, text, strlen(text));
+                cJSON_free(text);
+            }
+            cJSON_Delete(doc);
         }
         free(tbs);
         cJSON_Delete(root);
@@ -243,7 +284,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (contains(data + 1, size - 1, inner))
                 (void)snprintf(outer, sizeof outer, "%sRequest", NAMES[k]);
         }
-        (void)test_tam_sign_payload(g_tam, outer, data + 1, size - 1, &msg);
+        char hash[64];
+        (void)snprintf(hash, sizeof hash, "\"%s\"", test_tam_dsihash(g_tam));
+        size_t l1 = 0, l2 = 0;
+        char *t1 = replace_mark((const char *)data + 1, size - 1, DSIHASH_MARK, hash, &l1);
+        int update = contains((const uint8_t *)t1, l1, "UpdateTATBSRequest");
+        char *eta = cJSON_PrintUnformatted(otrp__json_member(update ? g_update_extra : g_install_extra,
+                                                              "encrypted_ta"));
+        char *t2 = replace_mark(t1, l1, ETA_MARK, eta, &l2);
+        (void)test_tam_sign_payload(g_tam, outer, t2, l2, &msg);
+        cJSON_free(eta);
+        free(t1);
+        free(t2);
     } else if (size >= 2) {
         char *text = malloc(size - 1);
         memcpy(text, data + 2, size - 2);
