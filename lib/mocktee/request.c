@@ -145,22 +145,12 @@ static int jose_fail(otrp__mock_req *r, otrp_status st, const char *what, const 
     return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "%s: %s", what, why);
 }
 
-int otrp__mock_verify(otrp__mock_req *r)
+/* The signer: x5c chains to a trust anchor, is valid, has an RSA key and a CN (P3, P4).
+ * On success the TAM's key is known, so even failures can be encrypted to it (P8). */
+static int trust_signer(otrp__mock_req *r)
 {
-    const cJSON *jws = r->outer->child;
     char why[200] = "";
-    otrp_status st = otrp__jws_parse_json(jws, OTRP__JOSE_F_PROFILE, &r->jws, why, sizeof why);
-    if (st != OTRP_OK) {
-        /* Names, rid/tid and ver are still checked first (reference 4.2 item 2). */
-        if (read_unverified_payload(r, jws) != 0)
-            return -1;
-        return jose_fail(r, st, "JWS", why);
-    }
-    size_t plen = 0;
-    const uint8_t *payload = otrp__jws_payload(r->jws, &plen);
-    if (read_tbs(r, payload, plen) != 0)
-        return -1;
-    st = otrp__jws_x5c(r->jws, &r->chain, why, sizeof why);
+    otrp_status st = otrp__jws_x5c(r->jws, &r->chain, why, sizeof why);
     if (st == OTRP_ERR_NOT_FOUND)
         return otrp__mock_fail(r, "ERR_REQUEST_INVALID",
                                "no x5c: the TAM must send its certificate (signerreq is true)");
@@ -181,8 +171,30 @@ int otrp__mock_verify(otrp__mock_req *r)
         return otrp__mock_fail(r, "ERR_TAM_NOT_TRUSTED",
                                "TAM certificate has no Subject CN (the tamid, PROFILE P4)");
     }
-    r->tam_key = leaf; /* trusted certificate: failures can be encrypted to it */
-    st = otrp__jws_verify(r->jws, leaf, 0, why, sizeof why);
+    r->tam_key = leaf;
+    return 0;
+}
+
+int otrp__mock_verify(otrp__mock_req *r)
+{
+    const cJSON *jws = r->outer->child;
+    char why[200] = "";
+    otrp_status st = otrp__jws_parse_json(jws, OTRP__JOSE_F_PROFILE, &r->jws, why, sizeof why);
+    if (st != OTRP_OK) {
+        /* Names, rid/tid and ver are still checked first (reference 4.2 item 2). */
+        if (read_unverified_payload(r, jws) != 0)
+            return -1;
+        return jose_fail(r, st, "JWS", why);
+    }
+    size_t plen = 0;
+    const uint8_t *payload = otrp__jws_payload(r->jws, &plen);
+    if (read_tbs(r, payload, plen) != 0) {
+        (void)trust_signer(r); /* only to encrypt the failure; the first failure stays */
+        return -1;
+    }
+    if (trust_signer(r) != 0)
+        return -1;
+    st = otrp__jws_verify(r->jws, r->tam_key, 0, why, sizeof why);
     if (st != OTRP_OK)
         return jose_fail(r, st, "JWS signature", why);
     return 0;
