@@ -33,6 +33,18 @@ static char *g_sp1_cert, *g_sp2_cert;
 /* A TEE directory after GetDeviceState + CreateSD(sd1 of sp1 by tam1) + InstallTA(ta1). */
 static char g_template[512];
 
+/* A daemon a test started; killed by the teardown when an assertion ended the test. */
+static pid_t g_daemon = -1;
+
+static int kill_daemon(void **state)
+{
+    (void)state;
+    if (g_daemon > 0)
+        (void)fx_daemon_stop(g_daemon, SIGKILL);
+    g_daemon = -1;
+    return 0;
+}
+
 /* One TEE under test: the backend's vtable and context. */
 typedef struct conn {
     const struct otrp_tee_ops *ops;
@@ -457,12 +469,13 @@ static void test_mocktee_lifecycle_over_socket(void **state)
     char dir[512], sock[600];
     assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
     (void)snprintf(sock, sizeof sock, "%s/tee.sock", dir);
-    pid_t pid = fx_daemon_start(dir, sock);
+    pid_t pid = g_daemon = fx_daemon_start(dir, sock);
     assert_true(pid > 0);
     conn c = {&otrp__socket_ops, NULL};
     assert_int_equal(otrp__socket_open(sock, &c.ctx), OTRP_OK);
     lifecycle(&c);
     c.ops->destroy(c.ctx);
+    g_daemon = -1;
     assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
     fx_rm_rf(dir);
 }
@@ -1039,7 +1052,7 @@ static void test_mocktee_public_constructors_with_agent(void **state)
 
     /* the same directory served by otrp-tee-sim, reached with otrp_tee_socket_new() */
     (void)snprintf(sock, sizeof sock, "%s/tee.sock", dir);
-    pid_t pid = fx_daemon_start(dir, sock);
+    pid_t pid = g_daemon = fx_daemon_start(dir, sock);
     assert_true(pid > 0);
     assert_int_equal(otrp_tee_socket_new(sock, &tee), OTRP_OK);
     assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
@@ -1055,6 +1068,7 @@ static void test_mocktee_public_constructors_with_agent(void **state)
     test_tam_answer_free(&a);
     otrp_free(resp);
     otrp_agent_free(agent);
+    g_daemon = -1;
     assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
     test_tam_free(tam);
     otrp_buf_free(&msg);
@@ -1067,7 +1081,7 @@ int main(int argc, char **argv)
     fx_set_argv0(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mocktee_lifecycle_in_process),
-        cmocka_unit_test(test_mocktee_lifecycle_over_socket),
+        cmocka_unit_test_teardown(test_mocktee_lifecycle_over_socket, kill_daemon),
         cmocka_unit_test_setup_teardown(test_mocktee_err_request_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_unsupported_msg_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_unsupported_crypto_alg, setup, teardown),
@@ -1095,7 +1109,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mocktee_require_ocsp),
         cmocka_unit_test_setup_teardown(test_mocktee_accepted_encodings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_update_sd_deloldspcert, setup, teardown),
-        cmocka_unit_test(test_mocktee_public_constructors_with_agent),
+        cmocka_unit_test_teardown(test_mocktee_public_constructors_with_agent, kill_daemon),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
