@@ -742,6 +742,23 @@ static void test_mocktee_err_tee_fail(void **state)
     test_tam_answer_free(&a);
 }
 
+static void test_mocktee_cannot_sign(void **state)
+{
+    fx *f = *state;
+    /* No signed answer is possible: the agent gets a status, the state is unchanged. */
+    ((otrp__mock *)f->c.ctx)->fault = OTRP__MOCK_FAULT_SIGN;
+    cJSON *c = cJSON_Parse("{\"sdname\":\"sd1\",\"taid\":\"ta1\"}");
+    assert_int_equal(test_tam_request(f->tam, "DeleteTA", c, NULL, NULL, &f->msg), OTRP_OK);
+    cJSON_Delete(c);
+    assert_int_equal(call(&f->c, &f->msg, &f->out), OTRP_ERR_TEE_FAIL);
+    assert_int_equal(f->out.len, 0);
+    ((otrp__mock *)f->c.ctx)->fault = 0;
+    test_tam_answer a;
+    req_pass(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &f->msg,
+             &f->out, &a);
+    test_tam_answer_free(&a);
+}
+
 /* ---- hostile requests ------------------------------------------------------------------- */
 
 static void test_mocktee_hostile_unsigned_and_tampered(void **state)
@@ -1099,6 +1116,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_err_ta_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_tee_resource_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_tee_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_cannot_sign, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_unsigned_and_tampered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_alg_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_untrusted_signer_later, setup, teardown),

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -597,6 +598,52 @@ static void test_mocktee_daemon_survives_bad_clients(void **state)
     fx_rm_rf(dir);
 }
 
+struct client_args {
+    const char *sock;
+    int ok;
+};
+
+static void *client_main(void *arg)
+{
+    struct client_args *a = arg;
+    void *ctx = NULL;
+    otrp_buf out = {0};
+    if (otrp__socket_open(a->sock, &ctx) != OTRP_OK)
+        return NULL;
+    for (int i = 0; i < 40; i++) {
+        otrp_tee_call tc = {sizeof tc, otrp_monotonic_ms() + 10000, 0, NULL};
+        if (otrp__socket_ops.get_name(ctx, &tc, &out) == OTRP_OK &&
+            strcmp((char *)out.data, "mocktee-test") == 0)
+            a->ok++;
+    }
+    otrp__socket_ops.destroy(ctx);
+    otrp_buf_free(&out);
+    return NULL;
+}
+
+static void test_mocktee_daemon_serializes_clients(void **state)
+{
+    (void)state;
+    char dir[512], sock[600];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    (void)snprintf(sock, sizeof sock, "%s/s.sock", dir);
+    pid_t pid = start_daemon(dir, sock);
+    assert_true(pid > 0);
+    /* an idle connection does not hold the others back for long */
+    int idle = connect_to(sock);
+    struct client_args args[3] = {{sock, 0}, {sock, 0}, {sock, 0}};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, client_main, &args[i]), 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].ok, 40);
+    }
+    close(idle);
+    assert_int_equal(stop_daemon(pid, SIGTERM), 0);
+    fx_rm_rf(dir);
+}
+
 static void test_mocktee_daemon_init_command(void **state)
 {
     (void)state;
@@ -639,6 +686,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mocktee_socket_backend_failures),
         cmocka_unit_test_teardown(test_mocktee_daemon_lock_and_sigterm, kill_daemon),
         cmocka_unit_test_teardown(test_mocktee_daemon_survives_bad_clients, kill_daemon),
+        cmocka_unit_test_teardown(test_mocktee_daemon_serializes_clients, kill_daemon),
         cmocka_unit_test(test_mocktee_daemon_init_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,6 +62,8 @@ typedef struct otrp__mock {
 #define OTRP__MOCK_FAULT_COMMIT 0x1u /* the next commit fails as if the disk did */
 /* Every commit fails: the fuzz target keeps the state fixed between inputs. */
 #define OTRP__MOCK_FAULT_COMMIT_ALWAYS 0x2u
+/* Signing fails (a TEE that cannot sign answers the agent with a status). */
+#define OTRP__MOCK_FAULT_SIGN 0x4u
 
 /* config.c */
 otrp_status otrp__mock_load_config(otrp__mock *tee, char *detail, size_t cap);

@@ -391,7 +391,9 @@ static otrp_status sign_answer(otrp__mock_req *r, cJSON *tbs, otrp_buf *out)
     memset(&opts, 0, sizeof opts);
     opts.alg = r->tee->cfg.sign_alg;
     cJSON *jws = NULL;
-    otrp_status st = otrp__jws_sign_json(text, strlen(text), r->tee->key, &opts, &jws, NULL, 0);
+    otrp_status st = (r->tee->fault & OTRP__MOCK_FAULT_SIGN)
+                         ? OTRP_ERR_CRYPTO
+                         : otrp__jws_sign_json(text, strlen(text), r->tee->key, &opts, &jws, NULL, 0);
     cJSON_free(text);
     if (st != OTRP_OK)
         return st;
