@@ -742,6 +742,25 @@ static void test_mocktee_err_tee_fail(void **state)
     test_tam_answer_free(&a);
 }
 
+static void test_mocktee_pending_list_is_bounded(void **state)
+{
+    fx *f = *state;
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    otrp_buf uri = {0}, msg = {0};
+    for (int i = 0; i < OTRP__MOCK_MAX_PENDING; i++) {
+        char taid[32];
+        (void)snprintf(taid, sizeof taid, "want-%d", i);
+        assert_int_equal(f->c.ops->request_ta(f->c.ctx, &tc, taid, NULL, &uri, &msg), OTRP_OK);
+    }
+    assert_int_equal(f->c.ops->request_ta(f->c.ctx, &tc, "one-more", NULL, &uri, &msg), OTRP_ERR_QUOTA);
+    /* asking again for a listed TA is no new entry */
+    assert_int_equal(f->c.ops->request_ta(f->c.ctx, &tc, "want-0", NULL, &uri, &msg), OTRP_OK);
+    assert_int_equal(f->c.ops->request_ta(f->c.ctx, &tc, "bad id", NULL, &uri, &msg),
+                     OTRP_ERR_INVALID_ARG);
+    otrp_buf_free(&uri);
+    otrp_buf_free(&msg);
+}
+
 static void test_mocktee_cannot_sign(void **state)
 {
     fx *f = *state;
@@ -1117,6 +1136,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_err_tee_resource_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_tee_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_cannot_sign, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_pending_list_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_unsigned_and_tampered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_alg_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_untrusted_signer_later, setup, teardown),

@@ -33,6 +33,11 @@
 /* Longest rid/tid echoed back. */
 #define OTRP__MOCK_MAX_RID 256
 #define OTRP__MOCK_DETAIL 512
+/* Bounds on what requests can make the state hold (beyond the TA storage quota). */
+#define OTRP__MOCK_MAX_SDS 256      /* SDs in the TEE (each SP has an RSA key pair) */
+#define OTRP__MOCK_MAX_SPCERTS 16   /* SP certificates per SD */
+#define OTRP__MOCK_MAX_TAS 1024     /* TAs in the TEE */
+#define OTRP__MOCK_MAX_PENDING 256  /* entries of the requested / unneeded lists */
 
 typedef struct otrp__mock_config {
     char name[OTRP__MOCK_MAX_ID + 1];

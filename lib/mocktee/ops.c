@@ -18,6 +18,11 @@
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
+static int oom(otrp__mock_req *r)
+{
+    return FAIL(r, "ERR_TEE_FAIL", "out of memory");
+}
+
 /* A P7 identifier member of the content. */
 static const char *need_id(otrp__mock_req *r, const cJSON *obj, const char *key)
 {
@@ -76,17 +81,27 @@ static int add_spcerts(otrp__mock_req *r, const cJSON *item, cJSON *list, int ab
         return FAIL(r, "ERR_REQUEST_INVALID", "content.spcert is missing");
     }
     const cJSON *one = cJSON_IsString(item) ? item : NULL;
-    const cJSON *e = one != NULL ? one : (cJSON_IsArray(item) ? item->child : NULL);
-    if (e == NULL)
+    if (one == NULL && !cJSON_IsArray(item))
         return FAIL(r, "ERR_SPCERT_INVALID", "spcert must be a base64 certificate or an array");
+    const cJSON *e = one != NULL ? one : item->child;
+    if (e == NULL && !absent_ok)
+        return FAIL(r, "ERR_SPCERT_INVALID", "spcert is an empty array");
     for (; e != NULL; e = one != NULL ? NULL : e->next) {
         if (!cJSON_IsString(e))
             return FAIL(r, "ERR_SPCERT_INVALID", "spcert array holds a non-string");
         char *norm = spcert_normalise(r, e->valuestring);
         if (norm == NULL)
             return -1;
-        if (!otrp__mock_list_has(list, norm))
-            cJSON_AddItemToArray(list, cJSON_CreateString(norm));
+        int have = otrp__mock_list_has(list, norm);
+        if (!have && cJSON_GetArraySize(list) >= OTRP__MOCK_MAX_SPCERTS) {
+            free(norm);
+            return FAIL(r, "ERR_SPCERT_INVALID", "an SD holds at most %d SP certificates",
+                        OTRP__MOCK_MAX_SPCERTS);
+        }
+        if (!have && !cJSON_AddItemToArray(list, cJSON_CreateString(norm))) {
+            free(norm);
+            return oom(r);
+        }
         free(norm);
     }
     return 0;
@@ -105,11 +120,6 @@ static cJSON *owned_sd(otrp__mock_req *r, const char *sdname)
         return NULL;
     }
     return sd;
-}
-
-static int oom(otrp__mock_req *r)
-{
-    return FAIL(r, "ERR_TEE_FAIL", "out of memory");
 }
 
 /* ---- SP AIKs ---------------------------------------------------------------------- */
@@ -200,6 +210,8 @@ static int op_create_sd(otrp__mock_req *r)
         return -1;
     if (otrp__mock_sd_find(r->next, sdname) != NULL)
         return FAIL(r, "ERR_SD_ALREADY_EXISTS", "SD \"%.128s\" exists", sdname);
+    if (cJSON_GetArraySize(otrp__json_member(r->next, "sds")) >= OTRP__MOCK_MAX_SDS)
+        return FAIL(r, "ERR_TEE_RESOURCE_FULL", "the TEE holds at most %d SDs", OTRP__MOCK_MAX_SDS);
     cJSON *sd = cJSON_CreateObject();
     cJSON *certs = cJSON_CreateArray();
     if (sd == NULL || certs == NULL) {
@@ -508,6 +520,14 @@ static int set_provenance(otrp__mock_req *r, cJSON *ta, const char *signer)
     return 0;
 }
 
+static int ta_count(const cJSON *state)
+{
+    int n = 0;
+    for (const cJSON *sd = otrp__json_member(state, "sds")->child; sd != NULL; sd = sd->next)
+        n += cJSON_GetArraySize(otrp__json_member(sd, "tas"));
+    return n;
+}
+
 /* InstallTA (update = 0) and UpdateTA (update = 1). */
 static int op_install_update(otrp__mock_req *r, int update)
 {
@@ -523,6 +543,8 @@ static int op_install_update(otrp__mock_req *r, int update)
     cJSON *ta = otrp__mock_ta_find(sd, taid);
     if (!update && otrp__mock_ta_find_any(r->next, taid, NULL) != NULL)
         return FAIL(r, "ERR_TA_ALREADY_INSTALLED", "TA \"%.128s\" is installed", taid);
+    if (!update && ta_count(r->next) >= OTRP__MOCK_MAX_TAS)
+        return FAIL(r, "ERR_TEE_RESOURCE_FULL", "the TEE holds at most %d TAs", OTRP__MOCK_MAX_TAS);
     if (update && ta == NULL)
         return FAIL(r, "ERR_TA_NOT_FOUND", "SD \"%.128s\" holds no TA \"%.128s\"", sdname, taid);
     cJSON *certs = cJSON_GetObjectItemCaseSensitive(sd, "spcerts");
