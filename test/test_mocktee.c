@@ -778,6 +778,83 @@ static void test_mocktee_cannot_sign(void **state)
     test_tam_answer_free(&a);
 }
 
+/* Every blob the state names is there and intact, and no temporary file is left. */
+static void check_store_clean(otrp__mock *tee)
+{
+    otrp_buf b = {0};
+    for (const cJSON *sd = otrp__json_member(tee->state, "sds")->child; sd != NULL; sd = sd->next)
+        for (const cJSON *ta = otrp__json_member(sd, "tas")->child; ta != NULL; ta = ta->next)
+            assert_int_equal(otrp__mock_blob_read(tee, otrp__json_string(ta, "bin"), &b), OTRP_OK);
+    otrp_buf_free(&b);
+    char cmd[700];
+    (void)snprintf(cmd, sizeof cmd, "ls -a %s/state %s/state/blobs | grep -q '^\\.tmp-'", tee->dir,
+                   tee->dir);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+/* A simulated crash at every step of the atomic writes of an InstallTA, an UpdateTA and a
+ * DeleteTA: after a restart the TA is fully there (old or new) or absent, never torn. */
+static void test_mocktee_crash_at_every_write_step(void **state)
+{
+    (void)state;
+    const char *ops[] = {"InstallTA", "UpdateTA", "DeleteTA"};
+    for (size_t op = 0; op < 3; op++) {
+        for (unsigned k = 1; k <= 9; k++) {
+            char base[512], dir[600];
+            assert_int_equal(fx_tempdir(base, sizeof base, "crashpt"), 0);
+            (void)snprintf(dir, sizeof dir, "%s/tee", base);
+            assert_int_equal(fx_copy_dir(g_template, dir), 0);
+            conn c = open_mock(dir);
+            otrp_buf msg = {0}, out = {0};
+            test_tam *tam = NULL;
+            assert_int_equal(test_tam_new(PKI "tam1-key.pem", PKI "tam1.pem", &tam), OTRP_OK);
+            test_tam_answer a;
+            assert_int_equal(test_tam_get_device_state(tam, NULL, &msg), OTRP_OK);
+            exchange(&c, tam, "GetDeviceState", &msg, &out, &a);
+            char *spaik = spaik_of(a.dsi, "sp1");
+            test_tam_answer_free(&a);
+            const char *taid = op == 0 ? "ta2" : "ta1";
+            cJSON *extra = op == 2 ? NULL : ta_extra(g_sp1, spaik, "new binary", 10, NULL, op == 1);
+            char content[128];
+            (void)snprintf(content, sizeof content,
+                           "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"%s\"}", taid);
+            ((otrp__mock *)c.ctx)->store.crash_countdown = k;
+            req(&c, tam, ops[op], content, extra, NULL, &msg, &out, &a);
+            int completed = strcmp(a.status, "pass") == 0;
+            test_tam_answer_free(&a);
+            cJSON_Delete(extra);
+            c.ops->destroy(c.ctx);
+            /* restart on what the "crash" left */
+            c = open_mock(dir);
+            otrp__mock *tee = c.ctx;
+            check_store_clean(tee);
+            cJSON *sd = NULL;
+            const cJSON *ta = otrp__mock_ta_find_any(tee->state, taid, &sd);
+            otrp_buf bin = {0};
+            if (ta != NULL)
+                assert_int_equal(otrp__mock_blob_read(tee, otrp__json_string(ta, "bin"), &bin), OTRP_OK);
+            int is_new = ta != NULL && bin.len == 10 && memcmp(bin.data, "new binary", 10) == 0;
+            int is_old = ta != NULL && bin.len == 13 && memcmp(bin.data, "TA one binary", 13) == 0;
+            if (op == 0)
+                assert_true(ta == NULL || is_new);
+            else if (op == 1)
+                assert_true(is_old || is_new);
+            else
+                assert_true(ta == NULL || is_old);
+            /* the answer told the truth: a pass means the change is there */
+            if (completed)
+                assert_true(op == 2 ? ta == NULL : is_new);
+            otrp_buf_free(&bin);
+            free(spaik);
+            test_tam_free(tam);
+            otrp_buf_free(&msg);
+            otrp_buf_free(&out);
+            c.ops->destroy(c.ctx);
+            fx_rm_rf(base);
+        }
+    }
+}
+
 /* ---- hostile requests ------------------------------------------------------------------- */
 
 static void test_mocktee_hostile_unsigned_and_tampered(void **state)
@@ -1136,6 +1213,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_err_tee_resource_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_tee_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_cannot_sign, setup, teardown),
+        cmocka_unit_test(test_mocktee_crash_at_every_write_step),
         cmocka_unit_test_setup_teardown(test_mocktee_pending_list_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_unsigned_and_tampered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_alg_none, setup, teardown),
