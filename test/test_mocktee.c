@@ -1041,6 +1041,31 @@ static void test_mocktee_require_ocsp(void **state)
     fx_rm_rf(dir);
 }
 
+static void test_mocktee_configured_jwe_alg(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(fx_teedir(dir, sizeof dir, "{\"name\":\"mocktee-test\",\"jwe_alg\":\"RSA-OAEP-256\"}"),
+                     0);
+    conn c = open_mock(dir);
+    otrp_buf msg = {0}, out = {0};
+    test_tam *tam = NULL;
+    assert_int_equal(test_tam_new(PKI "tam1-key.pem", PKI "tam1.pem", &tam), OTRP_OK);
+    test_tam_answer a;
+    assert_int_equal(test_tam_get_device_state(tam, NULL, &msg), OTRP_OK);
+    exchange(&c, tam, "GetDeviceState", &msg, &out, &a);
+    assert_string_equal(a.status, "pass");
+    const cJSON *rcpt = otrp__json_member(otrp__json_member(a.tbs, "edsi"), "recipients");
+    assert_string_equal(otrp__json_string(otrp__json_member(rcpt->child, "header"), "alg"),
+                        "RSA-OAEP-256");
+    test_tam_answer_free(&a);
+    test_tam_free(tam);
+    otrp_buf_free(&msg);
+    otrp_buf_free(&out);
+    c.ops->destroy(c.ctx);
+    fx_rm_rf(dir);
+}
+
 static void test_mocktee_accepted_encodings(void **state)
 {
     fx *f = *state;
@@ -1223,6 +1248,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_gds_field_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_failure_carries_minimal_dsi, setup, teardown),
         cmocka_unit_test(test_mocktee_require_ocsp),
+        cmocka_unit_test(test_mocktee_configured_jwe_alg),
         cmocka_unit_test_setup_teardown(test_mocktee_accepted_encodings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_update_sd_deloldspcert, setup, teardown),
         cmocka_unit_test_teardown(test_mocktee_public_constructors_with_agent, kill_daemon),
