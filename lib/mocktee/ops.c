@@ -528,6 +528,89 @@ static int ta_count(const cJSON *state)
     return n;
 }
 
+/* What an encrypted_ta held, decrypted and verified. */
+struct ta_payload {
+    otrp_buf bin, pdata;
+    int has_bin, has_pdata;
+    const char *signer; /* the SD's SP certificate that verified the image */
+};
+
+/* encrypted_ta (P7): unwrap the key with the SP AIK, decrypt the TA and its data, verify
+ * the TA image against the SD's SP certificates. update: the ciphernew* members. */
+static int open_encrypted_ta(otrp__mock_req *r, const char *spid, int update,
+                             const cJSON *certs, struct ta_payload *p)
+{
+    const cJSON *eta = otrp__json_member(r->tbs, "encrypted_ta");
+    if (!cJSON_IsObject(eta))
+        return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta is missing");
+    const char *alg = otrp__json_string(eta, "alg");
+    if (alg == NULL)
+        return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.alg is missing");
+    if (strcmp(alg, "AESCBC") != 0)
+        return FAIL(r, "ERR_UNSUPPORTED_CRYPTO_ALG", "encrypted_ta.alg \"%.32s\" (only AESCBC)",
+                    alg);
+    const char *ivtext = otrp__json_string(eta, "iv");
+    uint8_t iv[16], taek[32];
+    if (ivtext == NULL || decode_iv(ivtext, iv) != 0)
+        return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.iv must be 32 hex digits");
+    if (unwrap_taek(r, eta, spid, taek) != 0)
+        return -1;
+    int rc = decrypt_member(r, eta, update ? "ciphernewtadata" : "ciphertadata", taek, iv, &p->bin,
+                            &p->has_bin);
+    if (rc == 0)
+        rc = decrypt_member(r, eta, update ? "ciphernewpdata" : "cipherpdata", taek, iv, &p->pdata,
+                            &p->has_pdata);
+    otrp__memzero(taek, sizeof taek);
+    if (rc == 0 && !update && !p->has_bin)
+        rc = FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.ciphertadata is missing");
+    if (rc == 0 && update && !p->has_bin && !p->has_pdata)
+        rc = FAIL(r, "ERR_REQUEST_INVALID", "UpdateTA carries neither a new TA nor new data");
+    if (rc == 0 && p->has_bin)
+        rc = verify_image(r, certs, &p->bin, &p->signer);
+    if (rc == 0 && p->has_bin && p->bin.len > OTRP__MOCK_MAX_TA)
+        rc = FAIL(r, "ERR_TEE_RESOURCE_FULL", "TA exceeds the TEE's TA size limit");
+    return rc;
+}
+
+/* The storage quota counts TA binaries and personalization data; old (replaced) bytes of
+ * an updated TA are not counted twice. */
+static int check_quota(otrp__mock_req *r, const cJSON *old_ta, const struct ta_payload *p)
+{
+    uint64_t used = otrp__mock_storage_used(r->next);
+    const cJSON *ob = otrp__json_member(old_ta, "bin_len");
+    const cJSON *op = otrp__json_member(old_ta, "pdata_len");
+    if (p->has_bin && ob != NULL)
+        used -= (uint64_t)ob->valuedouble;
+    if (p->has_pdata && op != NULL)
+        used -= (uint64_t)op->valuedouble;
+    used += (p->has_bin ? p->bin.len : 0) + (p->has_pdata ? p->pdata.len : 0);
+    if (r->tee->cfg.quota_bytes != 0 && used > r->tee->cfg.quota_bytes)
+        return FAIL(r, "ERR_TEE_RESOURCE_FULL", "storage quota exceeded (%llu of %llu bytes needed)",
+                    (unsigned long long)used, (unsigned long long)r->tee->cfg.quota_bytes);
+    return 0;
+}
+
+/* Write the blobs and record them in ta (a new record in sd when ta is NULL). */
+static int store_ta(otrp__mock_req *r, cJSON *sd, cJSON *ta, const char *taid,
+                    const struct ta_payload *p)
+{
+    if (ta == NULL) {
+        ta = cJSON_CreateObject();
+        if (ta == NULL || cJSON_AddStringToObject(ta, "taid", taid) == NULL ||
+            !cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sd, "tas"), ta)) {
+            cJSON_Delete(ta);
+            return oom(r);
+        }
+    }
+    if (p->has_bin && store_blob(r, ta, "bin", "bin_len", &p->bin) != 0)
+        return -1;
+    if (p->has_pdata && store_blob(r, ta, "pdata", "pdata_len", &p->pdata) != 0)
+        return -1;
+    if (p->has_bin && set_provenance(r, ta, p->signer) != 0)
+        return -1;
+    return 0;
+}
+
 /* InstallTA (update = 0) and UpdateTA (update = 1). */
 static int op_install_update(otrp__mock_req *r, int update)
 {
@@ -547,74 +630,19 @@ static int op_install_update(otrp__mock_req *r, int update)
         return FAIL(r, "ERR_TEE_RESOURCE_FULL", "the TEE holds at most %d TAs", OTRP__MOCK_MAX_TAS);
     if (update && ta == NULL)
         return FAIL(r, "ERR_TA_NOT_FOUND", "SD \"%.128s\" holds no TA \"%.128s\"", sdname, taid);
+    /* a new SP certificate in the content may sign this TA (reference 2.8) */
     cJSON *certs = cJSON_GetObjectItemCaseSensitive(sd, "spcerts");
     if (add_spcerts(r, otrp__json_member(r->content, "spcert"), certs, 1) != 0)
         return -1;
-
-    const cJSON *eta = otrp__json_member(r->tbs, "encrypted_ta");
-    if (!cJSON_IsObject(eta))
-        return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta is missing");
-    const char *alg = otrp__json_string(eta, "alg");
-    if (alg == NULL)
-        return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.alg is missing");
-    if (strcmp(alg, "AESCBC") != 0)
-        return FAIL(r, "ERR_UNSUPPORTED_CRYPTO_ALG", "encrypted_ta.alg \"%.32s\" (only AESCBC)",
-                    alg);
-    const char *ivtext = otrp__json_string(eta, "iv");
-    uint8_t iv[16], taek[32];
-    if (ivtext == NULL || decode_iv(ivtext, iv) != 0)
-        return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.iv must be 32 hex digits");
-    if (unwrap_taek(r, eta, spid, taek) != 0)
-        return -1;
-    otrp_buf bin = {0}, pdata = {0};
-    int has_bin = 0, has_pdata = 0;
-    int rc = decrypt_member(r, eta, update ? "ciphernewtadata" : "ciphertadata", taek, iv, &bin,
-                            &has_bin);
+    struct ta_payload p;
+    memset(&p, 0, sizeof p);
+    int rc = open_encrypted_ta(r, spid, update, certs, &p);
     if (rc == 0)
-        rc = decrypt_member(r, eta, update ? "ciphernewpdata" : "cipherpdata", taek, iv, &pdata,
-                            &has_pdata);
-    otrp__memzero(taek, sizeof taek);
-    if (rc == 0 && !update && !has_bin)
-        rc = FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.ciphertadata is missing");
-    if (rc == 0 && update && !has_bin && !has_pdata)
-        rc = FAIL(r, "ERR_REQUEST_INVALID", "UpdateTA carries neither a new TA nor new data");
-    const char *signer = NULL;
-    if (rc == 0 && has_bin)
-        rc = verify_image(r, certs, &bin, &signer);
-    if (rc == 0 && has_bin && bin.len > OTRP__MOCK_MAX_TA)
-        rc = FAIL(r, "ERR_TEE_RESOURCE_FULL", "TA exceeds the TEE's TA size limit");
-
-    if (rc == 0) {
-        uint64_t used = otrp__mock_storage_used(r->next);
-        const cJSON *ob = update ? otrp__json_member(ta, "bin_len") : NULL;
-        const cJSON *op = update ? otrp__json_member(ta, "pdata_len") : NULL;
-        if (has_bin && ob != NULL)
-            used -= (uint64_t)ob->valuedouble;
-        if (has_pdata && op != NULL)
-            used -= (uint64_t)op->valuedouble;
-        used += (has_bin ? bin.len : 0) + (has_pdata ? pdata.len : 0);
-        if (r->tee->cfg.quota_bytes != 0 && used > r->tee->cfg.quota_bytes)
-            rc = FAIL(r, "ERR_TEE_RESOURCE_FULL",
-                      "storage quota exceeded (%llu of %llu bytes needed)",
-                      (unsigned long long)used, (unsigned long long)r->tee->cfg.quota_bytes);
-    }
-    if (rc == 0 && !update) {
-        ta = cJSON_CreateObject();
-        if (ta == NULL || cJSON_AddStringToObject(ta, "taid", taid) == NULL) {
-            cJSON_Delete(ta);
-            rc = oom(r);
-        } else {
-            cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sd, "tas"), ta);
-        }
-    }
-    if (rc == 0 && has_bin)
-        rc = store_blob(r, ta, "bin", "bin_len", &bin);
-    if (rc == 0 && has_pdata)
-        rc = store_blob(r, ta, "pdata", "pdata_len", &pdata);
-    if (rc == 0 && has_bin)
-        rc = set_provenance(r, ta, signer);
-    otrp_buf_free(&bin);
-    otrp_buf_free(&pdata);
+        rc = check_quota(r, ta, &p);
+    if (rc == 0)
+        rc = store_ta(r, sd, ta, taid, &p);
+    otrp_buf_free(&p.bin);
+    otrp_buf_free(&p.pdata);
     if (rc == 0) /* P6: a requested TA stays listed until it is installed */
         otrp__mock_list_remove(get_array(r->next, "requested"), taid);
     return rc;
