@@ -40,14 +40,19 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-static int usage(void)
+static int usage_to(FILE *out, int status)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: otrp-tee-sim init DIR [--name N] [--key-bits 2048|3072|4096]\n"
             "                             [--ca-cert F --ca-key F] [--tam-uri URI] [--trust F]\n"
             "                             [--quota BYTES]\n"
             "       otrp-tee-sim serve DIR --listen unix:PATH [--verify-time UNIX_SECONDS]\n");
-    return EXIT_USAGE;
+    return status;
+}
+
+static int usage(void)
+{
+    return usage_to(stderr, EXIT_USAGE);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -252,6 +257,8 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage();
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return usage_to(stdout, 0);
     if (strcmp(argv[1], "init") == 0)
         return cmd_init(argc - 2, argv + 2);
     if (strcmp(argv[1], "serve") == 0)
