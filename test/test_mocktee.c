@@ -1139,6 +1139,33 @@ static void test_mocktee_update_sd_deloldspcert(void **state)
     free(spaik);
 }
 
+static void test_mocktee_update_sd_newspid(void **state)
+{
+    fx *f = *state;
+    /* sd1 moves to a new SP: a new SP AIK, the old one goes with its last SD */
+    test_tam_answer a;
+    char *old = template_spaik(f);
+    req_pass(&f->c, f->tam, "UpdateSD",
+             "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"changes\":{\"newspid\":\"sp9\"}}", NULL,
+             &f->msg, &f->out, &a);
+    const char *fresh = otrp__json_string(a.content, "teespaik");
+    assert_non_null(fresh);
+    assert_string_not_equal(fresh, old);
+    char *in_dsi = spaik_of(a.dsi, "sp9");
+    assert_string_equal(in_dsi, fresh);
+    free(in_dsi);
+    assert_null(spaik_of(a.dsi, "sp1"));
+    test_tam_answer_free(&a);
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    assert_int_equal(f->c.ops->ta_information(f->c.ctx, &tc, "sp9", "ta1", &f->out), OTRP_OK);
+    assert_int_equal(f->c.ops->ta_information(f->c.ctx, &tc, "sp1", "ta1", &f->out), OTRP_ERR_NOT_FOUND);
+    /* the old SP id no longer names the SD */
+    req_fail(&f->c, f->tam, "UpdateSD",
+             "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"changes\":{\"renewteespaik\":true}}", NULL, NULL,
+             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    free(old);
+}
+
 /* ---- the public constructors with the agent ------------------------------------------- */
 
 static void test_mocktee_public_constructors_with_agent(void **state)
@@ -1251,6 +1278,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mocktee_configured_jwe_alg),
         cmocka_unit_test_setup_teardown(test_mocktee_accepted_encodings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_update_sd_deloldspcert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_update_sd_newspid, setup, teardown),
         cmocka_unit_test_teardown(test_mocktee_public_constructors_with_agent, kill_daemon),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -483,6 +483,43 @@ static void test_mocktee_socket_backend_failures(void **state)
     fx_rm_rf(dir);
 }
 
+struct canceller {
+    void *ctx;
+};
+
+static void *cancel_later(void *arg)
+{
+    struct canceller *c = arg;
+    usleep(150 * 1000);
+    otrp__socket_ops.cancel(c->ctx);
+    return NULL;
+}
+
+static void test_mocktee_socket_backend_cancel(void **state)
+{
+    (void)state;
+    char dir[512], path[600];
+    assert_int_equal(fx_tempdir(dir, sizeof dir, "cancel"), 0);
+    (void)snprintf(path, sizeof path, "%s/s", dir);
+    pid_t pid = bad_server(path, 0); /* never answers */
+    void *ctx = NULL;
+    assert_int_equal(otrp__socket_open(path, &ctx), OTRP_OK);
+    struct canceller c = {ctx};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, &c), 0);
+    otrp_buf out = {0};
+    otrp_tee_call tc = {sizeof tc, otrp_monotonic_ms() + 10000, 0, NULL};
+    uint64_t t0 = otrp_monotonic_ms();
+    assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), OTRP_ERR_CANCELLED);
+    assert_true(otrp_monotonic_ms() - t0 < 5000);
+    pthread_join(th, NULL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    otrp__socket_ops.destroy(ctx);
+    otrp_buf_free(&out);
+    fx_rm_rf(dir);
+}
+
 /* ---- otrp-tee-sim ------------------------------------------------------------------------- */
 
 static void test_mocktee_daemon_lock_and_sigterm(void **state)
@@ -684,6 +721,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mocktee_provision_self_signed_and_ca),
         cmocka_unit_test(test_mocktee_frame_roundtrip_and_table),
         cmocka_unit_test(test_mocktee_socket_backend_failures),
+        cmocka_unit_test(test_mocktee_socket_backend_cancel),
         cmocka_unit_test_teardown(test_mocktee_daemon_lock_and_sigterm, kill_daemon),
         cmocka_unit_test_teardown(test_mocktee_daemon_survives_bad_clients, kill_daemon),
         cmocka_unit_test_teardown(test_mocktee_daemon_serializes_clients, kill_daemon),
