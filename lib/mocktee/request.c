@@ -78,9 +78,11 @@ static int read_id(const cJSON *tbs, const char *key, char *dst, size_t cap)
         memcpy(dst, item->valuestring, len + 1);
         return 0;
     }
-    if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 9007199254740992.0 &&
-        item->valuedouble == (double)(uint64_t)item->valuedouble) {
-        (void)snprintf(dst, cap, "%llu", (unsigned long long)item->valuedouble);
+    /* integers only, and only those a double holds exactly (|n| < 2^53) */
+    if (cJSON_IsNumber(item) && item->valuedouble > -9007199254740992.0 &&
+        item->valuedouble < 9007199254740992.0 &&
+        item->valuedouble == (double)(long long)item->valuedouble) {
+        (void)snprintf(dst, cap, "%lld", (long long)item->valuedouble);
         return 0;
     }
     return -1;
