@@ -87,7 +87,8 @@ static void test_mocktee_config_rejects_bad_tee_json(void **state)
     } cases[] = {
         {"{\"name\":\"t\",\"colour\":\"blue\"}", "unknown key 'colour'"},
         {"{\"version\":\"1\"}", "'name' is required"},
-        {"{\"name\":\"has space\"}", "'name' must be"},
+        {"{\"name\":\" leading space\"}", "'name' must be"},
+        {"{\"name\":\"tab\\tin name\"}", "'name' must be"},
         {"{\"name\":\"t\",\"jwe_alg\":\"dir\"}", "'jwe_alg'"},
         {"{\"name\":\"t\",\"sign_alg\":\"ES256\"}", "'sign_alg'"},
         {"{\"name\":\"t\",\"require_ocsp\":\"yes\"}", "'require_ocsp'"},

@@ -77,6 +77,10 @@ otrp_status otrp__mock_parse_config(const char *text, size_t len, otrp__mock_con
 /* P7 identifier syntax. */
 int otrp__mock_id_valid(const char *s);
 
+/* 1 when s is a valid TEE name (the DSI tee.name): 1..OTRP__MOCK_MAX_ID characters in
+ * 0x20..0x7E, no space at either end. */
+int otrp__mock_tee_name_valid(const char *s);
+
 /* state.c */
 otrp_status otrp__mock_state_load(otrp__mock *tee, char *detail, size_t cap);
 /* Commit next as the new state (blobs must be written already); on success it
