@@ -4,7 +4,9 @@
  *
  * The library relays Open Trust Protocol messages between a Trusted Application Manager
  * (TAM) and the device's Trusted Execution Environments (TEEs). See agent.h for the API,
- * tee.h for writing a TEE backend, status.h for statuses.
+ * tee.h for writing a TEE backend, backends.h and mocktee.h for the backends that ship
+ * with the library, ta_protocol.h for the TEE side of the socket and GP transports,
+ * status.h for statuses.
  */
 #ifndef OTRP_OTRP_H
 #define OTRP_OTRP_H
@@ -14,5 +16,7 @@
 #include "status.h"
 #include "tee.h"
 #include "agent.h"
+#include "backends.h"
+#include "mocktee.h"
 
 #endif /* OTRP_OTRP_H */

@@ -398,8 +398,5 @@ const cJSON *otrp__jose_find(const cJSON *a, const cJSON *b, const cJSON *c,
 
 int otrp__jose_b64url_chars(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++)
-        if (!otrp__b64url_char((unsigned char)s[i]))
-            return 0;
-    return 1;
+    return otrp__b64url_span(s, len) == len;
 }

@@ -26,6 +26,16 @@ int otrp__mock_id_valid(const char *s)
     return n >= 1 && n <= OTRP__MOCK_MAX_ID;
 }
 
+int otrp__mock_tee_name_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if ((unsigned char)s[n] < 0x20 || (unsigned char)s[n] > 0x7E)
+            return 0;
+    /* DSI names such as "Primary TEE" have spaces, but not at either end. */
+    return n >= 1 && n <= OTRP__MOCK_MAX_ID && s[0] != ' ' && s[n - 1] != ' ';
+}
+
 static otrp_status bad(char *detail, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -58,9 +68,9 @@ static otrp_status parse_member(const cJSON *m, otrp__mock_config *cfg, char *de
     const char *k = m->string;
     if (strcmp(k, "name") == 0) {
         otrp_status st = copy_string(m, k, cfg->name, sizeof cfg->name, detail, cap);
-        if (st == OTRP_OK && !otrp__mock_id_valid(cfg->name))
-            return bad(detail, cap, "tee.json: '%s' must be 1..128 printable ASCII characters "
-                       "without spaces", k);
+        if (st == OTRP_OK && !otrp__mock_tee_name_valid(cfg->name))
+            return bad(detail, cap, "tee.json: '%s' must be 1..128 printable ASCII characters, "
+                       "no space at either end", k);
         return st;
     }
     if (strcmp(k, "version") == 0)

@@ -92,7 +92,13 @@ static otrp_status write_config(const char *dir, const otrp__mock_provision_opts
     cJSON_Delete(c);
     if (text == NULL)
         return OTRP_ERR_NO_MEMORY;
-    otrp_status st = write_file(dir, ".", "tee.json", text, strlen(text), 0644, detail, cap);
+    otrp_buf file = {0};
+    otrp_status st = otrp_buf_append_str(&file, text);
+    if (st == OTRP_OK)
+        st = otrp_buf_append(&file, "\n", 1);
+    if (st == OTRP_OK)
+        st = write_file(dir, ".", "tee.json", file.data, file.len, 0644, detail, cap);
+    otrp_buf_free(&file);
     cJSON_free(text);
     return st;
 }
@@ -122,9 +128,9 @@ otrp_status otrp__mock_provision(const char *dir, const otrp__mock_provision_opt
 {
     const char *name = o->name != NULL ? o->name : "mocktee";
     unsigned bits = o->key_bits != 0 ? o->key_bits : 2048;
-    if (!otrp__mock_id_valid(name))
+    if (!otrp__mock_tee_name_valid(name))
         return fail(detail, cap, OTRP_ERR_CONFIG,
-                    "TEE name must be 1..128 printable ASCII characters without spaces");
+                    "TEE name must be 1..128 printable ASCII characters, no space at either end");
     if (bits != 2048 && bits != 3072 && bits != 4096)
         return fail(detail, cap, OTRP_ERR_CONFIG, "key bits must be 2048, 3072 or 4096");
     if ((o->ca_cert == NULL) != (o->ca_key == NULL))

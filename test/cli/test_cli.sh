@@ -31,7 +31,7 @@ expect() {
     fi
 }
 
-"$bin/otrp-tee-sim" init "$tmp/tee" --name cli-tee --tam-uri https://127.0.0.1:9/tam >/dev/null 2>&1
+"$bin/otrp-tee-sim" init "$tmp/tee" --name "cli TEE" --tam-uri https://127.0.0.1:9/tam >/dev/null 2>&1
 cp test/data/pki/tam-root.pem "$tmp/tee/trust/"
 tee="--tee mock:$tmp/tee"
 
@@ -44,7 +44,7 @@ expect "bad --tee is a usage error" 2 "KIND:ARG" "" -- "$bin/otrp-agent" --tee b
 expect "bad --timeout is a usage error" 2 "--timeout wants a number" "" -- "$bin/otrp-agent" $tee --timeout 0 state
 expect "wrong argument count" 2 "wrong number of arguments" "" -- "$bin/otrp-agent" $tee request-ta
 expect "missing TEE directory names the status" 1 "ERR_CONFIG" "" -- "$bin/otrp-agent" --tee mock:$tmp/none state
-expect "state prints the device JSON" 0 "" '"name":"cli-tee","kind":"mock","state":"ready"' -- "$bin/otrp-agent" $tee state
+expect "state prints the device JSON" 0 "" '"name":"cli TEE","kind":"mock","state":"ready"' -- "$bin/otrp-agent" $tee state
 expect "relay of garbage: one line naming the status" 1 "^otrp-agent: relay failed: ERR_MSG_NOT_JSON" EMPTY \
     -- sh -c "echo 'not json' | '$bin/otrp-agent' $tee relay"
 expect "relay to an unknown TEE writes the OTrPBrokerError" 1 "ERR_TEE_UNKNOWN" '"errcode":"ERR_AGENT_TEE_UNKNOWN"' \
