@@ -4,8 +4,8 @@
  *
  * The library relays Open Trust Protocol messages between a Trusted Application Manager
  * (TAM) and the device's Trusted Execution Environments (TEEs). See agent.h for the API,
- * tee.h for writing a TEE backend, backends.h and mocktee.h for the backends that ship
- * with the library, ta_protocol.h for the TEE side of the socket and GP transports,
+ * tee.h for writing a TEE backend, backends.h, mocktee.h and teec.h for the backends
+ * that ship with the library, ta_protocol.h for the TEE side of the socket and GP transports,
  * status.h for statuses.
  */
 #ifndef OTRP_OTRP_H
@@ -18,5 +18,6 @@
 #include "agent.h"
 #include "backends.h"
 #include "mocktee.h"
+#include "teec.h"
 
 #endif /* OTRP_OTRP_H */
