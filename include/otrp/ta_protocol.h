@@ -54,7 +54,11 @@
  *   (TEEC_NONE when the command has fewer outputs).
  * An output that does not fit makes the TA set its size to the needed size and return
  * TEEC_ERROR_SHORT_BUFFER; the client grows the buffer (bounded by its limit) and
- * invokes again. A TA-level failure is returned as OTRP_TA_TEEC_RESULT(status) with
+ * invokes again with the same inputs. The TA must then hand out the answer it already
+ * made (keep it until the next command) instead of processing the message a second
+ * time: OTrP state (dsihash, installed TAs) moves once per message. After
+ * TEEC_ERROR_TARGET_DEAD the client reopens the session and resends once, so a TA that
+ * died in the middle of a message may see it again. A TA-level failure is returned as OTRP_TA_TEEC_RESULT(status) with
  * origin TEEC_ORIGIN_TRUSTED_APP, and params[2] may then hold the detail text.
  * TEEC_SUCCESS means OTRP_OK.
  */
