@@ -45,6 +45,7 @@ static char *pem_ca, *pem_server, *pem_server_key, *pem_expired, *pem_expired_ke
     *pem_wronghost, *pem_wronghost_key, *pin_server, *pin_other;
 static char path_ca[128], path_other_ca[128];
 
+/* A file of the PKI directory as a string; a .pin loses its line end. */
 static char *slurp(const char *name)
 {
     char path[160];
@@ -52,13 +53,13 @@ static char *slurp(const char *name)
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return NULL;
-    char *data = calloc(1, 16384);
-    size_t n = data != NULL ? fread(data, 1, 16383, f) : 0;
+    enum { MAX = 16384 };
+    char *data = calloc(1, MAX);
+    size_t n = data != NULL ? fread(data, 1, MAX - 1, f) : 0;
     fclose(f);
-    while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
-        data[--n] = '\0'; /* pins are one line */
-    if (data != NULL && strstr(name, ".pem") != NULL)
-        strcat(data, "\n");
+    if (strstr(name, ".pin") != NULL)
+        while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+            data[--n] = '\0';
     return data;
 }
 
@@ -261,6 +262,27 @@ static void test_http_plain_allowed(void **state)
     fx_done(&f);
 }
 
+static void test_http_uri_change_takes_effect(void **state)
+{
+    (void)state;
+    /* The transport caches the checked URI: a new one must be checked and used. */
+    static const tam_step steps[] = {{.status = 204}};
+    struct fx f, g;
+    fx_init(&f);
+    fx_init(&g);
+    fx_serve(&f, steps, 1, NULL, NULL);
+    fx_serve(&g, steps, 1, NULL, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_status(&f, fx_post_to(&f, tam_server_url(g.srv), MSG, strlen(MSG)), OTRP_OK);
+    assert_status(&f, fx_post_to(&f, "https://", MSG, strlen(MSG)), OTRP_ERR_BAD_URI);
+    assert_detail(&f, "malformed");
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_int_equal(tam_server_requests(f.srv), 2);
+    assert_int_equal(tam_server_requests(g.srv), 1);
+    fx_done(&f);
+    fx_done(&g);
+}
+
 /* ---- headers and bodies ---- */
 
 static void test_http_empty_post_has_accept_and_no_content_type(void **state)
@@ -390,6 +412,22 @@ static void test_http_garbage_body_passed_through(void **state)
     fx_done(&f);
 }
 
+static void test_http_cookies_not_returned(void **state)
+{
+    (void)state;
+    static const tam_step steps[] = {
+        {.status = 200, .content_type = OTRP_CT, .body = ANSWER, .header_name = "Set-Cookie",
+         .header_value = "session=abc; Path=/"},
+        {.status = 204}};
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 2, NULL, NULL);
+    assert_status(&f, fx_post(&f, NULL), OTRP_OK);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_false(record_of(&f, 1).has_cookie); /* the TAM matches POSTs by tid (P10) */
+    fx_done(&f);
+}
+
 /* ---- status codes, retries, redirects ---- */
 
 static void test_http_500_fails_without_retry(void **state)
@@ -421,6 +459,23 @@ static void test_http_500_with_endless_body_is_still_a_status_error(void **state
     assert_detail(&f, "HTTP status 500");
     assert_int_equal(f.resp.len, 0);
     fx_done(&f);
+}
+
+static void test_http_500_with_oversize_body_is_still_a_status_error(void **state)
+{
+    (void)state;
+    char *big = malloc(TEST_CAP + 2);
+    assert_non_null(big);
+    memset(big, 'e', TEST_CAP + 1);
+    big[TEST_CAP + 1] = '\0';
+    tam_step steps[] = {{.status = 500, .content_type = "text/plain", .body = big}};
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 1, NULL, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_HTTP_STATUS);
+    assert_detail(&f, "HTTP status 500");
+    fx_done(&f);
+    free(big);
 }
 
 static void test_http_503_then_200_is_retried(void **state)
@@ -680,6 +735,33 @@ static void test_https_session_reuses_one_connection(void **state)
     keepalive_run(pem_server, pem_server_key);
 }
 
+static void test_http_server_closed_idle_connection_is_replaced(void **state)
+{
+    (void)state;
+    /* A TAM that closes idle connections while the TEE works on the next message. */
+    static const tam_step steps[] = {
+        {.status = 200, .content_type = OTRP_CT, .body = ANSWER}, {.status = 204}};
+    static const tam_script script = {steps, 2};
+    tam_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.handler = tam_script_handler;
+    cfg.user = (void *)(uintptr_t)&script;
+    cfg.media_type = OTRP_CT;
+    cfg.idle_timeout_s = 1;
+    struct fx f;
+    fx_init(&f);
+    assert_int_equal(tam_server_start(&cfg, &f.srv), 0);
+    assert_status(&f, fx_post(&f, NULL), OTRP_OK);
+    struct timespec pause = {1, 600 * 1000000L};
+    nanosleep(&pause, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_int_equal(f.info.attempts, 1);
+    assert_int_equal(f.info.new_connections, 1);
+    assert_int_equal(tam_server_connections(f.srv), 2);
+    assert_int_equal(record_of(&f, 1).body_len, strlen(MSG));
+    fx_done(&f);
+}
+
 /* ---- TLS ---- */
 
 static void tls_run(const char *cert, const char *key, const char *ca_file, const char *ca_blob,
@@ -761,6 +843,29 @@ static void test_https_unreadable_ca_file(void **state)
             "CA certificates");
 }
 
+static void test_https_tls11_server_refused(void **state)
+{
+    (void)state;
+    static const tam_step steps[] = {{.status = 204}};
+    static const tam_script script = {steps, 1};
+    tam_server_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.handler = tam_script_handler;
+    cfg.user = (void *)(uintptr_t)&script;
+    cfg.tls_cert_pem = pem_server;
+    cfg.tls_key_pem = pem_server_key;
+    cfg.tls_priorities = "NORMAL:-VERS-ALL:+VERS-TLS1.1:%VERIFY_ALLOW_SIGN_WITH_SHA1";
+    struct fx f;
+    fx_init(&f);
+    f.s.ca_file = path_ca;
+    assert_int_equal(tam_server_start(&cfg, &f.srv), 0);
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_TLS);
+    assert_detail(&f, "TLS handshake");
+    print_message("TLS 1.1 server: %s\n", f.info.detail);
+    assert_int_equal(tam_server_requests(f.srv), 0);
+    fx_done(&f);
+}
+
 static void test_https_plain_server(void **state)
 {
     (void)state;
@@ -793,6 +898,43 @@ static int silent_listener(unsigned short *port)
     assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
     *port = ntohs(a.sin_port);
     return fd;
+}
+
+/* Accept one connection, read the request, answer bytes that are not HTTP, close. */
+static void *garbage_server(void *arg)
+{
+    int fd = *(int *)arg;
+    int c = accept(fd, NULL, NULL);
+    if (c >= 0) {
+        char buf[4096];
+        ssize_t n = recv(c, buf, sizeof buf, 0);
+        (void)n;
+        static const char junk[] = "\x16\x03\x01garbage, not HTTP\r\n\r\n{}";
+        n = send(c, junk, sizeof junk - 1, MSG_NOSIGNAL);
+        (void)n;
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_http_garbage_response_is_protocol_error(void **state)
+{
+    (void)state;
+    unsigned short port;
+    int fd = silent_listener(&port);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, garbage_server, &fd), 0);
+    struct fx f;
+    fx_init(&f);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/tam", (unsigned)port);
+    otrp_status st = fx_post_to(&f, url, MSG, strlen(MSG));
+    pthread_join(th, NULL);
+    close(fd);
+    assert_status(&f, st, OTRP_ERR_HTTP_PROTOCOL);
+    assert_detail(&f, "HTTP/0.9");
+    assert_int_equal(f.info.attempts, 1);
+    fx_done(&f);
 }
 
 static void test_https_silent_handshake_hits_connect_timeout(void **state)
@@ -836,12 +978,12 @@ static void *cancel_later(void *arg)
 static void test_http_cancel_from_another_thread(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204, .delay_ms = 8000}};
+    static const tam_step steps[] = {{.status = 204, .delay_ms = 8000}, {.status = 204}};
     volatile int cancel = 0;
     struct fx f;
     fx_init(&f);
     f.s.cancel = &cancel;
-    fx_serve(&f, steps, 1, NULL, NULL);
+    fx_serve(&f, steps, 2, NULL, NULL);
     struct canceller c = {&cancel, 200};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, cancel_later, &c), 0);
@@ -852,6 +994,11 @@ static void test_http_cancel_from_another_thread(void **state)
     print_message("cancel: verdict %llu ms after the start (cancel at 200 ms)\n",
                   (unsigned long long)f.elapsed_ms);
     assert_true(f.elapsed_ms < 200 + 500);
+    /* The transport stays usable: the aborted connection is replaced. */
+    __atomic_store_n(&cancel, 0, __ATOMIC_RELEASE);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_int_equal(f.info.new_connections, 1);
+    assert_int_equal(tam_server_connections(f.srv), 2);
     fx_done(&f);
 }
 
@@ -998,6 +1145,7 @@ int main(void)
         cmocka_unit_test(test_http_new_rejects_bad_settings),
         cmocka_unit_test(test_http_plain_refused_without_allow_http),
         cmocka_unit_test(test_http_plain_allowed),
+        cmocka_unit_test(test_http_uri_change_takes_effect),
         cmocka_unit_test(test_http_empty_post_has_accept_and_no_content_type),
         cmocka_unit_test(test_http_message_post_has_accept_and_content_type),
         cmocka_unit_test(test_http_large_post_has_no_expect),
@@ -1005,8 +1153,10 @@ int main(void)
         cmocka_unit_test(test_http_media_type_case_and_parameters_ignored),
         cmocka_unit_test(test_http_wrong_content_type),
         cmocka_unit_test(test_http_garbage_body_passed_through),
+        cmocka_unit_test(test_http_cookies_not_returned),
         cmocka_unit_test(test_http_500_fails_without_retry),
         cmocka_unit_test(test_http_500_with_endless_body_is_still_a_status_error),
+        cmocka_unit_test(test_http_500_with_oversize_body_is_still_a_status_error),
         cmocka_unit_test(test_http_503_then_200_is_retried),
         cmocka_unit_test(test_http_503_forever_gives_up),
         cmocka_unit_test(test_http_503_retry_after_honoured),
@@ -1022,6 +1172,7 @@ int main(void)
         cmocka_unit_test(test_http_response_max_of_caller_wins),
         cmocka_unit_test(test_http_session_reuses_one_connection),
         cmocka_unit_test(test_https_session_reuses_one_connection),
+        cmocka_unit_test(test_http_server_closed_idle_connection_is_replaced),
         cmocka_unit_test(test_https_good_ca_file),
         cmocka_unit_test(test_https_good_ca_blob),
         cmocka_unit_test(test_https_wrong_ca),
@@ -1030,9 +1181,11 @@ int main(void)
         cmocka_unit_test(test_https_wrong_pin),
         cmocka_unit_test(test_https_right_pin),
         cmocka_unit_test(test_https_unreadable_ca_file),
+        cmocka_unit_test(test_https_tls11_server_refused),
         cmocka_unit_test(test_https_plain_server),
         cmocka_unit_test(test_http_cancel_from_another_thread),
         cmocka_unit_test(test_https_silent_handshake_hits_connect_timeout),
+        cmocka_unit_test(test_http_garbage_response_is_protocol_error),
         cmocka_unit_test(test_http_cancel_before_start),
         cmocka_unit_test(test_http_body_inside_response_refused),
         cmocka_unit_test(test_http_cancel_during_backoff),

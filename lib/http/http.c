@@ -19,6 +19,7 @@
 
 #include "http/http.h"
 #include "otrp/version.h"
+#include "util/mem.h"
 
 /* How long one wait for socket activity lasts: the latency of cancel and stall checks. */
 #define POLL_SLICE_MS 50
@@ -60,6 +61,7 @@ struct otrp__http {
     struct curl_slist *headers_empty; /* Accept; Content-Type and Expect suppressed */
     struct curl_slist *headers_body;  /* Accept, Content-Type; Expect suppressed */
     struct transfer x;
+    char *uri;  /* the URI checked and set on the easy handle last; NULL before */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -313,8 +315,8 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
     if (!x->sending) {
         /* Until the request goes out, the connect timeout is in charge. */
         curl_off_t pre = 0;
-        if (curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pre) != CURLE_OK ||
-            pre == 0)
+        curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+        if (pre == 0 && ulnow == 0 && dlnow == 0)
             return 0;
         x->sending = 1;
         x->last_progress_ms = now;
@@ -452,6 +454,7 @@ void otrp__http_free(otrp__http *t)
         curl_multi_cleanup(t->multi); /* closes the cached connection */
     curl_slist_free_all(t->headers_empty);
     curl_slist_free_all(t->headers_body);
+    free(t->uri);
     free(t);
     curl_global_unref();
 }
@@ -588,10 +591,13 @@ static otrp_status map_curl_error(otrp__http *t, CURLcode rc, int *retry, char *
     case CURLE_USE_SSL_FAILED:
         set_detail(detail, size, "TLS handshake with the TAM failed: %s", t->errbuf);
         return OTRP_ERR_TLS;
-    case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
         set_detail(detail, size, "TAM URI refused by libcurl: %s", t->errbuf);
         return OTRP_ERR_BAD_URI;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        /* The scheme was checked before: this is an answer that is not HTTP at all
+         * ("Received HTTP/0.9 when not allowed"): the protocol error below. */
+        break;
     case CURLE_OUT_OF_MEMORY:
         set_detail(detail, size, "out of memory in libcurl");
         return OTRP_ERR_NO_MEMORY;
@@ -651,7 +657,7 @@ static otrp_status judge_response(otrp__http *t, long code, int *retry, char *de
     return OTRP_ERR_HTTP_STATUS;
 }
 
-static otrp_status post_once(otrp__http *t, const char *uri, const void *body,
+static otrp_status post_once(otrp__http *t, const void *body,
                              size_t body_len, otrp_buf *response, size_t cap,
                              otrp__http_result *info, int *retry)
 {
@@ -662,7 +668,6 @@ static otrp_status post_once(otrp__http *t, const char *uri, const void *body,
     t->errbuf[0] = '\0';
     otrp_buf_reset(response);
     int ok = 1;
-    ok &= curl_easy_setopt(t->easy, CURLOPT_URL, uri) == CURLE_OK;
     ok &= curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) ==
           CURLE_OK;
     /* Not copied by libcurl: body outlives the transfer (it is the caller's). */
@@ -688,14 +693,42 @@ static otrp_status post_once(otrp__http *t, const char *uri, const void *body,
     info->bytes_sent += up > 0 ? (uint64_t)up : 0u;
     info->bytes_received += down > 0 ? (uint64_t)down : 0u;
 
-    /* A long error body is cut on purpose: judge the exchange by its status code. */
-    int judge = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && t->x.error_body_cut);
+    /* A long error body is cut on purpose (or refused by its Content-Length): judge the
+     * exchange by its status code, which is the answer. */
+    int error_code = code != 0 && (code < 200 || code > 299);
+    int judge = rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && t->x.error_body_cut) ||
+                (rc == CURLE_FILESIZE_EXCEEDED && error_code);
     otrp_status st = judge
                          ? judge_response(t, code, retry, info->detail, sizeof info->detail)
                          : map_curl_error(t, rc, retry, info->detail, sizeof info->detail);
     if (st != OTRP_OK)
         otrp_buf_reset(response); /* a failed exchange yields no message */
     return st;
+}
+
+/* Check uri and set it on the handle, unless it is the one of the previous POST (a
+ * session POSTs to one URI: neither check nor libcurl's parse is repeated). */
+static otrp_status use_uri(otrp__http *t, const char *uri, otrp__http_result *info)
+{
+    if (uri != NULL && t->uri != NULL && strcmp(uri, t->uri) == 0)
+        return OTRP_OK;
+    otrp_status st = otrp__http_check_uri(uri, t->s.allow_http, info->detail,
+                                          sizeof info->detail);
+    if (st != OTRP_OK)
+        return st;
+    free(t->uri);
+    t->uri = otrp__strndup(uri, strlen(uri));
+    if (t->uri == NULL) {
+        set_detail(info->detail, sizeof info->detail, "out of memory");
+        return OTRP_ERR_NO_MEMORY;
+    }
+    if (curl_easy_setopt(t->easy, CURLOPT_URL, uri) != CURLE_OK) {
+        free(t->uri);
+        t->uri = NULL;
+        set_detail(info->detail, sizeof info->detail, "libcurl refused the URI");
+        return OTRP_ERR_INTERNAL;
+    }
+    return OTRP_OK;
 }
 
 otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
@@ -716,8 +749,7 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
         return OTRP_ERR_INVALID_ARG;
     }
     uint64_t start = otrp_monotonic_ms();
-    otrp_status st = otrp__http_check_uri(uri, t->s.allow_http, info->detail,
-                                          sizeof info->detail);
+    otrp_status st = use_uri(t, uri, info);
     if (st != OTRP_OK)
         return st;
     size_t cap = t->s.max_message_size;
@@ -729,7 +761,7 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
         int retry = 0;
         info->attempts++;
         info->detail[0] = '\0';
-        st = post_once(t, uri, body, body_len, response, cap, info, &retry);
+        st = post_once(t, body, body_len, response, cap, info, &retry);
         if (st == OTRP_OK || !retry || info->attempts > t->s.http_retries)
             break;
         if (!backoff_sleep(t, t->x.retry_after_ms > 0 ? t->x.retry_after_ms : backoff)) {

@@ -11,7 +11,6 @@
 /* A streamed body cut short or stalled halfway. */
 struct partial_body {
     const char *body;
-    size_t len;       /* the full (announced) length */
     size_t sent_max;  /* bytes sent before the fault */
     unsigned stall_ms;
     tam_fault fault;
@@ -76,7 +75,6 @@ void tam_script_handler(void *user, tam_server *srv, const tam_request *req,
             return;
         }
         p->body = step->body;
-        p->len = len;
         p->sent_max = len / 2;
         p->stall_ms = step->delay_ms;
         p->fault = step->fault;

@@ -18,7 +18,7 @@
 #define TAM_MAX_RECORDS 256
 /* Largest request body accepted; a longer one gets 413 (a test server, not a sink). */
 #define TAM_REQUEST_BODY_MAX ((size_t)4 * 1024 * 1024)
-/* An idle client connection is closed after this many seconds. */
+/* An idle client connection is closed after this many seconds (unless configured). */
 #define TAM_CONNECTION_TIMEOUT_S 30u
 /* Block size libmicrohttpd asks streamed bodies for. */
 #define TAM_STREAM_BLOCK 4096
@@ -138,6 +138,7 @@ static unsigned record_request(tam_server *srv, const tam_request *req)
         copy_field(r->content_type, sizeof r->content_type,
                    req->content_type != NULL ? req->content_type : "");
         r->has_expect = req->expect != NULL;
+        r->has_cookie = req->cookie != NULL;
         r->body_len = req->body_len;
         memcpy(r->body, req->body,
                req->body_len < TAM_RECORD_BODY_MAX ? req->body_len : TAM_RECORD_BODY_MAX);
@@ -262,6 +263,7 @@ static enum MHD_Result answer(tam_server *srv, struct MHD_Connection *conn, cons
     req.accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
     req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     req.expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+    req.cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
     req.body = (const unsigned char *)(rs->body != NULL ? rs->body : "");
     req.body_len = rs->len;
     req.connection = ci != NULL ? (unsigned)(uintptr_t)ci->socket_context : 0;
@@ -365,10 +367,13 @@ int tam_server_start(const tam_server_config *cfg, tam_server **out)
     /* libmicrohttpd ignores the HTTPS options without MHD_USE_TLS. */
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_CONNECTION_TIMEOUT, TAM_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->idle_timeout_s != 0 ? cfg->idle_timeout_s : TAM_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_CONNECTION,
         notify_connection, srv, MHD_OPTION_NOTIFY_COMPLETED, notify_completed, srv,
         MHD_OPTION_HTTPS_MEM_KEY, tls ? cfg->tls_key_pem : "", MHD_OPTION_HTTPS_MEM_CERT,
-        tls ? cfg->tls_cert_pem : "", MHD_OPTION_END);
+        tls ? cfg->tls_cert_pem : "", MHD_OPTION_HTTPS_PRIORITIES,
+        cfg->tls_priorities != NULL ? cfg->tls_priorities : "NORMAL", MHD_OPTION_END);
     if (srv->daemon == NULL)
         goto fail;
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon,

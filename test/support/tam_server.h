@@ -26,6 +26,7 @@ typedef struct tam_request {
     const char *accept;         /* NULL when the header is absent */
     const char *content_type;   /* NULL when the header is absent */
     const char *expect;         /* NULL when the header is absent */
+    const char *cookie;         /* NULL when the header is absent */
     const unsigned char *body;  /* NUL-terminated */
     size_t body_len;
     unsigned connection;        /* 1-based number of the TCP connection it came on */
@@ -74,6 +75,8 @@ typedef struct tam_server_config {
     const char *media_type;
     const char *tls_cert_pem;   /* both set: HTTPS; both NULL: plain HTTP */
     const char *tls_key_pem;
+    const char *tls_priorities; /* GnuTLS priority string; NULL: "NORMAL" */
+    unsigned idle_timeout_s;    /* close a connection idle this long; 0: 30 s */
 } tam_server_config;
 
 /* What the server recorded about one request. */
@@ -86,6 +89,7 @@ typedef struct tam_record {
     int has_content_type;
     char content_type[TAM_RECORD_FIELD_MAX];
     int has_expect;
+    int has_cookie;
     size_t body_len;                        /* full length */
     unsigned char body[TAM_RECORD_BODY_MAX]; /* first bytes */
     unsigned connection;
