@@ -1,0 +1,22 @@
+# The reference TAM (tam/, build/bin/otrp-tam): not part of libotrp. Its sources build
+# the static archive build/lib/libotrp-tam.a together with its HTTP front end
+# (test/support/tam_server.c and tam_script.c, shared with the transport tests); the
+# otrp-tam program, the end-to-end tests and bench/session link it.
+
+TAM_SRCS := $(sort $(wildcard tam/*.c))
+TAM_OBJS := $(TAM_SRCS:%.c=$(BUILD)/obj/%.o)
+TAM_FRONT_OBJS := $(BUILD)/obj/test/support/tam_server.o $(BUILD)/obj/test/support/tam_script.o
+TAM_LIB := $(BUILD)/lib/libotrp-tam.a
+# Everything that links the archive lists libotrp again after it (static link order).
+TAM_LINK := $(TAM_LIB) $(STATIC_LIB)
+
+$(TAM_OBJS): OTRP_CPPFLAGS += -Itest
+$(BUILD)/obj/tools/otrp-tam/main.o: OTRP_CPPFLAGS += -Itam
+
+$(TAM_LIB): $(TAM_OBJS) $(TAM_FRONT_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/bin/otrp-tam: $(TAM_LIB)
+TOOL_LIBS_otrp-tam := $(TAM_LINK) $(MHD_LIBS)
