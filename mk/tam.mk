@@ -20,3 +20,8 @@ $(TAM_LIB): $(TAM_OBJS) $(TAM_FRONT_OBJS)
 
 $(BUILD)/bin/otrp-tam: $(TAM_LIB)
 TOOL_LIBS_otrp-tam := $(TAM_LINK) $(MHD_LIBS)
+
+# The end-to-end tests (test/test_tam.c) drive the TAM in process.
+$(BUILD)/obj/test/test_tam.o: OTRP_CPPFLAGS += -Itam
+$(BUILD)/test/test_tam: $(TAM_LIB)
+TEST_LIBS_test_tam := $(TAM_LINK)

@@ -95,7 +95,8 @@ typedef struct reftam_dsi {
     char name[REFTAM_ID_MAX + 1];
     char did[48];                /* base64 SHA-256 of the DER TEE certificate */
     char dsihash[48];            /* base64 SHA-256 of the DSI text */
-    otrp__jose_key *key;         /* the TEE's public key */
+    otrp__jose_key *key;         /* the TEE's public key (holds PSA key slots: free it
+                                  * when it is not needed for a while) */
     otrp__x509_certs *cert;      /* [0] the TEE certificate */
     cJSON *doc;                  /* the parsed {"dsi": {...}} */
 } reftam_dsi;

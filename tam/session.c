@@ -99,6 +99,16 @@ static outcome fail_reply(reftam_reply *r, outcome o, const char *fmt, ...)
     return o;
 }
 
+/*
+ * A TEE's public key, loaded for one operation and freed right after: a key handle of
+ * lib/jose keeps PSA key slots while it lives, and mbedTLS 2.28 has 32 of them per
+ * process, so a TAM with many open sessions must not hold one per TEE.
+ */
+static otrp_status tee_key(const tee_ctx *t, otrp__jose_key **key)
+{
+    return otrp__x509_certs_public_key(t->dsi.cert, 0, key, NULL, 0);
+}
+
 /* ---- sessions ------------------------------------------------------------------------ */
 
 static void session_free(session *s)
@@ -260,10 +270,12 @@ static outcome send_op(reftam *tam, session *s, size_t index, reftam_reply *r)
     }
     cJSON *content = op_content(tam, s, o);
     cJSON *jwe = NULL;
+    otrp__jose_key *key = NULL;
     if (content == NULL)
         st = OTRP_ERR_NO_MEMORY;
-    else
-        st = reftam_encrypt_content(content, t->dsi.key, OTRP__JOSE_ALG_NONE, &jwe);
+    else if ((st = tee_key(t, &key)) == OTRP_OK)
+        st = reftam_encrypt_content(content, key, OTRP__JOSE_ALG_NONE, &jwe);
+    otrp__jose_key_free(key);
     cJSON_Delete(content);
     cJSON *tbs = NULL;
     if (st == OTRP_OK)
@@ -502,6 +514,8 @@ static outcome read_tee_state(reftam *tam, session *s, const cJSON *element, ref
         o = fail_reply(r, TEE_FAILED, "TEE '%s' failed GetDeviceState: %s", dsi.name, why);
     }
     if (o == NEXT_MESSAGE) {
+        otrp__jose_key_free(dsi.key); /* see tee_key() */
+        dsi.key = NULL;
         s->tee[s->ntee].dsi = dsi; /* ownership moves */
         memset(&dsi, 0, sizeof dsi);
         s->ntee++;
@@ -569,8 +583,11 @@ static outcome handle_answer(reftam *tam, session *s, const cJSON *root, reftam_
         return fail_reply(r, VIOLATION, "%s", why);
     out = check_common(s, tbs, outer, &pass, r);
     /* P4: TEE answers carry no signer: verify with the certificate of the DSI. */
-    if (out == NEXT_MESSAGE && otrp__jws_verify(jws, t->dsi.key, 0, why, sizeof why) != OTRP_OK)
+    otrp__jose_key *key = NULL;
+    if (out == NEXT_MESSAGE && (tee_key(t, &key) != OTRP_OK ||
+                                otrp__jws_verify(jws, key, 0, why, sizeof why) != OTRP_OK))
         out = fail_reply(r, VIOLATION, "%s of TEE '%s' does not verify: %s", outer, t->dsi.name, why);
+    otrp__jose_key_free(key);
     if (out == NEXT_MESSAGE && !pass) {
         reason_text(tbs, why, sizeof why);
         out = fail_reply(r, TEE_FAILED, "TEE '%s' failed %s%s%s: %s", t->dsi.name, OP_NAME[o->kind],
@@ -610,13 +627,11 @@ static outcome handle_answer(reftam *tam, session *s, const cJSON *root, reftam_
         }
     }
     if (out == NEXT_MESSAGE) {
-        /* The new DSI replaces the old (its hash is the next dsihash); keep the key. */
-        otrp__jose_key *key = t->dsi.key;
-        t->dsi.key = NULL;
+        /* The new DSI replaces the old (its hash is the next dsihash). */
         reftam_dsi_clear(&t->dsi);
+        otrp__jose_key_free(dsi.key); /* see tee_key() */
+        dsi.key = NULL;
         t->dsi = dsi;
-        otrp__jose_key_free(t->dsi.key);
-        t->dsi.key = key;
         memset(&dsi, 0, sizeof dsi);
         unsigned v = o->kind == OP_INSTALL_TA || o->kind == OP_UPDATE_TA ? o->version : 0;
         otrp_status st = OTRP_OK;

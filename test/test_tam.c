@@ -1,0 +1,749 @@
+/*
+ * End to end over loopback: the agent (libotrp) with mock TEEs against the reference TAM
+ * (tam/) over HTTPS. Install, update and delete; two TEEs on one agent; the session
+ * figures; TLS failures; every fault-injection option; 16 agents in 16 threads.
+ *
+ * The TAM directory, its TLS certificate and the TEE identities are made once per run
+ * (group setup); each test copies a fresh TEE directory and opens its own TAM.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "otrp/backends.h"
+#include "otrp/mocktee.h"
+#include "otrp/otrp.h"
+#include "reftam.h"
+#include "support/mock_fixture.h"
+#include "support/mock_wrap.h"
+
+#define THREADS 16
+/* The agent's stall timeout in these tests, and the slack the issue allows. */
+#define STALL_MS 1000u
+#define SLACK_MS 1000u
+/* A cap small enough that the oversize and endless bodies hit it quickly. */
+#define SMALL_CAP ((size_t)1024 * 1024)
+
+static char root[512];        /* everything of this run */
+static char tam_dir[600];
+static char ca_path[700];
+static char tee_a[600], tee_b[600]; /* provisioned by the TAM's CA (templates) */
+static char pki[600];         /* scripts/pki-test.sh material */
+static char *tls_cert, *tls_key, tls_pin[64];
+static unsigned dir_counter;
+
+static char *slurp(const char *dir, const char *name)
+{
+    char path[800];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *data = calloc(1, 64 * 1024);
+    size_t n = data != NULL ? fread(data, 1, 64 * 1024 - 1, f) : 0;
+    fclose(f);
+    while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+        data[--n] = '\0';
+    if (strstr(name, ".pin") == NULL && n > 0)
+        data[n] = '\n';
+    return data;
+}
+
+static int write_ta(const char *name, size_t len, unsigned char fill, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", root, name);
+    unsigned char *b = malloc(len);
+    if (b == NULL)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        b[i] = (unsigned char)(fill + i * 7);
+    int rc = fx_write(root, name, b, len);
+    free(b);
+    return rc;
+}
+
+static int add_ta(const char *taid, size_t len, unsigned char fill, unsigned *version)
+{
+    char path[700];
+    if (write_ta("ta.bin", len, fill, path, sizeof path) != 0)
+        return -1;
+    otrp_buf b = {0};
+    FILE *f = fopen(path, "rb");
+    unsigned char chunk[4096];
+    size_t n;
+    while (f != NULL && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (otrp_buf_append(&b, chunk, n) != OTRP_OK)
+            break;
+    if (f != NULL)
+        fclose(f);
+    char detail[256] = "";
+    otrp_status st = reftam_add_ta(tam_dir, taid, b.data, b.len, version, detail, sizeof detail);
+    otrp_buf_free(&b);
+    return st == OTRP_OK ? 0 : -1;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                             "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
+        unsetenv(proxy_vars[i]);
+    if (fx_tempdir(root, sizeof root, "tam") != 0)
+        return -1;
+    snprintf(tam_dir, sizeof tam_dir, "%s/tam", root);
+    snprintf(ca_path, sizeof ca_path, "%s/ca/cert.pem", tam_dir);
+    snprintf(tee_a, sizeof tee_a, "%s/tee-a", root);
+    snprintf(tee_b, sizeof tee_b, "%s/tee-b", root);
+    snprintf(pki, sizeof pki, "%s/pki", root);
+    char detail[256] = "";
+    unsigned v = 0;
+    if (reftam_init(tam_dir, NULL, detail, sizeof detail) != OTRP_OK ||
+        reftam_provision_tee(tam_dir, tee_a, "tee-a", NULL, detail, sizeof detail) != OTRP_OK ||
+        reftam_provision_tee(tam_dir, tee_b, "tee-b", NULL, detail, sizeof detail) != OTRP_OK ||
+        reftam_tls_material(tam_dir, &tls_cert, &tls_key, tls_pin, detail, sizeof detail) !=
+            OTRP_OK ||
+        add_ta("ta1", 3000, 1, &v) != 0 || add_ta("ta2", 5000, 2, &v) != 0) {
+        fprintf(stderr, "setup: %s\n", detail);
+        return -1;
+    }
+    const char *src = getenv("OTRP_SRCDIR");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "sh '%s/scripts/pki-test.sh' '%s' >/dev/null",
+             src != NULL ? src : ".", pki);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    free(tls_cert);
+    free(tls_key);
+    fx_rm_rf(root);
+    return 0;
+}
+
+/* A fresh copy of a template TEE directory, renamed (tee.json name). */
+static void fresh_tee(const char *template_dir, const char *name, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s/t%u-%s", root, __atomic_add_fetch(&dir_counter, 1, __ATOMIC_SEQ_CST),
+             name);
+    assert_int_equal(fx_copy_dir(template_dir, dir), 0);
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"name\": \"%s\", \"version\": \"1.0\", \"tam_uri\": \"\", \"jwe_alg\": \"RSA1_5\", "
+             "\"sign_alg\": \"RS256\", \"require_ocsp\": false, \"quota_bytes\": 67108864}",
+             name);
+    assert_int_equal(fx_write(dir, "tee.json", json, strlen(json)), 0);
+}
+
+typedef struct fixture {
+    reftam *tam;
+    reftam_server *srv;
+    otrp_agent *agent;
+    mock_wrap *w[2];
+} fixture;
+
+static void agent_config(otrp_agent_config *cfg, const char *ca, const char *pin)
+{
+    otrp_agent_config_init(cfg);
+    cfg->ca_file = ca;
+    cfg->pinned_keys = pin;
+    cfg->connect_timeout_ms = 5000;
+    cfg->http_timeout_ms = 20000;
+    cfg->stall_timeout_ms = STALL_MS;
+    cfg->http_retries = 0;
+}
+
+static void start_tam(fixture *f, const char *cert, const char *key, const reftam_fault *fault)
+{
+    char detail[256] = "";
+    if (f->tam == NULL)
+        assert_int_equal(reftam_open(tam_dir, NULL, &f->tam, detail, sizeof detail), OTRP_OK);
+    reftam_server_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.tam = f->tam;
+    sc.tls_cert_pem = cert;
+    sc.tls_key_pem = key;
+    if (fault != NULL)
+        sc.fault = *fault;
+    assert_int_equal(reftam_server_start(&sc, &f->srv), 0);
+}
+
+static void add_tee(fixture *f, size_t i, const char *template_dir, const char *name)
+{
+    char dir[700];
+    fresh_tee(template_dir, name, dir, sizeof dir);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f->w[i]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f->agent, tee), OTRP_OK);
+}
+
+static void stop(fixture *f)
+{
+    otrp_agent_free(f->agent);
+    reftam_server_stop(f->srv);
+    reftam_close(f->tam);
+    memset(f, 0, sizeof *f);
+}
+
+/* The TA ids the TEE named name reports (otrp_get_device_state), as "a,b,". */
+static void installed_tas(otrp_agent *agent, const char *name, char *out, size_t cap)
+{
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    cJSON *doc = cJSON_ParseWithLength(json, len);
+    otrp_free(json);
+    assert_non_null(doc);
+    out[0] = '\0';
+    const cJSON *tee;
+    cJSON_ArrayForEach(tee, cJSON_GetObjectItem(doc, "tees"))
+    {
+        const cJSON *n = cJSON_GetObjectItem(tee, "name");
+        if (!cJSON_IsString(n) || strcmp(n->valuestring, name) != 0)
+            continue;
+        const cJSON *ta;
+        cJSON_ArrayForEach(ta, cJSON_GetObjectItem(cJSON_GetObjectItem(tee, "backend"), "talist"))
+        {
+            strncat(out, cJSON_GetObjectItem(ta, "taid")->valuestring, cap - strlen(out) - 2);
+            strcat(out, ",");
+        }
+    }
+    cJSON_Delete(doc);
+}
+
+/* A number of last_session in otrp_get_device_state. */
+static double last_session(otrp_agent *agent, const char *key)
+{
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    cJSON *doc = cJSON_ParseWithLength(json, len);
+    otrp_free(json);
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "last_session"), key);
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    cJSON_Delete(doc);
+    return d;
+}
+
+/* The version installed.json records for taid (any TEE), 0 when none. */
+static unsigned recorded_version(const char *taid)
+{
+    char *text = slurp(tam_dir, "installed.json");
+    cJSON *doc = text != NULL ? cJSON_Parse(text) : NULL;
+    free(text);
+    unsigned v = 0;
+    const cJSON *tee, *ta;
+    cJSON_ArrayForEach(tee, cJSON_GetObjectItem(doc, "tees"))
+    {
+        cJSON_ArrayForEach(ta, cJSON_GetObjectItem(tee, "tas"))
+        {
+            if (strcmp(cJSON_GetObjectItem(ta, "taid")->valuestring, taid) == 0)
+                v = (unsigned)cJSON_GetObjectItem(ta, "version")->valuedouble;
+        }
+    }
+    cJSON_Delete(doc);
+    return v;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+static void test_tam_lifecycle_https(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, tls_pin);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-life");
+    const char *url = reftam_server_url(f.srv);
+    assert_memory_equal(url, "https://127.0.0.1:", 18);
+    char tas[256];
+
+    /* Install: GetDeviceState, CreateSD, InstallTA, 204. */
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", url), OTRP_OK);
+    installed_tas(f.agent, "tee-life", tas, sizeof tas);
+    assert_string_equal(tas, "ta1,");
+    assert_true(last_session(f.agent, "round_trips") == 3);
+    assert_true(last_session(f.agent, "bytes_sent") > 1000);
+    assert_true(last_session(f.agent, "bytes_received") > 3000);
+    assert_true(last_session(f.agent, "duration_ms") >= 0);
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.completed, 1);
+    assert_int_equal(st.operations, 2);
+    assert_int_equal(st.max_connections_per_session, 1); /* one TCP connection per session */
+    assert_int_equal(f.w[0]->process_calls, 3);
+    assert_int_equal(f.w[0]->process_error_calls, 0);
+    unsigned v1 = recorded_version("ta1");
+    assert_true(v1 >= 1);
+
+    /* Asking again with nothing new: GetDeviceState only. */
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", url), OTRP_OK);
+    assert_true(last_session(f.agent, "round_trips") == 1);
+
+    /* Update: a newer file for ta1. */
+    unsigned v2 = 0;
+    assert_int_equal(add_ta("ta1", 4000, 9, &v2), 0);
+    assert_int_equal(v2, v1 + 1);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", url), OTRP_OK);
+    assert_true(last_session(f.agent, "round_trips") == 2); /* GetDeviceState, UpdateTA */
+    assert_int_equal(recorded_version("ta1"), v2);
+    installed_tas(f.agent, "tee-life", tas, sizeof tas);
+    assert_string_equal(tas, "ta1,");
+
+    /* Delete: DeleteTA, then DeleteSD (empty now). */
+    assert_int_equal(otrp_agent_unrequest_ta(f.agent, "ta1", url), OTRP_OK);
+    assert_true(last_session(f.agent, "round_trips") == 3);
+    installed_tas(f.agent, "tee-life", tas, sizeof tas);
+    assert_string_equal(tas, "");
+    assert_int_equal(recorded_version("ta1"), 0);
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.completed, 4);
+    assert_int_equal(st.operations, 5);
+    assert_int_equal(st.violations + st.tee_failures, 0);
+    stop(&f);
+}
+
+/* A TA the TAM does not manage: the session ends at once, nothing installed. */
+static void test_tam_unmanaged_ta(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-unmanaged");
+    assert_int_equal(otrp_agent_request_ta(f.agent, "no-such-ta", reftam_server_url(f.srv)), OTRP_OK);
+    char tas[256];
+    installed_tas(f.agent, "tee-unmanaged", tas, sizeof tas);
+    assert_string_equal(tas, "");
+    stop(&f);
+}
+
+/* Two TEEs on one agent: TEE b asked for ta2 while the TAM was unreachable; one session
+ * for ta1 on TEE a serves both. */
+static void test_tam_two_tees(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    char dir_b[700];
+    fresh_tee(tee_b, "tee-two-b", dir_b, sizeof dir_b);
+    {
+        otrp_agent *early = NULL;
+        otrp_tee *tee = NULL;
+        assert_int_equal(otrp_agent_new(&cfg, &early), OTRP_OK);
+        assert_int_equal(otrp_tee_mock_new(dir_b, &tee), OTRP_OK);
+        assert_int_equal(otrp_agent_add_tee(early, tee), OTRP_OK);
+        assert_int_equal(otrp_agent_request_ta(early, "ta2", "https://127.0.0.1:1/tam"),
+                         OTRP_ERR_HTTP_CONNECT);
+        otrp_agent_free(early);
+    }
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-two-a");
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir_b, 0, &tee, &f.w[1]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)), OTRP_OK);
+    char tas[256];
+    installed_tas(f.agent, "tee-two-a", tas, sizeof tas);
+    assert_string_equal(tas, "ta1,");
+    installed_tas(f.agent, "tee-two-b", tas, sizeof tas);
+    assert_string_equal(tas, "ta2,");
+    /* GetDeviceState (both), CreateSD + InstallTA each. */
+    if (last_session(f.agent, "round_trips") != 6) /* GetDeviceState counts once per TEE */
+        fail_msg("round_trips %g", last_session(f.agent, "round_trips"));
+    assert_int_equal(f.w[0]->process_calls, 3);
+    assert_int_equal(f.w[1]->process_calls, 3);
+
+    /* ta1 no longer needed (on TEE a, the first): DeleteTA, DeleteSD there; b keeps ta2. */
+    assert_int_equal(otrp_agent_unrequest_ta(f.agent, "ta1", reftam_server_url(f.srv)), OTRP_OK);
+    installed_tas(f.agent, "tee-two-a", tas, sizeof tas);
+    assert_string_equal(tas, "");
+    installed_tas(f.agent, "tee-two-b", tas, sizeof tas);
+    assert_string_equal(tas, "ta2,");
+    stop(&f);
+}
+
+/* ---- TLS ------------------------------------------------------------------------------ */
+
+typedef struct tls_case {
+    const char *cert, *key; /* files in pki/ */
+    const char *ca;         /* file in pki/, or NULL: the TAM's CA */
+    const char *pin;        /* file in pki/, or NULL */
+    int plain_http;
+    otrp_status want;
+    const char *detail;
+} tls_case;
+
+static void run_tls_case(const tls_case *c)
+{
+    fixture f = {0};
+    char *cert = c->cert != NULL ? slurp(pki, c->cert) : NULL;
+    char *key = c->key != NULL ? slurp(pki, c->key) : NULL;
+    char *pin = c->pin != NULL ? slurp(pki, c->pin) : NULL;
+    char ca[800];
+    snprintf(ca, sizeof ca, "%s/%s", pki, c->ca != NULL ? c->ca : "ca.pem");
+    start_tam(&f, c->plain_http ? NULL : cert, c->plain_http ? NULL : key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca, pin);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-tls");
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)), c->want);
+    assert_non_null(strstr(otrp_agent_last_error(f.agent), c->detail));
+    assert_int_equal(f.w[0]->process_calls, 0); /* no TEE ProcessOTrPMessage call */
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.sessions, 0);           /* the TAM never saw a POST */
+    free(cert);
+    free(key);
+    free(pin);
+    stop(&f);
+}
+
+static void test_tam_tls_wrong_ca(void **state)
+{
+    (void)state;
+    tls_case c = {"server.pem", "server.key", "other-ca.pem", NULL, 0, OTRP_ERR_TLS_CERT, "POST #1"};
+    run_tls_case(&c);
+}
+
+static void test_tam_tls_wrong_host(void **state)
+{
+    (void)state;
+    tls_case c = {"wronghost.pem", "wronghost.key", NULL, NULL, 0, OTRP_ERR_TLS_HOSTNAME, "POST #1"};
+    run_tls_case(&c);
+}
+
+static void test_tam_tls_expired(void **state)
+{
+    (void)state;
+    tls_case c = {"expired.pem", "expired.key", NULL, NULL, 0, OTRP_ERR_CERT_EXPIRED, "POST #1"};
+    run_tls_case(&c);
+}
+
+static void test_tam_tls_wrong_pin(void **state)
+{
+    (void)state;
+    tls_case c = {"server.pem", "server.key", NULL, "other.pin", 0, OTRP_ERR_TLS_PIN, "pinned"};
+    run_tls_case(&c);
+}
+
+static void test_tam_tls_plain_http_refused(void **state)
+{
+    (void)state;
+    tls_case c = {NULL, NULL, NULL, NULL, 1, OTRP_ERR_HTTP_INSECURE, "http"};
+    run_tls_case(&c);
+}
+
+/* The right pin and CA work (the control case of the ones above). */
+static void test_tam_tls_pinned_ok(void **state)
+{
+    (void)state;
+    tls_case c = {"server.pem", "server.key", NULL, "server.pin", 0, OTRP_OK, ""};
+    fixture f = {0};
+    char *cert = slurp(pki, c.cert), *key = slurp(pki, c.key), *pin = slurp(pki, c.pin);
+    char ca[800];
+    snprintf(ca, sizeof ca, "%s/ca.pem", pki);
+    start_tam(&f, cert, key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca, pin);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-pinned");
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)), OTRP_OK);
+    free(cert);
+    free(key);
+    free(pin);
+    stop(&f);
+}
+
+/* ---- faults --------------------------------------------------------------------------- */
+
+typedef struct fault_case {
+    const char *spec;
+    otrp_status want;
+    const char *detail;
+    unsigned max_ms;          /* the session must end within this (0: no check) */
+} fault_case;
+
+static const fault_case FAULTS[] = {
+    {"drop@1", OTRP_ERR_HTTP_PROTOCOL, "POST #1", 0},
+    {"drop@2", OTRP_ERR_HTTP_PROTOCOL, "POST #2", 0},
+    {"500@1", OTRP_ERR_HTTP_STATUS, "500", 0},
+    {"503@2", OTRP_ERR_HTTP_STATUS, "503", 0},
+    {"302@1", OTRP_ERR_HTTP_REDIRECT, "POST #1", 0},
+    {"wrong-type@2", OTRP_ERR_HTTP_CONTENT_TYPE, "text/html", 0},
+    {"oversize:2000000@1", OTRP_ERR_TOO_LARGE, "exceeds the limit", 0},
+    {"endless@2", OTRP_ERR_TOO_LARGE, "exceeds the limit of 1048576", 5000},
+    {"garbage@1", OTRP_ERR_MSG_NOT_JSON, "TAM message #1", 0},
+    {"stall:4000@2", OTRP_ERR_TIMEOUT, "stalled", STALL_MS + SLACK_MS},
+};
+
+static void test_tam_faults(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof FAULTS / sizeof FAULTS[0]; i++) {
+        const fault_case *c = &FAULTS[i];
+        fixture f = {0};
+        reftam_fault fault;
+        assert_int_equal(reftam_fault_parse(c->spec, &fault), 0);
+        start_tam(&f, tls_cert, tls_key, &fault);
+        otrp_agent_config cfg;
+        agent_config(&cfg, ca_path, NULL);
+        cfg.max_message_size = SMALL_CAP;
+        assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+        add_tee(&f, 0, tee_a, "tee-fault");
+        uint64_t t0 = otrp_monotonic_ms();
+        otrp_status st = otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv));
+        uint64_t ms = otrp_monotonic_ms() - t0;
+        if (st != c->want || strstr(otrp_agent_last_error(f.agent), c->detail) == NULL)
+            fail_msg("fault %s: got %s (%s), wanted %s with '%s'", c->spec, otrp_status_name(st),
+                     otrp_agent_last_error(f.agent), otrp_status_name(c->want), c->detail);
+        if (f.w[0]->process_error_calls != 1)
+            fail_msg("fault %s: ProcessError called %u times", c->spec, f.w[0]->process_error_calls);
+        if (c->max_ms != 0 && ms > c->max_ms)
+            fail_msg("fault %s: the session took %llu ms (limit %u)", c->spec,
+                     (unsigned long long)ms, c->max_ms);
+        if (fault.kind == REFTAM_FAULT_302 && reftam_server_requests(f.srv) != 1)
+            fail_msg("the redirect was followed");
+        char *json = NULL;
+        size_t len = 0;
+        assert_int_equal(otrp_get_device_state(f.agent, &json, &len), OTRP_OK);
+        assert_non_null(strstr(json, otrp_status_name(c->want)));
+        otrp_free(json);
+        stop(&f);
+    }
+}
+
+/* A delay the agent waits out is not a failure. */
+static void test_tam_fault_delay_tolerated(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    reftam_fault fault;
+    assert_int_equal(reftam_fault_parse("delay:300@2", &fault), 0);
+    start_tam(&f, tls_cert, tls_key, &fault);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-delay");
+    uint64_t t0 = otrp_monotonic_ms();
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)), OTRP_OK);
+    assert_true(otrp_monotonic_ms() - t0 >= 300);
+    assert_int_equal(f.w[0]->process_error_calls, 0);
+    stop(&f);
+}
+
+static void test_tam_fault_parse(void **state)
+{
+    (void)state;
+    reftam_fault f;
+    assert_int_equal(reftam_fault_parse("stall:1500@3", &f), 0);
+    assert_int_equal(f.kind, REFTAM_FAULT_STALL);
+    assert_int_equal(f.delay_ms, 1500);
+    assert_int_equal(f.at, 3);
+    assert_int_equal(reftam_fault_parse("oversize", &f), 0);
+    assert_int_equal(f.kind, REFTAM_FAULT_OVERSIZE);
+    static const char *const bad[] = {"", "nope", "500:3", "drop@0", "delay:", "drop@x",
+                                      "stall:5@2x", "oversize:0", "302@65"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (reftam_fault_parse(bad[i], &f) == 0)
+            fail_msg("'%s' was accepted", bad[i]);
+}
+
+/* ---- what the TAM refuses ------------------------------------------------------------- */
+
+/* POSTs straight to the TAM's handler: every bad body gets a specific refusal. */
+static void test_tam_refuses_bad_posts(void **state)
+{
+    (void)state;
+    reftam *tam = NULL;
+    char detail[256];
+    assert_int_equal(reftam_open(tam_dir, NULL, &tam, detail, sizeof detail), OTRP_OK);
+    static const struct {
+        const char *body;
+        unsigned status;
+        const char *detail;
+    } cases[] = {
+        {"not json", 400, "not JSON"},
+        {"[1,2]", 400, "one member"},
+        {"{\"a\":1,\"b\":2}", 400, "one member"},
+        {"{\"GetDeviceStateResponse\":[]}", 400, "no tid"},
+        {"{\"OTrPBrokerError\":{\"ver\":\"1.0\",\"rid\":\"r\",\"tid\":\"t\",\"errcode\":\"ERR_AGENT_TEE_BUSY\"}}",
+         400, "unknown tid"},
+        {"{\"InstallTAResponse\":{\"payload\":\"eyJ9\",\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\"}}",
+         400, "no tid"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        reftam_post p = {cases[i].body, strlen(cases[i].body), 1};
+        reftam_reply r;
+        reftam_handle(tam, &p, &r);
+        if (r.status != cases[i].status || strstr(r.detail, cases[i].detail) == NULL)
+            fail_msg("case %zu: %u '%s'", i, r.status, r.detail);
+        reftam_reply_free(&r);
+    }
+    /* A session whose GetDeviceStateResponse is not signed by a TEE of the TAM's CA. */
+    reftam_post empty = {"", 0, 1};
+    reftam_reply r;
+    reftam_handle(tam, &empty, &r);
+    assert_int_equal(r.status, 200);
+    char tid[37];
+    snprintf(tid, sizeof tid, "%s", r.tid);
+    reftam_reply_free(&r);
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"OTrPBrokerError\":{\"ver\":\"1.0\",\"rid\":\"r\",\"tid\":\"%s\",\"errcode\":\"ERR_AGENT_TEE_UNKNOWN\"}}",
+             tid);
+    reftam_post be = {body, strlen(body), 1};
+    reftam_handle(tam, &be, &r);
+    assert_int_equal(r.status, 204); /* P8: a broker error ends the session */
+    reftam_reply_free(&r);
+    reftam_stats st;
+    reftam_get_stats(tam, &st);
+    assert_int_equal(st.tee_failures, 1);
+    assert_non_null(strstr(st.last_failure, "ERR_AGENT_TEE_UNKNOWN"));
+    reftam_close(tam);
+}
+
+/* A TEE whose identity another CA issued is refused: the session fails with 400. */
+static void test_tam_foreign_tee_refused(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    /* The fixture TEE of the mock TEE tests: self-signed, trusting the test TAM root only;
+     * make it trust this TAM's CA so that it answers at all. */
+    char dir[700];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    char *ca = slurp(tam_dir, "ca/cert.pem");
+    assert_int_equal(fx_write(dir, "trust/reftam.pem", ca, strlen(ca)), 0);
+    free(ca);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)),
+                     OTRP_ERR_HTTP_STATUS);
+    assert_non_null(strstr(otrp_agent_last_error(f.agent), "400"));
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.violations, 1);
+    assert_non_null(strstr(st.last_failure, "not trusted"));
+    assert_int_equal(f.w[0]->process_error_calls, 1);
+    stop(&f);
+    fx_rm_rf(dir);
+}
+
+/* ---- 16 agents in 16 threads ---------------------------------------------------------- */
+
+/*
+ * Each agent has its own mock TEE, served by its own otrp-tee-sim daemon (socket
+ * backend): lib/jose key handles hold PSA key slots and mbedTLS 2.28 has 32 per
+ * process, fewer than 16 in-process mock TEEs plus the TAM need.
+ */
+typedef struct worker {
+    const char *url;
+    char dir[700];
+    char sock[760];
+    pid_t pid;
+    otrp_status st;
+    char detail[256];
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, tls_pin);
+    otrp_agent *agent = NULL;
+    otrp_tee *tee = NULL;
+    w->st = otrp_agent_new(&cfg, &agent);
+    if (w->st == OTRP_OK)
+        w->st = otrp_tee_socket_new(w->sock, &tee);
+    if (w->st == OTRP_OK)
+        w->st = otrp_agent_add_tee(agent, tee);
+    if (w->st == OTRP_OK)
+        w->st = otrp_agent_request_ta(agent, "ta2", w->url);
+    if (agent != NULL)
+        snprintf(w->detail, sizeof w->detail, "%s", otrp_agent_last_error(agent));
+    otrp_agent_free(agent);
+    return NULL;
+}
+
+static void test_tam_parallel_agents(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    worker w[THREADS];
+    pthread_t th[THREADS];
+    memset(w, 0, sizeof w);
+    for (size_t i = 0; i < THREADS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "tee-par-%zu", i);
+        fresh_tee(tee_a, name, w[i].dir, sizeof w[i].dir);
+        snprintf(w[i].sock, sizeof w[i].sock, "%s/sock", w[i].dir);
+        w[i].url = reftam_server_url(f.srv);
+        w[i].pid = fx_daemon_start(w[i].dir, w[i].sock);
+        assert_true(w[i].pid > 0);
+    }
+    for (size_t i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+    for (size_t i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    for (size_t i = 0; i < THREADS; i++)
+        assert_int_equal(fx_daemon_stop(w[i].pid, SIGTERM), 0);
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    for (size_t i = 0; i < THREADS; i++)
+        if (w[i].st != OTRP_OK)
+            fail_msg("agent %zu: %s: %s (TAM: %s)", i, otrp_status_name(w[i].st), w[i].detail,
+                     st.last_failure);
+    assert_int_equal(st.completed, THREADS);
+    assert_int_equal(st.operations, 2 * THREADS);
+    assert_int_equal(st.max_connections_per_session, 1);
+    stop(&f);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    fx_set_argv0(argv[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tam_lifecycle_https),
+        cmocka_unit_test(test_tam_unmanaged_ta),
+        cmocka_unit_test(test_tam_two_tees),
+        cmocka_unit_test(test_tam_tls_wrong_ca),
+        cmocka_unit_test(test_tam_tls_wrong_host),
+        cmocka_unit_test(test_tam_tls_expired),
+        cmocka_unit_test(test_tam_tls_wrong_pin),
+        cmocka_unit_test(test_tam_tls_plain_http_refused),
+        cmocka_unit_test(test_tam_tls_pinned_ok),
+        cmocka_unit_test(test_tam_faults),
+        cmocka_unit_test(test_tam_fault_delay_tolerated),
+        cmocka_unit_test(test_tam_fault_parse),
+        cmocka_unit_test(test_tam_refuses_bad_posts),
+        cmocka_unit_test(test_tam_foreign_tee_refused),
+        cmocka_unit_test(test_tam_parallel_agents),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
