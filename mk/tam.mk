@@ -25,3 +25,17 @@ TOOL_LIBS_otrp-tam := $(TAM_LINK) $(MHD_LIBS)
 $(BUILD)/obj/test/test_tam.o: OTRP_CPPFLAGS += -Itam
 $(BUILD)/test/test_tam: $(TAM_LIB)
 TEST_LIBS_test_tam := $(TAM_LINK)
+
+# make check-tsan-tam: test_tam (16 agents in 16 threads against one TAM, and the rest)
+# built with ThreadSanitizer under build/tsan. Part of make ci-extra.
+.PHONY: check-tsan-tam
+check-tsan-tam:
+	$(Q)$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread \
+	    build/tsan/test/test_tam build/tsan/bin/otrp-tee-sim
+	$(Q)rm -f build/tsan/tam/results
+	$(Q)mkdir -p build/tsan/tam && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	    sh scripts/run-tests.sh build/tsan/tam build/tsan/test/test_tam
+	$(Q)sh scripts/summary.sh build/tsan/tam/results
+
+CI_EXTRA += check-tsan-tam
+ci-extra: check-tsan-tam # (the list is expanded before this file is read; see mk/http.mk)

@@ -307,9 +307,8 @@ otrp_status reftam_installed_set(reftam_store *s, const char *did, const char *t
         cJSON_AddArrayToObject(tee, "tas");
     }
     if (tee != NULL) {
-        cJSON_ReplaceItemInObjectCaseSensitive(tee, "name", cJSON_CreateString(tee_name));
-        if (otrp__json_member(tee, "name") == NULL)
-            cJSON_AddStringToObject(tee, "name", tee_name);
+        cJSON_DeleteItemFromObjectCaseSensitive(tee, "name"); /* the TEE's current name */
+        cJSON_AddStringToObject(tee, "name", tee_name);
         cJSON *ta = ta_record(tee, taid);
         cJSON *tas = cJSON_GetObjectItemCaseSensitive(tee, "tas");
         if (ta != NULL)

@@ -674,6 +674,10 @@ static void *work(void *arg)
     worker *w = arg;
     otrp_agent_config cfg;
     agent_config(&cfg, ca_path, tls_pin);
+    /* Sixteen sessions share one TAM whose cryptography runs one at a time (PSA is
+     * serialized process-wide); under ThreadSanitizer a POST may wait seconds. */
+    cfg.stall_timeout_ms = 60000;
+    cfg.http_timeout_ms = 120000;
     otrp_agent *agent = NULL;
     otrp_tee *tee = NULL;
     w->st = otrp_agent_new(&cfg, &agent);
