@@ -39,3 +39,9 @@ check-tsan-tam:
 
 CI_EXTRA += check-tsan-tam
 ci-extra: check-tsan-tam # (the list is expanded before this file is read; see mk/http.mk)
+
+# make check runs the otrp-tam command-line tests too (results in build/results).
+.PHONY: check-tam-cli
+check-tam-cli:
+	$(Q)sh test/cli/test_tam_cli.sh build || true
+CHECK_EXTRA += check-tam-cli
