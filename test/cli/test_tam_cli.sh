@@ -45,7 +45,7 @@ serve_start() {
     spid=$!
     pids="$pids $spid"
     i=0
-    while [ "$i" -lt 100 ] && [ "$(wc -l < "$tmp/$name.out")" -lt 1 ]; do sleep 0.05; i=$((i + 1)); done
+    while [ "$i" -lt 200 ] && ! grep -q . "$tmp/$name.out" 2>/dev/null; do sleep 0.05; i=$((i + 1)); done
     url=$(sed -n 1p "$tmp/$name.out")
     pin=$(sed -n 2p "$tmp/$name.out")
 }
