@@ -45,3 +45,21 @@ ci-extra: check-tsan-tam # (the list is expanded before this file is read; see m
 check-tam-cli:
 	$(Q)sh test/cli/test_tam_cli.sh build || true
 CHECK_EXTRA += check-tam-cli
+
+# make bench-session (part of make bench): whole sessions through the agent against a
+# raw libcurl floor (canned TAM, instant TEE), and a 1 MiB TA install split into the
+# TAM's, the TEE's and the agent's shares. See BENCHMARKS.md "Sessions".
+BENCH_SESSION := $(BUILD)/bench/session
+BENCH_TARGETS += bench-session
+bench: bench-session # (the list is expanded before this file is read; see mk/http.mk)
+
+.PHONY: bench-session
+bench-session: $(BENCH_SESSION)
+	$(Q)$(BENCH_SESSION)
+
+$(BUILD)/obj/bench/session/session_bench.o: OTRP_CPPFLAGS += -Itest -Itam
+
+$(BENCH_SESSION): $(BUILD)/obj/bench/session/session_bench.o $(TEST_SUPPORT_OBJS) $(TAM_LIB) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) $(TAM_LINK) $(MHD_LIBS) $(DEP_LIBS)

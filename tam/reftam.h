@@ -287,5 +287,8 @@ unsigned reftam_server_connections(reftam_server *srv);
 unsigned reftam_server_requests(reftam_server *srv);
 /* Nanoseconds spent inside the TAM (handling POSTs) so far. */
 uint64_t reftam_server_busy_ns(reftam_server *srv);
+/* Canned mode: sessions started (empty POSTs) and POSTs that came on another TCP
+ * connection than the first POST of their session (sessions taken one at a time). */
+void reftam_server_canned_figures(reftam_server *srv, unsigned *sessions, unsigned *switches);
 
 #endif

@@ -24,8 +24,11 @@
 struct reftam_server {
     tam_server *srv;
     reftam_server_config cfg;
-    pthread_mutex_t lock; /* busy_ns */
+    pthread_mutex_t lock; /* busy_ns and the canned figures */
     uint64_t busy_ns;
+    unsigned canned_sessions;  /* empty POSTs */
+    unsigned canned_switches;  /* POSTs on another connection than their session's first */
+    unsigned canned_conn;      /* the connection of the current session */
 };
 
 static uint64_t now_ns(void)
@@ -170,8 +173,17 @@ static void apply_fault(reftam_server *rs, tam_server *srv, const tam_request *r
     stream_owned(o, out);
 }
 
-static void canned_answer(const reftam_canned *c, const tam_request *req, tam_response *out)
+static void canned_answer(reftam_server *rs, const tam_request *req, tam_response *out)
 {
+    const reftam_canned *c = rs->cfg.canned;
+    pthread_mutex_lock(&rs->lock); /* sessions are sequential in canned mode */
+    if (req->body_len == 0) {
+        rs->canned_sessions++;
+        rs->canned_conn = req->connection;
+    } else if (req->connection != rs->canned_conn) {
+        rs->canned_switches++;
+    }
+    pthread_mutex_unlock(&rs->lock);
     size_t next = 0;
     if (req->body_len > 0) {
         next = c->n + 1; /* unknown */
@@ -202,7 +214,7 @@ static void on_post(void *user, tam_server *srv, const tam_request *req, tam_res
     reftam_server *rs = user;
     uint64_t t0 = now_ns();
     if (rs->cfg.canned != NULL) {
-        canned_answer(rs->cfg.canned, req, out);
+        canned_answer(rs, req, out);
     } else {
         owned *o = calloc(1, sizeof *o);
         if (o == NULL)
@@ -332,4 +344,12 @@ int reftam_fault_parse(const char *text, reftam_fault *f)
         p = end;
     }
     return *p == '\0' ? 0 : -1;
+}
+
+void reftam_server_canned_figures(reftam_server *rs, unsigned *sessions, unsigned *switches)
+{
+    pthread_mutex_lock(&rs->lock);
+    *sessions = rs->canned_sessions;
+    *switches = rs->canned_switches;
+    pthread_mutex_unlock(&rs->lock);
 }
