@@ -63,3 +63,10 @@ $(BENCH_SESSION): $(BUILD)/obj/bench/session/session_bench.o $(TEST_SUPPORT_OBJS
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) $(TAM_LINK) $(MHD_LIBS) $(DEP_LIBS)
+
+# make demo runs this: the reference TAM over HTTPS, a mock TEE and otrp-agent
+# (scripts/demo.sh; everything goes to build/demo; the TAM is stopped by its PID).
+DEMO_TARGET := demo-tam
+.PHONY: demo-tam
+demo-tam: all
+	$(Q)sh scripts/demo.sh build
