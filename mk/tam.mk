@@ -70,3 +70,7 @@ DEMO_TARGET := demo-tam
 .PHONY: demo-tam
 demo-tam: all
 	$(Q)sh scripts/demo.sh build
+
+# The fuzz targets link all of test/support, whose TAM front end (tam_server.c) needs
+# libmicrohttpd; the top-level fuzz link line lacks it.
+$(patsubst test/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c)): DEP_LIBS += $(MHD_LIBS)

@@ -220,8 +220,12 @@ static int cmd_serve(int argc, char **argv)
             if (reftam_fault_parse(v, &sc.fault) != 0)
                 usage_error("--fault wants delay:MS, drop, stall:MS, 500, 503, 302, wrong-type, "
                             "oversize[:BYTES], endless or garbage, optionally @N");
-        } else if ((v = option_value(argc, argv, &i, "--verify-time")) != NULL)
-            to.verify_time = strtoll(v, NULL, 10);
+        } else if ((v = option_value(argc, argv, &i, "--verify-time")) != NULL) {
+            char *end = NULL;
+            to.verify_time = strtoll(v, &end, 10);
+            if (v[0] < '0' || v[0] > '9' || *end != '\0' || to.verify_time <= 0)
+                usage_error("--verify-time wants Unix seconds");
+        }
         else if (strcmp(argv[i], "--tls") == 0)
             tls = 1;
         else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
