@@ -21,10 +21,18 @@ $(TAM_LIB): $(TAM_OBJS) $(TAM_FRONT_OBJS)
 $(BUILD)/bin/otrp-tam: $(TAM_LIB)
 TOOL_LIBS_otrp-tam := $(TAM_LINK) $(MHD_LIBS)
 
+# The test support code is a thin layer over the TAM's message code (tam_builder.c calls
+# tam/proto.c), so every program linking test/support links the TAM objects too: they
+# join TEST_SUPPORT_OBJS (the link lines expand it when they run; the prerequisites
+# are named here because the rules were read before this file).
+TEST_SUPPORT_OBJS += $(TAM_OBJS)
+$(TEST_BINS): $(TAM_OBJS)
+$(BENCH_HTTP): $(TAM_OBJS)
+FUZZ_TAM_OBJS := $(TAM_SRCS:%.c=build/fuzz/obj/%.o)
+$(patsubst test/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c)): $(FUZZ_TAM_OBJS)
+
 # The end-to-end tests (test/test_tam.c) drive the TAM in process.
 $(BUILD)/obj/test/test_tam.o: OTRP_CPPFLAGS += -Itam
-$(BUILD)/test/test_tam: $(TAM_LIB)
-TEST_LIBS_test_tam := $(TAM_LINK)
 
 # make check-tsan-tam: test_tam (16 agents in 16 threads against one TAM, and the rest)
 # built with ThreadSanitizer under build/tsan. Part of make ci-extra.

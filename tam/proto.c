@@ -77,7 +77,8 @@ otrp_status reftam_sign_request(const otrp__jose_key *key, const otrp__x509_cert
         cJSON_AddItemToObject(header, "x5c", x5c); /* P4: in every request */
         otrp__jws_sign_opts so;
         memset(&so, 0, sizeof so);
-        so.alg = OTRP__JOSE_ALG_RS256; /* P3: identity keys sign with RS256 */
+        /* alg NONE: RS256 for the RSA identity key a TAM has (P3); tests that bend the
+         * rules sign with other keys through test/support/tam_builder. */
         so.header = header;
         st = otrp__jws_sign_json(text, strlen(text), key, &so, &jws, NULL, 0);
     }

@@ -111,6 +111,11 @@ static otrp_status load_ident(reftam_store *s, char *detail, size_t cap)
     if (st == OTRP_OK && (st = otrp__jose_key_load(b.data, b.len, &id->tam_key, why,
                                                    sizeof why)) != OTRP_OK)
         DETAIL("tam/key.pem: %s", why);
+    if (st == OTRP_OK && (otrp__jose_key_type(id->tam_key) != OTRP__JOSE_KTY_RSA ||
+                          !otrp__jose_key_has_private(id->tam_key))) {
+        DETAIL("tam/key.pem is not an RSA private key (PROFILE P3)");
+        st = OTRP_ERR_CONFIG;
+    }
     otrp_buf_free(&b);
     if (st == OTRP_OK)
         st = load_certs(s->dirfd, "tam/cert.pem", &id->tam_chain, detail, cap);
