@@ -26,6 +26,8 @@
 #include "reftam.h"
 #include "support/mock_fixture.h"
 #include "support/mock_wrap.h"
+#include "support/tam_builder.h"
+#include "mocktee/mocktee.h"
 
 #define THREADS 16
 /* The agent's stall timeout in these tests, and the slack the issue allows. */
@@ -34,7 +36,7 @@
 /* A cap small enough that the oversize and endless bodies hit it quickly. */
 #define SMALL_CAP ((size_t)1024 * 1024)
 
-static char root[512];        /* everything of this run */
+static char run_dir[512];     /* everything of this run */
 static char tam_dir[600];
 static char ca_path[700];
 static char tee_a[600], tee_b[600]; /* provisioned by the TAM's CA (templates) */
@@ -61,13 +63,13 @@ static char *slurp(const char *dir, const char *name)
 
 static int write_ta(const char *name, size_t len, unsigned char fill, char *path, size_t cap)
 {
-    snprintf(path, cap, "%s/%s", root, name);
+    snprintf(path, cap, "%s/%s", run_dir, name);
     unsigned char *b = malloc(len);
     if (b == NULL)
         return -1;
     for (size_t i = 0; i < len; i++)
         b[i] = (unsigned char)(fill + i * 7);
-    int rc = fx_write(root, name, b, len);
+    int rc = fx_write(run_dir, name, b, len);
     free(b);
     return rc;
 }
@@ -99,13 +101,13 @@ static int group_setup(void **state)
                                              "all_proxy", "ALL_PROXY"};
     for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
         unsetenv(proxy_vars[i]);
-    if (fx_tempdir(root, sizeof root, "tam") != 0)
+    if (fx_tempdir(run_dir, sizeof run_dir, "tam") != 0)
         return -1;
-    snprintf(tam_dir, sizeof tam_dir, "%s/tam", root);
+    snprintf(tam_dir, sizeof tam_dir, "%s/tam", run_dir);
     snprintf(ca_path, sizeof ca_path, "%s/ca/cert.pem", tam_dir);
-    snprintf(tee_a, sizeof tee_a, "%s/tee-a", root);
-    snprintf(tee_b, sizeof tee_b, "%s/tee-b", root);
-    snprintf(pki, sizeof pki, "%s/pki", root);
+    snprintf(tee_a, sizeof tee_a, "%s/tee-a", run_dir);
+    snprintf(tee_b, sizeof tee_b, "%s/tee-b", run_dir);
+    snprintf(pki, sizeof pki, "%s/pki", run_dir);
     char detail[256] = "";
     unsigned v = 0;
     if (reftam_init(tam_dir, NULL, detail, sizeof detail) != OTRP_OK ||
@@ -129,14 +131,14 @@ static int group_teardown(void **state)
     (void)state;
     free(tls_cert);
     free(tls_key);
-    fx_rm_rf(root);
+    fx_rm_rf(run_dir);
     return 0;
 }
 
 /* A fresh copy of a template TEE directory, renamed (tee.json name). */
 static void fresh_tee(const char *template_dir, const char *name, char *dir, size_t cap)
 {
-    snprintf(dir, cap, "%s/t%u-%s", root, __atomic_add_fetch(&dir_counter, 1, __ATOMIC_SEQ_CST),
+    snprintf(dir, cap, "%s/t%u-%s", run_dir, __atomic_add_fetch(&dir_counter, 1, __ATOMIC_SEQ_CST),
              name);
     assert_int_equal(fx_copy_dir(template_dir, dir), 0);
     char json[512];
@@ -294,7 +296,12 @@ static void test_tam_lifecycle_https(void **state)
     assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", url), OTRP_OK);
     assert_true(last_session(f.agent, "round_trips") == 1);
 
-    /* Update: a newer file for ta1. */
+    /* The TAM restarts (its records are on disk), then updates: a newer file for ta1. */
+    reftam_server_stop(f.srv);
+    reftam_close(f.tam);
+    f.tam = NULL;
+    start_tam(&f, tls_cert, tls_key, NULL);
+    url = reftam_server_url(f.srv);
     unsigned v2 = 0;
     assert_int_equal(add_ta("ta1", 4000, 9, &v2), 0);
     assert_int_equal(v2, v1 + 1);
@@ -310,9 +317,9 @@ static void test_tam_lifecycle_https(void **state)
     installed_tas(f.agent, "tee-life", tas, sizeof tas);
     assert_string_equal(tas, "");
     assert_int_equal(recorded_version("ta1"), 0);
-    reftam_get_stats(f.tam, &st);
-    assert_int_equal(st.completed, 4);
-    assert_int_equal(st.operations, 5);
+    reftam_get_stats(f.tam, &st); /* since the restart */
+    assert_int_equal(st.completed, 2);
+    assert_int_equal(st.operations, 3);
     assert_int_equal(st.violations + st.tee_failures, 0);
     stop(&f);
 }
@@ -496,41 +503,54 @@ static const fault_case FAULTS[] = {
     {"stall:4000@2", OTRP_ERR_TIMEOUT, "stalled", STALL_MS + SLACK_MS},
 };
 
-static void test_tam_faults(void **state)
+static void run_fault(const fault_case *c)
 {
-    (void)state;
-    for (size_t i = 0; i < sizeof FAULTS / sizeof FAULTS[0]; i++) {
-        const fault_case *c = &FAULTS[i];
-        fixture f = {0};
-        reftam_fault fault;
-        assert_int_equal(reftam_fault_parse(c->spec, &fault), 0);
-        start_tam(&f, tls_cert, tls_key, &fault);
-        otrp_agent_config cfg;
-        agent_config(&cfg, ca_path, NULL);
-        cfg.max_message_size = SMALL_CAP;
-        assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
-        add_tee(&f, 0, tee_a, "tee-fault");
-        uint64_t t0 = otrp_monotonic_ms();
-        otrp_status st = otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv));
-        uint64_t ms = otrp_monotonic_ms() - t0;
-        if (st != c->want || strstr(otrp_agent_last_error(f.agent), c->detail) == NULL)
-            fail_msg("fault %s: got %s (%s), wanted %s with '%s'", c->spec, otrp_status_name(st),
-                     otrp_agent_last_error(f.agent), otrp_status_name(c->want), c->detail);
-        if (f.w[0]->process_error_calls != 1)
-            fail_msg("fault %s: ProcessError called %u times", c->spec, f.w[0]->process_error_calls);
-        if (c->max_ms != 0 && ms > c->max_ms)
-            fail_msg("fault %s: the session took %llu ms (limit %u)", c->spec,
-                     (unsigned long long)ms, c->max_ms);
-        if (fault.kind == REFTAM_FAULT_302 && reftam_server_requests(f.srv) != 1)
-            fail_msg("the redirect was followed");
-        char *json = NULL;
-        size_t len = 0;
-        assert_int_equal(otrp_get_device_state(f.agent, &json, &len), OTRP_OK);
-        assert_non_null(strstr(json, otrp_status_name(c->want)));
-        otrp_free(json);
-        stop(&f);
-    }
+    fixture f = {0};
+    reftam_fault fault;
+    assert_int_equal(reftam_fault_parse(c->spec, &fault), 0);
+    start_tam(&f, tls_cert, tls_key, &fault);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    cfg.max_message_size = SMALL_CAP;
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-fault");
+    uint64_t t0 = otrp_monotonic_ms();
+    otrp_status st = otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv));
+    uint64_t ms = otrp_monotonic_ms() - t0;
+    if (st != c->want || strstr(otrp_agent_last_error(f.agent), c->detail) == NULL)
+        fail_msg("fault %s: got %s (%s), wanted %s with '%s'", c->spec, otrp_status_name(st),
+                 otrp_agent_last_error(f.agent), otrp_status_name(c->want), c->detail);
+    if (f.w[0]->process_error_calls != 1)
+        fail_msg("fault %s: ProcessError called %u times", c->spec, f.w[0]->process_error_calls);
+    if (c->max_ms != 0 && ms > c->max_ms)
+        fail_msg("fault %s: the session took %llu ms (limit %u)", c->spec, (unsigned long long)ms,
+                 c->max_ms);
+    if (fault.kind == REFTAM_FAULT_302 && reftam_server_requests(f.srv) != 1)
+        fail_msg("the redirect was followed");
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_device_state(f.agent, &json, &len), OTRP_OK);
+    assert_non_null(strstr(json, otrp_status_name(c->want))); /* last_session.result */
+    otrp_free(json);
+    stop(&f);
 }
+
+#define FAULT_TEST(fn, i)                                                                   \
+    static void fn(void **state)                                                            \
+    {                                                                                       \
+        (void)state;                                                                        \
+        run_fault(&FAULTS[i]);                                                              \
+    }
+FAULT_TEST(test_tam_fault_drop_first, 0)
+FAULT_TEST(test_tam_fault_drop_after_tee, 1)
+FAULT_TEST(test_tam_fault_500, 2)
+FAULT_TEST(test_tam_fault_503, 3)
+FAULT_TEST(test_tam_fault_redirect_not_followed, 4)
+FAULT_TEST(test_tam_fault_wrong_type, 5)
+FAULT_TEST(test_tam_fault_oversize, 6)
+FAULT_TEST(test_tam_fault_endless_chunked_cut, 7)
+FAULT_TEST(test_tam_fault_garbage, 8)
+FAULT_TEST(test_tam_fault_stall_within_timeout, 9)
 
 /* A delay the agent waits out is not a failure. */
 static void test_tam_fault_delay_tolerated(void **state)
@@ -653,6 +673,290 @@ static void test_tam_foreign_tee_refused(void **state)
     fx_rm_rf(dir);
 }
 
+/* ---- TEE answers the TAM must refuse ---------------------------------------------------- */
+
+/*
+ * A TEE in the middle: the mock TEE answers, then one answer is bent before the agent
+ * relays it: re-signed with the TEE's own key (and content re-encrypted to the TAM)
+ * where the change is inside the signature, so that only the TAM's checks can catch it.
+ */
+typedef enum tamper_kind {
+    T_SIGNATURE,    /* a signature byte changed, nothing re-signed */
+    T_RID,          /* rid of another request */
+    T_VER,          /* "ver": "2.0" */
+    T_STATUS_FAIL,  /* a signed failure answer (ERR_TEE_FAIL) */
+    T_NO_CONTENT,   /* content removed */
+    T_DID,          /* content.did of another TEE */
+    T_DSI_OBJECT,   /* content.dsi as an object */
+    T_NO_TEESPAIK,  /* CreateSD content without teespaik */
+    T_EDSI_FOREIGN  /* the DSI names a certificate of another CA */
+} tamper_kind;
+
+typedef struct tamper_tee {
+    otrp__mock *mock;
+    tamper_kind kind;
+    const char *at;            /* the answer to bend, e.g. "CreateSDResponse" */
+    otrp__jose_key *tee_key;   /* the TEE's private key (re-signing) */
+    otrp__jose_key *tam_priv;  /* the TAM's key: to read content, */
+    otrp__jose_key *tam_pub;   /* and its certificate's: to encrypt it again */
+    int done;
+    unsigned process_error_calls;
+} tamper_tee;
+
+static otrp_status tt_name(void *ctx, const otrp_tee_call *call, otrp_buf *name)
+{
+    return otrp__mock_ops.get_name(((tamper_tee *)ctx)->mock, call, name);
+}
+
+static otrp_status tt_request(void *ctx, const otrp_tee_call *call, const char *taid,
+                              const char *hint, otrp_buf *uri, otrp_buf *msg)
+{
+    return otrp__mock_ops.request_ta(((tamper_tee *)ctx)->mock, call, taid, hint, uri, msg);
+}
+
+static otrp_status tt_process_error(void *ctx, const otrp_tee_call *call)
+{
+    tamper_tee *t = ctx;
+    t->process_error_calls++;
+    return otrp__mock_ops.process_error(t->mock, call);
+}
+
+static otrp_status tt_describe(void *ctx, const otrp_tee_call *call, otrp_buf *json)
+{
+    return otrp__mock_ops.describe(((tamper_tee *)ctx)->mock, call, json);
+}
+
+static void tt_destroy(void *ctx)
+{
+    tamper_tee *t = ctx;
+    otrp__mock_ops.destroy(t->mock);
+}
+
+/* Replace member key of obj by a JWE of the text of value (consumed) to the TAM. */
+static void reencrypt(tamper_tee *t, cJSON *obj, const char *key, cJSON *value)
+{
+    cJSON *jwe = NULL;
+    assert_int_equal(reftam_encrypt_content(value, t->tam_pub, OTRP__JOSE_ALG_NONE, &jwe), OTRP_OK);
+    cJSON_Delete(value);
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, key, jwe);
+}
+
+/* The decrypted JSON of member key of obj. */
+static cJSON *decrypt(tamper_tee *t, const cJSON *obj, const char *key)
+{
+    otrp_buf plain = {0};
+    assert_int_equal(otrp__jwe_decrypt_json(cJSON_GetObjectItemCaseSensitive(obj, key), t->tam_priv, 0,
+                                            &plain, NULL, NULL, 0),
+                     OTRP_OK);
+    cJSON *v = cJSON_ParseWithLength((const char *)plain.data, plain.len);
+    otrp_buf_free(&plain);
+    assert_non_null(v);
+    return v;
+}
+
+static void bend(tamper_tee *t, cJSON *tbs)
+{
+    switch (t->kind) {
+    case T_RID:
+        cJSON_ReplaceItemInObjectCaseSensitive(tbs, "rid", cJSON_CreateString("another-rid"));
+        break;
+    case T_VER:
+        cJSON_ReplaceItemInObjectCaseSensitive(tbs, "ver", cJSON_CreateString("2.0"));
+        break;
+    case T_STATUS_FAIL: {
+        cJSON_ReplaceItemInObjectCaseSensitive(tbs, "status", cJSON_CreateString("fail"));
+        cJSON_DeleteItemFromObjectCaseSensitive(tbs, "content");
+        cJSON *reason = cJSON_AddObjectToObject(tbs, "reason");
+        cJSON_AddStringToObject(reason, "error-code", "ERR_TEE_FAIL");
+        cJSON_AddStringToObject(reason, "error-message", "injected");
+        break;
+    }
+    case T_NO_CONTENT:
+        cJSON_DeleteItemFromObjectCaseSensitive(tbs, "content");
+        break;
+    case T_DID:
+    case T_DSI_OBJECT:
+    case T_NO_TEESPAIK: {
+        cJSON *c = decrypt(t, tbs, "content");
+        if (t->kind == T_DID)
+            cJSON_ReplaceItemInObjectCaseSensitive(c, "did",
+                                                   cJSON_CreateString("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+        else if (t->kind == T_DSI_OBJECT)
+            cJSON_ReplaceItemInObjectCaseSensitive(c, "dsi", cJSON_CreateObject());
+        else
+            cJSON_DeleteItemFromObjectCaseSensitive(c, "teespaik");
+        reencrypt(t, tbs, "content", c);
+        break;
+    }
+    case T_EDSI_FOREIGN: {
+        cJSON *d = decrypt(t, tbs, "edsi");
+        cJSON *tee = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "dsi"), "tee");
+        char *foreign = test_cert_b64(TEST_PKI_DIR "/tee.pem"); /* self-signed elsewhere */
+        cJSON_ReplaceItemInObjectCaseSensitive(tee, "cert", cJSON_CreateString(foreign));
+        cJSON_ReplaceItemInObjectCaseSensitive(tee, "cacert", cJSON_CreateArray());
+        free(foreign);
+        reencrypt(t, tbs, "edsi", d);
+        break;
+    }
+    case T_SIGNATURE:
+        break;
+    }
+}
+
+static otrp_status tt_process(void *ctx, const otrp_tee_call *call, const char *msg, size_t len,
+                              otrp_buf *out)
+{
+    tamper_tee *t = ctx;
+    otrp_status st = otrp__mock_ops.process_message(t->mock, call, msg, len, out);
+    if (st != OTRP_OK || t->done)
+        return st;
+    cJSON *root = cJSON_ParseWithLength((const char *)out->data, out->len);
+    assert_non_null(root);
+    if (strcmp(root->child->string, t->at) != 0) {
+        cJSON_Delete(root);
+        return OTRP_OK;
+    }
+    t->done = 1;
+    cJSON *jws = root->child;
+    if (t->kind == T_SIGNATURE) {
+        cJSON *sig = cJSON_GetObjectItemCaseSensitive(jws, "signature");
+        char *v = strdup(sig->valuestring);
+        v[5] = v[5] == 'A' ? 'B' : 'A';
+        cJSON_ReplaceItemInObjectCaseSensitive(jws, "signature", cJSON_CreateString(v));
+        free(v);
+    } else {
+        otrp__jws *parsed = NULL;
+        assert_int_equal(otrp__jws_parse_json(jws, 0, &parsed, NULL, 0), OTRP_OK);
+        size_t plen = 0;
+        const uint8_t *p = otrp__jws_payload(parsed, &plen);
+        cJSON *doc = cJSON_ParseWithLength((const char *)p, plen);
+        otrp__jws_free(parsed);
+        bend(t, doc->child);
+        char *text = cJSON_PrintUnformatted(doc);
+        cJSON_Delete(doc);
+        cJSON *signed_again = NULL;
+        assert_int_equal(otrp__jws_sign_json(text, strlen(text), t->tee_key, NULL, &signed_again, NULL, 0),
+                         OTRP_OK);
+        free(text);
+        cJSON_ReplaceItemInObjectCaseSensitive(root, t->at, signed_again);
+    }
+    char *bent = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    otrp_buf_reset(out);
+    st = otrp_buf_append_str(out, bent);
+    free(bent);
+    return st;
+}
+
+static const struct otrp_tee_ops tamper_ops = {
+    .struct_size = sizeof(struct otrp_tee_ops),
+    .kind = "mock",
+    .get_name = tt_name,
+    .process_message = tt_process,
+    .request_ta = tt_request,
+    .process_error = tt_process_error,
+    .describe = tt_describe,
+    .destroy = tt_destroy,
+};
+
+typedef struct tamper_case {
+    tamper_kind kind;
+    const char *at;
+    otrp_status want;        /* the agent's status */
+    const char *tam_detail;  /* in the TAM's last failure */
+} tamper_case;
+
+static const tamper_case TAMPERS[] = {
+    {T_SIGNATURE, "GetDeviceTEEStateResponse", OTRP_ERR_HTTP_STATUS, "does not verify"},
+    {T_SIGNATURE, "InstallTAResponse", OTRP_ERR_HTTP_STATUS, "InstallTAResponse of TEE 'tee-bent' does not verify"},
+    {T_RID, "CreateSDResponse", OTRP_ERR_HTTP_STATUS, "rid does not echo"},
+    {T_VER, "GetDeviceTEEStateResponse", OTRP_ERR_HTTP_STATUS, "ver is not"},
+    {T_STATUS_FAIL, "CreateSDResponse", OTRP_ERR_TEE_REPORTED, "failed CreateSD: ERR_TEE_FAIL: injected"},
+    {T_NO_CONTENT, "InstallTAResponse", OTRP_ERR_HTTP_STATUS, "has no content"},
+    {T_DID, "InstallTAResponse", OTRP_ERR_HTTP_STATUS, "did is not"},
+    {T_DSI_OBJECT, "CreateSDResponse", OTRP_ERR_HTTP_STATUS, "content.dsi is missing or not a string"},
+    {T_NO_TEESPAIK, "CreateSDResponse", OTRP_ERR_HTTP_STATUS, "teespaik is missing"},
+    {T_EDSI_FOREIGN, "GetDeviceTEEStateResponse", OTRP_ERR_HTTP_STATUS, "not trusted"},
+};
+
+static void test_tam_refuses_bent_answers(void **state)
+{
+    (void)state;
+    char path[800];
+    otrp__jose_key *tam_priv = NULL, *tam_pub = NULL;
+    snprintf(path, sizeof path, "%s/tam/key.pem", tam_dir);
+    assert_int_equal(test_load_key(path, &tam_priv), OTRP_OK);
+    snprintf(path, sizeof path, "%s/tam/cert.pem", tam_dir);
+    assert_int_equal(test_load_key(path, &tam_pub), OTRP_OK);
+    for (size_t i = 0; i < sizeof TAMPERS / sizeof TAMPERS[0]; i++) {
+        const tamper_case *c = &TAMPERS[i];
+        fixture f = {0};
+        start_tam(&f, tls_cert, tls_key, NULL);
+        otrp_agent_config cfg;
+        agent_config(&cfg, ca_path, NULL);
+        assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+        char dir[700];
+        fresh_tee(tee_a, "tee-bent", dir, sizeof dir);
+        tamper_tee t;
+        memset(&t, 0, sizeof t);
+        t.kind = c->kind;
+        t.at = c->at;
+        t.tam_priv = tam_priv;
+        t.tam_pub = tam_pub;
+        snprintf(path, sizeof path, "%s/identity/key.pem", dir);
+        assert_int_equal(test_load_key(path, &t.tee_key), OTRP_OK);
+        assert_int_equal(otrp__mock_open(dir, NULL, &t.mock, NULL, 0), OTRP_OK);
+        otrp_tee *tee = NULL;
+        assert_int_equal(otrp_tee_new(&tamper_ops, &t, &tee), OTRP_OK);
+        assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+        otrp_status st = otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv));
+        reftam_stats rs;
+        reftam_get_stats(f.tam, &rs);
+        if (st != c->want || strstr(rs.last_failure, c->tam_detail) == NULL)
+            fail_msg("case %zu: agent %s (%s); TAM '%s', wanted %s and '%s'", i,
+                     otrp_status_name(st), otrp_agent_last_error(f.agent), rs.last_failure,
+                     otrp_status_name(c->want), c->tam_detail);
+        assert_true(t.done);
+        assert_int_equal(rs.completed, 0);
+        /* A refusal (400) is a transport failure for the agent: the TEE hears of it. */
+        assert_int_equal(t.process_error_calls, c->want == OTRP_ERR_HTTP_STATUS ? 1 : 0);
+        assert_int_equal(rs.violations + rs.tee_failures, 1);
+        stop(&f);
+        otrp__jose_key_free(t.tee_key);
+    }
+    otrp__jose_key_free(tam_priv);
+    otrp__jose_key_free(tam_pub);
+}
+
+/* An idle session is forgotten: its next POST finds no session. */
+static void test_tam_idle_session_forgotten(void **state)
+{
+    (void)state;
+    reftam *tam = NULL;
+    reftam_options o;
+    memset(&o, 0, sizeof o);
+    o.idle_s = 1;
+    char detail[256];
+    assert_int_equal(reftam_open(tam_dir, &o, &tam, detail, sizeof detail), OTRP_OK);
+    reftam_post empty = {"", 0, 1};
+    reftam_reply r;
+    reftam_handle(tam, &empty, &r);
+    assert_int_equal(r.status, 200);
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"OTrPBrokerError\":{\"ver\":\"1.0\",\"rid\":\"r\",\"tid\":\"%s\",\"errcode\":\"ERR_AGENT_TEE_BUSY\"}}",
+             r.tid);
+    reftam_reply_free(&r);
+    struct timespec ts = {1, 200000000};
+    nanosleep(&ts, NULL);
+    reftam_post late = {body, strlen(body), 1};
+    reftam_handle(tam, &late, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.detail, "unknown tid"));
+    reftam_reply_free(&r);
+    reftam_close(tam);
+}
+
 /* ---- 16 agents in 16 threads ---------------------------------------------------------- */
 
 /*
@@ -742,11 +1046,22 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_tls_wrong_pin),
         cmocka_unit_test(test_tam_tls_plain_http_refused),
         cmocka_unit_test(test_tam_tls_pinned_ok),
-        cmocka_unit_test(test_tam_faults),
+        cmocka_unit_test(test_tam_fault_drop_first),
+        cmocka_unit_test(test_tam_fault_drop_after_tee),
+        cmocka_unit_test(test_tam_fault_500),
+        cmocka_unit_test(test_tam_fault_503),
+        cmocka_unit_test(test_tam_fault_redirect_not_followed),
+        cmocka_unit_test(test_tam_fault_wrong_type),
+        cmocka_unit_test(test_tam_fault_oversize),
+        cmocka_unit_test(test_tam_fault_endless_chunked_cut),
+        cmocka_unit_test(test_tam_fault_garbage),
+        cmocka_unit_test(test_tam_fault_stall_within_timeout),
         cmocka_unit_test(test_tam_fault_delay_tolerated),
         cmocka_unit_test(test_tam_fault_parse),
         cmocka_unit_test(test_tam_refuses_bad_posts),
         cmocka_unit_test(test_tam_foreign_tee_refused),
+        cmocka_unit_test(test_tam_refuses_bent_answers),
+        cmocka_unit_test(test_tam_idle_session_forgotten),
         cmocka_unit_test(test_tam_parallel_agents),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
