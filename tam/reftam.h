@@ -130,6 +130,7 @@ typedef struct reftam_ident {
     char sdname[REFTAM_ID_MAX + 1];
     otrp__jose_key *tam_key;
     otrp__x509_certs *tam_chain;   /* leaf first */
+    otrp__x509_certs *x5c_chain;   /* what requests carry as x5c: without the root */
     otrp__x509_certs *anchors;     /* ca/cert.pem: TEE certificates must chain to it */
     char *sp_cert_b64;             /* the SP certificate (spcert) */
 } reftam_ident;

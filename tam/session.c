@@ -210,7 +210,7 @@ static otrp_status make_get_device_state(reftam *tam, session *s, otrp_buf *msg)
     cJSON *algs = cJSON_AddArrayToObject(tbs, "supportedsigalgs");
     cJSON_AddItemToArray(algs, cJSON_CreateString("RS256")); /* P5 */
     s->awaiting = AWAIT_GDS;
-    return reftam_sign_request(id->tam_key, id->tam_chain, "GetDeviceStateRequest",
+    return reftam_sign_request(id->tam_key, id->x5c_chain, "GetDeviceStateRequest",
                                "GetDeviceStateTBSRequest", tbs, msg);
 }
 
@@ -296,7 +296,7 @@ static outcome send_op(reftam *tam, session *s, size_t index, reftam_reply *r)
     char outer[32], inner[32];
     (void)snprintf(outer, sizeof outer, "%sRequest", OP_NAME[o->kind]);
     (void)snprintf(inner, sizeof inner, "%sTBSRequest", OP_NAME[o->kind]);
-    st = reftam_sign_request(id->tam_key, id->tam_chain, outer, inner, tbs, &r->body);
+    st = reftam_sign_request(id->tam_key, id->x5c_chain, outer, inner, tbs, &r->body);
     if (st != OTRP_OK)
         return fail_reply(r, VIOLATION, "cannot sign %s: %s", outer, otrp_status_name(st));
     s->awaiting = index;

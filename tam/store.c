@@ -82,6 +82,23 @@ static otrp_status load_certs(int dirfd, const char *name, otrp__x509_certs **ou
     return st;
 }
 
+/* The chain the TAM sends as x5c: tam/cert.pem without a trailing copy of the CA
+ * certificate (PROFILE P4: the root may be omitted; the TEE has it as its anchor). */
+static otrp_status x5c_chain(reftam_ident *id)
+{
+    size_t n = otrp__x509_certs_count(id->tam_chain), last_len = 0, ca_len = 0;
+    const uint8_t *last = otrp__x509_certs_der(id->tam_chain, n - 1, &last_len);
+    const uint8_t *ca = otrp__x509_certs_der(id->anchors, 0, &ca_len);
+    int drop_root = n > 1 && last_len == ca_len && memcmp(last, ca, ca_len) == 0;
+    otrp_status st = otrp__x509_certs_new(&id->x5c_chain);
+    for (size_t i = 0; st == OTRP_OK && i < n - (drop_root ? 1 : 0); i++) {
+        size_t len = 0;
+        const uint8_t *der = otrp__x509_certs_der(id->tam_chain, i, &len);
+        st = otrp__x509_certs_add(id->x5c_chain, der, len, NULL, 0);
+    }
+    return st;
+}
+
 static otrp_status load_ident(reftam_store *s, char *detail, size_t cap)
 {
     reftam_ident *id = &s->ident;
@@ -129,6 +146,8 @@ static otrp_status load_ident(reftam_store *s, char *detail, size_t cap)
             st = OTRP_ERR_CONFIG;
         }
     }
+    if (st == OTRP_OK)
+        st = x5c_chain(id);
     otrp__x509_certs *sp = NULL;
     if (st == OTRP_OK)
         st = load_certs(s->dirfd, "sp/cert.pem", &sp, detail, cap);
@@ -211,6 +230,7 @@ void reftam_store_close(reftam_store *s)
         return;
     otrp__jose_key_free(s->ident.tam_key);
     otrp__x509_certs_free(s->ident.tam_chain);
+    otrp__x509_certs_free(s->ident.x5c_chain);
     otrp__x509_certs_free(s->ident.anchors);
     free(s->ident.sp_cert_b64);
     cJSON_Delete(s->catalog);
