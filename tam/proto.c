@@ -10,6 +10,8 @@
 
 /* Nesting of a TEE answer: outer, JWS, header; the payload is parsed apart. */
 #define ANSWER_MAX_DEPTH 8
+/* A signed payload: the TBS, content or edsi JWE, its recipients, a reason object. */
+#define PAYLOAD_MAX_DEPTH 32
 /* The DSI nests 6 levels (dsi, tee, sdlist, sd[], talist[], entry). */
 #define DSI_MAX_DEPTH 12
 
@@ -219,7 +221,7 @@ otrp_status reftam_read_signed_json(const cJSON *element, const char *outer,
     size_t plen = 0;
     const uint8_t *p = otrp__jws_payload(*jws, &plen);
     cJSON *doc = NULL;
-    if (otrp__json_parse((const char *)p, plen, ANSWER_MAX_DEPTH * 4, &doc, why, sizeof why) !=
+    if (otrp__json_parse((const char *)p, plen, PAYLOAD_MAX_DEPTH, &doc, why, sizeof why) !=
         OTRP_OK) {
         DETAIL("%s: payload is not JSON: %s", outer, why);
         otrp__jws_free(*jws);

@@ -200,8 +200,9 @@ typedef struct reftam_post {
     unsigned connection;     /* the front end's connection number (for the figures) */
 } reftam_post;
 
-/* The TAM's answer: 200 with a message, 204 (session over), or an HTTP error status
- * with a text/plain one-line detail. Free with reftam_reply_free(). */
+/* The TAM's answer: 200 with a message, 204 (session over), 400 (a protocol violation)
+ * or 500/503 (the TAM cannot go on) with a text/plain one-line detail. Free with
+ * reftam_reply_free(). */
 typedef struct reftam_reply {
     unsigned status;
     otrp_buf body;
@@ -221,7 +222,8 @@ typedef struct reftam_stats {
     unsigned sessions;           /* started (empty POSTs answered) */
     unsigned completed;          /* ended with 204 and no failure */
     unsigned tee_failures;       /* ended with 204 after a TEE failure or broker error */
-    unsigned violations;         /* ended with an HTTP error (bad answer) */
+    unsigned violations;         /* ended with 400 (the agent sent something wrong) */
+    unsigned internal_errors;    /* ended with 500 (the TAM could not go on) */
     unsigned operations;         /* CreateSD/InstallTA/... answered with pass */
     unsigned max_connections_per_session; /* distinct TCP connections one session used */
     char last_failure[REFTAM_DETAIL_MAX];

@@ -26,6 +26,8 @@
 
 /* A POST body nests: outer, array, element, JWS, header, x5c. */
 #define BODY_MAX_DEPTH 10
+/* Decrypted content and signed payloads nest a few levels (a reason object at most). */
+#define CONTENT_MAX_DEPTH 16
 
 typedef enum op_kind { OP_CREATE_SD, OP_INSTALL_TA, OP_UPDATE_TA, OP_DELETE_TA, OP_DELETE_SD } op_kind;
 static const char *const OP_NAME[] = {"CreateSD", "InstallTA", "UpdateTA", "DeleteTA", "DeleteSD"};
@@ -70,8 +72,9 @@ struct reftam {
     reftam_stats stats;
 };
 
-/* How one POST ends. */
-typedef enum outcome { NEXT_MESSAGE, DONE, TEE_FAILED, VIOLATION } outcome;
+/* How one POST ends: the next request (200), the end (204, also after a TEE failure),
+ * a refusal of what the agent sent (400), or a failure of the TAM itself (500). */
+typedef enum outcome { NEXT_MESSAGE, DONE, TEE_FAILED, VIOLATION, TAM_ERROR } outcome;
 
 static void logf_(reftam *tam, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -265,7 +268,7 @@ static outcome send_op(reftam *tam, session *s, size_t index, reftam_reply *r)
                                    o->kind == OP_UPDATE_TA, &eta);
         otrp_buf_free(&image);
         if (st != OTRP_OK)
-            return fail_reply(r, VIOLATION, "cannot prepare TA '%s' for TEE '%s': %s", o->taid,
+            return fail_reply(r, TAM_ERROR, "cannot prepare TA '%s' for TEE '%s': %s", o->taid,
                               t->dsi.name, otrp_status_name(st));
     }
     cJSON *content = op_content(tam, s, o);
@@ -285,7 +288,7 @@ static outcome send_op(reftam *tam, session *s, size_t index, reftam_reply *r)
     if (st != OTRP_OK) {
         cJSON_Delete(jwe);
         cJSON_Delete(eta);
-        return fail_reply(r, VIOLATION, "cannot build %s: %s", OP_NAME[o->kind], otrp_status_name(st));
+        return fail_reply(r, TAM_ERROR, "cannot build %s: %s", OP_NAME[o->kind], otrp_status_name(st));
     }
     cJSON_AddStringToObject(tbs, "tee", t->dsi.name);  /* P9 routing */
     cJSON_AddTrueToObject(tbs, "nextdsi");             /* every answer refreshes the DSI */
@@ -298,7 +301,7 @@ static outcome send_op(reftam *tam, session *s, size_t index, reftam_reply *r)
     (void)snprintf(inner, sizeof inner, "%sTBSRequest", OP_NAME[o->kind]);
     st = reftam_sign_request(id->tam_key, id->x5c_chain, outer, inner, tbs, &r->body);
     if (st != OTRP_OK)
-        return fail_reply(r, VIOLATION, "cannot sign %s: %s", outer, otrp_status_name(st));
+        return fail_reply(r, TAM_ERROR, "cannot sign %s: %s", outer, otrp_status_name(st));
     s->awaiting = index;
     if (o->taid[0] != '\0')
         logf_(tam, "session %.8s: -> %s '%s'%s to TEE '%s'", s->tid, OP_NAME[o->kind], o->taid,
@@ -554,7 +557,7 @@ static outcome handle_gds(reftam *tam, session *s, const cJSON *root, reftam_rep
     for (unsigned i = 0; i < s->ntee; i++) {
         char summary[300];
         if (plan_tee(tam, s, i, summary, sizeof summary) != 0)
-            return fail_reply(r, VIOLATION, "TEE '%s' needs more than %u operations",
+            return fail_reply(r, TAM_ERROR, "TEE '%s' needs more than %u operations",
                               s->tee[i].dsi.name, REFTAM_MAX_OPS);
         logf_(tam, "session %.8s: TEE '%s' verified; plan:%s", s->tid, s->tee[i].dsi.name, summary);
     }
@@ -599,7 +602,8 @@ static outcome handle_answer(reftam *tam, session *s, const cJSON *root, reftam_
             out = fail_reply(r, VIOLATION, "%s has no content", outer);
         else if (st != OTRP_OK)
             out = fail_reply(r, VIOLATION, "%s content does not decrypt: %s", outer, why);
-        else if (otrp__json_parse((const char *)text.data, text.len, 16, &content, why, sizeof why) !=
+        else if (otrp__json_parse((const char *)text.data, text.len, CONTENT_MAX_DEPTH, &content, why,
+                                  sizeof why) !=
                      OTRP_OK ||
                  !cJSON_IsObject(content))
             out = fail_reply(r, VIOLATION, "%s content is not a JSON object", outer);
@@ -638,7 +642,7 @@ static outcome handle_answer(reftam *tam, session *s, const cJSON *root, reftam_
         if (o->kind != OP_CREATE_SD && o->kind != OP_DELETE_SD)
             st = reftam_installed_set(tam->store, t->dsi.did, t->dsi.name, o->taid, v);
         if (st != OTRP_OK)
-            out = fail_reply(r, VIOLATION, "cannot record the TAM state: %s", otrp_status_name(st));
+            out = fail_reply(r, TAM_ERROR, "cannot record the TAM state: %s", otrp_status_name(st));
         else {
             tam->stats.operations++;
             logf_(tam, "session %.8s: <- %s from TEE '%s': pass (signature, did and DSI checked)",
@@ -673,7 +677,7 @@ static const char *peek_tid(const cJSON *root, cJSON **payload_doc)
         return NULL;
     size_t len = 0;
     const uint8_t *p = otrp__jws_payload(jws, &len);
-    if (otrp__json_parse((const char *)p, len, 16, payload_doc, NULL, 0) != OTRP_OK)
+    if (otrp__json_parse((const char *)p, len, CONTENT_MAX_DEPTH, payload_doc, NULL, 0) != OTRP_OK)
         *payload_doc = NULL;
     otrp__jws_free(jws);
     const cJSON *tbs = *payload_doc != NULL ? (*payload_doc)->child : NULL;
@@ -701,17 +705,22 @@ static void finish(reftam *tam, session *s, outcome o, reftam_reply *r)
         logf_(tam, "session %.8s: ended after a failure: %s", s != NULL ? s->tid : "-", r->detail);
         break;
     case VIOLATION:
-        r->status = 400;
-        tam->stats.violations++;
+    case TAM_ERROR:
+        r->status = o == VIOLATION ? 400 : 500;
+        if (o == VIOLATION)
+            tam->stats.violations++;
+        else
+            tam->stats.internal_errors++;
         (void)snprintf(tam->stats.last_failure, sizeof tam->stats.last_failure, "%s", r->detail);
-        logf_(tam, "session %.8s: refused (400): %s", s != NULL ? s->tid : "-", r->detail);
+        logf_(tam, "session %.8s: %s (%u): %s", s != NULL ? s->tid : "-",
+              o == VIOLATION ? "refused" : "TAM failure", r->status, r->detail);
         otrp_buf_reset(&r->body);
         if (otrp_buf_append_str(&r->body, r->detail) == OTRP_OK &&
             otrp_buf_append_str(&r->body, "\n") == OTRP_OK)
             r->content_type = "text/plain";
         break;
     }
-    if (o != VIOLATION)
+    if (o != VIOLATION && o != TAM_ERROR)
         otrp_buf_reset(&r->body);
     if (s != NULL)
         session_remove(tam, s);

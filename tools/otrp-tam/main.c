@@ -286,9 +286,9 @@ static int cmd_serve(int argc, char **argv)
     if (!quiet)
         fprintf(stderr,
                 PROGRAM ": stopped (%s): %u sessions, %u completed, %u ended by a TEE failure, "
-                        "%u refused\n",
+                        "%u refused, %u TAM failures\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", stats.sessions, stats.completed,
-                stats.tee_failures, stats.violations);
+                stats.tee_failures, stats.violations, stats.internal_errors);
     return 0;
 }
 
