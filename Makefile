@@ -89,6 +89,8 @@ CHECK_EXTRA :=
 CI_EXTRA :=
 BENCH_TARGETS :=
 FUZZ_TARGETS :=
+# Module rules come here, before any rule uses the lists above as prerequisites.
+-include mk/*.mk
 
 .PHONY: all lib tools tests check check-asan check-asan-run test-run deps demo demo-relay \
         install uninstall bench fuzz fuzz-ci ci-extra clean
@@ -235,5 +237,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include mk/*.mk
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -18,15 +18,11 @@ check-tsan:
 	$(Q)sh scripts/summary.sh build/tsan/results
 
 CI_EXTRA += check-tsan
-# The top-level Makefile reads "ci-extra: $(CI_EXTRA)" before it includes mk/*.mk, so
-# the list above arrives too late for that rule: name the prerequisite directly too.
-ci-extra: check-tsan
 
 # make bench-http (part of make bench): the transport against bare libcurl over
 # loopback HTTP and HTTPS, printed as ratios to that floor.
 BENCH_HTTP := $(BUILD)/bench/bench_http
 BENCH_TARGETS += bench-http
-bench: bench-http # see ci-extra above: the list is expanded before this file is read
 
 .PHONY: bench-http
 bench-http: $(BENCH_HTTP)

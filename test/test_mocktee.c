@@ -16,6 +16,9 @@
 
 #include "support/mock_fixture.h"
 #include "mocktee/mocktee.h"
+#include "otrp/agent.h"
+#include "otrp/backends.h"
+#include "otrp/mocktee.h"
 #include "support/tam_builder.h"
 #include "tee/socket.h"
 #include "util/base64.h"
@@ -827,6 +830,237 @@ static void test_mocktee_hostile_content_to_other_key(void **state)
     test_tam_answer_free(&a);
 }
 
+/* ---- PROFILE details ------------------------------------------------------------------- */
+
+/* Sign a hand-written GetDeviceState TBS with tam1 and return the answer. */
+static void gds_custom(fx *f, const char *tbs, test_tam_answer *a)
+{
+    assert_int_equal(test_tam_sign_payload(f->tam, "GetDeviceStateRequest", tbs, strlen(tbs), &f->msg),
+                     OTRP_OK);
+    exchange(&f->c, f->tam, "GetDeviceState", &f->msg, &f->out, a);
+}
+
+static void test_mocktee_gds_field_forms(void **state)
+{
+    fx *f = *state;
+    test_tam_answer a;
+    /* integer rid/tid are echoed as decimal strings; single-string ocspdat and a
+     * comma-separated supportedsigalgs are accepted (P5) */
+    gds_custom(f, "{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"rid\":42,\"tid\":7,"
+                  "\"ocspdat\":\"AAAA\",\"supportedsigalgs\":\"ES256,RS256\"}}", &a);
+    assert_string_equal(a.status, "pass");
+    assert_string_equal(a.rid, "42");
+    assert_string_equal(a.tid, "7");
+    test_tam_answer_free(&a);
+    /* a TAM that verifies ES256 only: the TEE cannot sign for it, and says which it can */
+    gds_custom(f, "{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r\",\"tid\":\"t\","
+                  "\"ocspdat\":[],\"supportedsigalgs\":[\"ES256\"]}}", &a);
+    assert_string_equal(a.error_code, "ERR_UNSUPPORTED_CRYPTO_ALG");
+    assert_true(cJSON_IsArray(otrp__json_member(a.tbs, "supportedsigalgs")));
+    test_tam_answer_free(&a);
+    /* a fractional rid is not an id */
+    gds_custom(f, "{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"rid\":1.5,\"tid\":\"t\"}}", &a);
+    assert_string_equal(a.error_code, "ERR_REQUEST_INVALID");
+    test_tam_answer_free(&a);
+}
+
+static void test_mocktee_gds_failure_carries_minimal_dsi(void **state)
+{
+    fx *f = *state;
+    /* P8: a trusted TAM's failed GetDeviceState gets an edsi with name/ver/cert/cacert,
+     * so the failure can be verified with the TEE certificate */
+    test_tam *fresh = NULL;
+    assert_int_equal(test_tam_new(PKI "tam1-key.pem", PKI "tam1.pem", &fresh), OTRP_OK);
+    test_tam_opts o;
+    memset(&o, 0, sizeof o);
+    o.ver = "9.9";
+    assert_int_equal(test_tam_get_device_state(fresh, &o, &f->msg), OTRP_OK);
+    test_tam_answer a;
+    exchange(&f->c, fresh, "GetDeviceState", &f->msg, &f->out, &a);
+    assert_string_equal(a.error_code, "ERR_UNSUPPORTED_MSG_VERSION");
+    assert_non_null(otrp__json_member(a.tbs, "edsi"));
+    assert_string_equal(test_tam_tee_name(fresh), "mocktee-test");
+    test_tam_answer_free(&a);
+    /* the failure did not move tam1's reference */
+    req_pass(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &f->msg, &f->out,
+             &a);
+    test_tam_answer_free(&a);
+    test_tam_free(fresh);
+}
+
+static void test_mocktee_require_ocsp(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(fx_teedir(dir, sizeof dir, "{\"name\":\"mocktee-test\",\"require_ocsp\":true}"), 0);
+    conn c = open_mock(dir);
+    otrp_buf msg = {0}, out = {0};
+    test_tam *tam = NULL;
+    assert_int_equal(test_tam_new(PKI "tam1-key.pem", PKI "tam1.pem", &tam), OTRP_OK);
+    test_tam_answer a;
+    assert_int_equal(test_tam_get_device_state(tam, NULL, &msg), OTRP_OK); /* ocspdat [] */
+    exchange(&c, tam, "GetDeviceState", &msg, &out, &a);
+    assert_string_equal(a.error_code, "ERR_TAM_NOT_TRUSTED");
+    test_tam_answer_free(&a);
+    const char *tbs = "{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r\",\"tid\":\"t\","
+                      "\"ocspdat\":[\"AAAA\"]}}";
+    assert_int_equal(test_tam_sign_payload(tam, "GetDeviceStateRequest", tbs, strlen(tbs), &msg), OTRP_OK);
+    exchange(&c, tam, "GetDeviceState", &msg, &out, &a);
+    assert_string_equal(a.status, "pass");
+    test_tam_answer_free(&a);
+    test_tam_free(tam);
+    otrp_buf_free(&msg);
+    otrp_buf_free(&out);
+    c.ops->destroy(c.ctx);
+    fx_rm_rf(dir);
+}
+
+static void test_mocktee_accepted_encodings(void **state)
+{
+    fx *f = *state;
+    /* dsihash as 64 hex digits (reference Q7) */
+    uint8_t h[32];
+    size_t len = 0;
+    assert_int_equal(otrp__b64_decode(test_tam_dsihash(f->tam), strlen(test_tam_dsihash(f->tam)), h,
+                                      &len, OTRP__B64_STD),
+                     OTRP_OK);
+    char hex[65];
+    for (size_t i = 0; i < 32; i++)
+        (void)snprintf(hex + 2 * i, 3, "%02X", h[i]);
+    test_tam_opts o;
+    memset(&o, 0, sizeof o);
+    o.dsihash = hex;
+    o.no_nextdsi = 1;
+    test_tam_answer a;
+    req(&f->c, f->tam, "CreateSD",
+        content_of("{\"spid\":\"sp1\",\"sdname\":\"sd2\",\"spcert\":[\"%s\"]}", g_sp1_cert), NULL, &o,
+        &f->msg, &f->out, &a);
+    assert_string_equal(a.status, "pass");
+    test_tam_answer_free(&a);
+    /* deleteta as "1" (P5) */
+    req_pass(&f->c, f->tam, "DeleteSD", "{\"sdname\":\"sd2\",\"deleteta\":\"1\"}", NULL, &f->msg, &f->out,
+             &a);
+    test_tam_answer_free(&a);
+    /* a boolean that is none of the accepted forms */
+    req_fail(&f->c, f->tam, "DeleteSD", "{\"sdname\":\"sd1\",\"deleteta\":\" true\"}", NULL, NULL,
+             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+}
+
+static void test_mocktee_update_sd_deloldspcert(void **state)
+{
+    fx *f = *state;
+    /* replace sp1's certificate by sp2's: sp1-signed TAs are refused afterwards */
+    otrp__x509_certs *c = NULL;
+    otrp_buf pem = {0};
+    assert_int_equal(test_read_file(PKI "sp1.pem", &pem), OTRP_OK);
+    assert_int_equal(otrp__x509_certs_new(&c), OTRP_OK);
+    assert_int_equal(otrp__x509_certs_add(c, pem.data, pem.len, NULL, 0), OTRP_OK);
+    size_t dlen = 0;
+    const uint8_t *der = otrp__x509_certs_der(c, 0, &dlen);
+    uint8_t d[32];
+    assert_int_equal(otrp__jose_sha256(der, dlen, d), OTRP_OK);
+    char hex[65];
+    for (size_t i = 0; i < 32; i++)
+        (void)snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    otrp__x509_certs_free(c);
+    otrp_buf_free(&pem);
+    test_tam_answer a;
+    req_pass(&f->c, f->tam, "UpdateSD",
+             content_of("{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"changes\":{\"spcert\":[\"%s\"],"
+                        "\"deloldspcert\":[\"%s\"]}}", g_sp2_cert, hex),
+             NULL, &f->msg, &f->out, &a);
+    char *spaik = strdup(otrp__json_string(a.content, "teespaik"));
+    test_tam_answer_free(&a);
+    cJSON *extra = ta_extra(g_sp1, spaik, "old signer", 10, NULL, 0);
+    req_fail(&f->c, f->tam, "InstallTA", "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta5\"}", extra,
+             NULL, "ERR_TA_INVALID", &f->msg, &f->out);
+    cJSON_Delete(extra);
+    extra = ta_extra(g_sp2, spaik, "new signer", 10, NULL, 0);
+    req_pass(&f->c, f->tam, "InstallTA", "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta5\"}", extra,
+             &f->msg, &f->out, &a);
+    test_tam_answer_free(&a);
+    cJSON_Delete(extra);
+    /* a digest of no certificate of the SD */
+    req_fail(&f->c, f->tam, "UpdateSD",
+             content_of("{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"changes\":{\"deloldspcert\":[\"%s\"]}}",
+                        hex),
+             NULL, NULL, "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    free(spaik);
+}
+
+/* ---- the public constructors with the agent ------------------------------------------- */
+
+static void test_mocktee_public_constructors_with_agent(void **state)
+{
+    (void)state;
+    char dir[512], sock[600], detail[256] = "";
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    otrp_mock_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.verify_time = TEST_PKI_TIME;
+    o.detail = detail;
+    o.detail_cap = sizeof detail;
+    otrp_tee *tee = NULL;
+    assert_int_equal(otrp_tee_mock_new_opts("/nonexistent/tee", &o, &tee), OTRP_ERR_CONFIG);
+    assert_null(tee);
+    assert_non_null(strstr(detail, "tee.json is missing"));
+    assert_int_equal(otrp_tee_mock_new_opts(dir, &o, &tee), OTRP_OK);
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, tee), OTRP_OK);
+    /* a second open of the same directory is refused while the agent holds it */
+    assert_int_equal(otrp_tee_mock_new_opts(dir, &o, &tee), OTRP_ERR_LOCKED);
+    test_tam *tam = NULL;
+    assert_int_equal(test_tam_new(PKI "tam1-key.pem", PKI "tam1.pem", &tam), OTRP_OK);
+    otrp_buf msg = {0};
+    assert_int_equal(test_tam_get_device_state(tam, NULL, &msg), OTRP_OK);
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(otrp_agent_process(agent, (char *)msg.data, msg.len, &resp, &resp_len), OTRP_OK);
+    /* the agent wraps the TEE's answer into the GetDeviceStateResponse array */
+    cJSON *doc = cJSON_Parse(resp);
+    const cJSON *arr = otrp__json_member(doc, "GetDeviceStateResponse");
+    assert_int_equal(cJSON_GetArraySize(arr), 1);
+    char *one = cJSON_PrintUnformatted(arr->child);
+    test_tam_answer a;
+    assert_int_equal(test_tam_read(tam, "GetDeviceState", one, strlen(one), &a), OTRP_OK);
+    assert_true(a.verified);
+    test_tam_answer_free(&a);
+    cJSON_free(one);
+    cJSON_Delete(doc);
+    otrp_free(resp);
+    char *json = NULL;
+    size_t json_len = 0;
+    assert_int_equal(otrp_get_device_state(agent, &json, &json_len), OTRP_OK);
+    assert_non_null(strstr(json, "mocktee-test"));
+    otrp_free(json);
+    otrp_agent_free(agent); /* closes the mock TEE and releases the directory */
+
+    /* the same directory served by otrp-tee-sim, reached with otrp_tee_socket_new() */
+    (void)snprintf(sock, sizeof sock, "%s/tee.sock", dir);
+    pid_t pid = fx_daemon_start(dir, sock);
+    assert_true(pid > 0);
+    assert_int_equal(otrp_tee_socket_new(sock, &tee), OTRP_OK);
+    assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, tee), OTRP_OK);
+    cJSON *content = cJSON_Parse(content_of("{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"spcert\":\"%s\"}",
+                                            g_sp1_cert));
+    assert_int_equal(test_tam_request(tam, "CreateSD", content, NULL, NULL, &msg), OTRP_OK);
+    cJSON_Delete(content);
+    assert_int_equal(otrp_agent_process(agent, (char *)msg.data, msg.len, &resp, &resp_len), OTRP_OK);
+    assert_int_equal(test_tam_read(tam, "CreateSD", resp, resp_len, &a), OTRP_OK);
+    assert_string_equal(a.status, "pass");
+    assert_true(a.verified);
+    test_tam_answer_free(&a);
+    otrp_free(resp);
+    otrp_agent_free(agent);
+    assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
+    test_tam_free(tam);
+    otrp_buf_free(&msg);
+    fx_rm_rf(dir);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -856,6 +1090,12 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_untrusted_signer_later, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_not_otrp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_content_to_other_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_gds_field_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_gds_failure_carries_minimal_dsi, setup, teardown),
+        cmocka_unit_test(test_mocktee_require_ocsp),
+        cmocka_unit_test_setup_teardown(test_mocktee_accepted_encodings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_update_sd_deloldspcert, setup, teardown),
+        cmocka_unit_test(test_mocktee_public_constructors_with_agent),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -118,6 +118,30 @@ static otrp_status typed_value(struct reader *r, otrp__json_cursor *c, const cha
     return OTRP_OK;
 }
 
+/* Read a member name and the ':' after it; *bit is its jws_member bit (0: unknown). */
+static otrp_status member_name(otrp__json_cursor *c, char *name, size_t cap, unsigned *bit)
+{
+    size_t name_len;
+    otrp_status st = otrp__jc_string(c, name, cap - 1, &name_len, NULL, NULL, NULL);
+    if (st != OTRP_OK)
+        return message_status(st);
+    *bit = name_len < cap - 1 ? member_bit(name) : 0;
+    return message_status(otrp__jc_expect(c, ':'));
+}
+
+/* After a member: '}' ends the object (*closed = 1), ',' announces another. */
+static otrp_status next_member(otrp__json_cursor *c, int *closed)
+{
+    int ch = otrp__jc_peek(c);
+    if (ch == '}' || ch == ',') {
+        c->pos++;
+        *closed = ch == '}';
+        return OTRP_OK;
+    }
+    otrp__jc_fail(c, ch < 0 ? "unexpected end" : "expected ',' or '}'");
+    return OTRP_ERR_MSG_NOT_JSON;
+}
+
 /* One element of "signatures": an object with protected, header?, signature. */
 static otrp_status signature_object(struct reader *r, otrp__json_cursor *c)
 {
@@ -125,34 +149,23 @@ static otrp_status signature_object(struct reader *r, otrp__json_cursor *c)
         return say(r, OTRP_ERR_MSG_JWS, "%s", "JWS signatures element is not an object");
     c->pos++;
     unsigned seen = 0;
-    for (int first = 1;; first = 0) {
-        int ch = otrp__jc_peek(c);
-        if (ch == '}' && first)
-            break;
+    int closed = otrp__jc_peek(c) == '}';
+    if (closed)
+        c->pos++;
+    while (!closed) {
         char name[16];
-        size_t name_len;
-        otrp_status st = otrp__jc_string(c, name, sizeof name - 1, &name_len, NULL, NULL, NULL);
+        unsigned bit;
+        otrp_status st = member_name(c, name, sizeof name, &bit);
         if (st != OTRP_OK)
-            return message_status(st);
-        unsigned bit = name_len < sizeof name - 1 ? member_bit(name) : 0;
+            return st;
         if (bit != M_PROTECTED && bit != M_HEADER && bit != M_SIGNATURE)
             return say(r, OTRP_ERR_MSG_JWS, "unknown JWS signature member '%.15s'", name);
         if (seen & bit)
             return say(r, OTRP_ERR_MSG_DUPLICATE, "JWS signature member '%s' appears twice", name);
         seen |= bit;
-        if ((st = message_status(otrp__jc_expect(c, ':'))) != OTRP_OK)
+        if ((st = typed_value(r, c, name, bit == M_HEADER ? '{' : '"')) != OTRP_OK ||
+            (st = next_member(c, &closed)) != OTRP_OK)
             return st;
-        if ((st = typed_value(r, c, name, bit == M_HEADER ? '{' : '"')) != OTRP_OK)
-            return st;
-        ch = otrp__jc_peek(c);
-        c->pos++;
-        if (ch == '}')
-            break;
-        if (ch != ',') {
-            c->pos--;
-            otrp__jc_fail(c, "expected ',' or '}'");
-            return OTRP_ERR_MSG_NOT_JSON;
-        }
     }
     if ((seen & (M_PROTECTED | M_SIGNATURE)) != (M_PROTECTED | M_SIGNATURE))
         return say(r, OTRP_ERR_MSG_JWS, "%s", "JWS signature lacks 'protected' or 'signature'");
@@ -297,32 +310,26 @@ static otrp_status jws_members(struct reader *r, otrp__json_cursor *c, int after
 {
     for (;;) {
         if (after_value) {
-            int ch = otrp__jc_peek(c);
-            c->pos++;
-            if (ch == '}') {
-                otrp_status st = jws_complete(r);
+            int closed = 0;
+            otrp_status st = next_member(c, &closed);
+            if (st != OTRP_OK)
+                return st;
+            if (closed) {
+                st = jws_complete(r);
                 return st != OTRP_OK ? st : outer_end(r, c);
-            }
-            if (ch != ',') {
-                c->pos--;
-                otrp__jc_fail(c, ch < 0 ? "unexpected end" : "expected ',' or '}'");
-                return OTRP_ERR_MSG_NOT_JSON;
             }
         }
         after_value = 1;
         char name[16];
-        size_t name_len;
-        otrp_status st = otrp__jc_string(c, name, sizeof name - 1, &name_len, NULL, NULL, NULL);
+        unsigned bit;
+        otrp_status st = member_name(c, name, sizeof name, &bit);
         if (st != OTRP_OK)
-            return message_status(st);
-        unsigned bit = name_len < sizeof name - 1 ? member_bit(name) : 0;
+            return st;
         if (bit == 0)
             return say(r, OTRP_ERR_MSG_JWS, "unknown JWS member '%.15s'", name);
         if (r->seen & bit)
             return say(r, OTRP_ERR_MSG_DUPLICATE, "JWS member '%s' appears twice", name);
         r->seen |= bit;
-        if ((st = message_status(otrp__jc_expect(c, ':'))) != OTRP_OK)
-            return st;
         switch (bit) {
         case M_PAYLOAD: {
             if (otrp__jc_peek(c) != '"')

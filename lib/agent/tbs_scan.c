@@ -271,20 +271,11 @@ static int hex_digit(char ch)
 
 static otrp_status emit_code_point(otrp__tbs_scanner *sc, unsigned long cp)
 {
-    char b[4];
-    size_t n;
     if (cp == 0 && sc->capture_field >= 0)
         return fail(sc, OTRP_ERR_MSG_FIELD, "contains a NUL character:",
                     FIELD_NAMES[sc->capture_field]);
-    if (cp < 0x80) { b[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) { b[0] = (char)(0xC0 | (cp >> 6)); b[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
-    else if (cp < 0x10000) {
-        b[0] = (char)(0xE0 | (cp >> 12)); b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        b[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
-    } else {
-        b[0] = (char)(0xF0 | (cp >> 18)); b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        b[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); b[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
-    }
+    char b[4];
+    size_t n = otrp__utf8_encode(cp, b);
     return collect(sc, b, n);
 }
 

@@ -60,6 +60,8 @@ typedef struct otrp__mock {
 
 /* Test hooks, set only by tests through the internal struct. */
 #define OTRP__MOCK_FAULT_COMMIT 0x1u /* the next commit fails as if the disk did */
+/* Every commit fails: the fuzz target keeps the state fixed between inputs. */
+#define OTRP__MOCK_FAULT_COMMIT_ALWAYS 0x2u
 
 /* config.c */
 otrp_status otrp__mock_load_config(otrp__mock *tee, char *detail, size_t cap);

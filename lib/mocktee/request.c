@@ -86,27 +86,14 @@ static int read_id(const cJSON *tbs, const char *key, char *dst, size_t cap)
     return -1;
 }
 
-/* Decode the unverified payload: needed for rid/tid even when the JWS is bad. */
-static int read_payload(otrp__mock_req *r, const cJSON *jws)
+/* The signed payload: one <Name>TBSRequest object; rid, tid and ver are read here. */
+static int read_tbs(otrp__mock_req *r, const uint8_t *text, size_t len)
 {
-    const char *b64 = otrp__json_string(jws, "payload");
-    if (!cJSON_IsObject(jws) || b64 == NULL)
-        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "%s is not a JWS object with a payload",
-                               r->def->request);
-    size_t n = strlen(b64);
-    uint8_t *text = malloc(otrp__b64_decoded_max(n) + 1);
-    if (text == NULL)
-        return otrp__mock_fail(r, "ERR_TEE_FAIL", "out of memory");
-    size_t len = 0;
     char why[128] = "";
-    otrp_status st = otrp__b64_decode(b64, n, text, &len, OTRP__B64_URL);
-    if (st == OTRP_OK)
-        st = otrp__json_parse((const char *)text, len, PAYLOAD_MAX_DEPTH, &r->payload, why,
-                              sizeof why);
-    free(text);
+    otrp_status st = otrp__json_parse((const char *)text, len, PAYLOAD_MAX_DEPTH, &r->payload, why,
+                                      sizeof why);
     if (st != OTRP_OK)
-        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "JWS payload is not base64url JSON%s%s",
-                               why[0] ? ": " : "", why);
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "JWS payload is not JSON: %s", why);
     const cJSON *inner = r->payload->child;
     if (!cJSON_IsObject(r->payload) || inner == NULL || inner->next != NULL ||
         strcmp(inner->string, r->def->tbs_request) != 0 || !cJSON_IsObject(inner))
@@ -126,6 +113,27 @@ static int read_payload(otrp__mock_req *r, const cJSON *jws)
     return 0;
 }
 
+/* A JWS that does not parse: decode its payload ourselves, for rid/tid and ver. */
+static int read_unverified_payload(otrp__mock_req *r, const cJSON *jws)
+{
+    const char *b64 = otrp__json_string(jws, "payload");
+    if (!cJSON_IsObject(jws) || b64 == NULL)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "%s is not a JWS object with a payload",
+                               r->def->request);
+    size_t n = strlen(b64);
+    uint8_t *text = malloc(otrp__b64_decoded_max(n) + 1);
+    if (text == NULL)
+        return otrp__mock_fail(r, "ERR_TEE_FAIL", "out of memory");
+    size_t len = 0;
+    int rc;
+    if (otrp__b64_decode(b64, n, text, &len, OTRP__B64_URL) != OTRP_OK)
+        rc = otrp__mock_fail(r, "ERR_REQUEST_INVALID", "JWS payload is not base64url");
+    else
+        rc = read_tbs(r, text, len);
+    free(text);
+    return rc;
+}
+
 static int jose_fail(otrp__mock_req *r, otrp_status st, const char *what, const char *why)
 {
     if (st == OTRP_ERR_JOSE_ALG || st == OTRP_ERR_JOSE_CRIT || st == OTRP_ERR_KEY_MISMATCH) {
@@ -137,16 +145,12 @@ static int jose_fail(otrp__mock_req *r, otrp_status st, const char *what, const 
     return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "%s: %s", what, why);
 }
 
-int otrp__mock_verify(otrp__mock_req *r)
+/* The signer: x5c chains to a trust anchor, is valid, has an RSA key and a CN (P3, P4).
+ * On success the TAM's key is known, so even failures can be encrypted to it (P8). */
+static int trust_signer(otrp__mock_req *r)
 {
-    const cJSON *jws = r->outer->child;
-    if (read_payload(r, jws) != 0)
-        return -1;
     char why[200] = "";
-    otrp_status st = otrp__jws_parse_json(jws, OTRP__JOSE_F_PROFILE, &r->jws, why, sizeof why);
-    if (st != OTRP_OK)
-        return jose_fail(r, st, "JWS", why);
-    st = otrp__jws_x5c(r->jws, &r->chain, why, sizeof why);
+    otrp_status st = otrp__jws_x5c(r->jws, &r->chain, why, sizeof why);
     if (st == OTRP_ERR_NOT_FOUND)
         return otrp__mock_fail(r, "ERR_REQUEST_INVALID",
                                "no x5c: the TAM must send its certificate (signerreq is true)");
@@ -167,8 +171,30 @@ int otrp__mock_verify(otrp__mock_req *r)
         return otrp__mock_fail(r, "ERR_TAM_NOT_TRUSTED",
                                "TAM certificate has no Subject CN (the tamid, PROFILE P4)");
     }
-    r->tam_key = leaf; /* trusted certificate: failures can be encrypted to it */
-    st = otrp__jws_verify(r->jws, leaf, 0, why, sizeof why);
+    r->tam_key = leaf;
+    return 0;
+}
+
+int otrp__mock_verify(otrp__mock_req *r)
+{
+    const cJSON *jws = r->outer->child;
+    char why[200] = "";
+    otrp_status st = otrp__jws_parse_json(jws, OTRP__JOSE_F_PROFILE, &r->jws, why, sizeof why);
+    if (st != OTRP_OK) {
+        /* Names, rid/tid and ver are still checked first (reference 4.2 item 2). */
+        if (read_unverified_payload(r, jws) != 0)
+            return -1;
+        return jose_fail(r, st, "JWS", why);
+    }
+    size_t plen = 0;
+    const uint8_t *payload = otrp__jws_payload(r->jws, &plen);
+    if (read_tbs(r, payload, plen) != 0) {
+        (void)trust_signer(r); /* only to encrypt the failure; the first failure stays */
+        return -1;
+    }
+    if (trust_signer(r) != 0)
+        return -1;
+    st = otrp__jws_verify(r->jws, r->tam_key, 0, why, sizeof why);
     if (st != OTRP_OK)
         return jose_fail(r, st, "JWS signature", why);
     return 0;

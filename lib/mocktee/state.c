@@ -294,7 +294,7 @@ otrp_status otrp__mock_state_load(otrp__mock *tee, char *detail, size_t cap)
 
 otrp_status otrp__mock_state_commit(otrp__mock *tee, cJSON *next)
 {
-    if (tee->fault & OTRP__MOCK_FAULT_COMMIT) {
+    if (tee->fault & (OTRP__MOCK_FAULT_COMMIT | OTRP__MOCK_FAULT_COMMIT_ALWAYS)) {
         tee->fault &= ~OTRP__MOCK_FAULT_COMMIT;
         cJSON_Delete(next);
         return OTRP_ERR_IO;

@@ -94,7 +94,7 @@ static void emit(char *out, size_t cap, size_t *n, const char *bytes, size_t len
     }
 }
 
-static size_t utf8_encode(unsigned long cp, char *b)
+size_t otrp__utf8_encode(unsigned long cp, char *b)
 {
     if (cp < 0x80) {
         b[0] = (char)cp;
@@ -154,7 +154,7 @@ static otrp_status read_escape(otrp__json_cursor *c, char *out, size_t cap, size
         if (cp == 0 && has_nul != NULL)
             *has_nul = 1;
         char b[4];
-        size_t b_len = utf8_encode(cp, b);
+        size_t b_len = otrp__utf8_encode(cp, b);
         emit(out, cap, n, b, b_len);
         return OTRP_OK;
     }

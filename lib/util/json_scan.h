@@ -43,6 +43,9 @@ otrp_status otrp__jc_skip_value(otrp__json_cursor *c, int depth_left);
 /* Record a failure reason "<what> at byte N" in the cursor's detail buffer. */
 void otrp__jc_fail(otrp__json_cursor *c, const char *what);
 
+/* Write code point cp (at most 0x10FFFF) as UTF-8 into b (4 bytes); returns the length. */
+size_t otrp__utf8_encode(unsigned long cp, char *b);
+
 /* Validate the characters of a string body that needs no decoding (fast path):
  * returns the index of the first '"', '\\' or control byte at or after from, or len. */
 size_t otrp__jc_scan_plain(const char *s, size_t from, size_t len);

@@ -208,6 +208,35 @@ static otrp_status sign_request(test_tam *t, const char *outer, const char *tbs_
     return st;
 }
 
+otrp_status test_tam_sign_payload(test_tam *t, const char *outer, const void *payload,
+                                  size_t len, otrp_buf *msg)
+{
+    cJSON *x5c = NULL;
+    otrp_status st = otrp__x509_certs_to_x5c(t->chain, &x5c);
+    if (st != OTRP_OK)
+        return st;
+    cJSON *header = cJSON_CreateObject();
+    cJSON_AddItemToObject(header, "x5c", x5c);
+    otrp__jws_sign_opts so;
+    memset(&so, 0, sizeof so);
+    so.header = header;
+    cJSON *jws = NULL;
+    st = otrp__jws_sign_json(payload, len, t->key, &so, &jws, NULL, 0);
+    cJSON_Delete(header);
+    if (st != OTRP_OK)
+        return st;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, outer, jws);
+    char *out = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (out == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    otrp_buf_reset(msg);
+    st = otrp_buf_append_str(msg, out);
+    cJSON_free(out);
+    return st;
+}
+
 static cJSON *tbs_common(test_tam *t, const test_tam_opts *o)
 {
     char rid[64];

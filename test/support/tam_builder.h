@@ -63,6 +63,11 @@ otrp_status test_tam_get_device_state(test_tam *tam, const test_tam_opts *opts, 
 otrp_status test_tam_request(test_tam *tam, const char *name, const cJSON *content,
                              const cJSON *extra, const test_tam_opts *opts, otrp_buf *msg);
 
+/* Sign arbitrary payload bytes (a TBS document, well-formed or not) as {outer: JWS} with
+ * the TAM's key and x5c: for fuzzing and hostile tests. */
+otrp_status test_tam_sign_payload(test_tam *tam, const char *outer, const void *payload,
+                                  size_t len, otrp_buf *msg);
+
 /* What a TAM reads from an answer. */
 typedef struct test_tam_answer {
     char status[8];            /* "pass" / "fail" */

@@ -1,0 +1,39 @@
+# The mock TEE (lib/mocktee), the socket transport (lib/tee) and otrp-tee-sim.
+#   make check-crash   SIGKILL otrp-tee-sim during 50 sessions, check state after each
+#   make fuzz-mocktee  5 minutes of libFuzzer on the mock TEE's request handling
+#   make fuzz-ci-mocktee   the same for 30 seconds
+#   make bench-tee     time per TEE operation, crypto vs. the rest (BENCHMARKS.md)
+
+CRASH_BIN := $(BUILD)/test/crash_mocktee
+CRASH_SESSIONS ?= 50
+
+$(CRASH_BIN): $(BUILD)/obj/test/crash/crash_mocktee.o $(TEST_SUPPORT_OBJS) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) $(STATIC_LIB) $(MHD_LIBS) $(DEP_LIBS)
+
+.PHONY: check-crash
+check-crash: $(CRASH_BIN) $(BUILD)/bin/otrp-tee-sim
+	$(Q)$(CRASH_BIN) $(CRASH_SESSIONS)
+
+CI_EXTRA += check-crash
+
+# libFuzzer: test/fuzz/fuzz_mocktee.c through the generic fuzz-NAME / fuzz-ci-NAME rules
+# of the Makefile (5 minutes / 30 seconds); seeds in test/fuzz/corpus/mocktee, made by
+#   OTRP_FUZZ_SEEDS=test/fuzz/corpus/mocktee build/fuzz/fuzz_mocktee -runs=0
+FUZZ_TARGETS += mocktee
+# The test support objects include the TAM server (libmicrohttpd).
+build/fuzz/fuzz_mocktee: DEP_LIBS += $(MHD_LIBS)
+
+BENCH_TEE := $(BUILD)/bench/bench_tee
+$(BENCH_TEE): $(BUILD)/obj/bench/tee/bench_tee.o $(TEST_SUPPORT_OBJS) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_SUPPORT_OBJS) $(STATIC_LIB) $(MHD_LIBS) $(DEP_LIBS)
+
+.PHONY: bench-tee
+bench-tee: $(BENCH_TEE)
+	$(Q)$(BENCH_TEE) $(BENCH_TEE_ITERATIONS)
+
+BENCH_TEE_ITERATIONS ?= 20
+BENCH_TARGETS += bench-tee
