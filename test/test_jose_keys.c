@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "jose/jose.h"
 #include "support/jose_testutil.h"
@@ -382,6 +383,40 @@ static void test_jose_jws_roundtrip_x5c(void **state)
     assert_int_equal(otrp__jws_sign(TA, sizeof(TA), g_ec_key, &wrong, &out, detail, DETAIL),
                      OTRP_ERR_KEY_MISMATCH);
     otrp_buf_free(&out);
+    /* PROFILE P4: x5c is also accepted in the protected header */
+    char *x5c_text = cJSON_PrintUnformatted(otrp__json_member(hdr, "x5c"));
+    size_t plen = strlen(x5c_text) + 32;
+    char *prot = malloc(plen);
+    assert_non_null(prot);
+    snprintf(prot, plen, "{\"alg\":\"RS256\",\"x5c\":%s}", x5c_text);
+    otrp__jws_sign_opts popts = {.protected_json = prot};
+    assert_int_equal(otrp__jws_sign(PAYLOAD, strlen(PAYLOAD), g_tam_key, &popts, &out, detail,
+                                    DETAIL),
+                     OTRP_OK);
+    assert_int_equal(otrp__jws_parse((char *)out.data, out.len, OTRP__JOSE_F_PROFILE, &jws, detail,
+                                     DETAIL),
+                     OTRP_OK);
+    otrp__x509_certs *got = NULL;
+    assert_int_equal(otrp__jws_x5c(jws, &got, detail, DETAIL), OTRP_OK);
+    assert_int_equal(otrp__x509_certs_count(got), 1);
+    assert_int_equal(otrp__jws_verify(jws, g_tam_key, 0, detail, DETAIL), OTRP_OK);
+    otrp__x509_certs_free(got);
+    otrp__jws_free(jws);
+    otrp_buf_free(&out);
+    /* x5c may be sent in base64url (PROFILE P2 accepts it wherever base64 is expected) */
+    size_t der_len = 0;
+    const uint8_t *der = otrp__x509_certs_der(chain, 0, &der_len);
+    char *url = jt_b64url_encode(der, der_len);
+    cJSON *arr = cJSON_CreateArray();
+    cJSON_AddItemToArray(arr, cJSON_CreateString(url));
+    assert_int_equal(otrp__x509_certs_new(&got), OTRP_OK);
+    assert_int_equal(otrp__x509_certs_add_x5c(got, arr, detail, DETAIL), OTRP_OK);
+    assert_int_equal(otrp__x509_certs_count(got), 1);
+    otrp__x509_certs_free(got);
+    cJSON_Delete(arr);
+    free(url);
+    free(prot);
+    cJSON_free(x5c_text);
     cJSON_Delete(hdr);
     otrp__x509_certs_free(chain);
     otrp__x509_certs_free(anchors);
@@ -516,6 +551,47 @@ static void test_jose_p7_aes256cbc(void **state)
     otrp_buf_free(&pt);
 }
 
+/* Threads share one const key: the PSA slot cache and the PSA core are serialized by
+ * the library's lock, so concurrent use of different operations is safe. */
+struct thread_arg {
+    int failures;
+};
+
+static void *worker(void *p)
+{
+    struct thread_arg *a = p;
+    for (int i = 0; i < 8; i++) {
+        otrp_buf sig = {0}, jwe = {0}, pt = {0};
+        char d[DETAIL];
+        if (otrp__jose_sign(g_tam_key, OTRP__JOSE_ALG_RS256, "t", 1, &sig) != OTRP_OK ||
+            otrp__jose_verify(g_tam_key, OTRP__JOSE_ALG_RS256, "t", 1, sig.data, sig.len, 0) !=
+                OTRP_OK ||
+            otrp__jwe_encrypt("hello", 5, g_tam_key, NULL, &jwe, d, DETAIL) != OTRP_OK ||
+            otrp__jwe_decrypt((char *)jwe.data, jwe.len, g_tam_key, 0, &pt, NULL, d, DETAIL) !=
+                OTRP_OK ||
+            pt.len != 5)
+            a->failures++;
+        otrp_buf_free(&sig);
+        otrp_buf_free(&jwe);
+        otrp_buf_free(&pt);
+    }
+    return NULL;
+}
+
+static void test_jose_threads_share_a_key(void **state)
+{
+    (void)state;
+    pthread_t t[4];
+    struct thread_arg args[4];
+    memset(args, 0, sizeof(args));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, worker, &args[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(args[i].failures, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_jose_jws_roundtrip_x5c),
         cmocka_unit_test(test_jose_jwe_roundtrip_all),
         cmocka_unit_test(test_jose_p7_aes256cbc),
+        cmocka_unit_test(test_jose_threads_share_a_key),
     };
     return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
 }

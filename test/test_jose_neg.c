@@ -406,6 +406,57 @@ static void test_jose_neg_jwe_headers(void **state)
     free(base);
 }
 
+/* RSA1_5 (RFC 7516 11.5): a wrongly padded encrypted key, a well-padded one holding a
+ * CEK of the wrong length, and a wrong tag must be indistinguishable to the caller. */
+static void test_jose_neg_rsa15_no_oracle(void **state)
+{
+    (void)state;
+    char d1[DETAIL], d2[DETAIL], d3[DETAIL];
+    /* a 16-byte CEK (A128GCM) relabelled as A128CBC-HS256, which needs 32 bytes */
+    otrp__jwe_enc_opts opts = {.alg = OTRP__JOSE_ALG_RSA1_5, .enc = OTRP__JOSE_ENC_A128GCM,
+                               .form = OTRP__JOSE_FORM_COMPACT};
+    otrp_buf out = {0}, pt = {0};
+    assert_int_equal(otrp__jwe_encrypt("secret", 6, g_key, &opts, &out, d1, DETAIL), OTRP_OK);
+    const char *rest = strchr((char *)out.data, '.');
+    char *prot = b64u("{\"alg\":\"RSA1_5\",\"enc\":\"A128CBC-HS256\"}");
+    char text[2048];
+    /* the GCM iv is 12 bytes; give CBC a 16-byte one so only the CEK length is wrong */
+    const char *iv_start = strchr(rest + 1, '.');
+    const char *ct_start = strchr(iv_start + 1, '.');
+    snprintf(text, sizeof(text), "%s%.*s.AAAAAAAAAAAAAAAAAAAAAA%s", prot,
+             (int)(iv_start - rest), rest, ct_start);
+    char *dot = strrchr(text, '.');
+    snprintf(dot, sizeof(text) - (size_t)(dot - text), ".AAAAAAAAAAAAAAAAAAAAAA");
+    otrp_status wrong_len = otrp__jwe_decrypt(text, strlen(text), g_key, 0, &pt, NULL, d1, DETAIL);
+    if (wrong_len != OTRP_ERR_DECRYPT)
+        fail_msg("%s: %s [%s]", otrp_status_name(wrong_len), d1, text);
+    /* bad padding: a random encrypted key */
+    uint8_t junk[256];
+    assert_int_equal(otrp__jose_random(junk, sizeof(junk)), OTRP_OK);
+    junk[0] = 0; /* below the modulus */
+    char *ek = jt_b64url_encode(junk, sizeof(junk));
+    char text2[2048];
+    snprintf(text2, sizeof(text2), "%s.%s%s", prot, ek, strchr(strchr(text, '.') + 1, '.'));
+    otrp_status bad_pad = otrp__jwe_decrypt(text2, strlen(text2), g_key, 0, &pt, NULL, d2, DETAIL);
+    /* the genuine key with a wrong tag */
+    otrp_buf_reset(&out);
+    opts.enc = OTRP__JOSE_ENC_A128CBC_HS256;
+    assert_int_equal(otrp__jwe_encrypt("secret", 6, g_key, &opts, &out, d3, DETAIL), OTRP_OK);
+    out.data[out.len - 2] = out.data[out.len - 2] == 'A' ? 'B' : 'A';
+    otrp_status bad_tag = otrp__jwe_decrypt((char *)out.data, out.len, g_key, 0, &pt, NULL, d3,
+                                            DETAIL);
+    assert_int_equal(wrong_len, OTRP_ERR_DECRYPT);
+    assert_int_equal(bad_pad, OTRP_ERR_DECRYPT);
+    assert_int_equal(bad_tag, OTRP_ERR_DECRYPT);
+    assert_string_equal(d1, d2);
+    assert_string_equal(d2, d3);
+    assert_int_equal(pt.len, 0);
+    free(ek);
+    free(prot);
+    otrp_buf_free(&out);
+    otrp_buf_free(&pt);
+}
+
 static void test_jose_neg_jwk(void **state)
 {
     (void)state;
@@ -454,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_jose_neg_oversize),
         cmocka_unit_test(test_jose_neg_jwe_tampering),
         cmocka_unit_test(test_jose_neg_jwe_headers),
+        cmocka_unit_test(test_jose_neg_rsa15_no_oracle),
         cmocka_unit_test(test_jose_neg_jwk),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -49,7 +49,7 @@ static inline int otrp__compat_pk_parse_key(mbedtls_pk_context *pk, const unsign
 static inline mbedtls_ecp_group_id otrp__compat_pk_ec_group(const mbedtls_pk_context *pk)
 {
 #if OTRP__MBEDTLS3
-    return mbedtls_pk_get_ec_group_id(pk);
+    return mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(*pk));
 #else
     return mbedtls_pk_ec(*pk)->grp.id;
 #endif

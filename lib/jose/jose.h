@@ -25,6 +25,19 @@
  *   one process-wide mutex (the mbedTLS 2.28 PSA core is not thread-safe). PSA is
  *   initialised on first use; the library never calls mbedtls_psa_crypto_free().
  * - Secrets (private keys, CEKs, intermediate plaintext) are zeroized before release.
+ *
+ * Typical use (the mock TEE receiving a TAM request, error handling omitted):
+ *
+ *     otrp__jws *jws;  otrp__x509_certs *chain;  otrp__jose_key *tam;  char cn[129];
+ *     otrp__jws_parse_json(msg_value, OTRP__JOSE_F_PROFILE, &jws, d, sizeof d);
+ *     otrp__jws_x5c(jws, &chain, d, sizeof d);
+ *     otrp__x509_verify(chain, trust_anchors, 0, 0, &tam, cn, sizeof cn, d, sizeof d);
+ *     otrp__jws_verify(jws, tam, 0, d, sizeof d);           // cn is the tamid
+ *     payload = otrp__jws_payload(jws, &len);              // {"<Name>TBSRequest": ...}
+ *     otrp__jwe_decrypt_json(content, tee_key, OTRP__JOSE_F_PROFILE, &plain, NULL, d, sizeof d);
+ *
+ * and answering: otrp__jwe_encrypt_json(plain, n, tam, NULL, &content, ...) then
+ * otrp__jws_sign_json(tbs, n, tee_key, NULL, &jws_obj, ...).
  */
 #ifndef OTRP_JOSE_JOSE_H
 #define OTRP_JOSE_JOSE_H
@@ -90,7 +103,9 @@ otrp__jose_enc otrp__jose_enc_from_name(const char *name);
 
 /* Flags for the verify/decrypt/import functions (bitwise or; 0 = strict defaults). */
 /* Enforce PROFILE P2 on JOSE headers: JWS protected = {"alg"} (+ "x5c"), unprotected
- * header only "x5c"; JWE protected = {"enc"} (+ "alg"), recipient header only "alg". */
+ * header only "x5c"; JWE protected = {"enc"} (+ "alg"), recipient header only "alg".
+ * Not for P11 TAInformation (its unprotected header carries "signer") nor P7 TA images:
+ * parse those with flags 0 (unknown header members are then ignored, RFC 7515 4). */
 #define OTRP__JOSE_F_PROFILE 0x1u
 /* Accept RSA keys below OTRP__JOSE_RSA_MIN_BITS (down to 1024): only for the draft's
  * sample messages, which are signed with RSA-1024. Never set in production paths. */
@@ -343,8 +358,9 @@ typedef struct otrp__jws otrp__jws; /* a parsed, not yet verified JWS */
  * "none" and HMAC and everything else are refused; "crit" refused: we understand no
  * extensions; "alg" in exactly one of the headers; protected and unprotected header
  * members disjoint) and decodes the payload. flags: OTRP__JOSE_F_PROFILE.
- * OTRP_ERR_TOO_LARGE; OTRP_ERR_JSON; OTRP_ERR_MSG_DUPLICATE;
- * OTRP_ERR_JOSE_FORMAT: structure (detail says what);
+ * OTRP_ERR_TOO_LARGE; OTRP_ERR_JSON; OTRP_ERR_MSG_DUPLICATE; OTRP_ERR_MSG_DEPTH;
+ * OTRP_ERR_JOSE_FORMAT: structure, or a header that is not a JSON object (detail says
+ *   what, and names typographic quotes when that is the cause);
  * OTRP_ERR_BASE64: a member is not base64url;
  * OTRP_ERR_JOSE_ALG: alg missing, "none", HMAC or unsupported;
  * OTRP_ERR_JOSE_CRIT: a "crit" header.

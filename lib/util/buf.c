@@ -17,9 +17,16 @@ static otrp_status buf_reserve(otrp_buf *buf, size_t needed)
             return OTRP_ERR_NO_MEMORY;
         cap *= 2;
     }
-    unsigned char *data = realloc(buf->data, cap);
+    /* Not realloc(): buffers carry secrets (keys, plaintext) and realloc would leave
+     * a stale copy in freed memory. Copy, then wipe and free the old block. */
+    unsigned char *data = malloc(cap);
     if (data == NULL)
         return OTRP_ERR_NO_MEMORY;
+    if (buf->data != NULL) {
+        memcpy(data, buf->data, buf->len);
+        otrp__memzero(buf->data, buf->cap);
+        free(buf->data);
+    }
     buf->data = data;
     buf->cap = cap;
     return OTRP_OK;

@@ -1,0 +1,95 @@
+# lib/jose: fuzzing, benchmark and the mbedTLS 3.6 leg. Included by the Makefile.
+
+# ---- libFuzzer targets ----------------------------------------------------------------
+# Our sources (lib/*/*.c) are instrumented with -fsanitize=fuzzer-no-link,address,
+# undefined; the harness test/fuzz/fuzz_<target>.c is linked with -fsanitize=fuzzer.
+# The Debian mbedTLS and cJSON libraries are not instrumented.
+#   make fuzz-jose-jws          5 minutes      make fuzz-ci-jose-jws   30 seconds
+# New corpus entries and crash artifacts go under build/fuzz/; seeds stay in
+# test/fuzz/corpus/<target>/.
+FUZZ_CC ?= clang-14
+JOSE_FUZZ := jose-b64url jose-jws jose-jwe jose-jwk
+FUZZ_TARGETS += $(JOSE_FUZZ)
+JOSE_FUZZ_DIR := build/fuzz
+JOSE_FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+JOSE_FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer $(WARN) $(JOSE_FUZZ_SAN) \
+    -fsanitize=fuzzer-no-link $(OTRP_CPPFLAGS) $(DEP_CFLAGS)
+JOSE_FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(JOSE_FUZZ_DIR)/obj/%.o)
+
+$(JOSE_FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(JOSE_FUZZ_CFLAGS) -c $< -o $@
+
+$(JOSE_FUZZ_DIR)/bin/fuzz_jose_%: $(JOSE_FUZZ_DIR)/obj/test/fuzz/fuzz_jose_%.o $(JOSE_FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(JOSE_FUZZ_SAN) -o $@ $^ $(DEP_LIBS)
+
+# $(1) = target name without the jose- prefix, $(2) = seconds
+define JOSE_FUZZ_RUN
+	@mkdir -p $(JOSE_FUZZ_DIR)/corpus/jose-$(1) $(JOSE_FUZZ_DIR)/artifacts
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(JOSE_FUZZ_DIR)/bin/fuzz_jose_$(1) -max_total_time=$(2) -timeout=20 -rss_limit_mb=2048 \
+	    -max_len=65536 -print_final_stats=1 \
+	    -artifact_prefix=$(JOSE_FUZZ_DIR)/artifacts/jose-$(1)- \
+	    $(JOSE_FUZZ_DIR)/corpus/jose-$(1) test/fuzz/corpus/jose-$(1)
+endef
+
+define JOSE_FUZZ_RULES
+.PHONY: fuzz-jose-$(1) fuzz-ci-jose-$(1)
+fuzz-jose-$(1): $(JOSE_FUZZ_DIR)/bin/fuzz_jose_$(1)
+	$$(call JOSE_FUZZ_RUN,$(1),300)
+fuzz-ci-jose-$(1): $(JOSE_FUZZ_DIR)/bin/fuzz_jose_$(1)
+	$$(call JOSE_FUZZ_RUN,$(1),30)
+endef
+$(foreach t,$(JOSE_FUZZ:jose-%=%),$(eval $(call JOSE_FUZZ_RULES,$(t))))
+# .ci/run (make ci-extra) runs each target for 30 seconds.
+CI_EXTRA += $(JOSE_FUZZ:%=fuzz-ci-%)
+
+# ---- benchmark ------------------------------------------------------------------------
+# bench/jose: lib/jose beside `openssl speed` (same run) and raw mbedTLS.
+JOSE_BENCH_SRCS := $(sort $(wildcard bench/jose/*.c))
+JOSE_BENCH_OBJS := $(JOSE_BENCH_SRCS:%.c=$(BUILD)/obj/%.o)
+BENCH_TARGETS += bench-jose
+.PHONY: bench-jose
+
+$(BUILD)/bench/jose: $(JOSE_BENCH_OBJS) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(JOSE_BENCH_OBJS) $(STATIC_LIB) $(DEP_LIBS)
+
+bench-jose: $(BUILD)/bench/jose
+	$(Q)$(BUILD)/bench/jose
+
+# ---- the mbedTLS 3.6 leg --------------------------------------------------------------
+# Debian 13's mbedTLS 3.6 unpacked (not installed) into build/mbedtls3 by
+# scripts/jose-mbedtls3.sh; the library and the jose tests are built against it in
+# their own build directory and run (normal and ASan+UBSan). .ci/run runs it.
+JOSE_M3_DIR := build/mbedtls3
+JOSE_M3_PREFIX := $(abspath $(JOSE_M3_DIR))/prefix
+JOSE_TESTS := $(sort $(wildcard test/test_jose_*.c))
+JOSE_M3_BUILD := $(JOSE_M3_DIR)/build
+CI_EXTRA += check-mbedtls3
+.PHONY: check-mbedtls3
+
+check-mbedtls3:
+	$(Q)sh scripts/jose-mbedtls3.sh $(JOSE_M3_DIR)
+	$(Q)rm -f $(JOSE_M3_BUILD)/results $(JOSE_M3_BUILD)/asan/results
+	$(Q)$(MAKE) --no-print-directory BUILD=$(JOSE_M3_BUILD) MBEDTLS_PREFIX=$(JOSE_M3_PREFIX) \
+	    $(JOSE_TESTS:test/%.c=$(JOSE_M3_BUILD)/test/%)
+	$(Q)sh scripts/run-tests.sh $(JOSE_M3_BUILD) $(JOSE_TESTS:test/%.c=$(JOSE_M3_BUILD)/test/%)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(JOSE_M3_BUILD)/asan SANITIZE=address,undefined \
+	    MBEDTLS_PREFIX=$(JOSE_M3_PREFIX) $(JOSE_TESTS:test/%.c=$(JOSE_M3_BUILD)/asan/test/%)
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    sh scripts/run-tests.sh $(JOSE_M3_BUILD)/asan \
+	    $(JOSE_TESTS:test/%.c=$(JOSE_M3_BUILD)/asan/test/%)
+	$(Q)sh scripts/summary.sh $(JOSE_M3_BUILD)/results $(JOSE_M3_BUILD)/asan/results
+
+# The Makefile's `bench: $(BENCH_TARGETS)`, `fuzz:`, `fuzz-ci:` and `ci-extra:` lines are
+# read before mk/*.mk is included, so their prerequisite lists are expanded while the
+# variables are still empty. Attach ours directly (harmless once that is fixed).
+bench: bench-jose
+fuzz: $(JOSE_FUZZ:%=fuzz-%)
+fuzz-ci: $(JOSE_FUZZ:%=fuzz-ci-%)
+ci-extra: $(JOSE_FUZZ:%=fuzz-ci-%) check-mbedtls3
