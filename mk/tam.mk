@@ -3,14 +3,12 @@
 # (test/support/tam_server.c and tam_script.c, shared with the transport tests); the
 # otrp-tam program, the end-to-end tests and bench/session link it.
 
-TAM_SRCS := $(sort $(wildcard tam/*.c))
-TAM_OBJS := $(TAM_SRCS:%.c=$(BUILD)/obj/%.o)
+# TAM_SRCS and TAM_OBJS come from mk/00-tam-objects.mk.
 TAM_FRONT_OBJS := $(BUILD)/obj/test/support/tam_server.o $(BUILD)/obj/test/support/tam_script.o
 TAM_LIB := $(BUILD)/lib/libotrp-tam.a
 # Everything that links the archive lists libotrp again after it (static link order).
 TAM_LINK := $(TAM_LIB) $(STATIC_LIB)
 
-$(TAM_OBJS): OTRP_CPPFLAGS += -Itest
 $(BUILD)/obj/tools/otrp-tam/main.o: OTRP_CPPFLAGS += -Itam
 
 $(TAM_LIB): $(TAM_OBJS) $(TAM_FRONT_OBJS)
@@ -20,16 +18,6 @@ $(TAM_LIB): $(TAM_OBJS) $(TAM_FRONT_OBJS)
 
 $(BUILD)/bin/otrp-tam: $(TAM_LIB)
 TOOL_LIBS_otrp-tam := $(TAM_LINK) $(MHD_LIBS)
-
-# The test support code is a thin layer over the TAM's message code (tam_builder.c calls
-# tam/proto.c), so every program linking test/support links the TAM objects too: they
-# join TEST_SUPPORT_OBJS (the link lines expand it when they run; the prerequisites
-# are named here because the rules were read before this file).
-TEST_SUPPORT_OBJS += $(TAM_OBJS)
-$(TEST_BINS): $(TAM_OBJS)
-$(BENCH_HTTP): $(TAM_OBJS)
-FUZZ_TAM_OBJS := $(TAM_SRCS:%.c=build/fuzz/obj/%.o)
-$(patsubst test/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c)): $(FUZZ_TAM_OBJS)
 
 # The end-to-end tests (test/test_tam.c) drive the TAM in process.
 $(BUILD)/obj/test/test_tam.o: OTRP_CPPFLAGS += -Itam
@@ -46,7 +34,6 @@ check-tsan-tam:
 	$(Q)sh scripts/summary.sh build/tsan/tam/results
 
 CI_EXTRA += check-tsan-tam
-ci-extra: check-tsan-tam # (the list is expanded before this file is read; see mk/http.mk)
 
 # make check runs the otrp-tam command-line tests too (results in build/results).
 .PHONY: check-tam-cli
@@ -59,7 +46,6 @@ CHECK_EXTRA += check-tam-cli
 # TAM's, the TEE's and the agent's shares. See BENCHMARKS.md "Sessions".
 BENCH_SESSION := $(BUILD)/bench/session
 BENCH_TARGETS += bench-session
-bench: bench-session # (the list is expanded before this file is read; see mk/http.mk)
 
 .PHONY: bench-session
 bench-session: $(BENCH_SESSION)
