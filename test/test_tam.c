@@ -27,6 +27,7 @@
 #include "support/mock_fixture.h"
 #include "support/mock_wrap.h"
 #include "support/tam_builder.h"
+#include "util/base64.h"
 #include "mocktee/mocktee.h"
 
 #define THREADS 16
@@ -642,6 +643,129 @@ static void test_tam_refuses_bad_posts(void **state)
     reftam_close(tam);
 }
 
+/* {"outer": JWS} with the payload text (signature not valid: the TAM must check the
+ * structure and the ids before it gets that far, or refuse it there). */
+static char *unsigned_jws(const char *outer, const char *payload)
+{
+    size_t n = strlen(payload);
+    char *b64 = malloc(otrp__b64_encoded_len(n, OTRP__B64_URL) + 1);
+    otrp__b64_encode((const uint8_t *)payload, n, b64, OTRP__B64_URL);
+    size_t cap = strlen(b64) + strlen(outer) + 128;
+    char *out = malloc(cap);
+    snprintf(out, cap,
+             "{\"%s\":{\"payload\":\"%s\",\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\"}}",
+             outer, b64);
+    free(b64);
+    return out;
+}
+
+typedef struct session_case {
+    const char *tbs;       /* the TBS text; @RID@ and @TID@ become the session's */
+    int bare;              /* 1: the element is the whole body (not in the GDS array) */
+    int elements;          /* how many copies of the element (0: 1) */
+    unsigned status;
+    const char *detail;
+} session_case;
+
+/* text with @RID@ and @TID@ replaced into out[cap]. */
+static void subst(const char *text, const char *rid, const char *tid, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = text; *p != '\0' && o + 1 < cap;) {
+        const char *v = strncmp(p, "@RID@", 5) == 0 ? rid : strncmp(p, "@TID@", 5) == 0 ? tid : NULL;
+        if (v != NULL) {
+            o += (size_t)snprintf(out + o, cap - o, "%s", v);
+            p += 5;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o < cap ? o : cap - 1] = '\0';
+}
+
+static const session_case SESSION_CASES[] = {
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"not-@RID@\",\"tid\":\"@TID@\"}}",
+     0, 0, 400, "rid does not echo"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.1\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     0, 0, 400, "ver is not"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"maybe\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     0, 0, 400, "status is not"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     0, 0, 400, "has no edsi"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\","
+     "\"edsi\":{\"protected\":\"eyJlbmMiOiJBMTI4Q0JDLUhTMjU2In0\",\"recipients\":[{\"header\":{\"alg\":\"RSA1_5\"},"
+     "\"encrypted_key\":\"AAAA\"}],\"iv\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"ciphertext\":\"AAAA\",\"tag\":\"AAAA\"}}}",
+     0, 0, 400, "edsi does not decrypt"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"fail\",\"rid\":\"@RID@\",\"tid\":\"@TID@\","
+     "\"reason\":{\"error-code\":\"ERR_TAM_NOT_TRUSTED\",\"error-message\":\"who are you\"}}}",
+     0, 0, 204, "unauthenticated): ERR_TAM_NOT_TRUSTED: who are you"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     0, 17, 400, "array of 1..16 answers"},
+    {"{\"CreateSDTBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     0, 0, 400, "payload is not {\"GetDeviceTEEStateTBSResponse\""},
+    {"{\"InstallTATBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     1, 0, 400, "expected GetDeviceStateResponse, got InstallTAResponse"},
+};
+
+/* Bad answers inside an open session (the tid is right, so the TAM reads them through). */
+static void test_tam_refuses_bad_session_posts(void **state)
+{
+    (void)state;
+    reftam *tam = NULL;
+    char detail[256];
+    assert_int_equal(reftam_open(tam_dir, NULL, &tam, detail, sizeof detail), OTRP_OK);
+    for (size_t i = 0; i < sizeof SESSION_CASES / sizeof SESSION_CASES[0]; i++) {
+        const session_case *c = &SESSION_CASES[i];
+        reftam_post empty = {"", 0, 1};
+        reftam_reply r;
+        reftam_handle(tam, &empty, &r);
+        assert_int_equal(r.status, 200);
+        otrp__jws *jws = NULL;
+        cJSON *tbs = NULL;
+        assert_int_equal(reftam_read_signed((const char *)r.body.data, r.body.len, "GetDeviceStateRequest",
+                                            "GetDeviceStateTBSRequest", &jws, &tbs, NULL, 0),
+                         OTRP_OK);
+        char payload[1024];
+        subst(c->tbs, cJSON_GetObjectItem(tbs, "rid")->valuestring, r.tid, payload, sizeof payload);
+        otrp__jws_free(jws);
+        cJSON_Delete(tbs);
+        reftam_reply_free(&r);
+        int is_install = strstr(c->tbs, "InstallTATBS") != NULL;
+        char *element = unsigned_jws(is_install ? "InstallTAResponse" : "GetDeviceTEEStateResponse", payload);
+        size_t cap = strlen(element) * 18 + 64;
+        char *body = malloc(cap);
+        if (c->bare) {
+            snprintf(body, cap, "%s", element);
+        } else {
+            strcpy(body, "{\"GetDeviceStateResponse\":[");
+            for (int k = 0; k < (c->elements != 0 ? c->elements : 1); k++) {
+                if (k > 0)
+                    strcat(body, ",");
+                strcat(body, element);
+            }
+            strcat(body, "]}");
+        }
+        reftam_post p = {body, strlen(body), 1};
+        reftam_handle(tam, &p, &r);
+        if (r.status != c->status || strstr(r.status == 204 ? "" : r.detail, c->status == 204 ? "" : c->detail) == NULL)
+            fail_msg("case %zu: %u '%s'", i, r.status, r.detail);
+        if (c->status == 204) {
+            reftam_stats st;
+            reftam_get_stats(tam, &st);
+            if (strstr(st.last_failure, c->detail) == NULL)
+                fail_msg("case %zu: last failure '%s'", i, st.last_failure);
+        }
+        reftam_reply_free(&r);
+        free(body);
+        free(element);
+    }
+    reftam_stats st;
+    reftam_get_stats(tam, &st);
+    assert_int_equal(st.violations, sizeof SESSION_CASES / sizeof SESSION_CASES[0] - 1);
+    assert_int_equal(st.tee_failures, 1);
+    reftam_close(tam);
+}
+
 /* A TEE whose identity another CA issued is refused: the session fails with 400. */
 static void test_tam_foreign_tee_refused(void **state)
 {
@@ -1059,6 +1183,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_fault_delay_tolerated),
         cmocka_unit_test(test_tam_fault_parse),
         cmocka_unit_test(test_tam_refuses_bad_posts),
+        cmocka_unit_test(test_tam_refuses_bad_session_posts),
         cmocka_unit_test(test_tam_foreign_tee_refused),
         cmocka_unit_test(test_tam_refuses_bent_answers),
         cmocka_unit_test(test_tam_idle_session_forgotten),
