@@ -68,3 +68,9 @@ demo-tam: all
 # The fuzz targets link all of test/support, whose TAM front end (tam_server.c) needs
 # libmicrohttpd; the top-level fuzz link line lacks it.
 $(patsubst test/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c)): DEP_LIBS += $(MHD_LIBS)
+
+# libFuzzer target on the generic rules: the TAM's POST handler and DSI reader
+# (test/fuzz/fuzz_tam.c; seeds in test/fuzz/corpus/tam). make fuzz-tam / fuzz-ci-tam.
+FUZZ_TARGETS += tam
+FUZZ_CI_SECONDS_tam := 30
+CI_EXTRA += fuzz-ci-tam
