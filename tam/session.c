@@ -602,9 +602,8 @@ static outcome handle_answer(reftam *tam, session *s, const cJSON *root, reftam_
             out = fail_reply(r, VIOLATION, "%s has no content", outer);
         else if (st != OTRP_OK)
             out = fail_reply(r, VIOLATION, "%s content does not decrypt: %s", outer, why);
-        else if (otrp__json_parse((const char *)text.data, text.len, CONTENT_MAX_DEPTH, &content, why,
-                                  sizeof why) !=
-                     OTRP_OK ||
+        else if (otrp__json_parse((const char *)text.data, text.len, CONTENT_MAX_DEPTH, &content,
+                                  why, sizeof why) != OTRP_OK ||
                  !cJSON_IsObject(content))
             out = fail_reply(r, VIOLATION, "%s content is not a JSON object", outer);
     }
@@ -623,8 +622,11 @@ static outcome handle_answer(reftam *tam, session *s, const cJSON *root, reftam_
     }
     if (out == NEXT_MESSAGE && o->kind == OP_CREATE_SD) {
         const char *k = otrp__json_string(content, "teespaik");
+        const char *sdname = otrp__json_string(content, "sdname");
         if (k == NULL) /* P7: always present */
             out = fail_reply(r, VIOLATION, "CreateSDResponse: content.teespaik is missing");
+        else if (sdname != NULL && strcmp(sdname, id->sdname) != 0)
+            out = fail_reply(r, VIOLATION, "CreateSDResponse: content.sdname is not the SD asked for");
         else {
             free(t->spaik);
             t->spaik = strdup(k);
@@ -649,7 +651,6 @@ static outcome handle_answer(reftam *tam, session *s, const cJSON *root, reftam_
                   s->tid, outer, t->dsi.name);
         }
     }
-    (void)id;
     reftam_dsi_clear(&dsi);
     cJSON_Delete(content);
     otrp_buf_free(&text);
