@@ -136,18 +136,25 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* A fresh copy of a template TEE directory, renamed (tee.json name). */
-static void fresh_tee(const char *template_dir, const char *name, char *dir, size_t cap)
+/* A fresh copy of a template TEE directory, renamed (tee.json name), naming tam_uri as
+ * its TAM (NULL: none). */
+static void fresh_tee_uri(const char *template_dir, const char *name, const char *tam_uri,
+                          char *dir, size_t cap)
 {
     snprintf(dir, cap, "%s/t%u-%s", run_dir, __atomic_add_fetch(&dir_counter, 1, __ATOMIC_SEQ_CST),
              name);
     assert_int_equal(fx_copy_dir(template_dir, dir), 0);
     char json[512];
     snprintf(json, sizeof json,
-             "{\"name\": \"%s\", \"version\": \"1.0\", \"tam_uri\": \"\", \"jwe_alg\": \"RSA1_5\", "
+             "{\"name\": \"%s\", \"version\": \"1.0\", \"tam_uri\": \"%s\", \"jwe_alg\": \"RSA1_5\", "
              "\"sign_alg\": \"RS256\", \"require_ocsp\": false, \"quota_bytes\": 67108864}",
-             name);
+             name, tam_uri != NULL ? tam_uri : "");
     assert_int_equal(fx_write(dir, "tee.json", json, strlen(json)), 0);
+}
+
+static void fresh_tee(const char *template_dir, const char *name, char *dir, size_t cap)
+{
+    fresh_tee_uri(template_dir, name, NULL, dir, cap);
 }
 
 typedef struct fixture {
@@ -387,6 +394,38 @@ static void test_tam_two_tees(void **state)
     assert_string_equal(tas, "");
     installed_tas(f.agent, "tee-two-b", tas, sizeof tas);
     assert_string_equal(tas, "ta2,");
+    stop(&f);
+}
+
+/* A request made while the TAM was unreachable stays pending in the TEE; the next
+ * policy check runs the session that installs it. */
+static void test_tam_policy_check_installs_pending(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    /* The mock TEE signals pending work with its configured TAM URI. */
+    char dir[700];
+    fresh_tee_uri(tee_a, "tee-policy", reftam_server_url(f.srv), dir, sizeof dir);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", "https://127.0.0.1:1/tam"),
+                     OTRP_ERR_HTTP_CONNECT);
+    assert_int_equal(f.w[0]->process_error_calls, 1);
+    char tas[256];
+    installed_tas(f.agent, "tee-policy", tas, sizeof tas);
+    assert_string_equal(tas, "");
+    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK); /* the TEE's TAM */
+    installed_tas(f.agent, "tee-policy", tas, sizeof tas);
+    assert_string_equal(tas, "ta2,");
+    /* Nothing pending any more: the policy check has no session to run. */
+    unsigned before = reftam_server_requests(f.srv);
+    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK);
+    assert_int_equal(reftam_server_requests(f.srv), before);
     stop(&f);
 }
 
@@ -1164,6 +1203,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_lifecycle_https),
         cmocka_unit_test(test_tam_unmanaged_ta),
         cmocka_unit_test(test_tam_two_tees),
+        cmocka_unit_test(test_tam_policy_check_installs_pending),
         cmocka_unit_test(test_tam_tls_wrong_ca),
         cmocka_unit_test(test_tam_tls_wrong_host),
         cmocka_unit_test(test_tam_tls_expired),
