@@ -429,6 +429,36 @@ static void test_tam_policy_check_installs_pending(void **state)
     stop(&f);
 }
 
+/* A TEE that refuses the TAM still signs its GetDeviceState failure and encrypts the
+ * minimal DSI to the TAM (P8): the TAM verifies it, names the TEE and ends with 204. */
+static void test_tam_verified_tee_failure(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    char dir[700];
+    fresh_tee(tee_a, "tee-ocsp", dir, sizeof dir);
+    static const char json[] =
+        "{\"name\": \"tee-ocsp\", \"version\": \"1.0\", \"tam_uri\": \"\", \"jwe_alg\": \"RSA1_5\", "
+        "\"sign_alg\": \"RS256\", \"require_ocsp\": true, \"quota_bytes\": 0}";
+    assert_int_equal(fx_write(dir, "tee.json", json, strlen(json)), 0);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)),
+                     OTRP_ERR_TEE_REPORTED);
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.tee_failures, 1);
+    if (strstr(st.last_failure, "TEE 'tee-ocsp' failed GetDeviceState: ERR_TAM_NOT_TRUSTED") == NULL)
+        fail_msg("TAM: %s", st.last_failure);
+    assert_int_equal(f.w[0]->process_error_calls, 0); /* the TAM ended it with 204 */
+    stop(&f);
+}
+
 /* ---- TLS ------------------------------------------------------------------------------ */
 
 typedef struct tls_case {
@@ -1204,6 +1234,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_unmanaged_ta),
         cmocka_unit_test(test_tam_two_tees),
         cmocka_unit_test(test_tam_policy_check_installs_pending),
+        cmocka_unit_test(test_tam_verified_tee_failure),
         cmocka_unit_test(test_tam_tls_wrong_ca),
         cmocka_unit_test(test_tam_tls_wrong_host),
         cmocka_unit_test(test_tam_tls_expired),
