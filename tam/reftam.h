@@ -1,7 +1,9 @@
 /*
  * The reference TAM (build/bin/otrp-tam): the server side of OTrP over HTTP for tests,
  * the demo and interoperability checks. Not part of libotrp: it is built into
- * build/lib/libotrp-tam.a, which the otrp-tam program, the tests and the benchmarks link.
+ * build/lib/libotrp-tam.a, which the otrp-tam program and bench/session link; every
+ * program linking test/support links its objects too (test/support/tam_builder.c, the
+ * tests' hostile TAM, is a thin layer over proto.c).
  *
  * proto.c    message primitives: signed requests, encrypted content, TA images and
  *            encrypted_ta (PROFILE P2..P7), reading and verifying TEE answers (P6, P8)
@@ -23,7 +25,7 @@
  *   DIR/sp/{cert,key}.pem the SP's TA signing identity (P-256)
  *   DIR/tls/{cert,key}.pem the HTTPS server certificate (127.0.0.1), made by serve --tls
  *   DIR/tas/<sha256>.jws  signed TA images (PROFILE P7)
- *   DIR/catalog.json      {"tas": [{"taid", "version", "image", "size"}]}
+ *   DIR/catalog.json      {"tas": [{"taid", "version", "image", "sha256", "size"}]}
  *   DIR/installed.json    {"tees": [{"did", "name", "tas": [{"taid", "version"}]}]}
  *
  * Thread safety: one reftam handle serves many connections at once; every call below
