@@ -85,11 +85,3 @@ check-mbedtls3:
 	    sh scripts/run-tests.sh $(JOSE_M3_BUILD)/asan \
 	    $(JOSE_TESTS:test/%.c=$(JOSE_M3_BUILD)/asan/test/%)
 	$(Q)sh scripts/summary.sh $(JOSE_M3_BUILD)/results $(JOSE_M3_BUILD)/asan/results
-
-# The Makefile's `bench: $(BENCH_TARGETS)`, `fuzz:`, `fuzz-ci:` and `ci-extra:` lines are
-# read before mk/*.mk is included, so their prerequisite lists are expanded while the
-# variables are still empty. Attach ours directly (harmless once that is fixed).
-bench: bench-jose
-fuzz: $(JOSE_FUZZ:%=fuzz-%)
-fuzz-ci: $(JOSE_FUZZ:%=fuzz-ci-%)
-ci-extra: $(JOSE_FUZZ:%=fuzz-ci-%) check-mbedtls3

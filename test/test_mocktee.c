@@ -33,6 +33,18 @@ static char *g_sp1_cert, *g_sp2_cert;
 /* A TEE directory after GetDeviceState + CreateSD(sd1 of sp1 by tam1) + InstallTA(ta1). */
 static char g_template[512];
 
+/* A daemon a test started; killed by the teardown when an assertion ended the test. */
+static pid_t g_daemon = -1;
+
+static int kill_daemon(void **state)
+{
+    (void)state;
+    if (g_daemon > 0)
+        (void)fx_daemon_stop(g_daemon, SIGKILL);
+    g_daemon = -1;
+    return 0;
+}
+
 /* One TEE under test: the backend's vtable and context. */
 typedef struct conn {
     const struct otrp_tee_ops *ops;
@@ -457,12 +469,13 @@ static void test_mocktee_lifecycle_over_socket(void **state)
     char dir[512], sock[600];
     assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
     (void)snprintf(sock, sizeof sock, "%s/tee.sock", dir);
-    pid_t pid = fx_daemon_start(dir, sock);
+    pid_t pid = g_daemon = fx_daemon_start(dir, sock);
     assert_true(pid > 0);
     conn c = {&otrp__socket_ops, NULL};
     assert_int_equal(otrp__socket_open(sock, &c.ctx), OTRP_OK);
     lifecycle(&c);
     c.ops->destroy(c.ctx);
+    g_daemon = -1;
     assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
     fx_rm_rf(dir);
 }
@@ -729,6 +742,119 @@ static void test_mocktee_err_tee_fail(void **state)
     test_tam_answer_free(&a);
 }
 
+static void test_mocktee_pending_list_is_bounded(void **state)
+{
+    fx *f = *state;
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    otrp_buf uri = {0}, msg = {0};
+    for (int i = 0; i < OTRP__MOCK_MAX_PENDING; i++) {
+        char taid[32];
+        (void)snprintf(taid, sizeof taid, "want-%d", i);
+        assert_int_equal(f->c.ops->request_ta(f->c.ctx, &tc, taid, NULL, &uri, &msg), OTRP_OK);
+    }
+    assert_int_equal(f->c.ops->request_ta(f->c.ctx, &tc, "one-more", NULL, &uri, &msg), OTRP_ERR_QUOTA);
+    /* asking again for a listed TA is no new entry */
+    assert_int_equal(f->c.ops->request_ta(f->c.ctx, &tc, "want-0", NULL, &uri, &msg), OTRP_OK);
+    assert_int_equal(f->c.ops->request_ta(f->c.ctx, &tc, "bad id", NULL, &uri, &msg),
+                     OTRP_ERR_INVALID_ARG);
+    otrp_buf_free(&uri);
+    otrp_buf_free(&msg);
+}
+
+static void test_mocktee_cannot_sign(void **state)
+{
+    fx *f = *state;
+    /* No signed answer is possible: the agent gets a status, the state is unchanged. */
+    ((otrp__mock *)f->c.ctx)->fault = OTRP__MOCK_FAULT_SIGN;
+    cJSON *c = cJSON_Parse("{\"sdname\":\"sd1\",\"taid\":\"ta1\"}");
+    assert_int_equal(test_tam_request(f->tam, "DeleteTA", c, NULL, NULL, &f->msg), OTRP_OK);
+    cJSON_Delete(c);
+    assert_int_equal(call(&f->c, &f->msg, &f->out), OTRP_ERR_TEE_FAIL);
+    assert_int_equal(f->out.len, 0);
+    ((otrp__mock *)f->c.ctx)->fault = 0;
+    test_tam_answer a;
+    req_pass(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &f->msg,
+             &f->out, &a);
+    test_tam_answer_free(&a);
+}
+
+/* Every blob the state names is there and intact, and no temporary file is left. */
+static void check_store_clean(otrp__mock *tee)
+{
+    otrp_buf b = {0};
+    for (const cJSON *sd = otrp__json_member(tee->state, "sds")->child; sd != NULL; sd = sd->next)
+        for (const cJSON *ta = otrp__json_member(sd, "tas")->child; ta != NULL; ta = ta->next)
+            assert_int_equal(otrp__mock_blob_read(tee, otrp__json_string(ta, "bin"), &b), OTRP_OK);
+    otrp_buf_free(&b);
+    char cmd[700];
+    (void)snprintf(cmd, sizeof cmd, "ls -a %s/state %s/state/blobs | grep -q '^\\.tmp-'", tee->dir,
+                   tee->dir);
+    assert_int_not_equal(system(cmd), 0);
+}
+
+/* A simulated crash at every step of the atomic writes of an InstallTA, an UpdateTA and a
+ * DeleteTA: after a restart the TA is fully there (old or new) or absent, never torn. */
+static void test_mocktee_crash_at_every_write_step(void **state)
+{
+    (void)state;
+    const char *ops[] = {"InstallTA", "UpdateTA", "DeleteTA"};
+    for (size_t op = 0; op < 3; op++) {
+        for (unsigned k = 1; k <= 9; k++) {
+            char base[512], dir[600];
+            assert_int_equal(fx_tempdir(base, sizeof base, "crashpt"), 0);
+            (void)snprintf(dir, sizeof dir, "%s/tee", base);
+            assert_int_equal(fx_copy_dir(g_template, dir), 0);
+            conn c = open_mock(dir);
+            otrp_buf msg = {0}, out = {0};
+            test_tam *tam = NULL;
+            assert_int_equal(test_tam_new(PKI "tam1-key.pem", PKI "tam1.pem", &tam), OTRP_OK);
+            test_tam_answer a;
+            assert_int_equal(test_tam_get_device_state(tam, NULL, &msg), OTRP_OK);
+            exchange(&c, tam, "GetDeviceState", &msg, &out, &a);
+            char *spaik = spaik_of(a.dsi, "sp1");
+            test_tam_answer_free(&a);
+            const char *taid = op == 0 ? "ta2" : "ta1";
+            cJSON *extra = op == 2 ? NULL : ta_extra(g_sp1, spaik, "new binary", 10, NULL, op == 1);
+            char content[128];
+            (void)snprintf(content, sizeof content,
+                           "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"%s\"}", taid);
+            ((otrp__mock *)c.ctx)->store.crash_countdown = k;
+            req(&c, tam, ops[op], content, extra, NULL, &msg, &out, &a);
+            int completed = strcmp(a.status, "pass") == 0;
+            test_tam_answer_free(&a);
+            cJSON_Delete(extra);
+            c.ops->destroy(c.ctx);
+            /* restart on what the "crash" left */
+            c = open_mock(dir);
+            otrp__mock *tee = c.ctx;
+            check_store_clean(tee);
+            cJSON *sd = NULL;
+            const cJSON *ta = otrp__mock_ta_find_any(tee->state, taid, &sd);
+            otrp_buf bin = {0};
+            if (ta != NULL)
+                assert_int_equal(otrp__mock_blob_read(tee, otrp__json_string(ta, "bin"), &bin), OTRP_OK);
+            int is_new = ta != NULL && bin.len == 10 && memcmp(bin.data, "new binary", 10) == 0;
+            int is_old = ta != NULL && bin.len == 13 && memcmp(bin.data, "TA one binary", 13) == 0;
+            if (op == 0)
+                assert_true(ta == NULL || is_new);
+            else if (op == 1)
+                assert_true(is_old || is_new);
+            else
+                assert_true(ta == NULL || is_old);
+            /* the answer told the truth: a pass means the change is there */
+            if (completed)
+                assert_true(op == 2 ? ta == NULL : is_new);
+            otrp_buf_free(&bin);
+            free(spaik);
+            test_tam_free(tam);
+            otrp_buf_free(&msg);
+            otrp_buf_free(&out);
+            c.ops->destroy(c.ctx);
+            fx_rm_rf(base);
+        }
+    }
+}
+
 /* ---- hostile requests ------------------------------------------------------------------- */
 
 static void test_mocktee_hostile_unsigned_and_tampered(void **state)
@@ -915,6 +1041,31 @@ static void test_mocktee_require_ocsp(void **state)
     fx_rm_rf(dir);
 }
 
+static void test_mocktee_configured_jwe_alg(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(fx_teedir(dir, sizeof dir, "{\"name\":\"mocktee-test\",\"jwe_alg\":\"RSA-OAEP-256\"}"),
+                     0);
+    conn c = open_mock(dir);
+    otrp_buf msg = {0}, out = {0};
+    test_tam *tam = NULL;
+    assert_int_equal(test_tam_new(PKI "tam1-key.pem", PKI "tam1.pem", &tam), OTRP_OK);
+    test_tam_answer a;
+    assert_int_equal(test_tam_get_device_state(tam, NULL, &msg), OTRP_OK);
+    exchange(&c, tam, "GetDeviceState", &msg, &out, &a);
+    assert_string_equal(a.status, "pass");
+    const cJSON *rcpt = otrp__json_member(otrp__json_member(a.tbs, "edsi"), "recipients");
+    assert_string_equal(otrp__json_string(otrp__json_member(rcpt->child, "header"), "alg"),
+                        "RSA-OAEP-256");
+    test_tam_answer_free(&a);
+    test_tam_free(tam);
+    otrp_buf_free(&msg);
+    otrp_buf_free(&out);
+    c.ops->destroy(c.ctx);
+    fx_rm_rf(dir);
+}
+
 static void test_mocktee_accepted_encodings(void **state)
 {
     fx *f = *state;
@@ -988,6 +1139,33 @@ static void test_mocktee_update_sd_deloldspcert(void **state)
     free(spaik);
 }
 
+static void test_mocktee_update_sd_newspid(void **state)
+{
+    fx *f = *state;
+    /* sd1 moves to a new SP: a new SP AIK, the old one goes with its last SD */
+    test_tam_answer a;
+    char *old = template_spaik(f);
+    req_pass(&f->c, f->tam, "UpdateSD",
+             "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"changes\":{\"newspid\":\"sp9\"}}", NULL,
+             &f->msg, &f->out, &a);
+    const char *fresh = otrp__json_string(a.content, "teespaik");
+    assert_non_null(fresh);
+    assert_string_not_equal(fresh, old);
+    char *in_dsi = spaik_of(a.dsi, "sp9");
+    assert_string_equal(in_dsi, fresh);
+    free(in_dsi);
+    assert_null(spaik_of(a.dsi, "sp1"));
+    test_tam_answer_free(&a);
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    assert_int_equal(f->c.ops->ta_information(f->c.ctx, &tc, "sp9", "ta1", &f->out), OTRP_OK);
+    assert_int_equal(f->c.ops->ta_information(f->c.ctx, &tc, "sp1", "ta1", &f->out), OTRP_ERR_NOT_FOUND);
+    /* the old SP id no longer names the SD */
+    req_fail(&f->c, f->tam, "UpdateSD",
+             "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"changes\":{\"renewteespaik\":true}}", NULL, NULL,
+             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    free(old);
+}
+
 /* ---- the public constructors with the agent ------------------------------------------- */
 
 static void test_mocktee_public_constructors_with_agent(void **state)
@@ -1039,7 +1217,7 @@ static void test_mocktee_public_constructors_with_agent(void **state)
 
     /* the same directory served by otrp-tee-sim, reached with otrp_tee_socket_new() */
     (void)snprintf(sock, sizeof sock, "%s/tee.sock", dir);
-    pid_t pid = fx_daemon_start(dir, sock);
+    pid_t pid = g_daemon = fx_daemon_start(dir, sock);
     assert_true(pid > 0);
     assert_int_equal(otrp_tee_socket_new(sock, &tee), OTRP_OK);
     assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
@@ -1055,6 +1233,7 @@ static void test_mocktee_public_constructors_with_agent(void **state)
     test_tam_answer_free(&a);
     otrp_free(resp);
     otrp_agent_free(agent);
+    g_daemon = -1;
     assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
     test_tam_free(tam);
     otrp_buf_free(&msg);
@@ -1067,7 +1246,7 @@ int main(int argc, char **argv)
     fx_set_argv0(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mocktee_lifecycle_in_process),
-        cmocka_unit_test(test_mocktee_lifecycle_over_socket),
+        cmocka_unit_test_teardown(test_mocktee_lifecycle_over_socket, kill_daemon),
         cmocka_unit_test_setup_teardown(test_mocktee_err_request_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_unsupported_msg_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_unsupported_crypto_alg, setup, teardown),
@@ -1085,6 +1264,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_err_ta_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_tee_resource_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_tee_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_cannot_sign, setup, teardown),
+        cmocka_unit_test(test_mocktee_crash_at_every_write_step),
+        cmocka_unit_test_setup_teardown(test_mocktee_pending_list_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_unsigned_and_tampered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_alg_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_untrusted_signer_later, setup, teardown),
@@ -1093,9 +1275,11 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_gds_field_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_failure_carries_minimal_dsi, setup, teardown),
         cmocka_unit_test(test_mocktee_require_ocsp),
+        cmocka_unit_test(test_mocktee_configured_jwe_alg),
         cmocka_unit_test_setup_teardown(test_mocktee_accepted_encodings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_update_sd_deloldspcert, setup, teardown),
-        cmocka_unit_test(test_mocktee_public_constructors_with_agent),
+        cmocka_unit_test_setup_teardown(test_mocktee_update_sd_newspid, setup, teardown),
+        cmocka_unit_test_teardown(test_mocktee_public_constructors_with_agent, kill_daemon),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -28,6 +29,30 @@
 #include "util/json_strict.h"
 
 #define PKI TEST_PKI_DIR "/"
+
+/* A daemon a test started; killed by the teardown when an assertion ended the test. */
+static pid_t g_daemon = -1;
+
+static pid_t start_daemon(const char *dir, const char *sock)
+{
+    g_daemon = fx_daemon_start(dir, sock);
+    return g_daemon;
+}
+
+static int stop_daemon(pid_t pid, int sig)
+{
+    g_daemon = -1;
+    return fx_daemon_stop(pid, sig);
+}
+
+static int kill_daemon(void **state)
+{
+    (void)state;
+    if (g_daemon > 0)
+        (void)fx_daemon_stop(g_daemon, SIGKILL);
+    g_daemon = -1;
+    return 0;
+}
 
 static otrp_status open_dir(const char *dir, otrp__mock **tee, char *detail, size_t cap)
 {
@@ -458,6 +483,43 @@ static void test_mocktee_socket_backend_failures(void **state)
     fx_rm_rf(dir);
 }
 
+struct canceller {
+    void *ctx;
+};
+
+static void *cancel_later(void *arg)
+{
+    struct canceller *c = arg;
+    usleep(150 * 1000);
+    otrp__socket_ops.cancel(c->ctx);
+    return NULL;
+}
+
+static void test_mocktee_socket_backend_cancel(void **state)
+{
+    (void)state;
+    char dir[512], path[600];
+    assert_int_equal(fx_tempdir(dir, sizeof dir, "cancel"), 0);
+    (void)snprintf(path, sizeof path, "%s/s", dir);
+    pid_t pid = bad_server(path, 0); /* never answers */
+    void *ctx = NULL;
+    assert_int_equal(otrp__socket_open(path, &ctx), OTRP_OK);
+    struct canceller c = {ctx};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, &c), 0);
+    otrp_buf out = {0};
+    otrp_tee_call tc = {sizeof tc, otrp_monotonic_ms() + 10000, 0, NULL};
+    uint64_t t0 = otrp_monotonic_ms();
+    assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), OTRP_ERR_CANCELLED);
+    assert_true(otrp_monotonic_ms() - t0 < 5000);
+    pthread_join(th, NULL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    otrp__socket_ops.destroy(ctx);
+    otrp_buf_free(&out);
+    fx_rm_rf(dir);
+}
+
 /* ---- otrp-tee-sim ------------------------------------------------------------------------- */
 
 static void test_mocktee_daemon_lock_and_sigterm(void **state)
@@ -467,7 +529,7 @@ static void test_mocktee_daemon_lock_and_sigterm(void **state)
     assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
     (void)snprintf(sock, sizeof sock, "%s/a.sock", dir);
     (void)snprintf(sock2, sizeof sock2, "%s/b.sock", dir);
-    pid_t pid = fx_daemon_start(dir, sock);
+    pid_t pid = start_daemon(dir, sock);
     assert_true(pid > 0);
     /* a second daemon on the same directory refuses (exit 3, lock) */
     pid_t second = fork();
@@ -493,15 +555,129 @@ static void test_mocktee_daemon_lock_and_sigterm(void **state)
     assert_int_equal(otrp__socket_ops.process_message(ctx, &tc, "x", 1, &out), OTRP_ERR_MSG_NOT_JSON);
     assert_int_equal(otrp__socket_ops.ta_information(ctx, &tc, "sp", "ta", &out), OTRP_ERR_NOT_FOUND);
     /* SIGTERM: clean stop, socket removed, lock released */
-    assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
+    assert_int_equal(stop_daemon(pid, SIGTERM), 0);
     struct stat sb;
     assert_int_not_equal(stat(sock, &sb), 0);
     assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), OTRP_ERR_TEE_UNAVAILABLE);
-    pid = fx_daemon_start(dir, sock2);
+    pid = start_daemon(dir, sock2);
     assert_true(pid > 0);
-    assert_int_equal(fx_daemon_stop(pid, SIGINT), 0);
+    assert_int_equal(stop_daemon(pid, SIGINT), 0);
     otrp__socket_ops.destroy(ctx);
     otrp_buf_free(&out);
+    fx_rm_rf(dir);
+}
+
+static int connect_to(const char *path)
+{
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    assert_true(strlen(path) < sizeof a.sun_path);
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+static void test_mocktee_daemon_survives_bad_clients(void **state)
+{
+    (void)state;
+    char dir[512], sock[600];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    (void)snprintf(sock, sizeof sock, "%s/s.sock", dir);
+    pid_t pid = start_daemon(dir, sock);
+    assert_true(pid > 0);
+    /* garbage: an OTRP_ERR_TEE_PROTOCOL answer, then the connection is closed */
+    int fd = connect_to(sock);
+    assert_int_equal(write(fd, "GET / HTTP/1.0\r\n\r\n", 18), 18);
+    otrp_buf in = {0};
+    otrp__ta_frame fr;
+    int eof = 0;
+    assert_int_equal(otrp__ta_frame_read(fd, &in, 0, otrp_monotonic_ms() + 5000, NULL, NULL, &fr, &eof),
+                     OTRP_OK);
+    assert_int_equal(fr.status, OTRP_ERR_TEE_PROTOCOL);
+    assert_int_equal(otrp__ta_frame_read(fd, &in, 0, otrp_monotonic_ms() + 5000, NULL, NULL, &fr, &eof),
+                     OTRP_ERR_IO);
+    close(fd);
+    /* a request for an unknown command, and one with the wrong number of fields */
+    otrp_buf f = {0};
+    fd = connect_to(sock);
+    assert_int_equal(otrp__ta_frame_encode(&f, 99, 0, 0, NULL, NULL), OTRP_OK);
+    assert_int_equal(otrp__ta_write_all(fd, f.data, f.len, 0, NULL, NULL), OTRP_OK);
+    assert_int_equal(otrp__ta_frame_read(fd, &in, 0, otrp_monotonic_ms() + 5000, NULL, NULL, &fr, &eof),
+                     OTRP_OK);
+    assert_int_equal(fr.status, OTRP_ERR_TEE_PROTOCOL);
+    assert_int_equal(otrp__ta_frame_encode(&f, OTRP_TA_CMD_PROCESS_MESSAGE, 0, 0, NULL, NULL), OTRP_OK);
+    assert_int_equal(otrp__ta_write_all(fd, f.data, f.len, 0, NULL, NULL), OTRP_OK);
+    assert_int_equal(otrp__ta_frame_read(fd, &in, 0, otrp_monotonic_ms() + 5000, NULL, NULL, &fr, &eof),
+                     OTRP_OK);
+    assert_int_equal(fr.status, OTRP_ERR_TEE_PROTOCOL);
+    close(fd);
+    /* a client that connects, sends half a header and goes away */
+    fd = connect_to(sock);
+    assert_int_equal(write(fd, "OTRP", 4), 4);
+    close(fd);
+    /* the daemon still serves */
+    void *ctx = NULL;
+    otrp_buf out = {0};
+    otrp_tee_call tc = {sizeof tc, otrp_monotonic_ms() + 5000, 0, NULL};
+    assert_int_equal(otrp__socket_open(sock, &ctx), OTRP_OK);
+    assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), OTRP_OK);
+    assert_string_equal((char *)out.data, "mocktee-test");
+    /* an answer larger than the caller's buffer limit is refused */
+    out.max = 4;
+    assert_int_equal(otrp__socket_ops.describe(ctx, &tc, &out), OTRP_ERR_TOO_LARGE);
+    otrp__socket_ops.destroy(ctx);
+    assert_int_equal(stop_daemon(pid, SIGTERM), 0);
+    otrp_buf_free(&in);
+    otrp_buf_free(&f);
+    otrp_buf_free(&out);
+    fx_rm_rf(dir);
+}
+
+struct client_args {
+    const char *sock;
+    int ok;
+};
+
+static void *client_main(void *arg)
+{
+    struct client_args *a = arg;
+    void *ctx = NULL;
+    otrp_buf out = {0};
+    if (otrp__socket_open(a->sock, &ctx) != OTRP_OK)
+        return NULL;
+    for (int i = 0; i < 40; i++) {
+        otrp_tee_call tc = {sizeof tc, otrp_monotonic_ms() + 10000, 0, NULL};
+        if (otrp__socket_ops.get_name(ctx, &tc, &out) == OTRP_OK &&
+            strcmp((char *)out.data, "mocktee-test") == 0)
+            a->ok++;
+    }
+    otrp__socket_ops.destroy(ctx);
+    otrp_buf_free(&out);
+    return NULL;
+}
+
+static void test_mocktee_daemon_serializes_clients(void **state)
+{
+    (void)state;
+    char dir[512], sock[600];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    (void)snprintf(sock, sizeof sock, "%s/s.sock", dir);
+    pid_t pid = start_daemon(dir, sock);
+    assert_true(pid > 0);
+    /* an idle connection does not hold the others back for long */
+    int idle = connect_to(sock);
+    struct client_args args[3] = {{sock, 0}, {sock, 0}, {sock, 0}};
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, client_main, &args[i]), 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(args[i].ok, 40);
+    }
+    close(idle);
+    assert_int_equal(stop_daemon(pid, SIGTERM), 0);
     fx_rm_rf(dir);
 }
 
@@ -545,7 +721,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mocktee_provision_self_signed_and_ca),
         cmocka_unit_test(test_mocktee_frame_roundtrip_and_table),
         cmocka_unit_test(test_mocktee_socket_backend_failures),
-        cmocka_unit_test(test_mocktee_daemon_lock_and_sigterm),
+        cmocka_unit_test(test_mocktee_socket_backend_cancel),
+        cmocka_unit_test_teardown(test_mocktee_daemon_lock_and_sigterm, kill_daemon),
+        cmocka_unit_test_teardown(test_mocktee_daemon_survives_bad_clients, kill_daemon),
+        cmocka_unit_test_teardown(test_mocktee_daemon_serializes_clients, kill_daemon),
         cmocka_unit_test(test_mocktee_daemon_init_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

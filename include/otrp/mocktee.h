@@ -24,7 +24,11 @@
  * GetDeviceStateRequest must carry non-empty `ocspdat`), `quota_bytes` (storage for TA
  * binaries and personalization data; 0 or absent = no limit).
  *
- * One process at a time may open a directory (a lock file in state/).
+ * One TEE instance at a time may open a directory (a lock file in state/): a second
+ * open, in this or another process, fails with OTRP_ERR_LOCKED.
+ *
+ * Thread-safety: the handle is used by one thread at a time (the agent serializes the
+ * calls to each TEE); different handles (of different directories) are independent.
  */
 #ifndef OTRP_MOCKTEE_H_PUBLIC
 #define OTRP_MOCKTEE_H_PUBLIC

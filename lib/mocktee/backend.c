@@ -126,8 +126,17 @@ static otrp_status need_change(void *ctx, const char *taid, const char *hint, in
     /* A requested TA is listed until installed; an unneeded one while installed. */
     if (wanted ? !installed : installed) {
         cJSON *list = wanted ? req : unn;
-        if (!otrp__mock_list_has(list, taid))
-            cJSON_AddItemToArray(list, cJSON_CreateString(taid));
+        if (!otrp__mock_list_has(list, taid)) {
+            if (cJSON_GetArraySize(list) >= OTRP__MOCK_MAX_PENDING) {
+                cJSON_Delete(next);
+                DETAIL(tee, "at most %d TAs may be pending", OTRP__MOCK_MAX_PENDING);
+                return OTRP_ERR_QUOTA;
+            }
+            if (!cJSON_AddItemToArray(list, cJSON_CreateString(taid))) {
+                cJSON_Delete(next);
+                return OTRP_ERR_NO_MEMORY;
+            }
+        }
     }
     otrp_status st = commit_lists(tee, next);
     if (st == OTRP_OK)

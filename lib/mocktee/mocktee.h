@@ -33,6 +33,11 @@
 /* Longest rid/tid echoed back. */
 #define OTRP__MOCK_MAX_RID 256
 #define OTRP__MOCK_DETAIL 512
+/* Bounds on what requests can make the state hold (beyond the TA storage quota). */
+#define OTRP__MOCK_MAX_SDS 256      /* SDs in the TEE (each SP has an RSA key pair) */
+#define OTRP__MOCK_MAX_SPCERTS 16   /* SP certificates per SD */
+#define OTRP__MOCK_MAX_TAS 1024     /* TAs in the TEE */
+#define OTRP__MOCK_MAX_PENDING 256  /* entries of the requested / unneeded lists */
 
 typedef struct otrp__mock_config {
     char name[OTRP__MOCK_MAX_ID + 1];
@@ -62,6 +67,8 @@ typedef struct otrp__mock {
 #define OTRP__MOCK_FAULT_COMMIT 0x1u /* the next commit fails as if the disk did */
 /* Every commit fails: the fuzz target keeps the state fixed between inputs. */
 #define OTRP__MOCK_FAULT_COMMIT_ALWAYS 0x2u
+/* Signing fails (a TEE that cannot sign answers the agent with a status). */
+#define OTRP__MOCK_FAULT_SIGN 0x4u
 
 /* config.c */
 otrp_status otrp__mock_load_config(otrp__mock *tee, char *detail, size_t cap);

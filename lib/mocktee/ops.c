@@ -18,6 +18,11 @@
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
+static int oom(otrp__mock_req *r)
+{
+    return FAIL(r, "ERR_TEE_FAIL", "out of memory");
+}
+
 /* A P7 identifier member of the content. */
 static const char *need_id(otrp__mock_req *r, const cJSON *obj, const char *key)
 {
@@ -76,17 +81,27 @@ static int add_spcerts(otrp__mock_req *r, const cJSON *item, cJSON *list, int ab
         return FAIL(r, "ERR_REQUEST_INVALID", "content.spcert is missing");
     }
     const cJSON *one = cJSON_IsString(item) ? item : NULL;
-    const cJSON *e = one != NULL ? one : (cJSON_IsArray(item) ? item->child : NULL);
-    if (e == NULL)
+    if (one == NULL && !cJSON_IsArray(item))
         return FAIL(r, "ERR_SPCERT_INVALID", "spcert must be a base64 certificate or an array");
+    const cJSON *e = one != NULL ? one : item->child;
+    if (e == NULL && !absent_ok)
+        return FAIL(r, "ERR_SPCERT_INVALID", "spcert is an empty array");
     for (; e != NULL; e = one != NULL ? NULL : e->next) {
         if (!cJSON_IsString(e))
             return FAIL(r, "ERR_SPCERT_INVALID", "spcert array holds a non-string");
         char *norm = spcert_normalise(r, e->valuestring);
         if (norm == NULL)
             return -1;
-        if (!otrp__mock_list_has(list, norm))
-            cJSON_AddItemToArray(list, cJSON_CreateString(norm));
+        int have = otrp__mock_list_has(list, norm);
+        if (!have && cJSON_GetArraySize(list) >= OTRP__MOCK_MAX_SPCERTS) {
+            free(norm);
+            return FAIL(r, "ERR_SPCERT_INVALID", "an SD holds at most %d SP certificates",
+                        OTRP__MOCK_MAX_SPCERTS);
+        }
+        if (!have && !cJSON_AddItemToArray(list, cJSON_CreateString(norm))) {
+            free(norm);
+            return oom(r);
+        }
         free(norm);
     }
     return 0;
@@ -105,11 +120,6 @@ static cJSON *owned_sd(otrp__mock_req *r, const char *sdname)
         return NULL;
     }
     return sd;
-}
-
-static int oom(otrp__mock_req *r)
-{
-    return FAIL(r, "ERR_TEE_FAIL", "out of memory");
 }
 
 /* ---- SP AIKs ---------------------------------------------------------------------- */
@@ -200,6 +210,8 @@ static int op_create_sd(otrp__mock_req *r)
         return -1;
     if (otrp__mock_sd_find(r->next, sdname) != NULL)
         return FAIL(r, "ERR_SD_ALREADY_EXISTS", "SD \"%.128s\" exists", sdname);
+    if (cJSON_GetArraySize(otrp__json_member(r->next, "sds")) >= OTRP__MOCK_MAX_SDS)
+        return FAIL(r, "ERR_TEE_RESOURCE_FULL", "the TEE holds at most %d SDs", OTRP__MOCK_MAX_SDS);
     cJSON *sd = cJSON_CreateObject();
     cJSON *certs = cJSON_CreateArray();
     if (sd == NULL || certs == NULL) {
@@ -508,27 +520,26 @@ static int set_provenance(otrp__mock_req *r, cJSON *ta, const char *signer)
     return 0;
 }
 
-/* InstallTA (update = 0) and UpdateTA (update = 1). */
-static int op_install_update(otrp__mock_req *r, int update)
+static int ta_count(const cJSON *state)
 {
-    const char *spid = need_id(r, r->content, "spid");
-    const char *sdname = spid != NULL ? need_id(r, r->content, "sdname") : NULL;
-    const char *taid = sdname != NULL ? need_id(r, r->content, "taid") : NULL;
-    cJSON *sd = taid != NULL ? owned_sd(r, sdname) : NULL;
-    if (sd == NULL)
-        return -1;
-    if (strcmp(otrp__json_string(sd, "spid"), spid) != 0)
-        return FAIL(r, "ERR_REQUEST_INVALID", "SD \"%.128s\" is not an SD of SP \"%.128s\"",
-                    sdname, spid);
-    cJSON *ta = otrp__mock_ta_find(sd, taid);
-    if (!update && otrp__mock_ta_find_any(r->next, taid, NULL) != NULL)
-        return FAIL(r, "ERR_TA_ALREADY_INSTALLED", "TA \"%.128s\" is installed", taid);
-    if (update && ta == NULL)
-        return FAIL(r, "ERR_TA_NOT_FOUND", "SD \"%.128s\" holds no TA \"%.128s\"", sdname, taid);
-    cJSON *certs = cJSON_GetObjectItemCaseSensitive(sd, "spcerts");
-    if (add_spcerts(r, otrp__json_member(r->content, "spcert"), certs, 1) != 0)
-        return -1;
+    int n = 0;
+    for (const cJSON *sd = otrp__json_member(state, "sds")->child; sd != NULL; sd = sd->next)
+        n += cJSON_GetArraySize(otrp__json_member(sd, "tas"));
+    return n;
+}
 
+/* What an encrypted_ta held, decrypted and verified. */
+struct ta_payload {
+    otrp_buf bin, pdata;
+    int has_bin, has_pdata;
+    const char *signer; /* the SD's SP certificate that verified the image */
+};
+
+/* encrypted_ta (P7): unwrap the key with the SP AIK, decrypt the TA and its data, verify
+ * the TA image against the SD's SP certificates. update: the ciphernew* members. */
+static int open_encrypted_ta(otrp__mock_req *r, const char *spid, int update,
+                             const cJSON *certs, struct ta_payload *p)
+{
     const cJSON *eta = otrp__json_member(r->tbs, "encrypted_ta");
     if (!cJSON_IsObject(eta))
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta is missing");
@@ -544,55 +555,94 @@ static int op_install_update(otrp__mock_req *r, int update)
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.iv must be 32 hex digits");
     if (unwrap_taek(r, eta, spid, taek) != 0)
         return -1;
-    otrp_buf bin = {0}, pdata = {0};
-    int has_bin = 0, has_pdata = 0;
-    int rc = decrypt_member(r, eta, update ? "ciphernewtadata" : "ciphertadata", taek, iv, &bin,
-                            &has_bin);
+    int rc = decrypt_member(r, eta, update ? "ciphernewtadata" : "ciphertadata", taek, iv, &p->bin,
+                            &p->has_bin);
     if (rc == 0)
-        rc = decrypt_member(r, eta, update ? "ciphernewpdata" : "cipherpdata", taek, iv, &pdata,
-                            &has_pdata);
+        rc = decrypt_member(r, eta, update ? "ciphernewpdata" : "cipherpdata", taek, iv, &p->pdata,
+                            &p->has_pdata);
     otrp__memzero(taek, sizeof taek);
-    if (rc == 0 && !update && !has_bin)
+    if (rc == 0 && !update && !p->has_bin)
         rc = FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.ciphertadata is missing");
-    if (rc == 0 && update && !has_bin && !has_pdata)
+    if (rc == 0 && update && !p->has_bin && !p->has_pdata)
         rc = FAIL(r, "ERR_REQUEST_INVALID", "UpdateTA carries neither a new TA nor new data");
-    const char *signer = NULL;
-    if (rc == 0 && has_bin)
-        rc = verify_image(r, certs, &bin, &signer);
-    if (rc == 0 && has_bin && bin.len > OTRP__MOCK_MAX_TA)
+    if (rc == 0 && p->has_bin)
+        rc = verify_image(r, certs, &p->bin, &p->signer);
+    if (rc == 0 && p->has_bin && p->bin.len > OTRP__MOCK_MAX_TA)
         rc = FAIL(r, "ERR_TEE_RESOURCE_FULL", "TA exceeds the TEE's TA size limit");
+    return rc;
+}
 
-    if (rc == 0) {
-        uint64_t used = otrp__mock_storage_used(r->next);
-        const cJSON *ob = update ? otrp__json_member(ta, "bin_len") : NULL;
-        const cJSON *op = update ? otrp__json_member(ta, "pdata_len") : NULL;
-        if (has_bin && ob != NULL)
-            used -= (uint64_t)ob->valuedouble;
-        if (has_pdata && op != NULL)
-            used -= (uint64_t)op->valuedouble;
-        used += (has_bin ? bin.len : 0) + (has_pdata ? pdata.len : 0);
-        if (r->tee->cfg.quota_bytes != 0 && used > r->tee->cfg.quota_bytes)
-            rc = FAIL(r, "ERR_TEE_RESOURCE_FULL",
-                      "storage quota exceeded (%llu of %llu bytes needed)",
-                      (unsigned long long)used, (unsigned long long)r->tee->cfg.quota_bytes);
-    }
-    if (rc == 0 && !update) {
+/* The storage quota counts TA binaries and personalization data; old (replaced) bytes of
+ * an updated TA are not counted twice. */
+static int check_quota(otrp__mock_req *r, const cJSON *old_ta, const struct ta_payload *p)
+{
+    uint64_t used = otrp__mock_storage_used(r->next);
+    const cJSON *ob = otrp__json_member(old_ta, "bin_len");
+    const cJSON *op = otrp__json_member(old_ta, "pdata_len");
+    if (p->has_bin && ob != NULL)
+        used -= (uint64_t)ob->valuedouble;
+    if (p->has_pdata && op != NULL)
+        used -= (uint64_t)op->valuedouble;
+    used += (p->has_bin ? p->bin.len : 0) + (p->has_pdata ? p->pdata.len : 0);
+    if (r->tee->cfg.quota_bytes != 0 && used > r->tee->cfg.quota_bytes)
+        return FAIL(r, "ERR_TEE_RESOURCE_FULL", "storage quota exceeded (%llu of %llu bytes needed)",
+                    (unsigned long long)used, (unsigned long long)r->tee->cfg.quota_bytes);
+    return 0;
+}
+
+/* Write the blobs and record them in ta (a new record in sd when ta is NULL). */
+static int store_ta(otrp__mock_req *r, cJSON *sd, cJSON *ta, const char *taid,
+                    const struct ta_payload *p)
+{
+    if (ta == NULL) {
         ta = cJSON_CreateObject();
-        if (ta == NULL || cJSON_AddStringToObject(ta, "taid", taid) == NULL) {
+        if (ta == NULL || cJSON_AddStringToObject(ta, "taid", taid) == NULL ||
+            !cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sd, "tas"), ta)) {
             cJSON_Delete(ta);
-            rc = oom(r);
-        } else {
-            cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(sd, "tas"), ta);
+            return oom(r);
         }
     }
-    if (rc == 0 && has_bin)
-        rc = store_blob(r, ta, "bin", "bin_len", &bin);
-    if (rc == 0 && has_pdata)
-        rc = store_blob(r, ta, "pdata", "pdata_len", &pdata);
-    if (rc == 0 && has_bin)
-        rc = set_provenance(r, ta, signer);
-    otrp_buf_free(&bin);
-    otrp_buf_free(&pdata);
+    if (p->has_bin && store_blob(r, ta, "bin", "bin_len", &p->bin) != 0)
+        return -1;
+    if (p->has_pdata && store_blob(r, ta, "pdata", "pdata_len", &p->pdata) != 0)
+        return -1;
+    if (p->has_bin && set_provenance(r, ta, p->signer) != 0)
+        return -1;
+    return 0;
+}
+
+/* InstallTA (update = 0) and UpdateTA (update = 1). */
+static int op_install_update(otrp__mock_req *r, int update)
+{
+    const char *spid = need_id(r, r->content, "spid");
+    const char *sdname = spid != NULL ? need_id(r, r->content, "sdname") : NULL;
+    const char *taid = sdname != NULL ? need_id(r, r->content, "taid") : NULL;
+    cJSON *sd = taid != NULL ? owned_sd(r, sdname) : NULL;
+    if (sd == NULL)
+        return -1;
+    if (strcmp(otrp__json_string(sd, "spid"), spid) != 0)
+        return FAIL(r, "ERR_REQUEST_INVALID", "SD \"%.128s\" is not an SD of SP \"%.128s\"",
+                    sdname, spid);
+    cJSON *ta = otrp__mock_ta_find(sd, taid);
+    if (!update && otrp__mock_ta_find_any(r->next, taid, NULL) != NULL)
+        return FAIL(r, "ERR_TA_ALREADY_INSTALLED", "TA \"%.128s\" is installed", taid);
+    if (!update && ta_count(r->next) >= OTRP__MOCK_MAX_TAS)
+        return FAIL(r, "ERR_TEE_RESOURCE_FULL", "the TEE holds at most %d TAs", OTRP__MOCK_MAX_TAS);
+    if (update && ta == NULL)
+        return FAIL(r, "ERR_TA_NOT_FOUND", "SD \"%.128s\" holds no TA \"%.128s\"", sdname, taid);
+    /* a new SP certificate in the content may sign this TA (reference 2.8) */
+    cJSON *certs = cJSON_GetObjectItemCaseSensitive(sd, "spcerts");
+    if (add_spcerts(r, otrp__json_member(r->content, "spcert"), certs, 1) != 0)
+        return -1;
+    struct ta_payload p;
+    memset(&p, 0, sizeof p);
+    int rc = open_encrypted_ta(r, spid, update, certs, &p);
+    if (rc == 0)
+        rc = check_quota(r, ta, &p);
+    if (rc == 0)
+        rc = store_ta(r, sd, ta, taid, &p);
+    otrp_buf_free(&p.bin);
+    otrp_buf_free(&p.pdata);
     if (rc == 0) /* P6: a requested TA stays listed until it is installed */
         otrp__mock_list_remove(get_array(r->next, "requested"), taid);
     return rc;

@@ -92,7 +92,13 @@ static otrp_status write_config(const char *dir, const otrp__mock_provision_opts
     cJSON_Delete(c);
     if (text == NULL)
         return OTRP_ERR_NO_MEMORY;
-    otrp_status st = write_file(dir, ".", "tee.json", text, strlen(text), 0644, detail, cap);
+    otrp_buf file = {0};
+    otrp_status st = otrp_buf_append_str(&file, text);
+    if (st == OTRP_OK)
+        st = otrp_buf_append(&file, "\n", 1);
+    if (st == OTRP_OK)
+        st = write_file(dir, ".", "tee.json", file.data, file.len, 0644, detail, cap);
+    otrp_buf_free(&file);
     cJSON_free(text);
     return st;
 }

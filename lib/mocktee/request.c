@@ -78,9 +78,11 @@ static int read_id(const cJSON *tbs, const char *key, char *dst, size_t cap)
         memcpy(dst, item->valuestring, len + 1);
         return 0;
     }
-    if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 9007199254740992.0 &&
-        item->valuedouble == (double)(uint64_t)item->valuedouble) {
-        (void)snprintf(dst, cap, "%llu", (unsigned long long)item->valuedouble);
+    /* integers only, and only those a double holds exactly (|n| < 2^53) */
+    if (cJSON_IsNumber(item) && item->valuedouble > -9007199254740992.0 &&
+        item->valuedouble < 9007199254740992.0 &&
+        item->valuedouble == (double)(long long)item->valuedouble) {
+        (void)snprintf(dst, cap, "%lld", (long long)item->valuedouble);
         return 0;
     }
     return -1;
@@ -391,7 +393,9 @@ static otrp_status sign_answer(otrp__mock_req *r, cJSON *tbs, otrp_buf *out)
     memset(&opts, 0, sizeof opts);
     opts.alg = r->tee->cfg.sign_alg;
     cJSON *jws = NULL;
-    otrp_status st = otrp__jws_sign_json(text, strlen(text), r->tee->key, &opts, &jws, NULL, 0);
+    otrp_status st = (r->tee->fault & OTRP__MOCK_FAULT_SIGN)
+                         ? OTRP_ERR_CRYPTO
+                         : otrp__jws_sign_json(text, strlen(text), r->tee->key, &opts, &jws, NULL, 0);
     cJSON_free(text);
     if (st != OTRP_OK)
         return st;

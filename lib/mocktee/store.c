@@ -34,6 +34,7 @@ otrp_status otrp__mock_store_open(otrp__mock_store *store, const char *teedir, c
                                   size_t detail_cap)
 {
     store->dirfd = store->blobfd = store->lockfd = -1;
+    store->crash_countdown = 0;
     char path[4096];
     if (snprintf(path, sizeof path, "%s/state", teedir) >= (int)sizeof path) {
         set_detail(detail, detail_cap, "path too long:", teedir, ENAMETOOLONG);
@@ -100,8 +101,17 @@ static otrp_status write_fully(int fd, const unsigned char *p, size_t len)
     return OTRP_OK;
 }
 
-otrp_status otrp__mock_atomic_write(int dirfd, const char *name, const void *data, size_t len,
-                                    unsigned mode)
+/* Crash simulation (tests): count the steps of atomic writes and stop dead at one. */
+static int crash_here(unsigned *countdown)
+{
+    return countdown != NULL && *countdown != 0 && --*countdown == 0;
+}
+
+/* The atomic write, with the crash points a test can stop at: 1 half the data written,
+ * 2 temporary file synced, 3 renamed, 4 directory synced. Stopping leaves every file as
+ * a crash would (no clean-up) and returns OTRP_ERR_IO. */
+static otrp_status atomic_write(int dirfd, const char *name, const void *data, size_t len,
+                                unsigned mode, unsigned *crash_countdown)
 {
     char tmp[128];
     if (snprintf(tmp, sizeof tmp, TMP_PREFIX "%ld-%.80s", (long)getpid(), name) >=
@@ -110,19 +120,36 @@ otrp_status otrp__mock_atomic_write(int dirfd, const char *name, const void *dat
     int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
     if (fd < 0)
         return OTRP_ERR_IO;
+    if (crash_here(crash_countdown)) {
+        (void)write_fully(fd, data, len / 2);
+        close(fd);
+        return OTRP_ERR_IO;
+    }
     otrp_status st = write_fully(fd, data, len);
     if (st == OTRP_OK && fsync(fd) != 0)
         st = OTRP_ERR_IO;
     if (close(fd) != 0 && st == OTRP_OK)
         st = OTRP_ERR_IO;
+    if (st == OTRP_OK && crash_here(crash_countdown))
+        return OTRP_ERR_IO;
     if (st == OTRP_OK && renameat(dirfd, tmp, dirfd, name) != 0)
         st = OTRP_ERR_IO;
     if (st != OTRP_OK) {
         (void)unlinkat(dirfd, tmp, 0);
         return st;
     }
+    if (crash_here(crash_countdown))
+        return OTRP_ERR_IO;
     /* The rename is durable only once the directory is. */
-    return fsync(dirfd) == 0 ? OTRP_OK : OTRP_ERR_IO;
+    if (fsync(dirfd) != 0)
+        return OTRP_ERR_IO;
+    return crash_here(crash_countdown) ? OTRP_ERR_IO : OTRP_OK;
+}
+
+otrp_status otrp__mock_atomic_write(int dirfd, const char *name, const void *data, size_t len,
+                                    unsigned mode)
+{
+    return atomic_write(dirfd, name, data, len, mode, NULL);
 }
 
 otrp_status otrp__mock_read_file(int dirfd, const char *name, size_t max, otrp_buf *out)
@@ -171,7 +198,7 @@ otrp_status otrp__mock_store_read_state(otrp__mock_store *store, size_t max, otr
 otrp_status otrp__mock_store_write_state(otrp__mock_store *store, const void *data,
                                          size_t len)
 {
-    return otrp__mock_atomic_write(store->dirfd, STATE_FILE, data, len, 0600);
+    return atomic_write(store->dirfd, STATE_FILE, data, len, 0600, &store->crash_countdown);
 }
 
 int otrp__mock_blob_name_valid(const char *name)
@@ -195,7 +222,7 @@ otrp_status otrp__mock_store_put_blob(otrp__mock_store *store, const char *name,
      * only ever appear through an atomic rename). */
     if (fstatat(store->blobfd, name, &sb, 0) == 0 && (uint64_t)sb.st_size == (uint64_t)len)
         return OTRP_OK;
-    return otrp__mock_atomic_write(store->blobfd, name, data, len, 0600);
+    return atomic_write(store->blobfd, name, data, len, 0600, &store->crash_countdown);
 }
 
 otrp_status otrp__mock_store_get_blob(otrp__mock_store *store, const char *name, size_t max,

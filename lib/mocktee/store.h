@@ -25,6 +25,9 @@ typedef struct otrp__mock_store {
     int dirfd;      /* TEEDIR/state */
     int blobfd;     /* TEEDIR/state/blobs */
     int lockfd;     /* TEEDIR/state/lock, flock'ed exclusively */
+    /* Test hook: when non-zero, the store behaves as if the process died at that many
+     * steps of atomic writes from now (4 steps per file, see store.c). */
+    unsigned crash_countdown;
 } otrp__mock_store;
 
 /*

@@ -24,8 +24,11 @@
 /* Exit statuses. */
 #define EXIT_USAGE 2
 #define EXIT_LOCKED 3
-/* A client gets this long to send a whole request frame once it connected. */
+/* A client gets this long to send a whole request frame once it started one. */
 #define FRAME_TIMEOUT_MS 30000u
+/* A connection idle this long between frames is closed: clients queued behind it (one
+ * connection is served at a time) must not wait for an idle one. */
+#define IDLE_TIMEOUT_MS 2000u
 /* The largest TEE answer (the agent's default message limit). */
 #define MAX_ANSWER ((size_t)16 * 1024 * 1024)
 
@@ -37,14 +40,19 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-static int usage(void)
+static int usage_to(FILE *out, int status)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: otrp-tee-sim init DIR [--name N] [--key-bits 2048|3072|4096]\n"
             "                             [--ca-cert F --ca-key F] [--tam-uri URI] [--trust F]\n"
             "                             [--quota BYTES]\n"
             "       otrp-tee-sim serve DIR --listen unix:PATH [--verify-time UNIX_SECONDS]\n");
-    return EXIT_USAGE;
+    return status;
+}
+
+static int usage(void)
+{
+    return usage_to(stderr, EXIT_USAGE);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -130,13 +138,32 @@ static int listen_on(const char *path)
     return fd;
 }
 
-/* Serve one connection until the client closes it, errs or we are stopped. */
+/* 1 when fd has data (or EOF) within ms; 0 on timeout or when stopping. */
+static int wait_readable(int fd, unsigned ms)
+{
+    uint64_t end = otrp_monotonic_ms() + ms;
+    while (!g_stop) {
+        uint64_t now = otrp_monotonic_ms();
+        if (now >= end)
+            return 0;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN, .revents = 0};
+        uint64_t left = end - now;
+        int n = poll(&pfd, 1, left < 200 ? (int)left : 200);
+        if (n > 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Serve one connection until the client closes it, idles, errs or we are stopped. */
 static void serve_connection(otrp__mock *tee, int fd)
 {
     otrp_buf in = {0}, answer = {0};
     for (;;) {
         otrp__ta_frame req;
         int eof = 0;
+        if (!wait_readable(fd, IDLE_TIMEOUT_MS))
+            break;
         uint64_t deadline = otrp_monotonic_ms() + FRAME_TIMEOUT_MS;
         otrp_status st = otrp__ta_frame_read(fd, &in, OTRP_TA_MAX_FRAME, deadline,
                                              (const volatile int *)&g_stop, NULL, &req, &eof);
@@ -230,6 +257,8 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         return usage();
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return usage_to(stdout, 0);
     if (strcmp(argv[1], "init") == 0)
         return cmd_init(argc - 2, argv + 2);
     if (strcmp(argv[1], "serve") == 0)
