@@ -65,10 +65,6 @@ DEMO_TARGET := demo-tam
 demo-tam: all
 	$(Q)sh scripts/demo.sh build
 
-# The fuzz targets link all of test/support, whose TAM front end (tam_server.c) needs
-# libmicrohttpd; the top-level fuzz link line lacks it.
-$(patsubst test/fuzz/fuzz_%.c,build/fuzz/fuzz_%,$(wildcard test/fuzz/fuzz_*.c)): DEP_LIBS += $(MHD_LIBS)
-
 # libFuzzer target on the generic rules: the TAM's POST handler and DSI reader
 # (test/fuzz/fuzz_tam.c; seeds in test/fuzz/corpus/tam). make fuzz-tam / fuzz-ci-tam.
 FUZZ_TARGETS += tam
