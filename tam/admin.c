@@ -167,6 +167,7 @@ otrp_status reftam_init(const char *dir, const reftam_init_opts *o, char *detail
         cJSON_AddStringToObject(c, "tamid", tamid);
         cJSON_AddStringToObject(c, "spid", spid);
         cJSON_AddStringToObject(c, "sdname", sdname);
+        cJSON_AddStringToObject(c, "jwe_alg", "RSA1_5"); /* P3 default; RSA-OAEP(-256) too */
         char *text = cJSON_Print(c);
         cJSON_Delete(c);
         st = text != NULL ? write_file(dir, "tam.json", text, strlen(text), 0644, detail, cap)

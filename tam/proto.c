@@ -144,8 +144,8 @@ static otrp_status add_cipher(cJSON *eta, const char *name, const uint8_t key[32
     return st;
 }
 
-otrp_status reftam_encrypt_ta(const char *spaik_b64, const void *image, size_t len,
-                              const void *pdata, size_t pdata_len, int update,
+otrp_status reftam_encrypt_ta(const char *spaik_b64, otrp__jose_alg alg, const void *image,
+                              size_t len, const void *pdata, size_t pdata_len, int update,
                               cJSON **encrypted_ta)
 {
     *encrypted_ta = NULL;
@@ -168,6 +168,7 @@ otrp_status reftam_encrypt_ta(const char *spaik_b64, const void *image, size_t l
     otrp__jwe_enc_opts eo;
     memset(&eo, 0, sizeof eo);
     eo.form = OTRP__JOSE_FORM_COMPACT; /* P7: the key is a compact JWE to the SP AIK */
+    eo.alg = alg;
     if (st == OTRP_OK)
         st = otrp__jwe_encrypt(key, sizeof key, aik, &eo, &wrapped, NULL, 0);
     otrp__jose_key_free(aik);

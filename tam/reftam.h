@@ -16,7 +16,7 @@
  *            fault-injection options, and the canned replay mode of the benchmarks
  *
  * A TAM directory:
- *   DIR/tam.json          {"tamid", "spid", "sdname"}
+ *   DIR/tam.json          {"tamid", "spid", "sdname", "jwe_alg"}
  *   DIR/ca/{cert,key}.pem the TAM's CA: issues the TAM, SP, TEE and TLS certificates;
  *                         the trust anchor for TEE certificates and for TAM certificates
  *                         on the TEE side
@@ -72,10 +72,11 @@ otrp_status reftam_encrypt_content(const cJSON *content, const otrp__jose_key *t
 otrp_status reftam_sign_ta(const otrp__jose_key *sp_key, const void *bin, size_t len,
                            otrp_buf *image);
 
-/* encrypted_ta for an SP AIK (base64 SPKI): a fresh AES key wrapped to it, AES-256-CBC
- * of image and pdata (either may be NULL). update: ciphernew* member names. */
-otrp_status reftam_encrypt_ta(const char *spaik_b64, const void *image, size_t len,
-                              const void *pdata, size_t pdata_len, int update,
+/* encrypted_ta for an SP AIK (base64 SPKI): a fresh AES key wrapped to it (a compact
+ * JWE with key management alg, NONE: RSA1_5), AES-256-CBC of image and pdata (either
+ * may be NULL). update: ciphernew* member names. */
+otrp_status reftam_encrypt_ta(const char *spaik_b64, otrp__jose_alg alg, const void *image,
+                              size_t len, const void *pdata, size_t pdata_len, int update,
                               cJSON **encrypted_ta);
 
 /*
@@ -135,6 +136,8 @@ typedef struct reftam_ident {
     otrp__x509_certs *x5c_chain;   /* what requests carry as x5c: without the root */
     otrp__x509_certs *anchors;     /* ca/cert.pem: TEE certificates must chain to it */
     char *sp_cert_b64;             /* the SP certificate (spcert) */
+    otrp__jose_alg jwe_alg;        /* key management the TAM emits (tam.json jwe_alg,
+                                    * PROFILE P3: RSA1_5 default, RSA-OAEP, RSA-OAEP-256) */
 } reftam_ident;
 
 otrp_status reftam_store_open(const char *dir, reftam_store **out, char *detail, size_t cap);

@@ -264,7 +264,7 @@ static outcome send_op(reftam *tam, session *s, size_t index, reftam_reply *r)
         otrp_buf image = {0};
         st = reftam_catalog_image(tam->store, o->taid, &image, &o->version);
         if (st == OTRP_OK)
-            st = reftam_encrypt_ta(t->spaik, image.data, image.len, NULL, 0,
+            st = reftam_encrypt_ta(t->spaik, id->jwe_alg, image.data, image.len, NULL, 0,
                                    o->kind == OP_UPDATE_TA, &eta);
         otrp_buf_free(&image);
         if (st != OTRP_OK)
@@ -277,7 +277,7 @@ static outcome send_op(reftam *tam, session *s, size_t index, reftam_reply *r)
     if (content == NULL)
         st = OTRP_ERR_NO_MEMORY;
     else if ((st = tee_key(t, &key)) == OTRP_OK)
-        st = reftam_encrypt_content(content, key, OTRP__JOSE_ALG_NONE, &jwe);
+        st = reftam_encrypt_content(content, key, id->jwe_alg, &jwe);
     otrp__jose_key_free(key);
     cJSON_Delete(content);
     cJSON *tbs = NULL;

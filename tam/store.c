@@ -117,6 +117,18 @@ static otrp_status load_ident(reftam_store *s, char *detail, size_t cap)
         cJSON_Delete(cfg);
         return OTRP_ERR_CONFIG;
     }
+    const cJSON *alg = otrp__json_member(cfg, "jwe_alg");
+    id->jwe_alg = OTRP__JOSE_ALG_RSA1_5;
+    if (alg != NULL) {
+        id->jwe_alg = cJSON_IsString(alg) ? otrp__jose_alg_from_name(alg->valuestring)
+                                          : OTRP__JOSE_ALG_NONE;
+        if (id->jwe_alg != OTRP__JOSE_ALG_RSA1_5 && id->jwe_alg != OTRP__JOSE_ALG_RSA_OAEP &&
+            id->jwe_alg != OTRP__JOSE_ALG_RSA_OAEP_256) {
+            DETAIL("tam.json jwe_alg must be \"RSA1_5\", \"RSA-OAEP\" or \"RSA-OAEP-256\"");
+            cJSON_Delete(cfg);
+            return OTRP_ERR_CONFIG;
+        }
+    }
     (void)snprintf(id->tamid, sizeof id->tamid, "%s", tamid);
     (void)snprintf(id->spid, sizeof id->spid, "%s", spid);
     (void)snprintf(id->sdname, sizeof id->sdname, "%s", sdname);

@@ -459,6 +459,80 @@ static void test_tam_verified_tee_failure(void **state)
     stop(&f);
 }
 
+/* The key management the TAM emits is configurable (tam.json jwe_alg, P3): with
+ * RSA-OAEP-256 every content JWE says so, and the mock TEE installs the TA. The session
+ * is driven by hand: TAM handler, agent relay, mock TEE. */
+static void test_tam_jwe_alg_configurable(void **state)
+{
+    (void)state;
+    char dir[700], detail[256] = "";
+    snprintf(dir, sizeof dir, "%s/tam-oaep", run_dir);
+    assert_int_equal(fx_copy_dir(tam_dir, dir), 0);
+    char *cfg = slurp(dir, "tam.json");
+    char *p = strstr(cfg, "\"RSA1_5\"");
+    assert_non_null(p);
+    char json[512];
+    snprintf(json, sizeof json, "%.*s\"RSA-OAEP-256\"%s", (int)(p - cfg), cfg, p + 8);
+    free(cfg);
+    assert_int_equal(fx_write(dir, "tam.json", json, strlen(json)), 0);
+    reftam *tam = NULL;
+    assert_int_equal(reftam_open(dir, NULL, &tam, detail, sizeof detail), OTRP_OK);
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
+    char teedir[700];
+    fresh_tee(tee_a, "tee-oaep", teedir, sizeof teedir);
+    otrp_tee *tee = NULL;
+    mock_wrap *w = NULL;
+    assert_int_equal(mock_wrap_new(teedir, 0, &tee, &w), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, tee), OTRP_OK);
+    /* Make the TEE ask for ta1 (its TAM is unreachable; the request stays pending). */
+    assert_int_equal(otrp_agent_request_ta(agent, "ta1", "https://127.0.0.1:1/tam"),
+                     OTRP_ERR_HTTP_CONNECT);
+    char *body = NULL;
+    size_t len = 0;
+    int contents = 0;
+    for (int step = 0; step < 8; step++) {
+        reftam_post post = {body != NULL ? body : "", len, 1};
+        reftam_reply r;
+        reftam_handle(tam, &post, &r);
+        otrp_free(body);
+        body = NULL;
+        if (r.status == 204) {
+            reftam_reply_free(&r);
+            break;
+        }
+        if (r.status != 200)
+            fail_msg("step %d: %u %s", step, r.status, r.detail);
+        /* Every request after GetDeviceState carries content: check its key management. */
+        cJSON *root = cJSON_ParseWithLength((const char *)r.body.data, r.body.len);
+        otrp__jws *jws = NULL;
+        assert_int_equal(otrp__jws_parse_json(root->child, 0, &jws, NULL, 0), OTRP_OK);
+        size_t plen = 0;
+        const uint8_t *pl = otrp__jws_payload(jws, &plen);
+        cJSON *doc = cJSON_ParseWithLength((const char *)pl, plen);
+        const cJSON *content = cJSON_GetObjectItem(doc->child, "content");
+        if (content != NULL) {
+            const cJSON *h = cJSON_GetObjectItem(
+                cJSON_GetArrayItem(cJSON_GetObjectItem(content, "recipients"), 0), "header");
+            assert_string_equal(cJSON_GetObjectItem(h, "alg")->valuestring, "RSA-OAEP-256");
+            contents++;
+        }
+        cJSON_Delete(doc);
+        otrp__jws_free(jws);
+        cJSON_Delete(root);
+        assert_int_equal(otrp_agent_process(agent, (const char *)r.body.data, r.body.len, &body, &len),
+                         OTRP_OK);
+        reftam_reply_free(&r);
+    }
+    otrp_free(body);
+    assert_int_equal(contents, 2); /* CreateSD, InstallTA */
+    char tas[256];
+    installed_tas(agent, "tee-oaep", tas, sizeof tas);
+    assert_string_equal(tas, "ta1,");
+    otrp_agent_free(agent);
+    reftam_close(tam);
+}
+
 /* ---- TLS ------------------------------------------------------------------------------ */
 
 typedef struct tls_case {
@@ -1235,6 +1309,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_two_tees),
         cmocka_unit_test(test_tam_policy_check_installs_pending),
         cmocka_unit_test(test_tam_verified_tee_failure),
+        cmocka_unit_test(test_tam_jwe_alg_configurable),
         cmocka_unit_test(test_tam_tls_wrong_ca),
         cmocka_unit_test(test_tam_tls_wrong_host),
         cmocka_unit_test(test_tam_tls_expired),

@@ -434,5 +434,6 @@ otrp_status test_tam_encrypt_ta(const char *spaik_b64, const void *image, size_t
                                 const void *pdata, size_t pdata_len, int update,
                                 cJSON **encrypted_ta)
 {
-    return reftam_encrypt_ta(spaik_b64, image, len, pdata, pdata_len, update, encrypted_ta);
+    return reftam_encrypt_ta(spaik_b64, OTRP__JOSE_ALG_NONE, image, len, pdata, pdata_len, update,
+                             encrypted_ta);
 }
