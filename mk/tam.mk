@@ -35,11 +35,19 @@ check-tsan-tam:
 
 CI_EXTRA += check-tsan-tam
 
-# make check runs the otrp-tam command-line tests too (results in build/results).
-.PHONY: check-tam-cli
+# make check runs the otrp-tam command-line tests too (results in build/results), and
+# the demo script in a scratch directory: it must end with the TA installed and deleted.
+.PHONY: check-tam-cli check-demo
 check-tam-cli:
 	$(Q)sh test/cli/test_tam_cli.sh build || true
-CHECK_EXTRA += check-tam-cli
+check-demo:
+	$(Q)d=$$(mktemp -d /tmp/otrp-demo-XXXXXX); \
+	if sh scripts/demo.sh build "$$d/demo" > "$$d/out" 2>&1 && \
+	   grep -q "is installed in TEE 'demo-tee'" "$$d/out" && grep -q "holds no TA any more" "$$d/out"; \
+	then echo "ok    demo (scripts/demo.sh)"; echo "demo 1 0" >> build/results; \
+	else echo "FAIL  demo (scripts/demo.sh)"; tail -20 "$$d/out"; echo "demo 0 1" >> build/results; fi; \
+	rm -rf "$$d"
+CHECK_EXTRA += check-tam-cli check-demo
 
 # make bench-session (part of make bench): whole sessions through the agent against a
 # raw libcurl floor (canned TAM, instant TEE), and a 1 MiB TA install split into the

@@ -2,11 +2,12 @@
 # make demo: the whole OTrP story on one machine, in a few readable steps.
 # A reference TAM serves over HTTPS on 127.0.0.1; a mock TEE asks for a Trusted
 # Application; otrp-agent (libotrp) carries the messages between them.
-# usage: demo.sh BUILD   (binaries in BUILD/bin; everything it makes goes to BUILD/demo)
+# usage: demo.sh BUILD [DIR]   (binaries in BUILD/bin; everything it makes goes to DIR,
+#                               default BUILD/demo, which it empties first)
 set -eu
 build=${1:-build}
 bin=$build/bin
-demo=$build/demo
+demo=${2:-$build/demo}
 tam_pid=""
 
 stop_tam() {
