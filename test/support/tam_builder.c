@@ -1,9 +1,15 @@
+/*
+ * The honest half of every operation is the reference TAM's own code (tam/proto.c:
+ * signing, content and TA encryption, reading answers and DSIs); this file adds the
+ * knobs that bend requests for hostile tests and the test helpers around them.
+ */
 #include "tam_builder.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../tam/reftam.h"
 #include "util/base64.h"
 #include "util/json_strict.h"
 
@@ -43,14 +49,6 @@ otrp_status test_load_key(const char *path, otrp__jose_key **out)
     return st;
 }
 
-static char *b64_of(const uint8_t *der, size_t len)
-{
-    char *s = malloc(otrp__b64_encoded_len(len, OTRP__B64_STD) + 1);
-    if (s != NULL)
-        otrp__b64_encode(der, len, s, OTRP__B64_STD);
-    return s;
-}
-
 char *test_cert_b64(const char *pem_path)
 {
     otrp_buf b = {0};
@@ -60,7 +58,7 @@ char *test_cert_b64(const char *pem_path)
         otrp__x509_certs_add(c, b.data, b.len, NULL, 0) == OTRP_OK) {
         size_t len = 0;
         const uint8_t *der = otrp__x509_certs_der(c, 0, &len);
-        out = b64_of(der, len);
+        out = reftam_b64(der, len);
     }
     otrp__x509_certs_free(c);
     otrp_buf_free(&b);
@@ -135,9 +133,17 @@ otrp_status test_tam_learn_from(test_tam *t, const test_tam *o)
 }
 
 /* Sign tbs_name:{tbs} (tbs is consumed) into {"outer": jws} text. */
+static int honest(const test_tam_opts *o)
+{
+    return !o->no_x5c && o->protected_json == NULL && !o->no_signature && !o->tamper_payload &&
+           o->sign_key == NULL;
+}
+
 static otrp_status sign_request(test_tam *t, const char *outer, const char *tbs_name, cJSON *tbs,
                                 const test_tam_opts *o, otrp_buf *msg)
 {
+    if (honest(o)) /* exactly what the reference TAM sends */
+        return reftam_sign_request(t->key, t->chain, outer, tbs_name, tbs, msg);
     cJSON *payload = cJSON_CreateObject();
     cJSON_AddItemToObject(payload, tbs_name, tbs);
     char *text = cJSON_PrintUnformatted(payload);
@@ -313,72 +319,28 @@ static otrp_status decrypt_member(test_tam *t, const cJSON *tbs, const char *key
 
 static otrp_status learn_dsi(test_tam *t, const char *dsi)
 {
-    cJSON *doc = NULL;
-    otrp_status st = otrp__json_parse(dsi, strlen(dsi), 16, &doc, NULL, 0);
+    reftam_dsi d;
+    otrp_status st = reftam_dsi_read(dsi, strlen(dsi), NULL, 0, &d, NULL, 0);
     if (st != OTRP_OK)
         return st;
-    const cJSON *tee = otrp__json_member(otrp__json_member(doc, "dsi"), "tee");
-    const char *cert = otrp__json_string(tee, "cert");
-    const char *name = otrp__json_string(tee, "name");
-    otrp__x509_certs *c = NULL;
-    st = cert != NULL && name != NULL ? otrp__x509_certs_new(&c) : OTRP_ERR_MSG_STRUCTURE;
-    if (st == OTRP_OK)
-        st = otrp__x509_certs_add_b64(c, cert, strlen(cert), NULL, 0);
-    if (st == OTRP_OK) {
-        otrp__jose_key_free(t->tee_key);
-        t->tee_key = NULL;
-        st = otrp__x509_certs_public_key(c, 0, &t->tee_key, NULL, 0);
-    }
-    if (st == OTRP_OK) {
-        size_t len = 0;
-        const uint8_t *der = otrp__x509_certs_der(c, 0, &len);
-        uint8_t d[32];
-        st = otrp__jose_sha256(der, len, d);
-        otrp__b64_encode(d, sizeof d, t->did, OTRP__B64_STD);
-        (void)snprintf(t->tee_name, sizeof t->tee_name, "%s", name);
-    }
-    otrp__x509_certs_free(c);
-    cJSON_Delete(doc);
-    return st;
+    otrp__jose_key_free(t->tee_key);
+    t->tee_key = d.key; /* ownership moves */
+    d.key = NULL;
+    memcpy(t->did, d.did, sizeof t->did);
+    (void)snprintf(t->tee_name, sizeof t->tee_name, "%s", d.name);
+    reftam_dsi_clear(&d);
+    return OTRP_OK;
 }
 
 static otrp_status set_dsihash(test_tam *t, const char *dsi)
 {
-    uint8_t d[32];
-    otrp_status st = otrp__jose_sha256(dsi, strlen(dsi), d);
-    if (st == OTRP_OK)
-        otrp__b64_encode(d, sizeof d, t->dsihash, OTRP__B64_STD);
-    return st;
+    return reftam_hash_b64(dsi, strlen(dsi), t->dsihash);
 }
 
 static otrp_status read_tbs(const char *answer, size_t len, const char *outer, const char *inner,
                             otrp__jws **jws, cJSON **tbs)
 {
-    cJSON *root = NULL;
-    otrp_status st = otrp__json_parse(answer, len, 16, &root, NULL, 0);
-    if (st != OTRP_OK)
-        return st;
-    const cJSON *j = otrp__json_member(root, outer);
-    st = j != NULL && root->child->next == NULL ? otrp__jws_parse_json(j, OTRP__JOSE_F_PROFILE, jws, NULL, 0)
-                                                : OTRP_ERR_MSG_STRUCTURE;
-    cJSON_Delete(root);
-    if (st != OTRP_OK)
-        return st;
-    size_t plen = 0;
-    const uint8_t *p = otrp__jws_payload(*jws, &plen);
-    cJSON *doc = NULL;
-    st = otrp__json_parse((const char *)p, plen, 16, &doc, NULL, 0);
-    if (st != OTRP_OK)
-        return st;
-    cJSON *in = cJSON_DetachItemFromObjectCaseSensitive(doc, inner);
-    int single = doc->child == NULL;
-    cJSON_Delete(doc);
-    if (in == NULL || !single || !cJSON_IsObject(in)) {
-        cJSON_Delete(in);
-        return OTRP_ERR_MSG_NAME_MISMATCH;
-    }
-    *tbs = in;
-    return OTRP_OK;
+    return reftam_read_signed(answer, len, outer, inner, jws, tbs, NULL, 0);
 }
 
 otrp_status test_tam_read(test_tam *t, const char *name, const char *answer, size_t len,
@@ -465,72 +427,13 @@ void test_tam_answer_free(test_tam_answer *a)
 otrp_status test_tam_sign_ta(const otrp__jose_key *sp_key, const void *bin, size_t len,
                              otrp_buf *image)
 {
-    otrp__jws_sign_opts so;
-    memset(&so, 0, sizeof so);
-    so.form = OTRP__JOSE_FORM_COMPACT;
-    otrp_buf_reset(image);
-    return otrp__jws_sign(bin, len, sp_key, &so, image, NULL, 0);
-}
-
-static otrp_status add_cipher(cJSON *eta, const char *name, const uint8_t key[32],
-                              const uint8_t iv[16], const void *data, size_t len)
-{
-    otrp_buf ct = {0};
-    otrp_status st = otrp__jose_aes256cbc_encrypt(key, iv, data, len, &ct);
-    if (st == OTRP_OK) {
-        char *b = b64_of(ct.data, ct.len);
-        cJSON_AddStringToObject(eta, name, b);
-        free(b);
-    }
-    otrp_buf_free(&ct);
-    return st;
+    return reftam_sign_ta(sp_key, bin, len, image);
 }
 
 otrp_status test_tam_encrypt_ta(const char *spaik_b64, const void *image, size_t len,
                                 const void *pdata, size_t pdata_len, int update,
                                 cJSON **encrypted_ta)
 {
-    *encrypted_ta = NULL;
-    size_t n = strlen(spaik_b64);
-    uint8_t *der = malloc(otrp__b64_decoded_max(n) + 1);
-    size_t der_len = 0;
-    otrp__jose_key *aik = NULL;
-    otrp_status st = otrp__b64_decode(spaik_b64, n, der, &der_len, OTRP__B64_STD);
-    if (st == OTRP_OK)
-        st = otrp__jose_key_load(der, der_len, &aik, NULL, 0);
-    free(der);
-    uint8_t key[32], iv[16];
-    if (st == OTRP_OK)
-        st = otrp__jose_random(key, sizeof key);
-    if (st == OTRP_OK)
-        st = otrp__jose_random(iv, sizeof iv);
-    otrp_buf wrapped = {0};
-    otrp__jwe_enc_opts eo;
-    memset(&eo, 0, sizeof eo);
-    eo.form = OTRP__JOSE_FORM_COMPACT;
-    if (st == OTRP_OK)
-        st = otrp__jwe_encrypt(key, sizeof key, aik, &eo, &wrapped, NULL, 0);
-    otrp__jose_key_free(aik);
-    if (st != OTRP_OK) {
-        otrp_buf_free(&wrapped);
-        return st;
-    }
-    cJSON *eta = cJSON_CreateObject();
-    char ivhex[33];
-    for (size_t i = 0; i < 16; i++)
-        (void)snprintf(ivhex + 2 * i, 3, "%02x", iv[i]);
-    cJSON_AddStringToObject(eta, "key", (const char *)wrapped.data);
-    cJSON_AddStringToObject(eta, "iv", ivhex);
-    cJSON_AddStringToObject(eta, "alg", "AESCBC");
-    otrp_buf_free(&wrapped);
-    if (image != NULL)
-        st = add_cipher(eta, update ? "ciphernewtadata" : "ciphertadata", key, iv, image, len);
-    if (st == OTRP_OK && pdata != NULL)
-        st = add_cipher(eta, update ? "ciphernewpdata" : "cipherpdata", key, iv, pdata, pdata_len);
-    if (st != OTRP_OK) {
-        cJSON_Delete(eta);
-        return st;
-    }
-    *encrypted_ta = eta;
-    return OTRP_OK;
+    return reftam_encrypt_ta(spaik_b64, OTRP__JOSE_ALG_NONE, image, len, pdata, pdata_len, update,
+                             encrypted_ta);
 }

@@ -358,7 +358,7 @@ int tam_server_start(const tam_server_config *cfg, tam_server **out)
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
-    addr.sin_port = 0; /* ephemeral */
+    addr.sin_port = htons(cfg->port); /* 0: ephemeral */
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
     int tls = cfg->tls_cert_pem != NULL;

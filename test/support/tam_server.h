@@ -77,6 +77,7 @@ typedef struct tam_server_config {
     const char *tls_key_pem;
     const char *tls_priorities; /* GnuTLS priority string; NULL: "NORMAL" */
     unsigned idle_timeout_s;    /* close a connection idle this long; 0: 30 s */
+    unsigned short port;        /* port on 127.0.0.1; 0: ephemeral (tests always use 0) */
 } tam_server_config;
 
 /* What the server recorded about one request. */

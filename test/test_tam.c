@@ -1,0 +1,1339 @@
+/*
+ * End to end over loopback: the agent (libotrp) with mock TEEs against the reference TAM
+ * (tam/) over HTTPS. Install, update and delete; two TEEs on one agent; the session
+ * figures; TLS failures; every fault-injection option; 16 agents in 16 threads.
+ *
+ * The TAM directory, its TLS certificate and the TEE identities are made once per run
+ * (group setup); each test copies a fresh TEE directory and opens its own TAM.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "otrp/backends.h"
+#include "otrp/mocktee.h"
+#include "otrp/otrp.h"
+#include "reftam.h"
+#include "support/mock_fixture.h"
+#include "support/mock_wrap.h"
+#include "support/tam_builder.h"
+#include "util/base64.h"
+#include "mocktee/mocktee.h"
+
+#define THREADS 16
+/* The agent's stall timeout in these tests, and the slack the issue allows. */
+#define STALL_MS 1000u
+#define SLACK_MS 1000u
+/* A cap small enough that the oversize and endless bodies hit it quickly. */
+#define SMALL_CAP ((size_t)1024 * 1024)
+
+static char run_dir[512];     /* everything of this run */
+static char tam_dir[600];
+static char ca_path[700];
+static char tee_a[600], tee_b[600]; /* provisioned by the TAM's CA (templates) */
+static char pki[600];         /* scripts/pki-test.sh material */
+static char *tls_cert, *tls_key, tls_pin[64];
+static unsigned dir_counter;
+
+static char *slurp(const char *dir, const char *name)
+{
+    char path[800];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *data = calloc(1, 64 * 1024);
+    size_t n = data != NULL ? fread(data, 1, 64 * 1024 - 1, f) : 0;
+    fclose(f);
+    while (n > 0 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
+        data[--n] = '\0';
+    if (strstr(name, ".pin") == NULL && n > 0)
+        data[n] = '\n';
+    return data;
+}
+
+static int write_ta(const char *name, size_t len, unsigned char fill, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", run_dir, name);
+    unsigned char *b = malloc(len);
+    if (b == NULL)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        b[i] = (unsigned char)(fill + i * 7);
+    int rc = fx_write(run_dir, name, b, len);
+    free(b);
+    return rc;
+}
+
+static int add_ta(const char *taid, size_t len, unsigned char fill, unsigned *version)
+{
+    char path[700];
+    if (write_ta("ta.bin", len, fill, path, sizeof path) != 0)
+        return -1;
+    otrp_buf b = {0};
+    FILE *f = fopen(path, "rb");
+    unsigned char chunk[4096];
+    size_t n;
+    while (f != NULL && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (otrp_buf_append(&b, chunk, n) != OTRP_OK)
+            break;
+    if (f != NULL)
+        fclose(f);
+    char detail[256] = "";
+    otrp_status st = reftam_add_ta(tam_dir, taid, b.data, b.len, version, detail, sizeof detail);
+    otrp_buf_free(&b);
+    return st == OTRP_OK ? 0 : -1;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+                                             "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
+        unsetenv(proxy_vars[i]);
+    if (fx_tempdir(run_dir, sizeof run_dir, "tam") != 0)
+        return -1;
+    snprintf(tam_dir, sizeof tam_dir, "%s/tam", run_dir);
+    snprintf(ca_path, sizeof ca_path, "%s/ca/cert.pem", tam_dir);
+    snprintf(tee_a, sizeof tee_a, "%s/tee-a", run_dir);
+    snprintf(tee_b, sizeof tee_b, "%s/tee-b", run_dir);
+    snprintf(pki, sizeof pki, "%s/pki", run_dir);
+    char detail[256] = "";
+    unsigned v = 0;
+    if (reftam_init(tam_dir, NULL, detail, sizeof detail) != OTRP_OK ||
+        reftam_provision_tee(tam_dir, tee_a, "tee-a", NULL, detail, sizeof detail) != OTRP_OK ||
+        reftam_provision_tee(tam_dir, tee_b, "tee-b", NULL, detail, sizeof detail) != OTRP_OK ||
+        reftam_tls_material(tam_dir, &tls_cert, &tls_key, tls_pin, detail, sizeof detail) !=
+            OTRP_OK ||
+        add_ta("ta1", 3000, 1, &v) != 0 || add_ta("ta2", 5000, 2, &v) != 0) {
+        fprintf(stderr, "setup: %s\n", detail);
+        return -1;
+    }
+    const char *src = getenv("OTRP_SRCDIR");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "sh '%s/scripts/pki-test.sh' '%s' >/dev/null",
+             src != NULL ? src : ".", pki);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    free(tls_cert);
+    free(tls_key);
+    fx_rm_rf(run_dir);
+    return 0;
+}
+
+/* A fresh copy of a template TEE directory, renamed (tee.json name), naming tam_uri as
+ * its TAM (NULL: none). */
+static void fresh_tee_uri(const char *template_dir, const char *name, const char *tam_uri,
+                          char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s/t%u-%s", run_dir, __atomic_add_fetch(&dir_counter, 1, __ATOMIC_SEQ_CST),
+             name);
+    assert_int_equal(fx_copy_dir(template_dir, dir), 0);
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"name\": \"%s\", \"version\": \"1.0\", \"tam_uri\": \"%s\", \"jwe_alg\": \"RSA1_5\", "
+             "\"sign_alg\": \"RS256\", \"require_ocsp\": false, \"quota_bytes\": 67108864}",
+             name, tam_uri != NULL ? tam_uri : "");
+    assert_int_equal(fx_write(dir, "tee.json", json, strlen(json)), 0);
+}
+
+static void fresh_tee(const char *template_dir, const char *name, char *dir, size_t cap)
+{
+    fresh_tee_uri(template_dir, name, NULL, dir, cap);
+}
+
+typedef struct fixture {
+    reftam *tam;
+    reftam_server *srv;
+    otrp_agent *agent;
+    mock_wrap *w[2];
+} fixture;
+
+static void agent_config(otrp_agent_config *cfg, const char *ca, const char *pin)
+{
+    otrp_agent_config_init(cfg);
+    cfg->ca_file = ca;
+    cfg->pinned_keys = pin;
+    cfg->connect_timeout_ms = 5000;
+    cfg->http_timeout_ms = 20000;
+    cfg->stall_timeout_ms = STALL_MS;
+    cfg->http_retries = 0;
+}
+
+static void start_tam(fixture *f, const char *cert, const char *key, const reftam_fault *fault)
+{
+    char detail[256] = "";
+    if (f->tam == NULL)
+        assert_int_equal(reftam_open(tam_dir, NULL, &f->tam, detail, sizeof detail), OTRP_OK);
+    reftam_server_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.tam = f->tam;
+    sc.tls_cert_pem = cert;
+    sc.tls_key_pem = key;
+    if (fault != NULL)
+        sc.fault = *fault;
+    assert_int_equal(reftam_server_start(&sc, &f->srv), 0);
+}
+
+static void add_tee(fixture *f, size_t i, const char *template_dir, const char *name)
+{
+    char dir[700];
+    fresh_tee(template_dir, name, dir, sizeof dir);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f->w[i]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f->agent, tee), OTRP_OK);
+}
+
+static void stop(fixture *f)
+{
+    otrp_agent_free(f->agent);
+    reftam_server_stop(f->srv);
+    reftam_close(f->tam);
+    memset(f, 0, sizeof *f);
+}
+
+/* The TA ids the TEE named name reports (otrp_get_device_state), as "a,b,". */
+static void installed_tas(otrp_agent *agent, const char *name, char *out, size_t cap)
+{
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    cJSON *doc = cJSON_ParseWithLength(json, len);
+    otrp_free(json);
+    assert_non_null(doc);
+    out[0] = '\0';
+    const cJSON *tee;
+    cJSON_ArrayForEach(tee, cJSON_GetObjectItem(doc, "tees"))
+    {
+        const cJSON *n = cJSON_GetObjectItem(tee, "name");
+        if (!cJSON_IsString(n) || strcmp(n->valuestring, name) != 0)
+            continue;
+        const cJSON *ta;
+        cJSON_ArrayForEach(ta, cJSON_GetObjectItem(cJSON_GetObjectItem(tee, "backend"), "talist"))
+        {
+            strncat(out, cJSON_GetObjectItem(ta, "taid")->valuestring, cap - strlen(out) - 2);
+            strcat(out, ",");
+        }
+    }
+    cJSON_Delete(doc);
+}
+
+/* A number of last_session in otrp_get_device_state. */
+static double last_session(otrp_agent *agent, const char *key)
+{
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    cJSON *doc = cJSON_ParseWithLength(json, len);
+    otrp_free(json);
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "last_session"), key);
+    double d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    cJSON_Delete(doc);
+    return d;
+}
+
+/* The version installed.json records for taid (any TEE), 0 when none. */
+static unsigned recorded_version(const char *taid)
+{
+    char *text = slurp(tam_dir, "installed.json");
+    cJSON *doc = text != NULL ? cJSON_Parse(text) : NULL;
+    free(text);
+    unsigned v = 0;
+    const cJSON *tee, *ta;
+    cJSON_ArrayForEach(tee, cJSON_GetObjectItem(doc, "tees"))
+    {
+        cJSON_ArrayForEach(ta, cJSON_GetObjectItem(tee, "tas"))
+        {
+            if (strcmp(cJSON_GetObjectItem(ta, "taid")->valuestring, taid) == 0)
+                v = (unsigned)cJSON_GetObjectItem(ta, "version")->valuedouble;
+        }
+    }
+    cJSON_Delete(doc);
+    return v;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------ */
+
+static void test_tam_lifecycle_https(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, tls_pin);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-life");
+    const char *url = reftam_server_url(f.srv);
+    assert_memory_equal(url, "https://127.0.0.1:", 18);
+    char tas[256];
+
+    /* Install: GetDeviceState, CreateSD, InstallTA, 204. */
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", url), OTRP_OK);
+    installed_tas(f.agent, "tee-life", tas, sizeof tas);
+    assert_string_equal(tas, "ta1,");
+    assert_true(last_session(f.agent, "round_trips") == 3);
+    assert_true(last_session(f.agent, "bytes_sent") > 1000);
+    assert_true(last_session(f.agent, "bytes_received") > 3000);
+    assert_true(last_session(f.agent, "duration_ms") >= 0);
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.completed, 1);
+    assert_int_equal(st.operations, 2);
+    assert_int_equal(st.max_connections_per_session, 1); /* one TCP connection per session */
+    assert_int_equal(f.w[0]->process_calls, 3);
+    assert_int_equal(f.w[0]->process_error_calls, 0);
+    unsigned v1 = recorded_version("ta1");
+    assert_true(v1 >= 1);
+
+    /* Asking again with nothing new: GetDeviceState only. */
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", url), OTRP_OK);
+    assert_true(last_session(f.agent, "round_trips") == 1);
+
+    /* The TAM restarts (its records are on disk), then updates: a newer file for ta1. */
+    reftam_server_stop(f.srv);
+    reftam_close(f.tam);
+    f.tam = NULL;
+    start_tam(&f, tls_cert, tls_key, NULL);
+    url = reftam_server_url(f.srv);
+    unsigned v2 = 0;
+    assert_int_equal(add_ta("ta1", 4000, 9, &v2), 0);
+    assert_int_equal(v2, v1 + 1);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", url), OTRP_OK);
+    assert_true(last_session(f.agent, "round_trips") == 2); /* GetDeviceState, UpdateTA */
+    assert_int_equal(recorded_version("ta1"), v2);
+    installed_tas(f.agent, "tee-life", tas, sizeof tas);
+    assert_string_equal(tas, "ta1,");
+
+    /* Delete: DeleteTA, then DeleteSD (empty now). */
+    assert_int_equal(otrp_agent_unrequest_ta(f.agent, "ta1", url), OTRP_OK);
+    assert_true(last_session(f.agent, "round_trips") == 3);
+    installed_tas(f.agent, "tee-life", tas, sizeof tas);
+    assert_string_equal(tas, "");
+    assert_int_equal(recorded_version("ta1"), 0);
+    reftam_get_stats(f.tam, &st); /* since the restart */
+    assert_int_equal(st.completed, 2);
+    assert_int_equal(st.operations, 3);
+    assert_int_equal(st.violations + st.tee_failures, 0);
+    stop(&f);
+}
+
+/* A TA the TAM does not manage: the session ends at once, nothing installed. */
+static void test_tam_unmanaged_ta(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-unmanaged");
+    assert_int_equal(otrp_agent_request_ta(f.agent, "no-such-ta", reftam_server_url(f.srv)), OTRP_OK);
+    char tas[256];
+    installed_tas(f.agent, "tee-unmanaged", tas, sizeof tas);
+    assert_string_equal(tas, "");
+    stop(&f);
+}
+
+/* Two TEEs on one agent: TEE b asked for ta2 while the TAM was unreachable; one session
+ * for ta1 on TEE a serves both. */
+static void test_tam_two_tees(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    char dir_b[700];
+    fresh_tee(tee_b, "tee-two-b", dir_b, sizeof dir_b);
+    {
+        otrp_agent *early = NULL;
+        otrp_tee *tee = NULL;
+        assert_int_equal(otrp_agent_new(&cfg, &early), OTRP_OK);
+        assert_int_equal(otrp_tee_mock_new(dir_b, &tee), OTRP_OK);
+        assert_int_equal(otrp_agent_add_tee(early, tee), OTRP_OK);
+        assert_int_equal(otrp_agent_request_ta(early, "ta2", "https://127.0.0.1:1/tam"),
+                         OTRP_ERR_HTTP_CONNECT);
+        otrp_agent_free(early);
+    }
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-two-a");
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir_b, 0, &tee, &f.w[1]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)), OTRP_OK);
+    char tas[256];
+    installed_tas(f.agent, "tee-two-a", tas, sizeof tas);
+    assert_string_equal(tas, "ta1,");
+    installed_tas(f.agent, "tee-two-b", tas, sizeof tas);
+    assert_string_equal(tas, "ta2,");
+    /* GetDeviceState (both), CreateSD + InstallTA each. */
+    if (last_session(f.agent, "round_trips") != 6) /* GetDeviceState counts once per TEE */
+        fail_msg("round_trips %g", last_session(f.agent, "round_trips"));
+    assert_int_equal(f.w[0]->process_calls, 3);
+    assert_int_equal(f.w[1]->process_calls, 3);
+
+    /* ta1 no longer needed (on TEE a, the first): DeleteTA, DeleteSD there; b keeps ta2. */
+    assert_int_equal(otrp_agent_unrequest_ta(f.agent, "ta1", reftam_server_url(f.srv)), OTRP_OK);
+    installed_tas(f.agent, "tee-two-a", tas, sizeof tas);
+    assert_string_equal(tas, "");
+    installed_tas(f.agent, "tee-two-b", tas, sizeof tas);
+    assert_string_equal(tas, "ta2,");
+    stop(&f);
+}
+
+/* A request made while the TAM was unreachable stays pending in the TEE; the next
+ * policy check runs the session that installs it. */
+static void test_tam_policy_check_installs_pending(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    /* The mock TEE signals pending work with its configured TAM URI. */
+    char dir[700];
+    fresh_tee_uri(tee_a, "tee-policy", reftam_server_url(f.srv), dir, sizeof dir);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", "https://127.0.0.1:1/tam"),
+                     OTRP_ERR_HTTP_CONNECT);
+    assert_int_equal(f.w[0]->process_error_calls, 1);
+    char tas[256];
+    installed_tas(f.agent, "tee-policy", tas, sizeof tas);
+    assert_string_equal(tas, "");
+    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK); /* the TEE's TAM */
+    installed_tas(f.agent, "tee-policy", tas, sizeof tas);
+    assert_string_equal(tas, "ta2,");
+    /* Nothing pending any more: the policy check has no session to run. */
+    unsigned before = reftam_server_requests(f.srv);
+    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK);
+    assert_int_equal(reftam_server_requests(f.srv), before);
+    stop(&f);
+}
+
+/* A TEE that refuses the TAM still signs its GetDeviceState failure and encrypts the
+ * minimal DSI to the TAM (P8): the TAM verifies it, names the TEE and ends with 204. */
+static void test_tam_verified_tee_failure(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    char dir[700];
+    fresh_tee(tee_a, "tee-ocsp", dir, sizeof dir);
+    static const char json[] =
+        "{\"name\": \"tee-ocsp\", \"version\": \"1.0\", \"tam_uri\": \"\", \"jwe_alg\": \"RSA1_5\", "
+        "\"sign_alg\": \"RS256\", \"require_ocsp\": true, \"quota_bytes\": 0}";
+    assert_int_equal(fx_write(dir, "tee.json", json, strlen(json)), 0);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)),
+                     OTRP_ERR_TEE_REPORTED);
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.tee_failures, 1);
+    if (strstr(st.last_failure, "TEE 'tee-ocsp' failed GetDeviceState: ERR_TAM_NOT_TRUSTED") == NULL)
+        fail_msg("TAM: %s", st.last_failure);
+    assert_int_equal(f.w[0]->process_error_calls, 0); /* the TAM ended it with 204 */
+    stop(&f);
+}
+
+/* The key management the TAM emits is configurable (tam.json jwe_alg, P3): with
+ * RSA-OAEP-256 every content JWE says so, and the mock TEE installs the TA. The session
+ * is driven by hand: TAM handler, agent relay, mock TEE. */
+static void test_tam_jwe_alg_configurable(void **state)
+{
+    (void)state;
+    char dir[700], detail[256] = "";
+    snprintf(dir, sizeof dir, "%s/tam-oaep", run_dir);
+    assert_int_equal(fx_copy_dir(tam_dir, dir), 0);
+    char *cfg = slurp(dir, "tam.json");
+    char *p = strstr(cfg, "\"RSA1_5\"");
+    assert_non_null(p);
+    char json[512];
+    snprintf(json, sizeof json, "%.*s\"RSA-OAEP-256\"%s", (int)(p - cfg), cfg, p + 8);
+    free(cfg);
+    assert_int_equal(fx_write(dir, "tam.json", json, strlen(json)), 0);
+    reftam *tam = NULL;
+    assert_int_equal(reftam_open(dir, NULL, &tam, detail, sizeof detail), OTRP_OK);
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
+    char teedir[700];
+    fresh_tee(tee_a, "tee-oaep", teedir, sizeof teedir);
+    otrp_tee *tee = NULL;
+    mock_wrap *w = NULL;
+    assert_int_equal(mock_wrap_new(teedir, 0, &tee, &w), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, tee), OTRP_OK);
+    /* Make the TEE ask for ta1 (its TAM is unreachable; the request stays pending). */
+    assert_int_equal(otrp_agent_request_ta(agent, "ta1", "https://127.0.0.1:1/tam"),
+                     OTRP_ERR_HTTP_CONNECT);
+    char *body = NULL;
+    size_t len = 0;
+    int contents = 0;
+    for (int step = 0; step < 8; step++) {
+        reftam_post post = {body != NULL ? body : "", len, 1};
+        reftam_reply r;
+        reftam_handle(tam, &post, &r);
+        otrp_free(body);
+        body = NULL;
+        if (r.status == 204) {
+            reftam_reply_free(&r);
+            break;
+        }
+        if (r.status != 200)
+            fail_msg("step %d: %u %s", step, r.status, r.detail);
+        /* Every request after GetDeviceState carries content: check its key management. */
+        cJSON *root = cJSON_ParseWithLength((const char *)r.body.data, r.body.len);
+        otrp__jws *jws = NULL;
+        assert_int_equal(otrp__jws_parse_json(root->child, 0, &jws, NULL, 0), OTRP_OK);
+        size_t plen = 0;
+        const uint8_t *pl = otrp__jws_payload(jws, &plen);
+        cJSON *doc = cJSON_ParseWithLength((const char *)pl, plen);
+        const cJSON *content = cJSON_GetObjectItem(doc->child, "content");
+        if (content != NULL) {
+            const cJSON *h = cJSON_GetObjectItem(
+                cJSON_GetArrayItem(cJSON_GetObjectItem(content, "recipients"), 0), "header");
+            assert_string_equal(cJSON_GetObjectItem(h, "alg")->valuestring, "RSA-OAEP-256");
+            contents++;
+        }
+        cJSON_Delete(doc);
+        otrp__jws_free(jws);
+        cJSON_Delete(root);
+        assert_int_equal(otrp_agent_process(agent, (const char *)r.body.data, r.body.len, &body, &len),
+                         OTRP_OK);
+        reftam_reply_free(&r);
+    }
+    otrp_free(body);
+    assert_int_equal(contents, 2); /* CreateSD, InstallTA */
+    char tas[256];
+    installed_tas(agent, "tee-oaep", tas, sizeof tas);
+    assert_string_equal(tas, "ta1,");
+    otrp_agent_free(agent);
+    reftam_close(tam);
+}
+
+/* ---- TLS ------------------------------------------------------------------------------ */
+
+typedef struct tls_case {
+    const char *cert, *key; /* files in pki/ */
+    const char *ca;         /* file in pki/, or NULL: the TAM's CA */
+    const char *pin;        /* file in pki/, or NULL */
+    int plain_http;
+    otrp_status want;
+    const char *detail;
+} tls_case;
+
+static void run_tls_case(const tls_case *c)
+{
+    fixture f = {0};
+    char *cert = c->cert != NULL ? slurp(pki, c->cert) : NULL;
+    char *key = c->key != NULL ? slurp(pki, c->key) : NULL;
+    char *pin = c->pin != NULL ? slurp(pki, c->pin) : NULL;
+    char ca[800];
+    snprintf(ca, sizeof ca, "%s/%s", pki, c->ca != NULL ? c->ca : "ca.pem");
+    start_tam(&f, c->plain_http ? NULL : cert, c->plain_http ? NULL : key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca, pin);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-tls");
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)), c->want);
+    assert_non_null(strstr(otrp_agent_last_error(f.agent), c->detail));
+    assert_int_equal(f.w[0]->process_calls, 0); /* no TEE ProcessOTrPMessage call */
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.sessions, 0);           /* the TAM never saw a POST */
+    free(cert);
+    free(key);
+    free(pin);
+    stop(&f);
+}
+
+static void test_tam_tls_wrong_ca(void **state)
+{
+    (void)state;
+    tls_case c = {"server.pem", "server.key", "other-ca.pem", NULL, 0, OTRP_ERR_TLS_CERT, "POST #1"};
+    run_tls_case(&c);
+}
+
+static void test_tam_tls_wrong_host(void **state)
+{
+    (void)state;
+    tls_case c = {"wronghost.pem", "wronghost.key", NULL, NULL, 0, OTRP_ERR_TLS_HOSTNAME, "POST #1"};
+    run_tls_case(&c);
+}
+
+static void test_tam_tls_expired(void **state)
+{
+    (void)state;
+    tls_case c = {"expired.pem", "expired.key", NULL, NULL, 0, OTRP_ERR_CERT_EXPIRED, "POST #1"};
+    run_tls_case(&c);
+}
+
+static void test_tam_tls_wrong_pin(void **state)
+{
+    (void)state;
+    tls_case c = {"server.pem", "server.key", NULL, "other.pin", 0, OTRP_ERR_TLS_PIN, "pinned"};
+    run_tls_case(&c);
+}
+
+static void test_tam_tls_plain_http_refused(void **state)
+{
+    (void)state;
+    tls_case c = {NULL, NULL, NULL, NULL, 1, OTRP_ERR_HTTP_INSECURE, "http"};
+    run_tls_case(&c);
+}
+
+/* The right pin and CA work (the control case of the ones above). */
+static void test_tam_tls_pinned_ok(void **state)
+{
+    (void)state;
+    tls_case c = {"server.pem", "server.key", NULL, "server.pin", 0, OTRP_OK, ""};
+    fixture f = {0};
+    char *cert = slurp(pki, c.cert), *key = slurp(pki, c.key), *pin = slurp(pki, c.pin);
+    char ca[800];
+    snprintf(ca, sizeof ca, "%s/ca.pem", pki);
+    start_tam(&f, cert, key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca, pin);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-pinned");
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)), OTRP_OK);
+    free(cert);
+    free(key);
+    free(pin);
+    stop(&f);
+}
+
+/* ---- faults --------------------------------------------------------------------------- */
+
+typedef struct fault_case {
+    const char *spec;
+    otrp_status want;
+    const char *detail;
+    unsigned max_ms;          /* the session must end within this (0: no check) */
+} fault_case;
+
+static const fault_case FAULTS[] = {
+    {"drop@1", OTRP_ERR_HTTP_PROTOCOL, "POST #1", 0},
+    {"drop@2", OTRP_ERR_HTTP_PROTOCOL, "POST #2", 0},
+    {"500@1", OTRP_ERR_HTTP_STATUS, "500", 0},
+    {"503@2", OTRP_ERR_HTTP_STATUS, "503", 0},
+    {"302@1", OTRP_ERR_HTTP_REDIRECT, "POST #1", 0},
+    {"wrong-type@2", OTRP_ERR_HTTP_CONTENT_TYPE, "text/html", 0},
+    {"oversize:2000000@1", OTRP_ERR_TOO_LARGE, "exceeds the limit", 0},
+    {"endless@2", OTRP_ERR_TOO_LARGE, "exceeds the limit of 1048576", 5000},
+    {"garbage@1", OTRP_ERR_MSG_NOT_JSON, "TAM message #1", 0},
+    {"stall:4000@2", OTRP_ERR_TIMEOUT, "stalled", STALL_MS + SLACK_MS},
+};
+
+static void run_fault(const fault_case *c)
+{
+    fixture f = {0};
+    reftam_fault fault;
+    assert_int_equal(reftam_fault_parse(c->spec, &fault), 0);
+    start_tam(&f, tls_cert, tls_key, &fault);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    cfg.max_message_size = SMALL_CAP;
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-fault");
+    uint64_t t0 = otrp_monotonic_ms();
+    otrp_status st = otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv));
+    uint64_t ms = otrp_monotonic_ms() - t0;
+    if (st != c->want || strstr(otrp_agent_last_error(f.agent), c->detail) == NULL)
+        fail_msg("fault %s: got %s (%s), wanted %s with '%s'", c->spec, otrp_status_name(st),
+                 otrp_agent_last_error(f.agent), otrp_status_name(c->want), c->detail);
+    if (f.w[0]->process_error_calls != 1)
+        fail_msg("fault %s: ProcessError called %u times", c->spec, f.w[0]->process_error_calls);
+    if (c->max_ms != 0 && ms > c->max_ms)
+        fail_msg("fault %s: the session took %llu ms (limit %u)", c->spec, (unsigned long long)ms,
+                 c->max_ms);
+    if (fault.kind == REFTAM_FAULT_302 && reftam_server_requests(f.srv) != 1)
+        fail_msg("the redirect was followed");
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_device_state(f.agent, &json, &len), OTRP_OK);
+    assert_non_null(strstr(json, otrp_status_name(c->want))); /* last_session.result */
+    otrp_free(json);
+    stop(&f);
+}
+
+#define FAULT_TEST(fn, i)                                                                   \
+    static void fn(void **state)                                                            \
+    {                                                                                       \
+        (void)state;                                                                        \
+        run_fault(&FAULTS[i]);                                                              \
+    }
+FAULT_TEST(test_tam_fault_drop_first, 0)
+FAULT_TEST(test_tam_fault_drop_after_tee, 1)
+FAULT_TEST(test_tam_fault_500, 2)
+FAULT_TEST(test_tam_fault_503, 3)
+FAULT_TEST(test_tam_fault_redirect_not_followed, 4)
+FAULT_TEST(test_tam_fault_wrong_type, 5)
+FAULT_TEST(test_tam_fault_oversize, 6)
+FAULT_TEST(test_tam_fault_endless_chunked_cut, 7)
+FAULT_TEST(test_tam_fault_garbage, 8)
+FAULT_TEST(test_tam_fault_stall_within_timeout, 9)
+
+/* A delay the agent waits out is not a failure. */
+static void test_tam_fault_delay_tolerated(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    reftam_fault fault;
+    assert_int_equal(reftam_fault_parse("delay:300@2", &fault), 0);
+    start_tam(&f, tls_cert, tls_key, &fault);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-delay");
+    uint64_t t0 = otrp_monotonic_ms();
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)), OTRP_OK);
+    assert_true(otrp_monotonic_ms() - t0 >= 300);
+    assert_int_equal(f.w[0]->process_error_calls, 0);
+    stop(&f);
+}
+
+static void test_tam_fault_parse(void **state)
+{
+    (void)state;
+    reftam_fault f;
+    assert_int_equal(reftam_fault_parse("stall:1500@3", &f), 0);
+    assert_int_equal(f.kind, REFTAM_FAULT_STALL);
+    assert_int_equal(f.delay_ms, 1500);
+    assert_int_equal(f.at, 3);
+    assert_int_equal(reftam_fault_parse("oversize", &f), 0);
+    assert_int_equal(f.kind, REFTAM_FAULT_OVERSIZE);
+    static const char *const bad[] = {"", "nope", "500:3", "drop@0", "delay:", "drop@x",
+                                      "stall:5@2x", "oversize:0", "302@65"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (reftam_fault_parse(bad[i], &f) == 0)
+            fail_msg("'%s' was accepted", bad[i]);
+}
+
+/* ---- what the TAM refuses ------------------------------------------------------------- */
+
+/* POSTs straight to the TAM's handler: every bad body gets a specific refusal. */
+static void test_tam_refuses_bad_posts(void **state)
+{
+    (void)state;
+    reftam *tam = NULL;
+    char detail[256];
+    assert_int_equal(reftam_open(tam_dir, NULL, &tam, detail, sizeof detail), OTRP_OK);
+    static const struct {
+        const char *body;
+        unsigned status;
+        const char *detail;
+    } cases[] = {
+        {"not json", 400, "not JSON"},
+        {"[1,2]", 400, "one member"},
+        {"{\"a\":1,\"b\":2}", 400, "one member"},
+        {"{\"GetDeviceStateResponse\":[]}", 400, "no tid"},
+        {"{\"OTrPBrokerError\":{\"ver\":\"1.0\",\"rid\":\"r\",\"tid\":\"t\",\"errcode\":\"ERR_AGENT_TEE_BUSY\"}}",
+         400, "unknown tid"},
+        {"{\"InstallTAResponse\":{\"payload\":\"eyJ9\",\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\"}}",
+         400, "no tid"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        reftam_post p = {cases[i].body, strlen(cases[i].body), 1};
+        reftam_reply r;
+        reftam_handle(tam, &p, &r);
+        if (r.status != cases[i].status || strstr(r.detail, cases[i].detail) == NULL)
+            fail_msg("case %zu: %u '%s'", i, r.status, r.detail);
+        reftam_reply_free(&r);
+    }
+    /* A session whose GetDeviceStateResponse is not signed by a TEE of the TAM's CA. */
+    reftam_post empty = {"", 0, 1};
+    reftam_reply r;
+    reftam_handle(tam, &empty, &r);
+    assert_int_equal(r.status, 200);
+    char tid[37];
+    snprintf(tid, sizeof tid, "%s", r.tid);
+    reftam_reply_free(&r);
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"OTrPBrokerError\":{\"ver\":\"1.0\",\"rid\":\"r\",\"tid\":\"%s\",\"errcode\":\"ERR_AGENT_TEE_UNKNOWN\"}}",
+             tid);
+    reftam_post be = {body, strlen(body), 1};
+    reftam_handle(tam, &be, &r);
+    assert_int_equal(r.status, 204); /* P8: a broker error ends the session */
+    reftam_reply_free(&r);
+    reftam_stats st;
+    reftam_get_stats(tam, &st);
+    assert_int_equal(st.tee_failures, 1);
+    assert_non_null(strstr(st.last_failure, "ERR_AGENT_TEE_UNKNOWN"));
+    reftam_close(tam);
+}
+
+/* {"outer": JWS} with the payload text (signature not valid: the TAM must check the
+ * structure and the ids before it gets that far, or refuse it there). */
+static char *unsigned_jws(const char *outer, const char *payload)
+{
+    size_t n = strlen(payload);
+    char *b64 = malloc(otrp__b64_encoded_len(n, OTRP__B64_URL) + 1);
+    otrp__b64_encode((const uint8_t *)payload, n, b64, OTRP__B64_URL);
+    size_t cap = strlen(b64) + strlen(outer) + 128;
+    char *out = malloc(cap);
+    snprintf(out, cap,
+             "{\"%s\":{\"payload\":\"%s\",\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\"}}",
+             outer, b64);
+    free(b64);
+    return out;
+}
+
+typedef struct session_case {
+    const char *tbs;       /* the TBS text; @RID@ and @TID@ become the session's */
+    int bare;              /* 1: the element is the whole body (not in the GDS array) */
+    int elements;          /* how many copies of the element (0: 1) */
+    unsigned status;
+    const char *detail;
+} session_case;
+
+/* text with @RID@ and @TID@ replaced into out[cap]. */
+static void subst(const char *text, const char *rid, const char *tid, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (const char *p = text; *p != '\0' && o + 1 < cap;) {
+        const char *v = strncmp(p, "@RID@", 5) == 0 ? rid : strncmp(p, "@TID@", 5) == 0 ? tid : NULL;
+        if (v != NULL) {
+            o += (size_t)snprintf(out + o, cap - o, "%s", v);
+            p += 5;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o < cap ? o : cap - 1] = '\0';
+}
+
+static const session_case SESSION_CASES[] = {
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"not-@RID@\",\"tid\":\"@TID@\"}}",
+     0, 0, 400, "rid does not echo"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.1\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     0, 0, 400, "ver is not"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"maybe\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     0, 0, 400, "status is not"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     0, 0, 400, "has no edsi"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\","
+     "\"edsi\":{\"protected\":\"eyJlbmMiOiJBMTI4Q0JDLUhTMjU2In0\",\"recipients\":[{\"header\":{\"alg\":\"RSA1_5\"},"
+     "\"encrypted_key\":\"AAAA\"}],\"iv\":\"AAAAAAAAAAAAAAAAAAAAAA\",\"ciphertext\":\"AAAA\",\"tag\":\"AAAA\"}}}",
+     0, 0, 400, "edsi does not decrypt"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"fail\",\"rid\":\"@RID@\",\"tid\":\"@TID@\","
+     "\"reason\":{\"error-code\":\"ERR_TAM_NOT_TRUSTED\",\"error-message\":\"who are you\"}}}",
+     0, 0, 204, "unauthenticated): ERR_TAM_NOT_TRUSTED: who are you"},
+    {"{\"GetDeviceTEEStateTBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     0, 17, 400, "array of 1..16 answers"},
+    {"{\"CreateSDTBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     0, 0, 400, "payload is not {\"GetDeviceTEEStateTBSResponse\""},
+    {"{\"InstallTATBSResponse\":{\"ver\":\"1.0\",\"status\":\"pass\",\"rid\":\"@RID@\",\"tid\":\"@TID@\"}}",
+     1, 0, 400, "expected GetDeviceStateResponse, got InstallTAResponse"},
+};
+
+/* Bad answers inside an open session (the tid is right, so the TAM reads them through). */
+static void test_tam_refuses_bad_session_posts(void **state)
+{
+    (void)state;
+    reftam *tam = NULL;
+    char detail[256];
+    assert_int_equal(reftam_open(tam_dir, NULL, &tam, detail, sizeof detail), OTRP_OK);
+    for (size_t i = 0; i < sizeof SESSION_CASES / sizeof SESSION_CASES[0]; i++) {
+        const session_case *c = &SESSION_CASES[i];
+        reftam_post empty = {"", 0, 1};
+        reftam_reply r;
+        reftam_handle(tam, &empty, &r);
+        assert_int_equal(r.status, 200);
+        otrp__jws *jws = NULL;
+        cJSON *tbs = NULL;
+        assert_int_equal(reftam_read_signed((const char *)r.body.data, r.body.len, "GetDeviceStateRequest",
+                                            "GetDeviceStateTBSRequest", &jws, &tbs, NULL, 0),
+                         OTRP_OK);
+        char payload[1024];
+        subst(c->tbs, cJSON_GetObjectItem(tbs, "rid")->valuestring, r.tid, payload, sizeof payload);
+        otrp__jws_free(jws);
+        cJSON_Delete(tbs);
+        reftam_reply_free(&r);
+        int is_install = strstr(c->tbs, "InstallTATBS") != NULL;
+        char *element = unsigned_jws(is_install ? "InstallTAResponse" : "GetDeviceTEEStateResponse", payload);
+        size_t cap = strlen(element) * 18 + 64;
+        char *body = malloc(cap);
+        if (c->bare) {
+            snprintf(body, cap, "%s", element);
+        } else {
+            strcpy(body, "{\"GetDeviceStateResponse\":[");
+            for (int k = 0; k < (c->elements != 0 ? c->elements : 1); k++) {
+                if (k > 0)
+                    strcat(body, ",");
+                strcat(body, element);
+            }
+            strcat(body, "]}");
+        }
+        reftam_post p = {body, strlen(body), 1};
+        reftam_handle(tam, &p, &r);
+        if (r.status != c->status || strstr(r.status == 204 ? "" : r.detail, c->status == 204 ? "" : c->detail) == NULL)
+            fail_msg("case %zu: %u '%s'", i, r.status, r.detail);
+        if (c->status == 204) {
+            reftam_stats st;
+            reftam_get_stats(tam, &st);
+            if (strstr(st.last_failure, c->detail) == NULL)
+                fail_msg("case %zu: last failure '%s'", i, st.last_failure);
+        }
+        reftam_reply_free(&r);
+        free(body);
+        free(element);
+    }
+    reftam_stats st;
+    reftam_get_stats(tam, &st);
+    assert_int_equal(st.violations, sizeof SESSION_CASES / sizeof SESSION_CASES[0] - 1);
+    assert_int_equal(st.tee_failures, 1);
+    reftam_close(tam);
+}
+
+/* A TEE whose identity another CA issued is refused: the session fails with 400. */
+static void test_tam_foreign_tee_refused(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    /* The fixture TEE of the mock TEE tests: self-signed, trusting the test TAM root only;
+     * make it trust this TAM's CA so that it answers at all. */
+    char dir[700];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    char *ca = slurp(tam_dir, "ca/cert.pem");
+    assert_int_equal(fx_write(dir, "trust/reftam.pem", ca, strlen(ca)), 0);
+    free(ca);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv)),
+                     OTRP_ERR_HTTP_STATUS);
+    assert_non_null(strstr(otrp_agent_last_error(f.agent), "400"));
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.violations, 1);
+    assert_non_null(strstr(st.last_failure, "not trusted"));
+    assert_int_equal(f.w[0]->process_error_calls, 1);
+    stop(&f);
+    fx_rm_rf(dir);
+}
+
+/* ---- TEE answers the TAM must refuse ---------------------------------------------------- */
+
+/*
+ * A TEE in the middle: the mock TEE answers, then one answer is bent before the agent
+ * relays it: re-signed with the TEE's own key (and content re-encrypted to the TAM)
+ * where the change is inside the signature, so that only the TAM's checks can catch it.
+ */
+typedef enum tamper_kind {
+    T_SIGNATURE,    /* a signature byte changed, nothing re-signed */
+    T_RID,          /* rid of another request */
+    T_VER,          /* "ver": "2.0" */
+    T_STATUS_FAIL,  /* a signed failure answer (ERR_TEE_FAIL) */
+    T_NO_CONTENT,   /* content removed */
+    T_DID,          /* content.did of another TEE */
+    T_DSI_OBJECT,   /* content.dsi as an object */
+    T_NO_TEESPAIK,  /* CreateSD content without teespaik */
+    T_EDSI_FOREIGN  /* the DSI names a certificate of another CA */
+} tamper_kind;
+
+typedef struct tamper_tee {
+    otrp__mock *mock;
+    tamper_kind kind;
+    const char *at;            /* the answer to bend, e.g. "CreateSDResponse" */
+    otrp__jose_key *tee_key;   /* the TEE's private key (re-signing) */
+    otrp__jose_key *tam_priv;  /* the TAM's key: to read content, */
+    otrp__jose_key *tam_pub;   /* and its certificate's: to encrypt it again */
+    int done;
+    unsigned process_error_calls;
+} tamper_tee;
+
+static otrp_status tt_name(void *ctx, const otrp_tee_call *call, otrp_buf *name)
+{
+    return otrp__mock_ops.get_name(((tamper_tee *)ctx)->mock, call, name);
+}
+
+static otrp_status tt_request(void *ctx, const otrp_tee_call *call, const char *taid,
+                              const char *hint, otrp_buf *uri, otrp_buf *msg)
+{
+    return otrp__mock_ops.request_ta(((tamper_tee *)ctx)->mock, call, taid, hint, uri, msg);
+}
+
+static otrp_status tt_process_error(void *ctx, const otrp_tee_call *call)
+{
+    tamper_tee *t = ctx;
+    t->process_error_calls++;
+    return otrp__mock_ops.process_error(t->mock, call);
+}
+
+static otrp_status tt_describe(void *ctx, const otrp_tee_call *call, otrp_buf *json)
+{
+    return otrp__mock_ops.describe(((tamper_tee *)ctx)->mock, call, json);
+}
+
+static void tt_destroy(void *ctx)
+{
+    tamper_tee *t = ctx;
+    otrp__mock_ops.destroy(t->mock);
+}
+
+/* Replace member key of obj by a JWE of the text of value (consumed) to the TAM. */
+static void reencrypt(tamper_tee *t, cJSON *obj, const char *key, cJSON *value)
+{
+    cJSON *jwe = NULL;
+    assert_int_equal(reftam_encrypt_content(value, t->tam_pub, OTRP__JOSE_ALG_NONE, &jwe), OTRP_OK);
+    cJSON_Delete(value);
+    cJSON_ReplaceItemInObjectCaseSensitive(obj, key, jwe);
+}
+
+/* The decrypted JSON of member key of obj. */
+static cJSON *decrypt(tamper_tee *t, const cJSON *obj, const char *key)
+{
+    otrp_buf plain = {0};
+    assert_int_equal(otrp__jwe_decrypt_json(cJSON_GetObjectItemCaseSensitive(obj, key), t->tam_priv, 0,
+                                            &plain, NULL, NULL, 0),
+                     OTRP_OK);
+    cJSON *v = cJSON_ParseWithLength((const char *)plain.data, plain.len);
+    otrp_buf_free(&plain);
+    assert_non_null(v);
+    return v;
+}
+
+static void bend(tamper_tee *t, cJSON *tbs)
+{
+    switch (t->kind) {
+    case T_RID:
+        cJSON_ReplaceItemInObjectCaseSensitive(tbs, "rid", cJSON_CreateString("another-rid"));
+        break;
+    case T_VER:
+        cJSON_ReplaceItemInObjectCaseSensitive(tbs, "ver", cJSON_CreateString("2.0"));
+        break;
+    case T_STATUS_FAIL: {
+        cJSON_ReplaceItemInObjectCaseSensitive(tbs, "status", cJSON_CreateString("fail"));
+        cJSON_DeleteItemFromObjectCaseSensitive(tbs, "content");
+        cJSON *reason = cJSON_AddObjectToObject(tbs, "reason");
+        cJSON_AddStringToObject(reason, "error-code", "ERR_TEE_FAIL");
+        cJSON_AddStringToObject(reason, "error-message", "injected");
+        break;
+    }
+    case T_NO_CONTENT:
+        cJSON_DeleteItemFromObjectCaseSensitive(tbs, "content");
+        break;
+    case T_DID:
+    case T_DSI_OBJECT:
+    case T_NO_TEESPAIK: {
+        cJSON *c = decrypt(t, tbs, "content");
+        if (t->kind == T_DID)
+            cJSON_ReplaceItemInObjectCaseSensitive(c, "did",
+                                                   cJSON_CreateString("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+        else if (t->kind == T_DSI_OBJECT)
+            cJSON_ReplaceItemInObjectCaseSensitive(c, "dsi", cJSON_CreateObject());
+        else
+            cJSON_DeleteItemFromObjectCaseSensitive(c, "teespaik");
+        reencrypt(t, tbs, "content", c);
+        break;
+    }
+    case T_EDSI_FOREIGN: {
+        cJSON *d = decrypt(t, tbs, "edsi");
+        cJSON *tee = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "dsi"), "tee");
+        char *foreign = test_cert_b64(TEST_PKI_DIR "/tee.pem"); /* self-signed elsewhere */
+        cJSON_ReplaceItemInObjectCaseSensitive(tee, "cert", cJSON_CreateString(foreign));
+        cJSON_ReplaceItemInObjectCaseSensitive(tee, "cacert", cJSON_CreateArray());
+        free(foreign);
+        reencrypt(t, tbs, "edsi", d);
+        break;
+    }
+    case T_SIGNATURE:
+        break;
+    }
+}
+
+static otrp_status tt_process(void *ctx, const otrp_tee_call *call, const char *msg, size_t len,
+                              otrp_buf *out)
+{
+    tamper_tee *t = ctx;
+    otrp_status st = otrp__mock_ops.process_message(t->mock, call, msg, len, out);
+    if (st != OTRP_OK || t->done)
+        return st;
+    cJSON *root = cJSON_ParseWithLength((const char *)out->data, out->len);
+    assert_non_null(root);
+    if (strcmp(root->child->string, t->at) != 0) {
+        cJSON_Delete(root);
+        return OTRP_OK;
+    }
+    t->done = 1;
+    cJSON *jws = root->child;
+    if (t->kind == T_SIGNATURE) {
+        cJSON *sig = cJSON_GetObjectItemCaseSensitive(jws, "signature");
+        char *v = strdup(sig->valuestring);
+        v[5] = v[5] == 'A' ? 'B' : 'A';
+        cJSON_ReplaceItemInObjectCaseSensitive(jws, "signature", cJSON_CreateString(v));
+        free(v);
+    } else {
+        otrp__jws *parsed = NULL;
+        assert_int_equal(otrp__jws_parse_json(jws, 0, &parsed, NULL, 0), OTRP_OK);
+        size_t plen = 0;
+        const uint8_t *p = otrp__jws_payload(parsed, &plen);
+        cJSON *doc = cJSON_ParseWithLength((const char *)p, plen);
+        otrp__jws_free(parsed);
+        bend(t, doc->child);
+        char *text = cJSON_PrintUnformatted(doc);
+        cJSON_Delete(doc);
+        cJSON *signed_again = NULL;
+        assert_int_equal(otrp__jws_sign_json(text, strlen(text), t->tee_key, NULL, &signed_again, NULL, 0),
+                         OTRP_OK);
+        free(text);
+        cJSON_ReplaceItemInObjectCaseSensitive(root, t->at, signed_again);
+    }
+    char *bent = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    otrp_buf_reset(out);
+    st = otrp_buf_append_str(out, bent);
+    free(bent);
+    return st;
+}
+
+static const struct otrp_tee_ops tamper_ops = {
+    .struct_size = sizeof(struct otrp_tee_ops),
+    .kind = "mock",
+    .get_name = tt_name,
+    .process_message = tt_process,
+    .request_ta = tt_request,
+    .process_error = tt_process_error,
+    .describe = tt_describe,
+    .destroy = tt_destroy,
+};
+
+typedef struct tamper_case {
+    tamper_kind kind;
+    const char *at;
+    otrp_status want;        /* the agent's status */
+    const char *tam_detail;  /* in the TAM's last failure */
+} tamper_case;
+
+static const tamper_case TAMPERS[] = {
+    {T_SIGNATURE, "GetDeviceTEEStateResponse", OTRP_ERR_HTTP_STATUS, "does not verify"},
+    {T_SIGNATURE, "InstallTAResponse", OTRP_ERR_HTTP_STATUS, "InstallTAResponse of TEE 'tee-bent' does not verify"},
+    {T_RID, "CreateSDResponse", OTRP_ERR_HTTP_STATUS, "rid does not echo"},
+    {T_VER, "GetDeviceTEEStateResponse", OTRP_ERR_HTTP_STATUS, "ver is not"},
+    {T_STATUS_FAIL, "CreateSDResponse", OTRP_ERR_TEE_REPORTED, "failed CreateSD: ERR_TEE_FAIL: injected"},
+    {T_NO_CONTENT, "InstallTAResponse", OTRP_ERR_HTTP_STATUS, "has no content"},
+    {T_DID, "InstallTAResponse", OTRP_ERR_HTTP_STATUS, "did is not"},
+    {T_DSI_OBJECT, "CreateSDResponse", OTRP_ERR_HTTP_STATUS, "content.dsi is missing or not a string"},
+    {T_NO_TEESPAIK, "CreateSDResponse", OTRP_ERR_HTTP_STATUS, "teespaik is missing"},
+    {T_EDSI_FOREIGN, "GetDeviceTEEStateResponse", OTRP_ERR_HTTP_STATUS, "not trusted"},
+};
+
+static void test_tam_refuses_bent_answers(void **state)
+{
+    (void)state;
+    char path[800];
+    otrp__jose_key *tam_priv = NULL, *tam_pub = NULL;
+    snprintf(path, sizeof path, "%s/tam/key.pem", tam_dir);
+    assert_int_equal(test_load_key(path, &tam_priv), OTRP_OK);
+    snprintf(path, sizeof path, "%s/tam/cert.pem", tam_dir);
+    assert_int_equal(test_load_key(path, &tam_pub), OTRP_OK);
+    for (size_t i = 0; i < sizeof TAMPERS / sizeof TAMPERS[0]; i++) {
+        const tamper_case *c = &TAMPERS[i];
+        fixture f = {0};
+        start_tam(&f, tls_cert, tls_key, NULL);
+        otrp_agent_config cfg;
+        agent_config(&cfg, ca_path, NULL);
+        assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+        char dir[700];
+        fresh_tee(tee_a, "tee-bent", dir, sizeof dir);
+        tamper_tee t;
+        memset(&t, 0, sizeof t);
+        t.kind = c->kind;
+        t.at = c->at;
+        t.tam_priv = tam_priv;
+        t.tam_pub = tam_pub;
+        snprintf(path, sizeof path, "%s/identity/key.pem", dir);
+        assert_int_equal(test_load_key(path, &t.tee_key), OTRP_OK);
+        assert_int_equal(otrp__mock_open(dir, NULL, &t.mock, NULL, 0), OTRP_OK);
+        otrp_tee *tee = NULL;
+        assert_int_equal(otrp_tee_new(&tamper_ops, &t, &tee), OTRP_OK);
+        assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+        otrp_status st = otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(f.srv));
+        reftam_stats rs;
+        reftam_get_stats(f.tam, &rs);
+        if (st != c->want || strstr(rs.last_failure, c->tam_detail) == NULL)
+            fail_msg("case %zu: agent %s (%s); TAM '%s', wanted %s and '%s'", i,
+                     otrp_status_name(st), otrp_agent_last_error(f.agent), rs.last_failure,
+                     otrp_status_name(c->want), c->tam_detail);
+        assert_true(t.done);
+        assert_int_equal(rs.completed, 0);
+        /* A refusal (400) is a transport failure for the agent: the TEE hears of it. */
+        assert_int_equal(t.process_error_calls, c->want == OTRP_ERR_HTTP_STATUS ? 1 : 0);
+        assert_int_equal(rs.violations + rs.tee_failures, 1);
+        stop(&f);
+        otrp__jose_key_free(t.tee_key);
+    }
+    otrp__jose_key_free(tam_priv);
+    otrp__jose_key_free(tam_pub);
+}
+
+/* An idle session is forgotten: its next POST finds no session. */
+static void test_tam_idle_session_forgotten(void **state)
+{
+    (void)state;
+    reftam *tam = NULL;
+    reftam_options o;
+    memset(&o, 0, sizeof o);
+    o.idle_s = 1;
+    char detail[256];
+    assert_int_equal(reftam_open(tam_dir, &o, &tam, detail, sizeof detail), OTRP_OK);
+    reftam_post empty = {"", 0, 1};
+    reftam_reply r;
+    reftam_handle(tam, &empty, &r);
+    assert_int_equal(r.status, 200);
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"OTrPBrokerError\":{\"ver\":\"1.0\",\"rid\":\"r\",\"tid\":\"%s\",\"errcode\":\"ERR_AGENT_TEE_BUSY\"}}",
+             r.tid);
+    reftam_reply_free(&r);
+    struct timespec ts = {1, 200000000};
+    nanosleep(&ts, NULL);
+    reftam_post late = {body, strlen(body), 1};
+    reftam_handle(tam, &late, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.detail, "unknown tid"));
+    reftam_reply_free(&r);
+    reftam_close(tam);
+}
+
+/* ---- 16 agents in 16 threads ---------------------------------------------------------- */
+
+/*
+ * Each agent has its own mock TEE, served by its own otrp-tee-sim daemon (socket
+ * backend): lib/jose key handles hold PSA key slots and mbedTLS 2.28 has 32 per
+ * process, fewer than 16 in-process mock TEEs plus the TAM need.
+ */
+typedef struct worker {
+    const char *url;
+    char dir[700];
+    char sock[760];
+    pid_t pid;
+    otrp_status st;
+    char detail[256];
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, tls_pin);
+    /* Sixteen sessions share one TAM whose cryptography runs one at a time (PSA is
+     * serialized process-wide); under ThreadSanitizer a POST may wait seconds. */
+    cfg.stall_timeout_ms = 60000;
+    cfg.http_timeout_ms = 120000;
+    otrp_agent *agent = NULL;
+    otrp_tee *tee = NULL;
+    w->st = otrp_agent_new(&cfg, &agent);
+    if (w->st == OTRP_OK)
+        w->st = otrp_tee_socket_new(w->sock, &tee);
+    if (w->st == OTRP_OK)
+        w->st = otrp_agent_add_tee(agent, tee);
+    if (w->st == OTRP_OK)
+        w->st = otrp_agent_request_ta(agent, "ta2", w->url);
+    if (agent != NULL)
+        snprintf(w->detail, sizeof w->detail, "%s", otrp_agent_last_error(agent));
+    otrp_agent_free(agent);
+    return NULL;
+}
+
+static void test_tam_parallel_agents(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    worker w[THREADS];
+    pthread_t th[THREADS];
+    memset(w, 0, sizeof w);
+    for (size_t i = 0; i < THREADS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "tee-par-%zu", i);
+        fresh_tee(tee_a, name, w[i].dir, sizeof w[i].dir);
+        snprintf(w[i].sock, sizeof w[i].sock, "%s/sock", w[i].dir);
+        w[i].url = reftam_server_url(f.srv);
+        w[i].pid = fx_daemon_start(w[i].dir, w[i].sock);
+        assert_true(w[i].pid > 0);
+    }
+    for (size_t i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+    for (size_t i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    for (size_t i = 0; i < THREADS; i++)
+        assert_int_equal(fx_daemon_stop(w[i].pid, SIGTERM), 0);
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    for (size_t i = 0; i < THREADS; i++)
+        if (w[i].st != OTRP_OK)
+            fail_msg("agent %zu: %s: %s (TAM: %s)", i, otrp_status_name(w[i].st), w[i].detail,
+                     st.last_failure);
+    assert_int_equal(st.completed, THREADS);
+    assert_int_equal(st.operations, 2 * THREADS);
+    assert_int_equal(st.max_connections_per_session, 1);
+    stop(&f);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    fx_set_argv0(argv[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tam_lifecycle_https),
+        cmocka_unit_test(test_tam_unmanaged_ta),
+        cmocka_unit_test(test_tam_two_tees),
+        cmocka_unit_test(test_tam_policy_check_installs_pending),
+        cmocka_unit_test(test_tam_verified_tee_failure),
+        cmocka_unit_test(test_tam_jwe_alg_configurable),
+        cmocka_unit_test(test_tam_tls_wrong_ca),
+        cmocka_unit_test(test_tam_tls_wrong_host),
+        cmocka_unit_test(test_tam_tls_expired),
+        cmocka_unit_test(test_tam_tls_wrong_pin),
+        cmocka_unit_test(test_tam_tls_plain_http_refused),
+        cmocka_unit_test(test_tam_tls_pinned_ok),
+        cmocka_unit_test(test_tam_fault_drop_first),
+        cmocka_unit_test(test_tam_fault_drop_after_tee),
+        cmocka_unit_test(test_tam_fault_500),
+        cmocka_unit_test(test_tam_fault_503),
+        cmocka_unit_test(test_tam_fault_redirect_not_followed),
+        cmocka_unit_test(test_tam_fault_wrong_type),
+        cmocka_unit_test(test_tam_fault_oversize),
+        cmocka_unit_test(test_tam_fault_endless_chunked_cut),
+        cmocka_unit_test(test_tam_fault_garbage),
+        cmocka_unit_test(test_tam_fault_stall_within_timeout),
+        cmocka_unit_test(test_tam_fault_delay_tolerated),
+        cmocka_unit_test(test_tam_fault_parse),
+        cmocka_unit_test(test_tam_refuses_bad_posts),
+        cmocka_unit_test(test_tam_refuses_bad_session_posts),
+        cmocka_unit_test(test_tam_foreign_tee_refused),
+        cmocka_unit_test(test_tam_refuses_bent_answers),
+        cmocka_unit_test(test_tam_idle_session_forgotten),
+        cmocka_unit_test(test_tam_parallel_agents),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
