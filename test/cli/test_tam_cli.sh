@@ -76,8 +76,10 @@ if openssl verify -CAfile "$tam/ca/cert.pem" "$tmp/tee/identity/cert.pem" >/dev/
 else
     bad "the TEE identity chains to the TAM's CA, which the TEE trusts"
 fi
-expect "a TEE name with a space is refused" 1 "without spaces" "" -- \
+expect "a DSI-style TEE name with an inner space is accepted" 0 "" "Primary TEE" -- \
     "$bin/otrp-tam" provision-tee "$tam" "$tmp/tee-space" --name "Primary TEE"
+expect "a TEE name with a leading space is refused" 1 "no space at either end" "" -- \
+    "$bin/otrp-tam" provision-tee "$tam" "$tmp/tee-lead" --name " Primary"
 head -c 20000 /dev/urandom > "$tmp/ta-v1.bin"
 head -c 30000 /dev/urandom > "$tmp/ta-v2.bin"
 expect "add-ta stores version 1" 0 "" "TA cli-ta version 1" -- "$bin/otrp-tam" add-ta "$tam" cli-ta "$tmp/ta-v1.bin"
