@@ -8,6 +8,7 @@
 
 #include "otrp/otrp.h"
 #include "util/base64.h"
+#include "util/json_scan.h"
 #include "util/json_strict.h"
 #include "util/mem.h"
 
@@ -157,6 +158,31 @@ static void test_json_strict_rejects(void **state)
     cJSON_Delete(root);
 }
 
+/* The word-at-a-time scan stops exactly where the byte loop would, at every offset. */
+static void test_json_scan_plain_stops_at_every_special_byte(void **state)
+{
+    (void)state;
+    static const unsigned char stops[] = {'"', '\\', 0x00, 0x01, 0x1f};
+    static const unsigned char plain[] = {' ', 'A', '~', 0x7f, 0x80, 0xc3, 0xff, 0x21, 0x5b};
+    char text[48];
+    for (size_t k = 0; k < sizeof plain; k++) {
+        memset(text, (char)plain[k], sizeof text);
+        assert_int_equal(otrp__jc_scan_plain(text, 0, sizeof text), sizeof text);
+        for (size_t from = 0; from < 9; from++)
+            assert_int_equal(otrp__jc_scan_plain(text, from, sizeof text), sizeof text);
+        for (size_t pos = 0; pos < sizeof text; pos++) {
+            for (size_t j = 0; j < sizeof stops; j++) {
+                text[pos] = (char)stops[j];
+                size_t from = pos % 5;
+                size_t want = from <= pos ? pos : sizeof text;
+                if (otrp__jc_scan_plain(text, from, sizeof text) != want)
+                    fail_msg("plain 0x%02x, stop 0x%02x at %zu", plain[k], stops[j], pos);
+                text[pos] = (char)plain[k];
+            }
+        }
+    }
+}
+
 static void test_ct_equal_and_memzero(void **state)
 {
     (void)state;
@@ -176,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_base64_round_trip_all_lengths),
         cmocka_unit_test(test_base64url_chunks_match_whole),
         cmocka_unit_test(test_json_strict_rejects),
+        cmocka_unit_test(test_json_scan_plain_stops_at_every_special_byte),
         cmocka_unit_test(test_ct_equal_and_memzero),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
