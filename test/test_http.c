@@ -37,6 +37,8 @@
 /* The stall timeout the stall tests use, and how late the verdict may come. */
 #define TEST_STALL_MS 1000u
 #define STALL_SLACK_MS 1000u
+/* How much earlier than our clock a libcurl-timed limit may fire. */
+#define CURL_CLOCK_SLACK_MS 5u
 
 /* ---- TLS material (made once per run) ---- */
 
@@ -954,7 +956,9 @@ static void test_https_silent_handshake_hits_connect_timeout(void **state)
     assert_int_equal(f.info.attempts, 1); /* a timeout is not retried */
     print_message("silent TLS handshake: verdict after %llu ms (connect timeout 300 ms)\n",
                   (unsigned long long)f.elapsed_ms);
-    assert_true(f.elapsed_ms >= 300 && f.elapsed_ms < 300 + STALL_SLACK_MS);
+    /* libcurl times the connect phase with its own clock, started a moment before ours
+     * and rounded differently: 299 ms has been seen for 300 */
+    assert_true(f.elapsed_ms + CURL_CLOCK_SLACK_MS >= 300 && f.elapsed_ms < 300 + STALL_SLACK_MS);
     fx_done(&f);
     close(fd);
 }
