@@ -22,6 +22,7 @@ CI_EXTRA += check-crash
 # of the Makefile (5 minutes / 30 seconds); seeds in test/fuzz/corpus/mocktee, made by
 #   OTRP_FUZZ_SEEDS=test/fuzz/corpus/mocktee build/fuzz/fuzz_mocktee -runs=0
 FUZZ_TARGETS += mocktee
+CI_EXTRA += fuzz-ci-mocktee
 # The test support objects include the TAM server (libmicrohttpd).
 build/fuzz/fuzz_mocktee: DEP_LIBS += $(MHD_LIBS)
 

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/json_scan.h"
+
 static void set_detail(char *detail, size_t cap, const char *text, const char *name)
 {
     if (detail == NULL || cap == 0)
@@ -64,20 +66,21 @@ otrp_status otrp__json_check_tree(const cJSON *item, int max_depth, char *detail
 }
 
 /* cJSON recurses once per nesting level (up to its own limit of 1000), so the depth is
- * bounded before parsing: count the brackets outside strings. */
+ * bounded before parsing: count the brackets outside strings. String contents (most of
+ * the bytes of a message carrying a TA) are skipped eight bytes at a time. */
 static int nesting_exceeds(const char *text, size_t len, int max_depth)
 {
     int depth = 0;
-    int in_string = 0;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
+        if (c == '"') {
+            for (i++; i < len; i++) {
+                i = otrp__jc_scan_plain(text, i, len);
+                if (i >= len || text[i] == '"')
+                    break;
+                if (text[i] == '\\')
+                    i++; /* the escaped character cannot end the string */
+            }
         } else if (c == '{' || c == '[') {
             if (++depth > max_depth)
                 return 1;
