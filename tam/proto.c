@@ -30,6 +30,17 @@ int reftam_id_valid(const char *s)
     return otrp__mock_id_valid(s); /* one definition of the P7 syntax */
 }
 
+/* A TEE name (DSI tee.name, the `tee` routing value): 1..128 printable characters; inner
+ * spaces are fine ("Primary TEE"), leading or trailing ones are not. */
+static int tee_name_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if ((unsigned char)s[n] < 0x20 || (unsigned char)s[n] > 0x7e)
+            return 0;
+    return n >= 1 && n <= REFTAM_ID_MAX && s[0] != ' ' && s[n - 1] != ' ';
+}
+
 otrp_status reftam_hash_b64(const void *data, size_t len, char out[48])
 {
     uint8_t d[OTRP__JOSE_SHA256_LEN];
@@ -288,7 +299,7 @@ otrp_status reftam_dsi_read(const char *text, size_t len, const otrp__x509_certs
         DETAIL("DSI is not {\"dsi\": {\"tee\": {...}}}");
         goto bad;
     }
-    if (name == NULL || !reftam_id_valid(name)) {
+    if (name == NULL || !tee_name_valid(name)) {
         DETAIL("DSI tee.name is missing or not 1..128 printable characters");
         goto bad;
     }

@@ -533,6 +533,40 @@ static void test_tam_jwe_alg_configurable(void **state)
     reftam_close(tam);
 }
 
+/* DSI names: inner spaces are a TEE name ("Primary TEE"), edge spaces and control
+ * characters are not. */
+static void test_tam_dsi_tee_names(void **state)
+{
+    (void)state;
+    char *cert = test_cert_b64(TEST_PKI_DIR "/tee.pem");
+    static const struct {
+        const char *name;
+        otrp_status want;
+    } cases[] = {{"Primary TEE", OTRP_OK}, {"tee-1", OTRP_OK}, {" lead", OTRP_ERR_MSG_FIELD},
+                 {"trail ", OTRP_ERR_MSG_FIELD}, {"", OTRP_ERR_MSG_FIELD},
+                 {"tab\there", OTRP_ERR_MSG_FIELD}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON *tee = cJSON_AddObjectToObject(cJSON_AddObjectToObject(doc, "dsi"), "tee");
+        cJSON_AddStringToObject(tee, "name", cases[i].name);
+        cJSON_AddStringToObject(tee, "ver", "1.0");
+        cJSON_AddStringToObject(tee, "cert", cert);
+        cJSON_AddArrayToObject(tee, "cacert");
+        char *text = cJSON_PrintUnformatted(doc);
+        cJSON_Delete(doc);
+        reftam_dsi d;
+        otrp_status st = reftam_dsi_read(text, strlen(text), NULL, 0, &d, NULL, 0);
+        if (st != cases[i].want)
+            fail_msg("name '%s': %s", cases[i].name, otrp_status_name(st));
+        if (st == OTRP_OK) {
+            assert_string_equal(d.name, cases[i].name);
+            reftam_dsi_clear(&d);
+        }
+        cJSON_free(text);
+    }
+    free(cert);
+}
+
 /* ---- TLS ------------------------------------------------------------------------------ */
 
 typedef struct tls_case {
@@ -1310,6 +1344,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_policy_check_installs_pending),
         cmocka_unit_test(test_tam_verified_tee_failure),
         cmocka_unit_test(test_tam_jwe_alg_configurable),
+        cmocka_unit_test(test_tam_dsi_tee_names),
         cmocka_unit_test(test_tam_tls_wrong_ca),
         cmocka_unit_test(test_tam_tls_wrong_host),
         cmocka_unit_test(test_tam_tls_expired),
