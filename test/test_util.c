@@ -183,6 +183,16 @@ static void test_json_scan_plain_stops_at_every_special_byte(void **state)
     }
 }
 
+static void test_hex_decode(void **state)
+{
+    (void)state;
+    uint8_t out[3];
+    assert_int_equal(otrp__hex_decode("00aFff", 3, out), 0);
+    assert_memory_equal(out, "\x00\xaf\xff", 3);
+    assert_int_equal(otrp__hex_decode("00ag00", 3, out), -1);
+    assert_int_equal(otrp__hex_decode("0 1234", 3, out), -1);
+}
+
 static void test_ct_equal_and_memzero(void **state)
 {
     (void)state;
@@ -203,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_base64url_chunks_match_whole),
         cmocka_unit_test(test_json_strict_rejects),
         cmocka_unit_test(test_json_scan_plain_stops_at_every_special_byte),
+        cmocka_unit_test(test_hex_decode),
         cmocka_unit_test(test_ct_equal_and_memzero),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);

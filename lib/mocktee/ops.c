@@ -352,21 +352,7 @@ static int decode_iv(const char *text, uint8_t iv[16])
 {
     size_t n = strlen(text);
     if (n == 32) {
-        for (size_t i = 0; i < 16; i++) {
-            unsigned v = 0;
-            for (size_t j = 0; j < 2; j++) {
-                char c = text[2 * i + j];
-                unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-                             : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                             : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-                                                    : 16u;
-                if (d > 15)
-                    return -1;
-                v = v * 16 + d;
-            }
-            iv[i] = (uint8_t)v;
-        }
-        return 0;
+        return otrp__hex_decode(text, 16, iv);
     }
     uint8_t tmp[24];
     size_t len = 0;

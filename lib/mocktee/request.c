@@ -207,21 +207,7 @@ static int decode_hash(const char *text, uint8_t out[32])
 {
     size_t n = strlen(text);
     if (n == 64) {
-        for (size_t i = 0; i < 32; i++) {
-            unsigned v = 0;
-            for (size_t j = 0; j < 2; j++) {
-                char c = text[2 * i + j];
-                unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-                             : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-                             : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-                                                    : 16u;
-                if (d > 15)
-                    return -1;
-                v = v * 16 + d;
-            }
-            out[i] = (uint8_t)v;
-        }
-        return 0;
+        return otrp__hex_decode(text, 32, out);
     }
     if (n > 48)
         return -1;

@@ -47,6 +47,29 @@ int otrp__b64url_char(unsigned char c)
     return table_for(1)[c] != 0;
 }
 
+static unsigned hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return (unsigned)(c - '0');
+    if (c >= 'a' && c <= 'f')
+        return (unsigned)(c - 'a' + 10);
+    if (c >= 'A' && c <= 'F')
+        return (unsigned)(c - 'A' + 10);
+    return 16u;
+}
+
+int otrp__hex_decode(const char *text, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned hi = hex_digit(text[2 * i]);
+        unsigned lo = hex_digit(text[2 * i + 1]);
+        if (hi > 15 || lo > 15)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
 size_t otrp__b64url_span(const char *s, size_t n)
 {
     size_t i = 0;

@@ -45,6 +45,10 @@ otrp_status otrp__b64url_decode_chunk(const char *in, size_t n, uint8_t *out,
 /* 1 when c belongs to the base64url alphabet. */
 int otrp__b64url_char(unsigned char c);
 
+/* Decode exactly 2 * n hex digits (either case) from text into n bytes at out.
+ * 0 on success, -1 when a character is not a hex digit. */
+int otrp__hex_decode(const char *text, size_t n, uint8_t *out);
+
 /* The length of the longest prefix of s[0..n) made of base64url characters. */
 size_t otrp__b64url_span(const char *s, size_t n);
 
