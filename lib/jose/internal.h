@@ -117,6 +117,69 @@ otrp_status otrp__jose_b64url_dup(const char *in, size_t len, const char *what,
 /* Append the base64url encoding of data to out. */
 otrp_status otrp__jose_b64url_append(otrp_buf *out, const uint8_t *data, size_t len);
 
+/* ---- AES_CBC_HMAC_SHA2 (RFC 7518 5.2.2), one function per step ----
+ * otrp__jwe_content_encrypt/decrypt run A128CBC-HS256 and A256CBC-HS512 through
+ * otrp__cbc_hmac_encrypt/decrypt, which are made of the steps below and nothing else;
+ * the tests check every intermediate value against RFC 7516 Appendix B and RFC 7518
+ * Appendix B.1-B.3. The core takes K of 32, 48 or 64 bytes (A192CBC-HS384 included,
+ * which PROFILE P3 does not allow in a JWE header: the header parser refuses it). Each
+ * step takes the PSA lock itself where it needs PSA. */
+#define OTRP__CBC_HMAC_MAX_KEY 64u
+#define OTRP__CBC_HMAC_PARTS 4u
+
+/* MAC_KEY and ENC_KEY (each K_LEN/2 bytes) and the tag length T_LEN (also K_LEN/2). */
+typedef struct otrp__cbc_hmac_keys {
+    const uint8_t *mac_key;
+    const uint8_t *enc_key;
+    size_t len;
+} otrp__cbc_hmac_keys;
+
+/* The HMAC input A || IV || E || AL as its four parts, in order (never concatenated).
+ * part[3] points into al: do not copy the struct. */
+typedef struct otrp__cbc_hmac_input {
+    const uint8_t *part[OTRP__CBC_HMAC_PARTS];
+    size_t len[OTRP__CBC_HMAC_PARTS];
+    uint8_t al[8];
+} otrp__cbc_hmac_input;
+
+/* K_LEN/2 for K_LEN 32, 48, 64; 0 for any other length. */
+size_t otrp__cbc_hmac_half(size_t key_len);
+
+/* Step 1 (RFC 7516 B.1): MAC_KEY = the first half of K, ENC_KEY = the second half.
+ * OTRP_ERR_INVALID_ARG for another length. */
+otrp_status otrp__cbc_hmac_split(const uint8_t *k, size_t k_len, otrp__cbc_hmac_keys *out);
+
+/* Step 2 (B.2): AES-CBC with PKCS#7 padding under ENC_KEY (encrypt = 1: E from P;
+ * 0: P from E). out needs len + 16 bytes (encrypt) or len bytes (decrypt). */
+otrp_status otrp__cbc_hmac_aes(int encrypt, const otrp__cbc_hmac_keys *keys,
+                               const uint8_t iv[16], const uint8_t *in, size_t len,
+                               uint8_t *out, size_t out_cap, size_t *out_len);
+
+/* Step 3 (B.3): AL = the number of bits of A as a 64-bit big-endian integer. */
+void otrp__cbc_hmac_al(size_t aad_len, uint8_t al[8]);
+
+/* Step 4 (B.4): the HMAC input A || IV || E || AL (AL computed by step 3). */
+void otrp__cbc_hmac_input_init(otrp__cbc_hmac_input *in, const uint8_t *aad, size_t aad_len,
+                               const uint8_t iv[16], const uint8_t *e, size_t e_len);
+
+/* Step 5 (B.5): M = HMAC-SHA-256/384/512(MAC_KEY, input); *m_len = the hash size. */
+otrp_status otrp__cbc_hmac_mac(const otrp__cbc_hmac_keys *keys, const otrp__cbc_hmac_input *in,
+                               uint8_t *m, size_t m_cap, size_t *m_len);
+
+/* Steps 1-6: E and T = the first T_LEN bytes of M (B.6). ct needs len + 16 bytes, tag
+ * K_LEN/2. OTRP_ERR_INVALID_ARG for a bad K length. */
+otrp_status otrp__cbc_hmac_encrypt(const uint8_t *k, size_t k_len, const uint8_t iv[16],
+                                   const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+                                   size_t len, uint8_t *ct, size_t *ct_len, uint8_t *tag);
+
+/* B.7: recompute M, compare its first T_LEN bytes with tag in constant time, and only
+ * then decrypt. OTRP_ERR_DECRYPT for a wrong tag (length) or bad padding; pt needs len
+ * bytes. */
+otrp_status otrp__cbc_hmac_decrypt(const uint8_t *k, size_t k_len, const uint8_t iv[16],
+                                   const uint8_t *aad, size_t aad_len, const uint8_t *ct,
+                                   size_t len, const uint8_t *tag, size_t tag_len,
+                                   uint8_t *pt, size_t *pt_len);
+
 /* Convert a PSA status to ours (for non-secret failures). */
 otrp_status otrp__jose_psa_status(psa_status_t st);
 
