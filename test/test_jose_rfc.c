@@ -592,6 +592,32 @@ static void test_jose_rfc7520_4_1_rs256(void **state)
     otrp__jose_key_free(key);
 }
 
+/* RFC 7520 4.1 again, signing: RS256 is deterministic, so with the 3.4 private key and
+ * the example's protected header we must emit the example's exact JWS. */
+static void test_jose_rfc7520_4_1_rs256_exact(void **state)
+{
+    (void)state;
+    otrp__jose_key *priv = jwk(RFC7520_3_4_PRIV);
+    otrp__jose_key *pub = jwk(RFC7520_3_3_PUB);
+    assert_true(otrp__jose_key_public_equal(priv, pub));
+    otrp__jws_sign_opts opts = {
+        .form = OTRP__JOSE_FORM_COMPACT,
+        .protected_json = "{\"alg\":\"RS256\",\"kid\":\"bilbo.baggins@hobbiton.example\"}",
+    };
+    otrp_buf out = {0};
+    char detail[DETAIL] = "";
+    assert_int_equal(otrp__jws_sign(RFC7520_4_PAYLOAD, strlen(RFC7520_4_PAYLOAD), priv, &opts,
+                                    &out, detail, sizeof(detail)),
+                     OTRP_OK);
+    assert_int_equal(out.len, strlen(RFC7520_4_1_JWS));
+    assert_memory_equal(out.data, RFC7520_4_1_JWS, out.len);
+    /* and what we emitted verifies with the 3.3 public key */
+    assert_int_equal(verify_text(RFC7520_4_1_JWS, pub, detail), OTRP_OK);
+    otrp_buf_free(&out);
+    otrp__jose_key_free(priv);
+    otrp__jose_key_free(pub);
+}
+
 /* RFC 7520 5.1 (RSA1_5 + A128CBC-HS256, flattened) and 5.2 (RSA-OAEP + A256GCM,
  * RSA-4096, compact). */
 static void test_jose_rfc7520_5_1_5_2(void **state)
@@ -621,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_jose_rfc7518_b2_a192cbc_header_rejected),
         cmocka_unit_test(test_jose_rfc7517_jwk_import),
         cmocka_unit_test(test_jose_rfc7520_4_1_rs256),
+        cmocka_unit_test(test_jose_rfc7520_4_1_rs256_exact),
         cmocka_unit_test(test_jose_rfc7520_5_1_5_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
