@@ -5,7 +5,11 @@
 #include "jose/compat.h"
 #include "jose/jose.h"
 
-/* PSA key slots cached per key and use (a PSA key carries one algorithm policy). */
+/* How many PSA keys lib/jose keeps imported at most (of mbedTLS 2.28's 32 volatile key
+ * slots per process; see key.c). */
+#define OTRP__JOSE_PSA_CACHE 16u
+
+/* The uses a PSA key is imported for (a PSA key carries one algorithm policy). */
 enum otrp__jose_use {
     OTRP__USE_RS256 = 0,
     OTRP__USE_ES256,
@@ -13,11 +17,6 @@ enum otrp__jose_use {
     OTRP__USE_RSA_OAEP,
     OTRP__USE_RSA_OAEP_256,
     OTRP__USE_COUNT
-};
-
-struct otrp__jose_slots {
-    mbedtls_svc_key_id_t id[OTRP__USE_COUNT];
-    int set[OTRP__USE_COUNT];
 };
 
 struct otrp__jose_key {
@@ -29,8 +28,9 @@ struct otrp__jose_key {
     size_t priv_len;
     uint8_t *pub;
     size_t pub_len;
-    /* Separately allocated so they can be filled in for a const key (under the lock). */
-    struct otrp__jose_slots *slots;
+    /* Names this key in the process-wide PSA key cache (key.c); unique for the life
+     * of the process, so a freed key's address being reused cannot alias. */
+    uint64_t serial;
 };
 
 /* The process-wide lock around every PSA (and legacy mbedTLS crypto) call. lock()
@@ -38,9 +38,16 @@ struct otrp__jose_key {
 otrp_status otrp__jose_lock(void);
 void otrp__jose_unlock(void);
 
-/* A PSA key for key + alg (imported on first use and cached). Lock held. */
+/* A PSA key for key + alg. Lock held. Keys are imported on first use into a small
+ * process-wide cache (least recently used evicted, destroyed when the key is freed),
+ * so lib/jose holds at most OTRP__JOSE_PSA_CACHE of mbedTLS's volatile key slots
+ * however many keys are loaded. *id is valid until the lock is released or the next
+ * call. */
 otrp_status otrp__jose_psa_key(const otrp__jose_key *key, otrp__jose_alg alg,
                                mbedtls_svc_key_id_t *id);
+
+/* How many PSA keys the cache holds now (tests: 0 after every key is freed). */
+size_t otrp__jose_psa_cached(void);
 
 /* Build a key handle from PSA-format bytes (copies them; validates by importing).
  * priv may be NULL. Lock NOT held. */

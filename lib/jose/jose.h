@@ -172,7 +172,7 @@ otrp_status otrp__jose_key_from_jwk_json(const cJSON *jwk, otrp__jose_key **out,
 otrp_status otrp__jose_key_generate(otrp__jose_kty kty, unsigned bits,
                                     otrp__jose_key **out, char *detail, size_t detail_cap);
 
-/* Release a key (NULL allowed); private material is zeroized, PSA slots destroyed. */
+/* Release a key (NULL allowed); private material is zeroized, its PSA keys destroyed. */
 void otrp__jose_key_free(otrp__jose_key *key);
 
 /* Queries. bits: RSA modulus size, 256 for P-256. */
