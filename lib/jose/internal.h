@@ -38,12 +38,16 @@ struct otrp__jose_key {
 otrp_status otrp__jose_lock(void);
 void otrp__jose_unlock(void);
 
-/* A PSA key for key + alg. Lock held. Keys are imported on first use into a small
+/* A PSA key for key + alg: its private part for private_op (sign, unwrap; else
+ * OTRP_ERR_KEY_MISMATCH), its public part otherwise (verify, wrap) even when the key
+ * has a private part: mbedTLS's PSA would otherwise parse the whole private key, and
+ * for ECDSA verify recompute the public point Q = d*G, on every operation (2.28
+ * mbedtls_psa_ecdsa_verify_hash). Lock held. Keys are imported on first use into a small
  * process-wide cache (least recently used evicted, destroyed when the key is freed),
  * so lib/jose holds at most OTRP__JOSE_PSA_CACHE of mbedTLS's volatile key slots
  * however many keys are loaded. *id is valid until the lock is released or the next
  * call. */
-otrp_status otrp__jose_psa_key(const otrp__jose_key *key, otrp__jose_alg alg,
+otrp_status otrp__jose_psa_key(const otrp__jose_key *key, otrp__jose_alg alg, int private_op,
                                mbedtls_svc_key_id_t *id);
 
 /* How many PSA keys the cache holds now (tests: 0 after every key is freed). */

@@ -422,7 +422,7 @@ static otrp_status wrap_cek(const otrp__jose_key *key, otrp__jose_alg alg, const
     if (st != OTRP_OK)
         return st;
     mbedtls_svc_key_id_t id;
-    st = otrp__jose_psa_key(key, alg, &id);
+    st = otrp__jose_psa_key(key, alg, 0, &id);
     if (st == OTRP_OK) {
         psa_status_t ps = psa_asymmetric_encrypt(id, psa_kw_alg(alg), cek, cek_len, NULL, 0,
                                                  out, RSA_MAX_BYTES, out_len);
@@ -453,7 +453,7 @@ static otrp_status unwrap_cek(const otrp__jose_key *key, otrp__jose_alg alg,
         return OTRP_ERR_RANDOM;
     }
     mbedtls_svc_key_id_t id;
-    st = otrp__jose_psa_key(key, alg, &id);
+    st = otrp__jose_psa_key(key, alg, 1, &id);
     if (st == OTRP_OK)
         ps = psa_asymmetric_decrypt(id, psa_kw_alg(alg), ek, ek_len, NULL, 0, out,
                                     sizeof(out), &out_len);

@@ -86,6 +86,7 @@ static psa_status_t import_for(otrp__jose_kty kty, const uint8_t *data, size_t l
 struct psa_cache_entry {
     uint64_t owner; /* the key's serial; 0: free */
     enum otrp__jose_use use;
+    int private_part;
     mbedtls_svc_key_id_t id;
     uint64_t last_used;
 };
@@ -118,27 +119,31 @@ static struct psa_cache_entry *cache_oldest_used(void)
 {
     struct psa_cache_entry *oldest = NULL;
     for (size_t i = 0; i < OTRP__JOSE_PSA_CACHE; i++)
-        if (psa_cache[i].owner != 0 && (oldest == NULL || psa_cache[i].last_used < oldest->last_used))
+        if (psa_cache[i].owner != 0 &&
+            (oldest == NULL || psa_cache[i].last_used < oldest->last_used))
             oldest = &psa_cache[i];
     return oldest;
 }
 
-otrp_status otrp__jose_psa_key(const otrp__jose_key *key, otrp__jose_alg alg,
+otrp_status otrp__jose_psa_key(const otrp__jose_key *key, otrp__jose_alg alg, int private_op,
                                mbedtls_svc_key_id_t *id)
 {
     enum otrp__jose_use use = OTRP__USE_COUNT;
     psa_algorithm_t palg = psa_alg_of(alg, &use);
     if (palg == 0)
         return OTRP_ERR_JOSE_ALG;
+    if (private_op && key->priv == NULL)
+        return OTRP_ERR_KEY_MISMATCH;
+    int priv = private_op;
     for (size_t i = 0; i < OTRP__JOSE_PSA_CACHE; i++) {
-        if (psa_cache[i].owner == key->serial && psa_cache[i].use == use) {
+        if (psa_cache[i].owner == key->serial && psa_cache[i].use == use &&
+            psa_cache[i].private_part == priv) {
             psa_cache[i].last_used = ++psa_cache_clock;
             *id = psa_cache[i].id;
             return OTRP_OK;
         }
     }
     struct psa_cache_entry *e = cache_victim();
-    int priv = key->priv != NULL;
     psa_status_t ps;
     for (;;) {
         ps = import_for(key->kty, priv ? key->priv : key->pub,
@@ -154,6 +159,7 @@ otrp_status otrp__jose_psa_key(const otrp__jose_key *key, otrp__jose_alg alg,
         return otrp__jose_psa_status(ps);
     e->owner = key->serial;
     e->use = use;
+    e->private_part = priv;
     e->last_used = ++psa_cache_clock;
     *id = e->id;
     return OTRP_OK;
@@ -236,7 +242,7 @@ otrp_status otrp__jose_key_make(otrp__jose_kty kty, const uint8_t *priv, size_t 
     uint8_t *canon = NULL;
     size_t canon_len = 0;
     key->serial = ++key_serials;
-    st = otrp__jose_psa_key(key, first, &id);
+    st = otrp__jose_psa_key(key, first, priv != NULL, &id);
     if (st == OTRP_OK) {
         psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
         if (psa_get_key_attributes(id, &attr) == PSA_SUCCESS)
@@ -904,7 +910,7 @@ otrp_status otrp__jose_sign_digest(const otrp__jose_key *key, otrp__jose_alg alg
     if (st != OTRP_OK)
         return st;
     mbedtls_svc_key_id_t id;
-    st = otrp__jose_psa_key(key, alg, &id);
+    st = otrp__jose_psa_key(key, alg, 1, &id);
     if (st == OTRP_OK) {
         psa_algorithm_t palg = alg == OTRP__JOSE_ALG_RS256
                                    ? PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256)
@@ -935,7 +941,7 @@ otrp_status otrp__jose_verify_digest(const otrp__jose_key *key, otrp__jose_alg a
     if (st != OTRP_OK)
         return st;
     mbedtls_svc_key_id_t id;
-    st = otrp__jose_psa_key(key, alg, &id);
+    st = otrp__jose_psa_key(key, alg, 0, &id);
     if (st == OTRP_OK) {
         psa_algorithm_t palg = alg == OTRP__JOSE_ALG_RS256
                                    ? PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256)
