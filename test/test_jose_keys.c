@@ -231,6 +231,101 @@ static void test_jose_x509_chain_verify(void **state)
     pki_free(&p);
 }
 
+/* subjectAltName: written as RFC 5280 GeneralNames, read back by mbedTLS (the names
+ * and the hostname check of its chain verification); bad entries are refused. */
+static void test_jose_x509_subject_alt_name(void **state)
+{
+    (void)state;
+    static const char *const DNS[] = {"localhost", "tam.example.com", NULL};
+    static const char *const IP[] = {"127.0.0.1", "::1", NULL};
+    int64_t now = (int64_t)time(NULL);
+    otrp_buf ca = {0}, leaf = {0};
+    make_cert("CN=SAN Root,O=libotrp", g_ca_key, NULL, NULL, 1, now - 60, now + YEAR, &ca);
+    otrp__x509_spec spec = {.subject = "CN=127.0.0.1,O=libotrp",
+                            .subject_key = g_ec_key,
+                            .issuer_der = ca.data,
+                            .issuer_der_len = ca.len,
+                            .issuer_key = g_ca_key,
+                            .not_before = now - 60,
+                            .not_after = now + YEAR,
+                            .san_dns = DNS,
+                            .san_ip = IP};
+    char detail[DETAIL] = "";
+    assert_int_equal(otrp__x509_make(&spec, &leaf, detail, DETAIL), OTRP_OK);
+
+    mbedtls_x509_crt crt, anchor;
+    mbedtls_x509_crt_init(&crt);
+    mbedtls_x509_crt_init(&anchor);
+    assert_int_equal(otrp__jose_lock(), OTRP_OK);
+    assert_int_equal(mbedtls_x509_crt_parse_der(&crt, leaf.data, leaf.len), 0);
+    assert_int_equal(mbedtls_x509_crt_parse_der(&anchor, ca.data, ca.len), 0);
+    static const uint8_t V4[4] = {127, 0, 0, 1};
+    static const uint8_t V6[16] = {[15] = 1};
+    const struct {
+        int tag;
+        const void *value;
+        size_t len;
+    } want[] = {
+        {MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2, "localhost", 9},
+        {MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2, "tam.example.com", 15},
+        {MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7, V4, sizeof(V4)},
+        {MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7, V6, sizeof(V6)},
+    };
+    const mbedtls_x509_sequence *san = &crt.subject_alt_names;
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++, san = san->next) {
+        assert_non_null(san);
+        assert_int_equal(san->buf.tag, want[i].tag);
+        assert_int_equal(san->buf.len, want[i].len);
+        assert_memory_equal(san->buf.p, want[i].value, want[i].len);
+    }
+    assert_null(san);
+    /* mbedTLS matches the expected host name against the dNSName entries */
+    uint32_t flags = 0;
+    assert_int_equal(mbedtls_x509_crt_verify(&crt, &anchor, NULL, "localhost", &flags, NULL,
+                                             NULL),
+                     0);
+    assert_int_not_equal(mbedtls_x509_crt_verify(&crt, &anchor, NULL, "other.example", &flags,
+                                                 NULL, NULL),
+                         0);
+    assert_true((flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) != 0);
+    otrp__jose_unlock();
+    mbedtls_x509_crt_free(&crt);
+    mbedtls_x509_crt_free(&anchor);
+
+    /* refused entries */
+    static const char *const BAD_IP[] = {"127.0.0.256", NULL};
+    static const char *const BAD_DNS[] = {"two words", NULL};
+    static const char *const EMPTY_DNS[] = {"", NULL};
+    static const char *const MANY[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i",
+                                       "j", "k", "l", "m", "n", "o", "p", "q", NULL};
+    otrp_buf out = {0};
+    spec.san_dns = NULL;
+    spec.san_ip = BAD_IP;
+    assert_int_equal(otrp__x509_make(&spec, &out, detail, DETAIL), OTRP_ERR_INVALID_ARG);
+    assert_non_null(strstr(detail, "127.0.0.256"));
+    spec.san_ip = NULL;
+    spec.san_dns = BAD_DNS;
+    assert_int_equal(otrp__x509_make(&spec, &out, detail, DETAIL), OTRP_ERR_INVALID_ARG);
+    spec.san_dns = EMPTY_DNS;
+    assert_int_equal(otrp__x509_make(&spec, &out, detail, DETAIL), OTRP_ERR_INVALID_ARG);
+    spec.san_dns = MANY;
+    assert_int_equal(otrp__x509_make(&spec, &out, detail, DETAIL), OTRP_ERR_INVALID_ARG);
+    assert_int_equal(out.len, 0);
+    /* no lists, or empty ones: no extension at all */
+    static const char *const NONE[] = {NULL};
+    spec.san_dns = NONE;
+    spec.san_ip = NULL;
+    assert_int_equal(otrp__x509_make(&spec, &out, detail, DETAIL), OTRP_OK);
+    mbedtls_x509_crt_init(&crt);
+    assert_int_equal(mbedtls_x509_crt_parse_der(&crt, out.data, out.len), 0);
+    assert_int_equal(crt.subject_alt_names.buf.len, 0);
+    assert_null(crt.subject_alt_names.next);
+    mbedtls_x509_crt_free(&crt);
+    otrp_buf_free(&out);
+    otrp_buf_free(&ca);
+    otrp_buf_free(&leaf);
+}
+
 static void test_jose_x509_encodings(void **state)
 {
     (void)state;
@@ -710,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_jose_sha256_and_random),
         cmocka_unit_test(test_jose_key_generate_and_pem_roundtrip),
         cmocka_unit_test(test_jose_x509_chain_verify),
+        cmocka_unit_test(test_jose_x509_subject_alt_name),
         cmocka_unit_test(test_jose_x509_encodings),
         cmocka_unit_test(test_jose_jws_roundtrip_x5c),
         cmocka_unit_test(test_jose_jwe_roundtrip_all),
