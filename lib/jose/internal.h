@@ -109,8 +109,35 @@ otrp_status otrp__jose_check_crit(const cJSON *protected_hdr, const cJSON *unpro
 const cJSON *otrp__jose_find(const cJSON *a, const cJSON *b, const cJSON *c,
                              const char *name);
 
-/* 1 when len bytes are all base64url characters (compact serialization parts). */
-int otrp__jose_b64url_chars(const char *s, size_t len);
+/* ---- the serializations, shared by JWS and JWE (what: "JWS" / "JWE") ---- */
+
+/* 1 when text, after JSON white space, starts an object (a JSON serialization). */
+int otrp__jose_is_json(const char *text, size_t len);
+
+/* Split a compact serialization into exactly n base64url parts (pointers into text).
+ * OTRP_ERR_JOSE_FORMAT when a byte is neither base64url nor '.', or the count differs. */
+otrp_status otrp__jose_split_compact(const char *text, size_t len, size_t n, const char *what,
+                                     const char **part, size_t *part_len, char *detail,
+                                     size_t detail_cap);
+
+/* A string member (*s NULL when absent and not required; len may be NULL) or an
+ * optional object member of a JOSE JSON object; OTRP_ERR_JOSE_FORMAT otherwise. */
+otrp_status otrp__jose_member_str(const cJSON *obj, const char *name, int required,
+                                  const char *what, const char **s, size_t *len, char *detail,
+                                  size_t detail_cap);
+otrp_status otrp__jose_member_obj(const cJSON *obj, const char *name, const char *what,
+                                  const cJSON **out, char *detail, size_t detail_cap);
+
+/* The structure of a JSON serialization: obj is a JSON object within the depth limit;
+ * with list_name ("signatures", "recipients") it is the general form, whose members are
+ * among general and whose list holds exactly one object with members among element
+ * (PROFILE P2); without, the flattened form with members among flattened. *elem is the
+ * one element (general) or obj itself (flattened). */
+otrp_status otrp__jose_json_members(const cJSON *obj, const char *list_name,
+                                    const char *const *general, const char *const *flattened,
+                                    const char *const *element, const char *what,
+                                    const cJSON **elem, otrp__jose_form *form, char *detail,
+                                    size_t detail_cap);
 
 /* Write a short detail. */
 void otrp__jose_detail(char *detail, size_t cap, const char *fmt, ...)

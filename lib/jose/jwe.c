@@ -676,42 +676,6 @@ struct jwe_in {
     otrp__jose_form form;
 };
 
-static otrp_status member_str(const cJSON *obj, const char *name, int required,
-                              const char **s, size_t *len, char *detail, size_t cap)
-{
-    const cJSON *m = otrp__json_member(obj, name);
-    *s = NULL;
-    *len = 0;
-    if (m == NULL) {
-        if (!required)
-            return OTRP_OK;
-        otrp__jose_detail(detail, cap, "JWE member '%s' missing", name);
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    if (!cJSON_IsString(m) || m->valuestring == NULL) {
-        otrp__jose_detail(detail, cap, "JWE member '%s' is not a string", name);
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    *s = m->valuestring;
-    *len = strlen(m->valuestring);
-    return OTRP_OK;
-}
-
-static otrp_status member_obj(const cJSON *obj, const char *name, const cJSON **out,
-                              char *detail, size_t cap)
-{
-    const cJSON *m = otrp__json_member(obj, name);
-    *out = NULL;
-    if (m == NULL)
-        return OTRP_OK;
-    if (!cJSON_IsObject(m)) {
-        otrp__jose_detail(detail, cap, "JWE member '%s' is not an object", name);
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    *out = m;
-    return OTRP_OK;
-}
-
 static otrp_status split_json(const cJSON *obj, struct jwe_in *in, char *detail, size_t cap)
 {
     static const char *const GENERAL[] = {"protected", "unprotected", "recipients", "aad",
@@ -719,47 +683,30 @@ static otrp_status split_json(const cJSON *obj, struct jwe_in *in, char *detail,
     static const char *const FLAT[] = {"protected", "unprotected", "header", "encrypted_key",
                                        "aad", "iv", "ciphertext", "tag", NULL};
     static const char *const RCPT[] = {"header", "encrypted_key", NULL};
-    if (!cJSON_IsObject(obj)) {
-        otrp__jose_detail(detail, cap, "JWE is not a JSON object");
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    otrp_status st = otrp__json_check_tree(obj, OTRP__JSON_MAX_DEPTH, detail, cap);
-    if (st != OTRP_OK)
-        return st;
-    const cJSON *rcpt = obj;
-    const cJSON *rcpts = otrp__json_member(obj, "recipients");
-    if (rcpts != NULL) {
-        in->form = OTRP__JOSE_FORM_GENERAL;
-        st = otrp__jose_allowed_members(obj, GENERAL, "JWE", detail, cap);
-        if (st != OTRP_OK)
-            return st;
-        if (!cJSON_IsArray(rcpts) || rcpts->child == NULL || rcpts->child->next != NULL ||
-            !cJSON_IsObject(rcpts->child)) {
-            otrp__jose_detail(detail, cap, "JWE 'recipients' must hold exactly one object");
-            return OTRP_ERR_JOSE_FORMAT;
-        }
-        rcpt = rcpts->child;
-        st = otrp__jose_allowed_members(rcpt, RCPT, "JWE recipient", detail, cap);
-    } else {
-        in->form = OTRP__JOSE_FORM_FLATTENED;
-        st = otrp__jose_allowed_members(obj, FLAT, "JWE", detail, cap);
-    }
+    const cJSON *rcpt = NULL;
+    otrp_status st = otrp__jose_json_members(obj, "recipients", GENERAL, FLAT, RCPT, "JWE",
+                                             &rcpt, &in->form, detail, cap);
+    const struct {
+        const cJSON *from;
+        const char *name;
+        int required;
+        const char **s;
+        size_t *len;
+    } str[] = {
+        {obj, "protected", 1, &in->prot, &in->prot_len},
+        {rcpt, "encrypted_key", 1, &in->ek, &in->ek_len},
+        {obj, "iv", 1, &in->iv, &in->iv_len},
+        {obj, "ciphertext", 1, &in->ct, &in->ct_len},
+        {obj, "tag", 1, &in->tag, &in->tag_len},
+        {obj, "aad", 0, &in->aad, &in->aad_len},
+    };
+    for (size_t i = 0; i < sizeof(str) / sizeof(str[0]) && st == OTRP_OK; i++)
+        st = otrp__jose_member_str(str[i].from, str[i].name, str[i].required, "JWE", str[i].s,
+                                   str[i].len, detail, cap);
     if (st == OTRP_OK)
-        st = member_str(obj, "protected", 1, &in->prot, &in->prot_len, detail, cap);
+        st = otrp__jose_member_obj(obj, "unprotected", "JWE", &in->unprot, detail, cap);
     if (st == OTRP_OK)
-        st = member_str(rcpt, "encrypted_key", 1, &in->ek, &in->ek_len, detail, cap);
-    if (st == OTRP_OK)
-        st = member_str(obj, "iv", 1, &in->iv, &in->iv_len, detail, cap);
-    if (st == OTRP_OK)
-        st = member_str(obj, "ciphertext", 1, &in->ct, &in->ct_len, detail, cap);
-    if (st == OTRP_OK)
-        st = member_str(obj, "tag", 1, &in->tag, &in->tag_len, detail, cap);
-    if (st == OTRP_OK)
-        st = member_str(obj, "aad", 0, &in->aad, &in->aad_len, detail, cap);
-    if (st == OTRP_OK)
-        st = member_obj(obj, "unprotected", &in->unprot, detail, cap);
-    if (st == OTRP_OK)
-        st = member_obj(rcpt, "header", &in->rheader, detail, cap);
+        st = otrp__jose_member_obj(rcpt, "header", "JWE", &in->rheader, detail, cap);
     return st;
 }
 
@@ -768,26 +715,9 @@ static otrp_status split_compact(const char *text, size_t len, struct jwe_in *in
 {
     const char *part[5];
     size_t plen[5];
-    size_t start = 0, n = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || text[i] == '.') {
-            if (n == 5) {
-                n = 6;
-                break;
-            }
-            part[n] = text + start;
-            plen[n] = i - start;
-            n++;
-            start = i + 1;
-        } else if (!otrp__jose_b64url_chars(text + i, 1)) {
-            otrp__jose_detail(detail, cap, "neither a JSON JWE nor a compact JWE (byte %zu)", i);
-            return OTRP_ERR_JOSE_FORMAT;
-        }
-    }
-    if (n != 5) {
-        otrp__jose_detail(detail, cap, "compact JWE must have exactly five parts");
-        return OTRP_ERR_JOSE_FORMAT;
-    }
+    otrp_status st = otrp__jose_split_compact(text, len, 5, "JWE", part, plen, detail, cap);
+    if (st != OTRP_OK)
+        return st;
     in->form = OTRP__JOSE_FORM_COMPACT;
     in->prot = part[0];
     in->prot_len = plen[0];
@@ -993,10 +923,7 @@ otrp_status otrp__jwe_decrypt(const char *text, size_t len, const otrp__jose_key
         otrp__jose_detail(detail, detail_cap, "JWE larger than %u bytes", OTRP__JOSE_MAX_TEXT);
         return OTRP_ERR_TOO_LARGE;
     }
-    size_t i = 0;
-    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
-        i++;
-    if (i < len && text[i] == '{') {
+    if (otrp__jose_is_json(text, len)) {
         cJSON *obj = NULL;
         otrp_status st = otrp__json_parse(text, len, OTRP__JSON_MAX_DEPTH, &obj, detail,
                                           detail_cap);
