@@ -403,7 +403,7 @@ static void cbc_hmac_case(size_t k_len, otrp__jose_enc enc, const uint8_t *e, si
                           const uint8_t *m_expect, size_t m_expect_len, const uint8_t *t,
                           size_t t_len)
 {
-    uint8_t k[OTRP__CBC_HMAC_MAX_KEY];
+    uint8_t k[OTRP__CBC_HMAC_MAX_KEY] = {0};
     for (size_t i = 0; i < k_len; i++)
         k[i] = (uint8_t)i; /* K = 00 01 02 ... */
     size_t half = k_len / 2;
