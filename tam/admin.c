@@ -70,9 +70,10 @@ typedef struct identity {
     otrp_buf der;
 } identity;
 
-static otrp_status make_identity(const char *dir, const char *sub, otrp__jose_kty kty,
-                                 const char *subject, int is_ca, const identity *issuer,
-                                 identity *out, char *detail, size_t cap)
+static otrp_status make_identity_san(const char *dir, const char *sub, otrp__jose_kty kty,
+                                     const char *subject, int is_ca, const identity *issuer,
+                                     const char *const *san_dns, const char *const *san_ip,
+                                     identity *out, char *detail, size_t cap)
 {
     char why[160] = "";
     memset(out, 0, sizeof *out);
@@ -92,6 +93,8 @@ static otrp_status make_identity(const char *dir, const char *sub, otrp__jose_kt
     spec.not_before = now - 3600; /* tolerate clocks a little behind */
     spec.not_after = now + (int64_t)CERT_YEARS * 365 * 86400;
     spec.is_ca = is_ca;
+    spec.san_dns = san_dns;
+    spec.san_ip = san_ip;
     st = otrp__x509_make(&spec, &out->der, why, sizeof why);
     if (st != OTRP_OK)
         return fail(detail, cap, st, "%s certificate: %s", sub, why);
@@ -110,6 +113,14 @@ static otrp_status make_identity(const char *dir, const char *sub, otrp__jose_kt
         st = write_file(path, "cert.pem", pem.data, pem.len, 0644, detail, cap);
     otrp_buf_free(&pem);
     return st;
+}
+
+static otrp_status make_identity(const char *dir, const char *sub, otrp__jose_kty kty,
+                                 const char *subject, int is_ca, const identity *issuer,
+                                 identity *out, char *detail, size_t cap)
+{
+    return make_identity_san(dir, sub, kty, subject, is_ca, issuer, NULL, NULL, out, detail,
+                             cap);
 }
 
 static void identity_free(identity *id)
@@ -328,7 +339,8 @@ static otrp_status read_pem_text(const char *dir, const char *name, char **out)
     return st;
 }
 
-/* Make DIR/tls/{key,cert}.pem: a P-256 key, CN=127.0.0.1, issued by DIR's CA. */
+/* Make DIR/tls/{key,cert}.pem: a P-256 key, CN=127.0.0.1 with subjectAltName IP
+ * 127.0.0.1 and DNS localhost, issued by DIR's CA. */
 static otrp_status make_tls(const char *dir, char *detail, size_t cap)
 {
     char path[4096];
@@ -357,11 +369,14 @@ static otrp_status make_tls(const char *dir, char *detail, size_t cap)
         identity_free(&ca);
         return fail(detail, cap, OTRP_ERR_CONFIG, "%s/ca: %s", dir, why[0] ? why : "unreadable");
     }
-    /* libcurl matches an IP address against the CN when the certificate has no
-     * subjectAltName (lib/jose writes none). */
+    /* subjectAltName for the names clients use (RFC 2818 / RFC 6125 check those, not the
+     * CN, once a certificate has one); the CN stays 127.0.0.1 for older clients. */
+    static const char *const san_dns[] = {"localhost", NULL};
+    static const char *const san_ip[] = {"127.0.0.1", NULL};
     identity tls;
-    st = make_identity(dir, "tls", OTRP__JOSE_KTY_EC_P256, "CN=127.0.0.1,O=libotrp reference TAM",
-                       0, &ca, &tls, detail, cap);
+    st = make_identity_san(dir, "tls", OTRP__JOSE_KTY_EC_P256,
+                           "CN=127.0.0.1,O=libotrp reference TAM", 0, &ca, san_dns, san_ip, &tls,
+                           detail, cap);
     identity_free(&tls);
     identity_free(&ca);
     return st;

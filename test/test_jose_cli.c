@@ -376,6 +376,48 @@ static void test_jose_cli_openssl_keys_and_certs(void **state)
     otrp__jose_key_free(fromcert);
 }
 
+/* A certificate with subjectAltName, as `openssl x509 -text` reads it. */
+static void test_jose_cli_x509_san_openssl(void **state)
+{
+    (void)state;
+    if (!have("openssl"))
+        skip();
+    otrp__jose_key *ec = NULL;
+    char d[DETAIL] = "";
+    assert_int_equal(otrp__jose_key_generate(OTRP__JOSE_KTY_EC_P256, 0, &ec, d, DETAIL), OTRP_OK);
+    static const char *const DNS[] = {"localhost", NULL};
+    static const char *const IP[] = {"127.0.0.1", "::1", NULL};
+    time_t now = time(NULL);
+    otrp__x509_spec spec = {.subject = "CN=127.0.0.1,O=libotrp", .subject_key = ec,
+                            .not_before = now - 60, .not_after = now + 86400,
+                            .san_dns = DNS, .san_ip = IP};
+    otrp_buf der = {0}, pem = {0};
+    assert_int_equal(otrp__x509_make(&spec, &der, d, DETAIL), OTRP_OK);
+    assert_int_equal(otrp__jose_der_to_pem(der.data, der.len, "CERTIFICATE", &pem), OTRP_OK);
+    write_buf("san.pem", pem.data, pem.len);
+    assert_int_equal(jt_system("openssl x509 -in '%s' -noout -text > '%s' 2>/dev/null",
+                               path("san.pem"), path("san.txt")),
+                     0);
+    assert_int_equal(jt_system("grep -q 'X509v3 Subject Alternative Name' '%s'", path("san.txt")),
+                     0);
+    assert_int_equal(jt_system("grep -q 'DNS:localhost, IP Address:127.0.0.1, "
+                               "IP Address:0:0:0:0:0:0:0:1' '%s'",
+                               path("san.txt")),
+                     0);
+    /* and openssl checks the names for a TLS client */
+    assert_int_equal(jt_system("openssl verify -partial_chain -CAfile '%s' -verify_ip 127.0.0.1 "
+                               "-verify_hostname localhost '%s' >/dev/null 2>&1",
+                               path("san.pem"), path("san.pem")),
+                     0);
+    assert_int_not_equal(jt_system("openssl verify -partial_chain -CAfile '%s' -verify_ip 10.0.0.1 "
+                                   "'%s' >/dev/null 2>&1",
+                                   path("san.pem"), path("san.pem")),
+                         0);
+    otrp_buf_free(&der);
+    otrp_buf_free(&pem);
+    otrp__jose_key_free(ec);
+}
+
 /* PROFILE P7 AES-256-CBC against `openssl enc`. */
 static void test_jose_cli_p7_openssl_enc(void **state)
 {
@@ -420,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_jose_cli_jwe_both_ways),
         cmocka_unit_test(test_jose_cli_oaep_openssl),
         cmocka_unit_test(test_jose_cli_openssl_keys_and_certs),
+        cmocka_unit_test(test_jose_cli_x509_san_openssl),
         cmocka_unit_test(test_jose_cli_p7_openssl_enc),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
+#include "jose/internal.h"
 #include "jose/jose.h"
 #include "support/jose_testutil.h"
 #include "util/json_strict.h"
@@ -228,6 +229,101 @@ static void test_jose_x509_chain_verify(void **state)
     otrp_buf_free(&other);
     otrp_buf_free(&old_root);
     pki_free(&p);
+}
+
+/* subjectAltName: written as RFC 5280 GeneralNames, read back by mbedTLS (the names
+ * and the hostname check of its chain verification); bad entries are refused. */
+static void test_jose_x509_subject_alt_name(void **state)
+{
+    (void)state;
+    static const char *const DNS[] = {"localhost", "tam.example.com", NULL};
+    static const char *const IP[] = {"127.0.0.1", "::1", NULL};
+    int64_t now = (int64_t)time(NULL);
+    otrp_buf ca = {0}, leaf = {0};
+    make_cert("CN=SAN Root,O=libotrp", g_ca_key, NULL, NULL, 1, now - 60, now + YEAR, &ca);
+    otrp__x509_spec spec = {.subject = "CN=127.0.0.1,O=libotrp",
+                            .subject_key = g_ec_key,
+                            .issuer_der = ca.data,
+                            .issuer_der_len = ca.len,
+                            .issuer_key = g_ca_key,
+                            .not_before = now - 60,
+                            .not_after = now + YEAR,
+                            .san_dns = DNS,
+                            .san_ip = IP};
+    char detail[DETAIL] = "";
+    assert_int_equal(otrp__x509_make(&spec, &leaf, detail, DETAIL), OTRP_OK);
+
+    mbedtls_x509_crt crt, anchor;
+    mbedtls_x509_crt_init(&crt);
+    mbedtls_x509_crt_init(&anchor);
+    assert_int_equal(otrp__jose_lock(), OTRP_OK);
+    assert_int_equal(mbedtls_x509_crt_parse_der(&crt, leaf.data, leaf.len), 0);
+    assert_int_equal(mbedtls_x509_crt_parse_der(&anchor, ca.data, ca.len), 0);
+    static const uint8_t V4[4] = {127, 0, 0, 1};
+    static const uint8_t V6[16] = {[15] = 1};
+    const struct {
+        int tag;
+        const void *value;
+        size_t len;
+    } want[] = {
+        {MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2, "localhost", 9},
+        {MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2, "tam.example.com", 15},
+        {MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7, V4, sizeof(V4)},
+        {MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7, V6, sizeof(V6)},
+    };
+    const mbedtls_x509_sequence *san = &crt.subject_alt_names;
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++, san = san->next) {
+        assert_non_null(san);
+        assert_int_equal(san->buf.tag, want[i].tag);
+        assert_int_equal(san->buf.len, want[i].len);
+        assert_memory_equal(san->buf.p, want[i].value, want[i].len);
+    }
+    assert_null(san);
+    /* mbedTLS matches the expected host name against the dNSName entries */
+    uint32_t flags = 0;
+    assert_int_equal(mbedtls_x509_crt_verify(&crt, &anchor, NULL, "localhost", &flags, NULL,
+                                             NULL),
+                     0);
+    assert_int_not_equal(mbedtls_x509_crt_verify(&crt, &anchor, NULL, "other.example", &flags,
+                                                 NULL, NULL),
+                         0);
+    assert_true((flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) != 0);
+    otrp__jose_unlock();
+    mbedtls_x509_crt_free(&crt);
+    mbedtls_x509_crt_free(&anchor);
+
+    /* refused entries */
+    static const char *const BAD_IP[] = {"127.0.0.256", NULL};
+    static const char *const BAD_DNS[] = {"two words", NULL};
+    static const char *const EMPTY_DNS[] = {"", NULL};
+    static const char *const MANY[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i",
+                                       "j", "k", "l", "m", "n", "o", "p", "q", NULL};
+    otrp_buf out = {0};
+    spec.san_dns = NULL;
+    spec.san_ip = BAD_IP;
+    assert_int_equal(otrp__x509_make(&spec, &out, detail, DETAIL), OTRP_ERR_INVALID_ARG);
+    assert_non_null(strstr(detail, "127.0.0.256"));
+    spec.san_ip = NULL;
+    spec.san_dns = BAD_DNS;
+    assert_int_equal(otrp__x509_make(&spec, &out, detail, DETAIL), OTRP_ERR_INVALID_ARG);
+    spec.san_dns = EMPTY_DNS;
+    assert_int_equal(otrp__x509_make(&spec, &out, detail, DETAIL), OTRP_ERR_INVALID_ARG);
+    spec.san_dns = MANY;
+    assert_int_equal(otrp__x509_make(&spec, &out, detail, DETAIL), OTRP_ERR_INVALID_ARG);
+    assert_int_equal(out.len, 0);
+    /* no lists, or empty ones: no extension at all */
+    static const char *const NONE[] = {NULL};
+    spec.san_dns = NONE;
+    spec.san_ip = NULL;
+    assert_int_equal(otrp__x509_make(&spec, &out, detail, DETAIL), OTRP_OK);
+    mbedtls_x509_crt_init(&crt);
+    assert_int_equal(mbedtls_x509_crt_parse_der(&crt, out.data, out.len), 0);
+    assert_int_equal(crt.subject_alt_names.buf.len, 0);
+    assert_null(crt.subject_alt_names.next);
+    mbedtls_x509_crt_free(&crt);
+    otrp_buf_free(&out);
+    otrp_buf_free(&ca);
+    otrp_buf_free(&leaf);
 }
 
 static void test_jose_x509_encodings(void **state)
@@ -592,17 +688,130 @@ static void test_jose_threads_share_a_key(void **state)
     }
 }
 
+/* Load text as a key (fails the test otherwise). */
+static otrp__jose_key *load(const otrp_buf *b)
+{
+    otrp__jose_key *k = NULL;
+    char detail[DETAIL] = "";
+    otrp_status st = otrp__jose_key_load(b->data, b->len, &k, detail, sizeof(detail));
+    if (st != OTRP_OK)
+        fail_msg("key load: %s (%s)", otrp_status_name(st), detail);
+    return k;
+}
+
+static void sign_verify(const otrp__jose_key *priv, const otrp__jose_key *pub,
+                        otrp__jose_alg alg)
+{
+    otrp_buf sig = {0};
+    assert_int_equal(otrp__jose_sign(priv, alg, "slots", 5, &sig), OTRP_OK);
+    assert_int_equal(otrp__jose_verify(pub, alg, "slots", 5, sig.data, sig.len, 0), OTRP_OK);
+    otrp_buf_free(&sig);
+}
+
+static void wrap_unwrap(const otrp__jose_key *pub, const otrp__jose_key *priv)
+{
+    otrp__jwe_enc_opts opts = {.alg = OTRP__JOSE_ALG_RSA_OAEP, .form = OTRP__JOSE_FORM_COMPACT};
+    otrp_buf jwe = {0}, pt = {0};
+    char detail[DETAIL] = "";
+    assert_int_equal(otrp__jwe_encrypt("cek", 3, pub, &opts, &jwe, detail, DETAIL), OTRP_OK);
+    assert_int_equal(otrp__jwe_decrypt((char *)jwe.data, jwe.len, priv, 0, &pt, NULL, detail,
+                                       DETAIL),
+                     OTRP_OK);
+    assert_memory_equal(pt.data, "cek", 3);
+    otrp_buf_free(&jwe);
+    otrp_buf_free(&pt);
+}
+
+/* mbedTLS 2.28 has 32 PSA key slots per process. 100 keys loaded at once (RSA and
+ * EC, private and public) must all work, each used after the others so the PSA key
+ * cache keeps evicting; freeing them leaves no PSA key behind; and 1000 load/use/free
+ * rounds do not leak one (a leak of one slot per round would fail after ~32). */
+#define SLOT_KEYS_EACH 25
+#define SLOT_ROUNDS 1000
+#define SLOT_ROUNDS_RSA_PRIVATE 50
+
+static void test_jose_keys_psa_slots_bounded(void **state)
+{
+    (void)state;
+    otrp_buf rsa_pem = {0}, rsa_spki = {0}, ec_pem = {0}, ec_spki = {0};
+    assert_int_equal(otrp__jose_key_export_private_pem(g_tam_key, &rsa_pem), OTRP_OK);
+    assert_int_equal(otrp__jose_key_export_spki_der(g_tam_key, &rsa_spki), OTRP_OK);
+    assert_int_equal(otrp__jose_key_export_private_pem(g_ec_key, &ec_pem), OTRP_OK);
+    assert_int_equal(otrp__jose_key_export_spki_der(g_ec_key, &ec_spki), OTRP_OK);
+
+    otrp__jose_key *rsa[SLOT_KEYS_EACH], *rsa_pub[SLOT_KEYS_EACH];
+    otrp__jose_key *ec[SLOT_KEYS_EACH], *ec_pub[SLOT_KEYS_EACH];
+    for (int i = 0; i < SLOT_KEYS_EACH; i++) {
+        rsa[i] = load(&rsa_pem);
+        rsa_pub[i] = load(&rsa_spki);
+        ec[i] = load(&ec_pem);
+        ec_pub[i] = load(&ec_spki);
+    }
+    for (int i = 0; i < SLOT_KEYS_EACH; i++) {
+        sign_verify(rsa[i], rsa_pub[(i + 7) % SLOT_KEYS_EACH], OTRP__JOSE_ALG_RS256);
+        sign_verify(ec[i], ec_pub[(i + 11) % SLOT_KEYS_EACH], OTRP__JOSE_ALG_ES256);
+        wrap_unwrap(rsa_pub[i], rsa[(i + 3) % SLOT_KEYS_EACH]);
+        assert_true(otrp__jose_psa_cached() <= OTRP__JOSE_PSA_CACHE);
+    }
+    /* the first keys, long evicted, still work */
+    sign_verify(rsa[0], rsa_pub[0], OTRP__JOSE_ALG_RS256);
+    sign_verify(ec[0], ec_pub[0], OTRP__JOSE_ALG_ES256);
+    for (int i = 0; i < SLOT_KEYS_EACH; i++) {
+        otrp__jose_key_free(rsa[i]);
+        otrp__jose_key_free(rsa_pub[i]);
+        otrp__jose_key_free(ec[i]);
+        otrp__jose_key_free(ec_pub[i]);
+    }
+    /* the last uses were all of these keys: nothing is left cached */
+    assert_int_equal(otrp__jose_psa_cached(), 0);
+
+    /* load / use / free, round after round */
+    otrp_buf rsa_sig = {0};
+    assert_int_equal(otrp__jose_sign(g_tam_key, OTRP__JOSE_ALG_RS256, "r", 1, &rsa_sig), OTRP_OK);
+    for (int i = 0; i < SLOT_ROUNDS; i++) {
+        otrp__jose_key *pub = load(&rsa_spki);
+        assert_int_equal(otrp__jose_verify(pub, OTRP__JOSE_ALG_RS256, "r", 1, rsa_sig.data,
+                                           rsa_sig.len, 0),
+                         OTRP_OK);
+        otrp__jose_key_free(pub);
+        if (i % (SLOT_ROUNDS / SLOT_ROUNDS_RSA_PRIVATE) == 0) {
+            otrp__jose_key *priv = load(&rsa_pem), *e = load(&ec_pem);
+            wrap_unwrap(g_tam_key, priv);
+            sign_verify(e, g_ec_key, OTRP__JOSE_ALG_ES256);
+            otrp__jose_key_free(priv);
+            otrp__jose_key_free(e);
+        }
+    }
+    /* only the long-lived keys' PSA keys remain: g_tam_key for RS256 and RSA-OAEP,
+     * g_ec_key for ES256 */
+    assert_true(otrp__jose_psa_cached() <= 3);
+    /* and PSA still has room for everything else (a symmetric key per operation) */
+    uint8_t k[32], iv[16];
+    memset(k, 7, sizeof(k));
+    memset(iv, 9, sizeof(iv));
+    otrp_buf ct = {0};
+    assert_int_equal(otrp__jose_aes256cbc_encrypt(k, iv, "x", 1, &ct), OTRP_OK);
+    otrp_buf_free(&ct);
+    otrp_buf_free(&rsa_sig);
+    otrp_buf_free(&rsa_pem);
+    otrp_buf_free(&rsa_spki);
+    otrp_buf_free(&ec_pem);
+    otrp_buf_free(&ec_spki);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jose_sha256_and_random),
         cmocka_unit_test(test_jose_key_generate_and_pem_roundtrip),
         cmocka_unit_test(test_jose_x509_chain_verify),
+        cmocka_unit_test(test_jose_x509_subject_alt_name),
         cmocka_unit_test(test_jose_x509_encodings),
         cmocka_unit_test(test_jose_jws_roundtrip_x5c),
         cmocka_unit_test(test_jose_jwe_roundtrip_all),
         cmocka_unit_test(test_jose_p7_aes256cbc),
         cmocka_unit_test(test_jose_threads_share_a_key),
+        cmocka_unit_test(test_jose_keys_psa_slots_bounded),
     };
     return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
 }

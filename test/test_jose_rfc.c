@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "jose/internal.h"
 #include "jose/jose.h"
 #include "support/jose_testutil.h"
 #include "vectors/rfc_vectors.h"
@@ -301,33 +302,173 @@ static void test_jose_rfc7516_a4_general(void **state)
     otrp__jose_key_free(key);
 }
 
-/* RFC 7516 B / RFC 7518 B.1 and B.3: the CBC-HMAC computation step by step. (B.2,
- * A192CBC-HS384, is not an algorithm of the profile.) */
-static void cbc_hmac_case(otrp__jose_enc enc, const uint8_t *e, size_t e_len,
-                          const uint8_t *t, size_t t_len)
+/* The four parts of a CBC-HMAC input, joined (to compare with the RFC's B.4 listing). */
+static size_t join_input(const otrp__cbc_hmac_input *in, uint8_t *out, size_t cap)
 {
-    uint8_t key[64];
-    for (int i = 0; i < 64; i++)
-        key[i] = (uint8_t)i;
-    size_t klen = otrp__jwe_cek_len(enc);
-    uint8_t ct[256], tag[32], pt[256];
-    size_t ct_len = 0, pt_len = 0;
-    assert_int_equal(otrp__jwe_content_encrypt(enc, key, klen, B_IV, 16, B_A, sizeof(B_A),
-                                               B_P, sizeof(B_P), ct, &ct_len, tag),
+    size_t n = 0;
+    for (size_t i = 0; i < OTRP__CBC_HMAC_PARTS; i++) {
+        assert_true(n + in->len[i] <= cap);
+        memcpy(out + n, in->part[i], in->len[i]);
+        n += in->len[i];
+    }
+    return n;
+}
+
+/* RFC 7516 Appendix B: every intermediate value of AES_128_CBC_HMAC_SHA_256, through
+ * the steps the JWE code runs, then the whole through the JWE content encryption. */
+static void test_jose_rfc7516_b_cbc_hmac_steps(void **state)
+{
+    (void)state;
+    const uint8_t *aad = (const uint8_t *)RFC7516_B_AAD;
+    size_t aad_len = strlen(RFC7516_B_AAD);
+    const uint8_t *p = (const uint8_t *)RFC7516_B_PLAINTEXT;
+    size_t p_len = strlen(RFC7516_B_PLAINTEXT);
+    /* B.1 */
+    otrp__cbc_hmac_keys keys;
+    assert_int_equal(otrp__cbc_hmac_split(RFC7516_A2_CEK, sizeof(RFC7516_A2_CEK), &keys),
+                     OTRP_OK);
+    assert_int_equal(keys.len, sizeof(RFC7516_B1_MAC_KEY));
+    assert_memory_equal(keys.mac_key, RFC7516_B1_MAC_KEY, sizeof(RFC7516_B1_MAC_KEY));
+    assert_memory_equal(keys.enc_key, RFC7516_B1_ENC_KEY, sizeof(RFC7516_B1_ENC_KEY));
+    /* B.2 */
+    uint8_t e[64];
+    size_t e_len = 0;
+    assert_int_equal(otrp__cbc_hmac_aes(1, &keys, RFC7516_B_IV, p, p_len, e, sizeof(e), &e_len),
+                     OTRP_OK);
+    assert_int_equal(e_len, sizeof(RFC7516_B2_E));
+    assert_memory_equal(e, RFC7516_B2_E, e_len);
+    /* B.3 */
+    uint8_t al[8];
+    otrp__cbc_hmac_al(aad_len, al);
+    assert_memory_equal(al, RFC7516_B3_AL, sizeof(al));
+    /* B.4 */
+    otrp__cbc_hmac_input in;
+    otrp__cbc_hmac_input_init(&in, aad, aad_len, RFC7516_B_IV, e, e_len);
+    uint8_t joined[256];
+    size_t joined_len = join_input(&in, joined, sizeof(joined));
+    assert_int_equal(joined_len, sizeof(RFC7516_B4_HMAC_INPUT));
+    assert_memory_equal(joined, RFC7516_B4_HMAC_INPUT, joined_len);
+    /* B.5 */
+    uint8_t m[OTRP__CBC_HMAC_MAX_KEY];
+    size_t m_len = 0;
+    assert_int_equal(otrp__cbc_hmac_mac(&keys, &in, m, sizeof(m), &m_len), OTRP_OK);
+    assert_int_equal(m_len, sizeof(RFC7516_B5_M));
+    assert_memory_equal(m, RFC7516_B5_M, m_len);
+    /* B.6: the core and the JWE content encryption both emit E and T */
+    uint8_t ct[64], tag[32];
+    size_t ct_len = 0;
+    assert_int_equal(otrp__cbc_hmac_encrypt(RFC7516_A2_CEK, sizeof(RFC7516_A2_CEK),
+                                            RFC7516_B_IV, aad, aad_len, p, p_len, ct, &ct_len,
+                                            tag),
+                     OTRP_OK);
+    assert_memory_equal(tag, RFC7516_B6_T, sizeof(RFC7516_B6_T));
+    memset(ct, 0, sizeof(ct));
+    memset(tag, 0, sizeof(tag));
+    assert_int_equal(otrp__jwe_content_encrypt(OTRP__JOSE_ENC_A128CBC_HS256, RFC7516_A2_CEK,
+                                               sizeof(RFC7516_A2_CEK), RFC7516_B_IV, 16, aad,
+                                               aad_len, p, p_len, ct, &ct_len, tag),
+                     OTRP_OK);
+    assert_int_equal(ct_len, sizeof(RFC7516_B2_E));
+    assert_memory_equal(ct, RFC7516_B2_E, ct_len);
+    assert_memory_equal(tag, RFC7516_B6_T, sizeof(RFC7516_B6_T));
+    /* B.7: the received tag is checked against the recomputed one before decrypting */
+    uint8_t pt[64];
+    size_t pt_len = 0;
+    assert_int_equal(otrp__jwe_content_decrypt(OTRP__JOSE_ENC_A128CBC_HS256, RFC7516_A2_CEK,
+                                               sizeof(RFC7516_A2_CEK), RFC7516_B_IV, 16, aad,
+                                               aad_len, RFC7516_B2_E, sizeof(RFC7516_B2_E),
+                                               RFC7516_B6_T, sizeof(RFC7516_B6_T), pt, &pt_len),
+                     OTRP_OK);
+    assert_int_equal(pt_len, p_len);
+    assert_memory_equal(pt, p, p_len);
+    uint8_t bad[16];
+    memcpy(bad, RFC7516_B6_T, sizeof(bad));
+    bad[0] ^= 0x80;
+    assert_int_equal(otrp__cbc_hmac_decrypt(RFC7516_A2_CEK, sizeof(RFC7516_A2_CEK),
+                                            RFC7516_B_IV, aad, aad_len, RFC7516_B2_E,
+                                            sizeof(RFC7516_B2_E), bad, sizeof(bad), pt, &pt_len),
+                     OTRP_ERR_DECRYPT);
+    /* the full M is not a valid tag either: T is exactly its first half */
+    assert_int_equal(otrp__cbc_hmac_decrypt(RFC7516_A2_CEK, sizeof(RFC7516_A2_CEK),
+                                            RFC7516_B_IV, aad, aad_len, RFC7516_B2_E,
+                                            sizeof(RFC7516_B2_E), RFC7516_B5_M,
+                                            sizeof(RFC7516_B5_M), pt, &pt_len),
+                     OTRP_ERR_DECRYPT);
+}
+
+/* RFC 7518 B.1-B.3 through the one CBC-HMAC core: K, MAC_KEY, ENC_KEY, P, IV, A, AL, E,
+ * M and T of each case. enc is the JWE name of the case (NONE for A192CBC-HS384,
+ * which the profile does not allow in a header). */
+static void cbc_hmac_case(size_t k_len, otrp__jose_enc enc, const uint8_t *e, size_t e_len,
+                          const uint8_t *m_expect, size_t m_expect_len, const uint8_t *t,
+                          size_t t_len)
+{
+    uint8_t k[OTRP__CBC_HMAC_MAX_KEY] = {0};
+    for (size_t i = 0; i < k_len; i++)
+        k[i] = (uint8_t)i; /* K = 00 01 02 ... */
+    size_t half = k_len / 2;
+    otrp__cbc_hmac_keys keys;
+    assert_int_equal(otrp__cbc_hmac_split(k, k_len, &keys), OTRP_OK);
+    assert_int_equal(keys.len, half);
+    assert_int_equal(keys.len, t_len);
+    for (size_t i = 0; i < half; i++) {
+        assert_int_equal(keys.mac_key[i], i);        /* MAC_KEY = 00 .. */
+        assert_int_equal(keys.enc_key[i], half + i); /* ENC_KEY = the second half */
+    }
+    /* P, IV, A: B_P, B_IV, B_A (shared by the three cases) */
+    assert_int_equal(sizeof(B_P), 128);
+    assert_int_equal(sizeof(B_A), 42);
+    uint8_t ct[256];
+    size_t ct_len = 0;
+    assert_int_equal(otrp__cbc_hmac_aes(1, &keys, B_IV, B_P, sizeof(B_P), ct, sizeof(ct),
+                                        &ct_len),
+                     OTRP_OK);
+    assert_int_equal(ct_len, e_len);
+    assert_memory_equal(ct, e, e_len);
+    otrp__cbc_hmac_input in;
+    otrp__cbc_hmac_input_init(&in, B_A, sizeof(B_A), B_IV, ct, ct_len);
+    assert_memory_equal(in.al, RFC7518_B_AL, sizeof(RFC7518_B_AL));
+    uint8_t joined[512];
+    size_t joined_len = join_input(&in, joined, sizeof(joined));
+    assert_int_equal(joined_len, sizeof(B_A) + sizeof(B_IV) + e_len + sizeof(RFC7518_B_AL));
+    assert_memory_equal(joined + sizeof(B_A) + sizeof(B_IV), e, e_len);
+    uint8_t m[OTRP__CBC_HMAC_MAX_KEY];
+    size_t m_len = 0;
+    assert_int_equal(otrp__cbc_hmac_mac(&keys, &in, m, sizeof(m), &m_len), OTRP_OK);
+    assert_int_equal(m_len, m_expect_len);
+    assert_memory_equal(m, m_expect, m_len);
+    uint8_t tag[32], pt[256];
+    size_t pt_len = 0;
+    assert_int_equal(otrp__cbc_hmac_encrypt(k, k_len, B_IV, B_A, sizeof(B_A), B_P, sizeof(B_P),
+                                            ct, &ct_len, tag),
+                     OTRP_OK);
+    assert_memory_equal(ct, e, e_len);
+    assert_memory_equal(tag, t, t_len);
+    assert_int_equal(otrp__cbc_hmac_decrypt(k, k_len, B_IV, B_A, sizeof(B_A), e, e_len, t,
+                                            t_len, pt, &pt_len),
+                     OTRP_OK);
+    assert_int_equal(pt_len, sizeof(B_P));
+    assert_memory_equal(pt, B_P, pt_len);
+    /* one flipped bit in the tag: refused before decrypting */
+    uint8_t bad[32];
+    memcpy(bad, t, t_len);
+    bad[t_len - 1] ^= 1;
+    assert_int_equal(otrp__cbc_hmac_decrypt(k, k_len, B_IV, B_A, sizeof(B_A), e, e_len, bad,
+                                            t_len, pt, &pt_len),
+                     OTRP_ERR_DECRYPT);
+    if (enc == OTRP__JOSE_ENC_NONE)
+        return;
+    /* the JWE content encryption is the same core */
+    assert_int_equal(otrp__jwe_cek_len(enc), k_len);
+    assert_int_equal(otrp__jwe_tag_len(enc), t_len);
+    memset(tag, 0, sizeof(tag));
+    assert_int_equal(otrp__jwe_content_encrypt(enc, k, k_len, B_IV, 16, B_A, sizeof(B_A), B_P,
+                                               sizeof(B_P), ct, &ct_len, tag),
                      OTRP_OK);
     assert_int_equal(ct_len, e_len);
     assert_memory_equal(ct, e, e_len);
     assert_memory_equal(tag, t, t_len);
-    assert_int_equal(otrp__jwe_content_decrypt(enc, key, klen, B_IV, 16, B_A, sizeof(B_A), e,
-                                               e_len, t, t_len, pt, &pt_len),
-                     OTRP_OK);
-    assert_int_equal(pt_len, sizeof(B_P));
-    assert_memory_equal(pt, B_P, pt_len);
-    /* one flipped bit anywhere: refused before decrypting */
-    uint8_t bad[32];
-    memcpy(bad, t, t_len);
-    bad[t_len - 1] ^= 1;
-    assert_int_equal(otrp__jwe_content_decrypt(enc, key, klen, B_IV, 16, B_A, sizeof(B_A), e,
+    assert_int_equal(otrp__jwe_content_decrypt(enc, k, k_len, B_IV, 16, B_A, sizeof(B_A), e,
                                                e_len, bad, t_len, pt, &pt_len),
                      OTRP_ERR_DECRYPT);
     assert_int_equal(pt_len, 0);
@@ -336,8 +477,55 @@ static void cbc_hmac_case(otrp__jose_enc enc, const uint8_t *e, size_t e_len,
 static void test_jose_rfc7518_b1_b3_cbc_hmac(void **state)
 {
     (void)state;
-    cbc_hmac_case(OTRP__JOSE_ENC_A128CBC_HS256, B1_E, sizeof(B1_E), B1_T, sizeof(B1_T));
-    cbc_hmac_case(OTRP__JOSE_ENC_A256CBC_HS512, B3_E, sizeof(B3_E), B3_T, sizeof(B3_T));
+    cbc_hmac_case(32, OTRP__JOSE_ENC_A128CBC_HS256, B1_E, sizeof(B1_E), RFC7518_B1_M,
+                  sizeof(RFC7518_B1_M), B1_T, sizeof(B1_T));
+    cbc_hmac_case(48, OTRP__JOSE_ENC_NONE, RFC7518_B2_E, sizeof(RFC7518_B2_E), RFC7518_B2_M,
+                  sizeof(RFC7518_B2_M), RFC7518_B2_T, sizeof(RFC7518_B2_T));
+    cbc_hmac_case(64, OTRP__JOSE_ENC_A256CBC_HS512, B3_E, sizeof(B3_E), RFC7518_B3_M,
+                  sizeof(RFC7518_B3_M), B3_T, sizeof(B3_T));
+    /* other key lengths are not CBC-HMAC keys */
+    otrp__cbc_hmac_keys keys;
+    uint8_t k[OTRP__CBC_HMAC_MAX_KEY] = {0};
+    assert_int_equal(otrp__cbc_hmac_split(k, 16, &keys), OTRP_ERR_INVALID_ARG);
+    assert_int_equal(otrp__cbc_hmac_split(k, 40, &keys), OTRP_ERR_INVALID_ARG);
+}
+
+/* RFC 7518 B.2's algorithm is proven above, but PROFILE P3 does not list A192CBC-HS384:
+ * a JWE naming it is refused at the header, before any key is used. */
+static void test_jose_rfc7518_b2_a192cbc_header_rejected(void **state)
+{
+    (void)state;
+    assert_int_equal(otrp__jose_enc_from_name("A192CBC-HS384"), OTRP__JOSE_ENC_NONE);
+    static const char PROT[] = "{\"alg\":\"RSA1_5\",\"enc\":\"A192CBC-HS384\"}";
+    char *prot = jt_b64url_encode(PROT, strlen(PROT));
+    char *iv = jt_b64url_encode(B_IV, sizeof(B_IV));
+    char *ct = jt_b64url_encode(RFC7518_B2_E, sizeof(RFC7518_B2_E));
+    char *tag = jt_b64url_encode(RFC7518_B2_T, sizeof(RFC7518_B2_T));
+    char text[2048];
+    snprintf(text, sizeof(text), "%s.%s.%s.%s.%s", prot, RFC7516_A2_EK, iv, ct, tag);
+    otrp__jose_key *key = jwk(RFC7516_A2_JWK);
+    otrp_buf pt = {0};
+    char detail[DETAIL] = "";
+    assert_int_equal(otrp__jwe_decrypt(text, strlen(text), key, 0, &pt, NULL, detail, DETAIL),
+                     OTRP_ERR_JOSE_ALG);
+    assert_non_null(strstr(detail, "enc"));
+    assert_int_equal(pt.len, 0);
+    /* the same in the general JSON form the profile emits */
+    static const char GPROT[] = "{\"enc\":\"A192CBC-HS384\"}";
+    char *gprot = jt_b64url_encode(GPROT, strlen(GPROT));
+    snprintf(text, sizeof(text),
+             "{\"protected\":\"%s\",\"recipients\":[{\"header\":{\"alg\":\"RSA1_5\"},"
+             "\"encrypted_key\":\"%s\"}],\"iv\":\"%s\",\"ciphertext\":\"%s\",\"tag\":\"%s\"}",
+             gprot, RFC7516_A2_EK, iv, ct, tag);
+    assert_int_equal(otrp__jwe_decrypt(text, strlen(text), key, OTRP__JOSE_F_PROFILE, &pt, NULL,
+                                       detail, DETAIL),
+                     OTRP_ERR_JOSE_ALG);
+    otrp__jose_key_free(key);
+    free(prot);
+    free(gprot);
+    free(iv);
+    free(ct);
+    free(tag);
 }
 
 /* RFC 7517 A.1 / A.2: public and private JWKs; exports round-trip. */
@@ -404,6 +592,32 @@ static void test_jose_rfc7520_4_1_rs256(void **state)
     otrp__jose_key_free(key);
 }
 
+/* RFC 7520 4.1 again, signing: RS256 is deterministic, so with the 3.4 private key and
+ * the example's protected header we must emit the example's exact JWS. */
+static void test_jose_rfc7520_4_1_rs256_exact(void **state)
+{
+    (void)state;
+    otrp__jose_key *priv = jwk(RFC7520_3_4_PRIV);
+    otrp__jose_key *pub = jwk(RFC7520_3_3_PUB);
+    assert_true(otrp__jose_key_public_equal(priv, pub));
+    otrp__jws_sign_opts opts = {
+        .form = OTRP__JOSE_FORM_COMPACT,
+        .protected_json = "{\"alg\":\"RS256\",\"kid\":\"bilbo.baggins@hobbiton.example\"}",
+    };
+    otrp_buf out = {0};
+    char detail[DETAIL] = "";
+    assert_int_equal(otrp__jws_sign(RFC7520_4_PAYLOAD, strlen(RFC7520_4_PAYLOAD), priv, &opts,
+                                    &out, detail, sizeof(detail)),
+                     OTRP_OK);
+    assert_int_equal(out.len, strlen(RFC7520_4_1_JWS));
+    assert_memory_equal(out.data, RFC7520_4_1_JWS, out.len);
+    /* and what we emitted verifies with the 3.3 public key */
+    assert_int_equal(verify_text(RFC7520_4_1_JWS, pub, detail), OTRP_OK);
+    otrp_buf_free(&out);
+    otrp__jose_key_free(priv);
+    otrp__jose_key_free(pub);
+}
+
 /* RFC 7520 5.1 (RSA1_5 + A128CBC-HS256, flattened) and 5.2 (RSA-OAEP + A256GCM,
  * RSA-4096, compact). */
 static void test_jose_rfc7520_5_1_5_2(void **state)
@@ -428,9 +642,12 @@ int main(void)
         cmocka_unit_test(test_jose_rfc7516_a1_oaep_a256gcm),
         cmocka_unit_test(test_jose_rfc7516_a2_rsa15_cbc_exact),
         cmocka_unit_test(test_jose_rfc7516_a4_general),
+        cmocka_unit_test(test_jose_rfc7516_b_cbc_hmac_steps),
         cmocka_unit_test(test_jose_rfc7518_b1_b3_cbc_hmac),
+        cmocka_unit_test(test_jose_rfc7518_b2_a192cbc_header_rejected),
         cmocka_unit_test(test_jose_rfc7517_jwk_import),
         cmocka_unit_test(test_jose_rfc7520_4_1_rs256),
+        cmocka_unit_test(test_jose_rfc7520_4_1_rs256_exact),
         cmocka_unit_test(test_jose_rfc7520_5_1_5_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

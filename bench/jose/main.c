@@ -11,14 +11,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "jose/internal.h"
 #include "jose/jose.h"
 #include "raw.h"
 
-/* Each measurement runs at least this long (and at least MIN_ITERS times); ours and
- * raw mbedTLS are measured alternately ROUNDS times each and the best round kept, so
- * a busy machine (shared CI runners) disturbs the comparison as little as possible. */
-#define MIN_SECONDS 0.3
-#define ROUNDS 3
+/* Each measurement runs at least MIN_SECONDS (and at least MIN_ITERS times). Ours and
+ * raw mbedTLS are measured in ROUNDS interleaved rounds (ours-raw, then raw-ours, so a
+ * load change during the run hits both alike); a row shows the best rate of each, and
+ * the "JOSE vs raw" overhead is the median of the per-round ratios, with the lower and
+ * upper quartile beside it: a busy machine (three builds share two cores here) moves
+ * single rounds, not the median of ratios taken seconds apart. */
+#define MIN_SECONDS 0.15
+#define ROUNDS 9
 #define MIN_ITERS 3
 #define KIB 1024u
 #define MIB (1024u * 1024u)
@@ -48,18 +52,43 @@ static double rate(op_fn fn, void *ctx)
     return (double)n / t;
 }
 
-/* Best-of-ROUNDS rates of a and b, measured alternately. */
-static void rate_pair(op_fn a, void *actx, double *ra, op_fn b, void *bctx, double *rb)
+/* Rates of a and b (b may be NULL) over interleaved rounds. */
+struct pair {
+    double a, b;             /* best rate of each */
+    double med, lo, hi;      /* time of a / time of b per round: median, quartiles */
+};
+
+static int cmp_double(const void *x, const void *y)
 {
-    *ra = *rb = 0;
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static struct pair rate_pair(op_fn a, void *actx, op_fn b, void *bctx)
+{
+    struct pair r = {0, 0, 0, 0, 0};
+    double ratio[ROUNDS];
     for (int i = 0; i < ROUNDS; i++) {
-        double x = rate(a, actx);
-        *ra = x > *ra ? x : *ra;
-        if (b != NULL) {
-            double y = rate(b, bctx);
-            *rb = y > *rb ? y : *rb;
+        double x, y = 0;
+        if (b != NULL && i % 2 == 1) {
+            y = rate(b, bctx);
+            x = rate(a, actx);
+        } else {
+            x = rate(a, actx);
+            if (b != NULL)
+                y = rate(b, bctx);
         }
+        r.a = x > r.a ? x : r.a;
+        r.b = y > r.b ? y : r.b;
+        ratio[i] = y / x;
     }
+    if (b != NULL) {
+        qsort(ratio, ROUNDS, sizeof(ratio[0]), cmp_double);
+        r.med = ratio[ROUNDS / 2];
+        r.lo = ratio[ROUNDS / 4];
+        r.hi = ratio[ROUNDS - 1 - ROUNDS / 4];
+    }
+    return r;
 }
 
 /* ---- OpenSSL figures ---- */
@@ -229,15 +258,18 @@ static int do_raw_decrypt(void *p)
                                        c->mac);
 }
 
-static void row(const char *op, double ours, const char *unit, double ossl, const char *ossl_what,
-                double raw)
+/* One table row; p->b == 0: no raw mbedTLS figure. scale turns rates into the unit. */
+static void row(const char *op, const struct pair *p, double scale, const char *unit,
+                double ossl, const char *ossl_what)
 {
-    printf("| %-34s | %12.1f %-4s | %12.1f %-4s | %5.2f | %-30s |", op, ours, unit, ossl, unit,
+    double ours = p->a * scale;
+    printf("| %-38s | %10.1f %-4s | %10.1f %-4s | %5.2f | %-36s |", op, ours, unit, ossl, unit,
            ossl > 0 ? ours / ossl : 0.0, ossl_what);
-    if (raw > 0)
-        printf(" %10.1f %-4s | %+5.1f%% |\n", raw, unit, (raw / ours - 1.0) * 100.0); /* time ours takes over raw */
+    if (p->b > 0) /* the time ours takes over raw: median of rounds [quartiles] */
+        printf(" %10.1f %-4s | %+6.1f%% [%+.0f, %+.0f] |\n", p->b * scale, unit,
+               (p->med - 1.0) * 100.0, (p->lo - 1.0) * 100.0, (p->hi - 1.0) * 100.0);
     else
-        printf(" %15s | %6s |\n", "", "");
+        printf(" %15s | %20s |\n", "", "");
 }
 
 static void sym_rows(otrp__jose_enc enc, size_t len)
@@ -264,10 +296,7 @@ static void sym_rows(otrp__jose_enc enc, size_t len)
     c.len = ct_len;
     memcpy(c.ct + ct_len, c.tag_buf, 16);
     c.tag = c.ct + ct_len;
-    double ours, raw;
-    rate_pair(do_content_decrypt, &c, &ours, do_raw_decrypt, &c, &raw);
-    ours *= (double)len / 1e6;
-    raw *= (double)len / 1e6;
+    struct pair r = rate_pair(do_content_decrypt, &c, do_raw_decrypt, &c);
     double ossl;
     const char *what;
     char label[64];
@@ -282,10 +311,77 @@ static void sym_rows(otrp__jose_enc enc, size_t len)
         what = "aes-128-cbc(-decrypt) + hmac sha256";
         snprintf(label, sizeof(label), "A128CBC-HS256 decrypt %s", len == MIB ? "1 MiB" : "1 KiB");
     }
-    row(label, ours, "MB/s", ossl, what, raw);
+    row(label, &r, (double)len / 1e6, "MB/s", ossl, what);
     free(c.ct);
     free(c.pt);
     free(plain);
+}
+
+/* The cost of a PSA key cache miss: OTRP__JOSE_PSA_CACHE + 1 loaded copies of one key
+ * used in turn, so every use finds its PSA key evicted and imports it again. */
+#define EVICT_COPIES (OTRP__JOSE_PSA_CACHE + 1u)
+
+struct evict_ctx {
+    otrp__jose_key *key[EVICT_COPIES];
+    size_t next;
+    struct sig_ctx *sig;  /* alg, signature to verify */
+    struct jwe_ctx *jwe;  /* JWE to decrypt */
+};
+
+static const otrp__jose_key *evict_next(struct evict_ctx *c)
+{
+    const otrp__jose_key *k = c->key[c->next];
+    c->next = (c->next + 1) % EVICT_COPIES;
+    return k;
+}
+
+static int do_sign_evicted(void *p)
+{
+    struct evict_ctx *c = p;
+    otrp_buf_reset(&c->sig->sig);
+    return otrp__jose_sign(evict_next(c), c->sig->alg, MSG, sizeof(MSG) - 1, &c->sig->sig) ==
+                   OTRP_OK
+               ? 0
+               : 1;
+}
+
+static int do_verify_evicted(void *p)
+{
+    struct evict_ctx *c = p;
+    return otrp__jose_verify(evict_next(c), c->sig->alg, MSG, sizeof(MSG) - 1, c->sig->sig.data,
+                             c->sig->sig.len, 0) == OTRP_OK
+               ? 0
+               : 1;
+}
+
+static int do_unwrap_evicted(void *p)
+{
+    struct evict_ctx *c = p;
+    otrp_buf_reset(&c->jwe->pt);
+    return otrp__jwe_decrypt((char *)c->jwe->text.data, c->jwe->text.len, evict_next(c), 0,
+                             &c->jwe->pt, NULL, NULL, 0) == OTRP_OK
+               ? 0
+               : 1;
+}
+
+/* EVICT_COPIES copies of key (private through PKCS#8 PEM, public through SPKI). */
+static void evict_init(struct evict_ctx *c, const otrp__jose_key *key, int private_part)
+{
+    otrp_buf enc = {0};
+    otrp_status st = private_part ? otrp__jose_key_export_private_pem(key, &enc)
+                                  : otrp__jose_key_export_spki_der(key, &enc);
+    for (size_t i = 0; i < EVICT_COPIES && st == OTRP_OK; i++)
+        st = otrp__jose_key_load(enc.data, enc.len, &c->key[i], NULL, 0);
+    otrp_buf_free(&enc);
+    if (st != OTRP_OK)
+        exit(1);
+    c->next = 0;
+}
+
+static void evict_free(struct evict_ctx *c)
+{
+    for (size_t i = 0; i < EVICT_COPIES; i++)
+        otrp__jose_key_free(c->key[i]);
 }
 
 int main(void)
@@ -297,35 +393,55 @@ int main(void)
         fprintf(stderr, "bench: key generation failed\n");
         return 1;
     }
-    printf("lib/jose on mbedTLS %s vs OpenSSL (same run); ratio = ours / OpenSSL\n\n",
-           bench_raw_version());
-    printf("| %-34s | %17s | %17s | %5s | %-30s | %15s | %6s |\n", "operation", "lib/jose",
-           "OpenSSL", "ratio", "OpenSSL measured with", "raw mbedTLS", "JOSE vs raw");
-    printf("|%s|%s|%s|%s|%s|%s|%s|\n", "------------------------------------",
-           "-------------------", "-------------------", "-------", "--------------------------------",
-           "-----------------", "--------");
+    double load[3] = {0, 0, 0};
+    (void)getloadavg(load, 3);
+    printf("lib/jose on mbedTLS %s vs OpenSSL (same run); ratio = ours / OpenSSL; "
+           "load average at start %.2f\n\n",
+           bench_raw_version(), load[0]);
+    printf("| %-38s | %15s | %15s | %5s | %-36s | %15s | %20s |\n", "operation", "lib/jose",
+           "OpenSSL", "ratio", "OpenSSL measured with", "raw mbedTLS",
+           "JOSE vs raw [IQR]");
+    printf("|%s|%s|%s|%s|%s|%s|%s|\n", "----------------------------------------",
+           "-----------------", "-----------------", "-------",
+           "--------------------------------------", "-----------------",
+           "----------------------");
 
     double osign = 0, overify = 0, esign = 0, everify = 0;
     (void)openssl_pk("rsa2048", &osign, &overify);
     (void)openssl_pk("ecdsap256", &esign, &everify);
 
     static struct sig_ctx s, e;
+    struct pair r;
+    struct evict_ctx ev;
     s.key = rsa;
     s.alg = OTRP__JOSE_ALG_RS256;
     s.raw = raw_of(rsa);
-    double ours, raw;
-    rate_pair(do_sign, &s, &ours, do_raw_sign, &s, &raw);
-    row("RS256 sign (RSA-2048)", ours, "op/s", osign, "speed rsa2048 sign", raw);
-    rate_pair(do_verify, &s, &ours, do_raw_verify, &s, &raw);
-    row("RS256 verify (RSA-2048)", ours, "op/s", overify, "speed rsa2048 verify", raw);
+    r = rate_pair(do_sign, &s, do_raw_sign, &s);
+    row("RS256 sign (RSA-2048)", &r, 1, "op/s", osign, "speed rsa2048 sign");
+    evict_init(&ev, rsa, 1);
+    ev.sig = &s;
+    r = rate_pair(do_sign_evicted, &ev, do_raw_sign, &s);
+    row("RS256 sign, PSA key evicted", &r, 1, "op/s", osign, "speed rsa2048 sign");
+    evict_free(&ev);
+    r = rate_pair(do_verify, &s, do_raw_verify, &s);
+    row("RS256 verify (RSA-2048)", &r, 1, "op/s", overify, "speed rsa2048 verify");
     otrp_buf_free(&s.sig);
     e.key = ec;
     e.alg = OTRP__JOSE_ALG_ES256;
     e.raw = raw_of(ec);
-    rate_pair(do_sign, &e, &ours, do_raw_sign, &e, &raw);
-    row("ES256 sign (P-256)", ours, "op/s", esign, "speed ecdsap256 sign", raw);
-    rate_pair(do_verify, &e, &ours, do_raw_verify, &e, &raw);
-    row("ES256 verify (P-256)", ours, "op/s", everify, "speed ecdsap256 verify", raw);
+    r = rate_pair(do_sign, &e, do_raw_sign, &e);
+    row("ES256 sign (P-256)", &r, 1, "op/s", esign, "speed ecdsap256 sign");
+    evict_init(&ev, ec, 1);
+    ev.sig = &e;
+    r = rate_pair(do_sign_evicted, &ev, do_raw_sign, &e);
+    row("ES256 sign, PSA key evicted", &r, 1, "op/s", esign, "speed ecdsap256 sign");
+    evict_free(&ev);
+    r = rate_pair(do_verify, &e, do_raw_verify, &e);
+    row("ES256 verify (P-256)", &r, 1, "op/s", everify, "speed ecdsap256 verify");
+    evict_init(&ev, ec, 0);
+    r = rate_pair(do_verify_evicted, &ev, do_raw_verify, &e);
+    row("ES256 verify, PSA key evicted", &r, 1, "op/s", everify, "speed ecdsap256 verify");
+    evict_free(&ev);
     otrp_buf_free(&e.sig);
     bench_raw_pk_free(e.raw);
 
@@ -343,8 +459,16 @@ int main(void)
         uint8_t cek[32] = {2};
         if (bench_raw_rsa_encrypt(s.raw, i, cek, sizeof(cek), s.ct, &s.ct_len) != 0)
             return 1;
-        rate_pair(do_jwe_decrypt, &j, &ours, do_raw_unwrap, &s, &raw);
-        row(kw_name[i], ours, "op/s", osign, "speed rsa2048 sign (private op)", raw);
+        r = rate_pair(do_jwe_decrypt, &j, do_raw_unwrap, &s);
+        row(kw_name[i], &r, 1, "op/s", osign, "speed rsa2048 sign (private op)");
+        if (i == 0) {
+            evict_init(&ev, rsa, 1);
+            ev.jwe = &j;
+            r = rate_pair(do_unwrap_evicted, &ev, do_raw_unwrap, &s);
+            row("RSA1_5 unwrap, PSA key evicted", &r, 1, "op/s", osign,
+                "speed rsa2048 sign (private op)");
+            evict_free(&ev);
+        }
         otrp_buf_free(&j.text);
         otrp_buf_free(&j.pt);
     }
@@ -360,14 +484,16 @@ int main(void)
     if (big == NULL || otrp__jwe_encrypt(big, MIB, rsa, NULL, &full.text, detail, sizeof(detail)) !=
                            OTRP_OK)
         return 1;
-    rate_pair(do_jwe_decrypt, &full, &ours, NULL, NULL, &raw);
-    row("JWE general decrypt 1 MiB (all)", ours * MIB / 1e6, "MB/s", 0, "(no OpenSSL equivalent)",
-        0);
+    r = rate_pair(do_jwe_decrypt, &full, NULL, NULL);
+    row("JWE general decrypt 1 MiB (all)", &r, (double)MIB / 1e6, "MB/s", 0,
+        "(no OpenSSL equivalent)");
     free(big);
     otrp_buf_free(&full.text);
     otrp_buf_free(&full.pt);
     bench_raw_pk_free(s.raw);
     otrp__jose_key_free(rsa);
     otrp__jose_key_free(ec);
+    (void)getloadavg(load, 3);
+    printf("\nload average at end %.2f\n", load[0]);
     return 0;
 }

@@ -396,7 +396,114 @@ const cJSON *otrp__jose_find(const cJSON *a, const cJSON *b, const cJSON *c,
     return NULL;
 }
 
-int otrp__jose_b64url_chars(const char *s, size_t len)
+/* ---- the JSON and compact serializations (shared by JWS and JWE) ---- */
+
+int otrp__jose_is_json(const char *text, size_t len)
 {
-    return otrp__b64url_span(s, len) == len;
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+        i++;
+    return i < len && text[i] == '{';
+}
+
+otrp_status otrp__jose_split_compact(const char *text, size_t len, size_t n, const char *what,
+                                     const char **part, size_t *part_len, char *detail,
+                                     size_t detail_cap)
+{
+    size_t count = 0, start = 0;
+    /* base64url runs separated by dots, scanned a run at a time (TA images are large) */
+    for (size_t k = 0;; k++) {
+        k += otrp__b64url_span(text + k, len - k);
+        if (k < len && text[k] != '.') {
+            otrp__jose_detail(detail, detail_cap, "neither a JSON %s nor a compact %s (byte %zu)",
+                              what, what, k);
+            return OTRP_ERR_JOSE_FORMAT;
+        }
+        if (count < n) {
+            part[count] = text + start;
+            part_len[count] = k - start;
+        }
+        count++;
+        start = k + 1;
+        if (k >= len)
+            break;
+    }
+    if (count != n) {
+        otrp__jose_detail(detail, detail_cap, "compact %s must have exactly %zu parts", what, n);
+        return OTRP_ERR_JOSE_FORMAT;
+    }
+    return OTRP_OK;
+}
+
+otrp_status otrp__jose_member_str(const cJSON *obj, const char *name, int required,
+                                  const char *what, const char **s, size_t *len, char *detail,
+                                  size_t detail_cap)
+{
+    const cJSON *m = otrp__json_member(obj, name);
+    *s = NULL;
+    if (len != NULL)
+        *len = 0;
+    if (m == NULL) {
+        if (!required)
+            return OTRP_OK;
+        otrp__jose_detail(detail, detail_cap, "%s member '%s' missing", what, name);
+        return OTRP_ERR_JOSE_FORMAT;
+    }
+    if (!cJSON_IsString(m) || m->valuestring == NULL) {
+        otrp__jose_detail(detail, detail_cap, "%s member '%s' is not a string", what, name);
+        return OTRP_ERR_JOSE_FORMAT;
+    }
+    *s = m->valuestring;
+    if (len != NULL)
+        *len = strlen(m->valuestring);
+    return OTRP_OK;
+}
+
+otrp_status otrp__jose_member_obj(const cJSON *obj, const char *name, const char *what,
+                                  const cJSON **out, char *detail, size_t detail_cap)
+{
+    const cJSON *m = otrp__json_member(obj, name);
+    *out = NULL;
+    if (m == NULL)
+        return OTRP_OK;
+    if (!cJSON_IsObject(m)) {
+        otrp__jose_detail(detail, detail_cap, "%s member '%s' is not an object", what, name);
+        return OTRP_ERR_JOSE_FORMAT;
+    }
+    *out = m;
+    return OTRP_OK;
+}
+
+otrp_status otrp__jose_json_members(const cJSON *obj, const char *list_name,
+                                    const char *const *general, const char *const *flattened,
+                                    const char *const *element, const char *what,
+                                    const cJSON **elem, otrp__jose_form *form, char *detail,
+                                    size_t detail_cap)
+{
+    if (!cJSON_IsObject(obj)) {
+        otrp__jose_detail(detail, detail_cap, "%s is not a JSON object", what);
+        return OTRP_ERR_JOSE_FORMAT;
+    }
+    otrp_status st = otrp__json_check_tree(obj, OTRP__JSON_MAX_DEPTH, detail, detail_cap);
+    if (st != OTRP_OK)
+        return st;
+    const cJSON *list = otrp__json_member(obj, list_name);
+    if (list == NULL) {
+        *elem = obj;
+        *form = OTRP__JOSE_FORM_FLATTENED;
+        return otrp__jose_allowed_members(obj, flattened, what, detail, detail_cap);
+    }
+    *form = OTRP__JOSE_FORM_GENERAL;
+    st = otrp__jose_allowed_members(obj, general, what, detail, detail_cap);
+    if (st != OTRP_OK)
+        return st;
+    /* PROFILE P2: the general serialization is accepted with exactly one element */
+    if (!cJSON_IsArray(list) || list->child == NULL || list->child->next != NULL ||
+        !cJSON_IsObject(list->child)) {
+        otrp__jose_detail(detail, detail_cap, "%s '%s' must hold exactly one object", what,
+                          list_name);
+        return OTRP_ERR_JOSE_FORMAT;
+    }
+    *elem = list->child;
+    return otrp__jose_allowed_members(list->child, element, what, detail, detail_cap);
 }

@@ -172,7 +172,7 @@ otrp_status otrp__jose_key_from_jwk_json(const cJSON *jwk, otrp__jose_key **out,
 otrp_status otrp__jose_key_generate(otrp__jose_kty kty, unsigned bits,
                                     otrp__jose_key **out, char *detail, size_t detail_cap);
 
-/* Release a key (NULL allowed); private material is zeroized, PSA slots destroyed. */
+/* Release a key (NULL allowed); private material is zeroized, its PSA keys destroyed. */
 void otrp__jose_key_free(otrp__jose_key *key);
 
 /* Queries. bits: RSA modulus size, 256 for P-256. */
@@ -304,12 +304,17 @@ typedef struct otrp__x509_spec {
     int is_ca;
     /* Serial number; 0: 16 random bytes. */
     uint64_t serial;
+    /* subjectAltName (RFC 5280 4.2.1.6), written when either list is non-empty:
+     * NULL-terminated lists of DNS names ("localhost") and of textual IPv4 / IPv6
+     * addresses ("127.0.0.1", "::1"); at most 16 names in all. NULL: none. */
+    const char *const *san_dns;
+    const char *const *san_ip;
 } otrp__x509_spec;
 
 /* Write a certificate (signed with RS256 or ES256 per the issuer key, SHA-256).
- * Appends the DER. OTRP_ERR_INVALID_ARG: bad DN or validity; OTRP_ERR_KEY: a key is
- * missing its private part; OTRP_ERR_CERT_PARSE: issuer_der unreadable;
- * OTRP_ERR_CRYPTO. */
+ * Appends the DER. OTRP_ERR_INVALID_ARG: bad DN, validity or subjectAltName entry;
+ * OTRP_ERR_KEY: a key is missing its private part; OTRP_ERR_CERT_PARSE: issuer_der
+ * unreadable; OTRP_ERR_CRYPTO. */
 otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *detail,
                             size_t detail_cap);
 

@@ -98,43 +98,141 @@ static psa_status_t cbc_run(int encrypt, const uint8_t *key, size_t key_len,
     return ps;
 }
 
-/* HMAC-SHA-256/512 over AAD || IV || CT || AL (RFC 7518 5.2.2.1 step 5). */
-static psa_status_t cbc_hmac_tag(psa_algorithm_t hash, const uint8_t *mac_key, size_t key_len,
-                                 const uint8_t *aad, size_t aad_len, const uint8_t *iv,
-                                 const uint8_t *ct, size_t ct_len, uint8_t *mac, size_t mac_cap)
+/* ---- AES_CBC_HMAC_SHA2 (RFC 7518 5.2), one function per step ----
+ * The JWE code runs exactly these steps; the RFC 7516 B and RFC 7518 B tests check each
+ * intermediate value. */
+
+size_t otrp__cbc_hmac_half(size_t key_len)
 {
-    mbedtls_svc_key_id_t id = MBEDTLS_SVC_KEY_ID_INIT;
-    psa_status_t ps = import_sym(PSA_KEY_TYPE_HMAC, PSA_ALG_HMAC(hash),
-                                 PSA_KEY_USAGE_SIGN_MESSAGE | PSA_KEY_USAGE_SIGN_HASH, mac_key,
-                                 key_len, &id);
-    if (ps != PSA_SUCCESS)
-        return ps;
-    uint8_t al[8];
+    return key_len == 32 || key_len == 48 || key_len == 64 ? key_len / 2 : 0;
+}
+
+/* SHA-256 / SHA-384 / SHA-512 for 16 / 24 / 32-byte halves (RFC 7518 5.2.3-5.2.5). */
+static psa_algorithm_t cbc_hmac_hash(size_t half)
+{
+    return half == 16 ? PSA_ALG_SHA_256 : half == 24 ? PSA_ALG_SHA_384 : PSA_ALG_SHA_512;
+}
+
+otrp_status otrp__cbc_hmac_split(const uint8_t *k, size_t k_len, otrp__cbc_hmac_keys *out)
+{
+    size_t half = otrp__cbc_hmac_half(k_len);
+    if (k == NULL || out == NULL || half == 0)
+        return OTRP_ERR_INVALID_ARG;
+    out->mac_key = k;
+    out->enc_key = k + half;
+    out->len = half;
+    return OTRP_OK;
+}
+
+otrp_status otrp__cbc_hmac_aes(int encrypt, const otrp__cbc_hmac_keys *keys,
+                               const uint8_t iv[16], const uint8_t *in, size_t len,
+                               uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    otrp_status st = otrp__jose_lock();
+    if (st != OTRP_OK)
+        return st;
+    psa_status_t ps = cbc_run(encrypt, keys->enc_key, keys->len, iv, in, len, out, out_cap,
+                              out_len);
+    otrp__jose_unlock();
+    return otrp__jose_psa_status(ps);
+}
+
+void otrp__cbc_hmac_al(size_t aad_len, uint8_t al[8])
+{
     uint64_t bits = (uint64_t)aad_len * 8u;
     for (int i = 0; i < 8; i++)
         al[i] = (uint8_t)(bits >> (56 - 8 * i));
-    psa_mac_operation_t op = PSA_MAC_OPERATION_INIT;
-    size_t n = 0;
-    ps = psa_mac_sign_setup(&op, id, PSA_ALG_HMAC(hash));
-    if (ps == PSA_SUCCESS)
-        ps = psa_mac_update(&op, aad, aad_len);
-    if (ps == PSA_SUCCESS)
-        ps = psa_mac_update(&op, iv, AES_BLOCK);
-    if (ps == PSA_SUCCESS)
-        ps = psa_mac_update(&op, ct, ct_len);
-    if (ps == PSA_SUCCESS)
-        ps = psa_mac_update(&op, al, sizeof(al));
-    if (ps == PSA_SUCCESS)
-        ps = psa_mac_sign_finish(&op, mac, mac_cap, &n);
-    if (ps != PSA_SUCCESS)
-        (void)psa_mac_abort(&op);
-    (void)psa_destroy_key(id);
-    return ps;
 }
 
-static psa_algorithm_t cbc_hash(otrp__jose_enc enc)
+void otrp__cbc_hmac_input_init(otrp__cbc_hmac_input *in, const uint8_t *aad, size_t aad_len,
+                               const uint8_t iv[16], const uint8_t *e, size_t e_len)
 {
-    return enc == OTRP__JOSE_ENC_A128CBC_HS256 ? PSA_ALG_SHA_256 : PSA_ALG_SHA_512;
+    otrp__cbc_hmac_al(aad_len, in->al);
+    in->part[0] = aad;
+    in->len[0] = aad_len;
+    in->part[1] = iv;
+    in->len[1] = AES_BLOCK;
+    in->part[2] = e;
+    in->len[2] = e_len;
+    in->part[3] = in->al;
+    in->len[3] = sizeof(in->al);
+}
+
+otrp_status otrp__cbc_hmac_mac(const otrp__cbc_hmac_keys *keys, const otrp__cbc_hmac_input *in,
+                               uint8_t *m, size_t m_cap, size_t *m_len)
+{
+    psa_algorithm_t alg = PSA_ALG_HMAC(cbc_hmac_hash(keys->len));
+    otrp_status st = otrp__jose_lock();
+    if (st != OTRP_OK)
+        return st;
+    mbedtls_svc_key_id_t id = MBEDTLS_SVC_KEY_ID_INIT;
+    psa_status_t ps = import_sym(PSA_KEY_TYPE_HMAC, alg,
+                                 PSA_KEY_USAGE_SIGN_MESSAGE | PSA_KEY_USAGE_SIGN_HASH,
+                                 keys->mac_key, keys->len, &id);
+    if (ps == PSA_SUCCESS) {
+        psa_mac_operation_t op = PSA_MAC_OPERATION_INIT;
+        ps = psa_mac_sign_setup(&op, id, alg);
+        for (size_t i = 0; i < OTRP__CBC_HMAC_PARTS && ps == PSA_SUCCESS; i++)
+            if (in->len[i] != 0)
+                ps = psa_mac_update(&op, in->part[i], in->len[i]);
+        if (ps == PSA_SUCCESS)
+            ps = psa_mac_sign_finish(&op, m, m_cap, m_len);
+        if (ps != PSA_SUCCESS)
+            (void)psa_mac_abort(&op);
+        (void)psa_destroy_key(id);
+    }
+    otrp__jose_unlock();
+    return otrp__jose_psa_status(ps);
+}
+
+otrp_status otrp__cbc_hmac_encrypt(const uint8_t *k, size_t k_len, const uint8_t iv[16],
+                                   const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+                                   size_t len, uint8_t *ct, size_t *ct_len, uint8_t *tag)
+{
+    otrp__cbc_hmac_keys keys;
+    otrp_status st = otrp__cbc_hmac_split(k, k_len, &keys);                     /* B.1 */
+    if (st == OTRP_OK)
+        st = otrp__cbc_hmac_aes(1, &keys, iv, pt, len, ct, len + AES_BLOCK, ct_len); /* B.2 */
+    if (st != OTRP_OK)
+        return st;
+    otrp__cbc_hmac_input in;
+    otrp__cbc_hmac_input_init(&in, aad, aad_len, iv, ct, *ct_len);              /* B.3, B.4 */
+    uint8_t m[OTRP__CBC_HMAC_MAX_KEY];
+    size_t m_len = 0;
+    st = otrp__cbc_hmac_mac(&keys, &in, m, sizeof(m), &m_len);                  /* B.5 */
+    if (st == OTRP_OK)
+        memcpy(tag, m, keys.len);                                               /* B.6 */
+    otrp__memzero(m, sizeof(m));
+    return st;
+}
+
+otrp_status otrp__cbc_hmac_decrypt(const uint8_t *k, size_t k_len, const uint8_t iv[16],
+                                   const uint8_t *aad, size_t aad_len, const uint8_t *ct,
+                                   size_t len, const uint8_t *tag, size_t tag_len,
+                                   uint8_t *pt, size_t *pt_len)
+{
+    otrp__cbc_hmac_keys keys;
+    otrp_status st = otrp__cbc_hmac_split(k, k_len, &keys);
+    if (st != OTRP_OK)
+        return st;
+    if (tag_len != keys.len)
+        return OTRP_ERR_DECRYPT;
+    otrp__cbc_hmac_input in;
+    otrp__cbc_hmac_input_init(&in, aad, aad_len, iv, ct, len);
+    uint8_t m[OTRP__CBC_HMAC_MAX_KEY];
+    size_t m_len = 0;
+    st = otrp__cbc_hmac_mac(&keys, &in, m, sizeof(m), &m_len);
+    /* B.7: the tag is checked, in constant time, before anything is decrypted. */
+    int auth_ok = st == OTRP_OK && otrp__ct_equal(m, tag, keys.len);
+    otrp__memzero(m, sizeof(m));
+    if (st == OTRP_ERR_NO_MEMORY)
+        return st;
+    if (!auth_ok)
+        return OTRP_ERR_DECRYPT;
+    st = otrp__cbc_hmac_aes(0, &keys, iv, ct, len, pt, len, pt_len);
+    if (st == OTRP_ERR_NO_MEMORY)
+        return st;
+    return st == OTRP_OK ? OTRP_OK : OTRP_ERR_DECRYPT;
 }
 
 static otrp_status check_params(otrp__jose_enc enc, const uint8_t *cek, size_t cek_len,
@@ -146,6 +244,70 @@ static otrp_status check_params(otrp__jose_enc enc, const uint8_t *cek, size_t c
         iv_len != otrp__jwe_iv_len(enc))
         return OTRP_ERR_INVALID_ARG;
     return OTRP_OK;
+}
+
+/* AES-GCM; ct has room for len + 16 bytes (PSA appends the tag). */
+static otrp_status gcm_encrypt(const uint8_t *cek, size_t cek_len, const uint8_t *iv,
+                               size_t iv_len, const uint8_t *aad, size_t aad_len,
+                               const uint8_t *pt, size_t len, uint8_t *ct, size_t *ct_len,
+                               uint8_t *tag)
+{
+    otrp_status st = otrp__jose_lock();
+    if (st != OTRP_OK)
+        return st;
+    mbedtls_svc_key_id_t id = MBEDTLS_SVC_KEY_ID_INIT;
+    size_t n = 0;
+    psa_status_t ps = import_sym(PSA_KEY_TYPE_AES, PSA_ALG_GCM, PSA_KEY_USAGE_ENCRYPT, cek,
+                                 cek_len, &id);
+    if (ps == PSA_SUCCESS) {
+        ps = psa_aead_encrypt(id, PSA_ALG_GCM, iv, iv_len, aad, aad_len, pt, len, ct,
+                              len + GCM_TAG_LEN, &n);
+        (void)psa_destroy_key(id);
+    }
+    otrp__jose_unlock();
+    if (ps == PSA_SUCCESS && n == len + GCM_TAG_LEN) {
+        memcpy(tag, ct + len, GCM_TAG_LEN);
+        *ct_len = len;
+    } else if (ps == PSA_SUCCESS) {
+        ps = PSA_ERROR_GENERIC_ERROR;
+    }
+    return otrp__jose_psa_status(ps);
+}
+
+/* AES-GCM one-shot: mbedTLS releases no plaintext unless the tag verifies. */
+static otrp_status gcm_decrypt(const uint8_t *cek, size_t cek_len, const uint8_t *iv,
+                               size_t iv_len, const uint8_t *aad, size_t aad_len,
+                               const uint8_t *ct, size_t len, const uint8_t *tag, uint8_t *pt,
+                               size_t *pt_len)
+{
+    uint8_t *joined = NULL;
+    if (len == 0 || tag != ct + len) {
+        /* PSA wants ciphertext || tag in one piece */
+        joined = malloc(len + GCM_TAG_LEN);
+        if (joined == NULL)
+            return OTRP_ERR_NO_MEMORY;
+        if (len != 0)
+            memcpy(joined, ct, len);
+        memcpy(joined + len, tag, GCM_TAG_LEN);
+    }
+    otrp_status st = otrp__jose_lock();
+    if (st != OTRP_OK) {
+        free(joined);
+        return st;
+    }
+    mbedtls_svc_key_id_t id = MBEDTLS_SVC_KEY_ID_INIT;
+    psa_status_t ps = import_sym(PSA_KEY_TYPE_AES, PSA_ALG_GCM, PSA_KEY_USAGE_DECRYPT, cek,
+                                 cek_len, &id);
+    if (ps == PSA_SUCCESS) {
+        ps = psa_aead_decrypt(id, PSA_ALG_GCM, iv, iv_len, aad, aad_len,
+                              joined != NULL ? joined : ct, len + GCM_TAG_LEN, pt, len, pt_len);
+        (void)psa_destroy_key(id);
+    }
+    otrp__jose_unlock();
+    free(joined);
+    if (ps == PSA_ERROR_INSUFFICIENT_MEMORY)
+        return OTRP_ERR_NO_MEMORY;
+    return ps == PSA_SUCCESS ? OTRP_OK : OTRP_ERR_DECRYPT;
 }
 
 otrp_status otrp__jwe_content_encrypt(otrp__jose_enc enc, const uint8_t *cek,
@@ -160,38 +322,9 @@ otrp_status otrp__jwe_content_encrypt(otrp__jose_enc enc, const uint8_t *cek,
     if ((pt == NULL && len != 0) || ct == NULL || ct_len == NULL || tag == NULL ||
         (aad == NULL && aad_len != 0) || len > OTRP__JOSE_MAX_TEXT)
         return OTRP_ERR_INVALID_ARG;
-    st = otrp__jose_lock();
-    if (st != OTRP_OK)
-        return st;
-    psa_status_t ps;
-    if (is_cbc(enc)) {
-        size_t half = cek_len / 2;
-        uint8_t mac[64];
-        ps = cbc_run(1, cek + half, half, iv, pt, len, ct, len + AES_BLOCK, ct_len);
-        if (ps == PSA_SUCCESS)
-            ps = cbc_hmac_tag(cbc_hash(enc), cek, half, aad, aad_len, iv, ct, *ct_len, mac,
-                              sizeof(mac));
-        if (ps == PSA_SUCCESS)
-            memcpy(tag, mac, half);
-    } else {
-        mbedtls_svc_key_id_t id = MBEDTLS_SVC_KEY_ID_INIT;
-        size_t n = 0;
-        ps = import_sym(PSA_KEY_TYPE_AES, PSA_ALG_GCM, PSA_KEY_USAGE_ENCRYPT, cek, cek_len, &id);
-        if (ps == PSA_SUCCESS) {
-            /* PSA appends the tag to the ciphertext: ct has room for it */
-            ps = psa_aead_encrypt(id, PSA_ALG_GCM, iv, iv_len, aad, aad_len, pt, len, ct,
-                                  len + GCM_TAG_LEN, &n);
-            (void)psa_destroy_key(id);
-        }
-        if (ps == PSA_SUCCESS && n == len + GCM_TAG_LEN) {
-            memcpy(tag, ct + len, GCM_TAG_LEN);
-            *ct_len = len;
-        } else if (ps == PSA_SUCCESS) {
-            ps = PSA_ERROR_GENERIC_ERROR;
-        }
-    }
-    otrp__jose_unlock();
-    return otrp__jose_psa_status(ps);
+    if (is_cbc(enc))
+        return otrp__cbc_hmac_encrypt(cek, cek_len, iv, aad, aad_len, pt, len, ct, ct_len, tag);
+    return gcm_encrypt(cek, cek_len, iv, iv_len, aad, aad_len, pt, len, ct, ct_len, tag);
 }
 
 otrp_status otrp__jwe_content_decrypt(otrp__jose_enc enc, const uint8_t *cek,
@@ -208,55 +341,19 @@ otrp_status otrp__jwe_content_decrypt(otrp__jose_enc enc, const uint8_t *cek,
         return OTRP_ERR_INVALID_ARG;
     if (tag_len != otrp__jwe_tag_len(enc))
         return OTRP_ERR_DECRYPT;
-    uint8_t *joined = NULL;
-    if (!is_cbc(enc) && (len == 0 || tag != ct + len)) {
-        /* PSA wants ciphertext || tag in one piece */
-        joined = malloc(len + GCM_TAG_LEN);
-        if (joined == NULL)
-            return OTRP_ERR_NO_MEMORY;
-        if (len != 0)
-            memcpy(joined, ct, len);
-        memcpy(joined + len, tag, GCM_TAG_LEN);
-    }
-    st = otrp__jose_lock();
+    if (is_cbc(enc))
+        st = otrp__cbc_hmac_decrypt(cek, cek_len, iv, aad, aad_len, ct, len, tag, tag_len, pt,
+                                    pt_len);
+    else
+        st = gcm_decrypt(cek, cek_len, iv, iv_len, aad, aad_len, ct, len, tag, pt, pt_len);
+    if (st != OTRP_OK && st != OTRP_ERR_NO_MEMORY)
+        st = OTRP_ERR_DECRYPT;
     if (st != OTRP_OK) {
-        free(joined);
-        return st;
-    }
-    psa_status_t ps;
-    int auth_ok = 0;
-    if (is_cbc(enc)) {
-        size_t half = cek_len / 2;
-        uint8_t mac[64];
-        ps = cbc_hmac_tag(cbc_hash(enc), cek, half, aad, aad_len, iv, ct, len, mac, sizeof(mac));
-        /* The tag is checked, in constant time, before anything is decrypted. */
-        auth_ok = ps == PSA_SUCCESS && otrp__ct_equal(mac, tag, half);
-        otrp__memzero(mac, sizeof(mac));
-        if (auth_ok)
-            ps = cbc_run(0, cek + half, half, iv, ct, len, pt, len, pt_len);
-    } else {
-        mbedtls_svc_key_id_t id = MBEDTLS_SVC_KEY_ID_INIT;
-        ps = import_sym(PSA_KEY_TYPE_AES, PSA_ALG_GCM, PSA_KEY_USAGE_DECRYPT, cek, cek_len, &id);
-        if (ps == PSA_SUCCESS) {
-            /* One-shot: mbedTLS releases no plaintext unless the tag verifies. */
-            ps = psa_aead_decrypt(id, PSA_ALG_GCM, iv, iv_len, aad, aad_len,
-                                  joined != NULL ? joined : ct, len + GCM_TAG_LEN, pt, len,
-                                  pt_len);
-            (void)psa_destroy_key(id);
-        }
-        auth_ok = ps == PSA_SUCCESS;
-    }
-    otrp__jose_unlock();
-    free(joined);
-    if (ps == PSA_ERROR_INSUFFICIENT_MEMORY)
-        return OTRP_ERR_NO_MEMORY;
-    if (!auth_ok || ps != PSA_SUCCESS) {
         if (pt != NULL && len != 0)
             otrp__memzero(pt, len);
         *pt_len = 0;
-        return OTRP_ERR_DECRYPT;
     }
-    return OTRP_OK;
+    return st;
 }
 
 /* ---- PROFILE P7 AES-256-CBC ---- */
@@ -325,7 +422,7 @@ static otrp_status wrap_cek(const otrp__jose_key *key, otrp__jose_alg alg, const
     if (st != OTRP_OK)
         return st;
     mbedtls_svc_key_id_t id;
-    st = otrp__jose_psa_key(key, alg, &id);
+    st = otrp__jose_psa_key(key, alg, 0, &id);
     if (st == OTRP_OK) {
         psa_status_t ps = psa_asymmetric_encrypt(id, psa_kw_alg(alg), cek, cek_len, NULL, 0,
                                                  out, RSA_MAX_BYTES, out_len);
@@ -356,7 +453,7 @@ static otrp_status unwrap_cek(const otrp__jose_key *key, otrp__jose_alg alg,
         return OTRP_ERR_RANDOM;
     }
     mbedtls_svc_key_id_t id;
-    st = otrp__jose_psa_key(key, alg, &id);
+    st = otrp__jose_psa_key(key, alg, 1, &id);
     if (st == OTRP_OK)
         ps = psa_asymmetric_decrypt(id, psa_kw_alg(alg), ek, ek_len, NULL, 0, out,
                                     sizeof(out), &out_len);
@@ -579,42 +676,6 @@ struct jwe_in {
     otrp__jose_form form;
 };
 
-static otrp_status member_str(const cJSON *obj, const char *name, int required,
-                              const char **s, size_t *len, char *detail, size_t cap)
-{
-    const cJSON *m = otrp__json_member(obj, name);
-    *s = NULL;
-    *len = 0;
-    if (m == NULL) {
-        if (!required)
-            return OTRP_OK;
-        otrp__jose_detail(detail, cap, "JWE member '%s' missing", name);
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    if (!cJSON_IsString(m) || m->valuestring == NULL) {
-        otrp__jose_detail(detail, cap, "JWE member '%s' is not a string", name);
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    *s = m->valuestring;
-    *len = strlen(m->valuestring);
-    return OTRP_OK;
-}
-
-static otrp_status member_obj(const cJSON *obj, const char *name, const cJSON **out,
-                              char *detail, size_t cap)
-{
-    const cJSON *m = otrp__json_member(obj, name);
-    *out = NULL;
-    if (m == NULL)
-        return OTRP_OK;
-    if (!cJSON_IsObject(m)) {
-        otrp__jose_detail(detail, cap, "JWE member '%s' is not an object", name);
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    *out = m;
-    return OTRP_OK;
-}
-
 static otrp_status split_json(const cJSON *obj, struct jwe_in *in, char *detail, size_t cap)
 {
     static const char *const GENERAL[] = {"protected", "unprotected", "recipients", "aad",
@@ -622,47 +683,30 @@ static otrp_status split_json(const cJSON *obj, struct jwe_in *in, char *detail,
     static const char *const FLAT[] = {"protected", "unprotected", "header", "encrypted_key",
                                        "aad", "iv", "ciphertext", "tag", NULL};
     static const char *const RCPT[] = {"header", "encrypted_key", NULL};
-    if (!cJSON_IsObject(obj)) {
-        otrp__jose_detail(detail, cap, "JWE is not a JSON object");
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    otrp_status st = otrp__json_check_tree(obj, OTRP__JSON_MAX_DEPTH, detail, cap);
-    if (st != OTRP_OK)
-        return st;
-    const cJSON *rcpt = obj;
-    const cJSON *rcpts = otrp__json_member(obj, "recipients");
-    if (rcpts != NULL) {
-        in->form = OTRP__JOSE_FORM_GENERAL;
-        st = otrp__jose_allowed_members(obj, GENERAL, "JWE", detail, cap);
-        if (st != OTRP_OK)
-            return st;
-        if (!cJSON_IsArray(rcpts) || rcpts->child == NULL || rcpts->child->next != NULL ||
-            !cJSON_IsObject(rcpts->child)) {
-            otrp__jose_detail(detail, cap, "JWE 'recipients' must hold exactly one object");
-            return OTRP_ERR_JOSE_FORMAT;
-        }
-        rcpt = rcpts->child;
-        st = otrp__jose_allowed_members(rcpt, RCPT, "JWE recipient", detail, cap);
-    } else {
-        in->form = OTRP__JOSE_FORM_FLATTENED;
-        st = otrp__jose_allowed_members(obj, FLAT, "JWE", detail, cap);
-    }
+    const cJSON *rcpt = NULL;
+    otrp_status st = otrp__jose_json_members(obj, "recipients", GENERAL, FLAT, RCPT, "JWE",
+                                             &rcpt, &in->form, detail, cap);
+    const struct {
+        const cJSON *from;
+        const char *name;
+        int required;
+        const char **s;
+        size_t *len;
+    } str[] = {
+        {obj, "protected", 1, &in->prot, &in->prot_len},
+        {rcpt, "encrypted_key", 1, &in->ek, &in->ek_len},
+        {obj, "iv", 1, &in->iv, &in->iv_len},
+        {obj, "ciphertext", 1, &in->ct, &in->ct_len},
+        {obj, "tag", 1, &in->tag, &in->tag_len},
+        {obj, "aad", 0, &in->aad, &in->aad_len},
+    };
+    for (size_t i = 0; i < sizeof(str) / sizeof(str[0]) && st == OTRP_OK; i++)
+        st = otrp__jose_member_str(str[i].from, str[i].name, str[i].required, "JWE", str[i].s,
+                                   str[i].len, detail, cap);
     if (st == OTRP_OK)
-        st = member_str(obj, "protected", 1, &in->prot, &in->prot_len, detail, cap);
+        st = otrp__jose_member_obj(obj, "unprotected", "JWE", &in->unprot, detail, cap);
     if (st == OTRP_OK)
-        st = member_str(rcpt, "encrypted_key", 1, &in->ek, &in->ek_len, detail, cap);
-    if (st == OTRP_OK)
-        st = member_str(obj, "iv", 1, &in->iv, &in->iv_len, detail, cap);
-    if (st == OTRP_OK)
-        st = member_str(obj, "ciphertext", 1, &in->ct, &in->ct_len, detail, cap);
-    if (st == OTRP_OK)
-        st = member_str(obj, "tag", 1, &in->tag, &in->tag_len, detail, cap);
-    if (st == OTRP_OK)
-        st = member_str(obj, "aad", 0, &in->aad, &in->aad_len, detail, cap);
-    if (st == OTRP_OK)
-        st = member_obj(obj, "unprotected", &in->unprot, detail, cap);
-    if (st == OTRP_OK)
-        st = member_obj(rcpt, "header", &in->rheader, detail, cap);
+        st = otrp__jose_member_obj(rcpt, "header", "JWE", &in->rheader, detail, cap);
     return st;
 }
 
@@ -671,26 +715,9 @@ static otrp_status split_compact(const char *text, size_t len, struct jwe_in *in
 {
     const char *part[5];
     size_t plen[5];
-    size_t start = 0, n = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || text[i] == '.') {
-            if (n == 5) {
-                n = 6;
-                break;
-            }
-            part[n] = text + start;
-            plen[n] = i - start;
-            n++;
-            start = i + 1;
-        } else if (!otrp__jose_b64url_chars(text + i, 1)) {
-            otrp__jose_detail(detail, cap, "neither a JSON JWE nor a compact JWE (byte %zu)", i);
-            return OTRP_ERR_JOSE_FORMAT;
-        }
-    }
-    if (n != 5) {
-        otrp__jose_detail(detail, cap, "compact JWE must have exactly five parts");
-        return OTRP_ERR_JOSE_FORMAT;
-    }
+    otrp_status st = otrp__jose_split_compact(text, len, 5, "JWE", part, plen, detail, cap);
+    if (st != OTRP_OK)
+        return st;
     in->form = OTRP__JOSE_FORM_COMPACT;
     in->prot = part[0];
     in->prot_len = plen[0];
@@ -896,10 +923,7 @@ otrp_status otrp__jwe_decrypt(const char *text, size_t len, const otrp__jose_key
         otrp__jose_detail(detail, detail_cap, "JWE larger than %u bytes", OTRP__JOSE_MAX_TEXT);
         return OTRP_ERR_TOO_LARGE;
     }
-    size_t i = 0;
-    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
-        i++;
-    if (i < len && text[i] == '{') {
+    if (otrp__jose_is_json(text, len)) {
         cJSON *obj = NULL;
         otrp_status st = otrp__json_parse(text, len, OTRP__JSON_MAX_DEPTH, &obj, detail,
                                           detail_cap);

@@ -130,46 +130,21 @@ static otrp_status finish_parse(otrp__jws *jws, const char *sig_b64, size_t sig_
 static otrp_status parse_compact(otrp__jws *jws, const char *text, size_t len,
                                  unsigned flags, char *detail, size_t cap)
 {
-    const char *dot1 = memchr(text, '.', len);
-    const char *dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - text))
-                                    : NULL;
-    if (dot1 == NULL || dot2 == NULL ||
-        memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - text)) != NULL) {
-        otrp__jose_detail(detail, cap, "compact JWS must have exactly three parts");
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    size_t plen = (size_t)(dot1 - text);
-    size_t ylen = (size_t)(dot2 - dot1 - 1);
-    size_t slen = len - (size_t)(dot2 + 1 - text);
-    if (plen == 0) {
+    const char *part[3];
+    size_t plen[3];
+    otrp_status st = otrp__jose_split_compact(text, len, 3, "JWS", part, plen, detail, cap);
+    if (st != OTRP_OK)
+        return st;
+    if (plen[0] == 0) {
         otrp__jose_detail(detail, cap, "compact JWS has no protected header");
         return OTRP_ERR_JOSE_FORMAT;
     }
-    otrp_status st = dup_member(text, plen, &jws->protected_b64, &jws->protected_len);
+    st = dup_member(part[0], plen[0], &jws->protected_b64, &jws->protected_len);
     if (st == OTRP_OK)
-        st = dup_member(dot1 + 1, ylen, &jws->payload_b64, &jws->payload_b64_len);
+        st = dup_member(part[1], plen[1], &jws->payload_b64, &jws->payload_b64_len);
     if (st == OTRP_OK)
-        st = finish_parse(jws, dot2 + 1, slen, flags, detail, cap);
+        st = finish_parse(jws, part[2], plen[2], flags, detail, cap);
     return st;
-}
-
-static otrp_status get_string(const cJSON *obj, const char *name, int required,
-                              const char **out, char *detail, size_t cap)
-{
-    const cJSON *m = otrp__json_member(obj, name);
-    *out = NULL;
-    if (m == NULL) {
-        if (!required)
-            return OTRP_OK;
-        otrp__jose_detail(detail, cap, "JWS member '%s' missing", name);
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    if (!cJSON_IsString(m) || m->valuestring == NULL) {
-        otrp__jose_detail(detail, cap, "JWS member '%s' is not a string", name);
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    *out = m->valuestring;
-    return OTRP_OK;
 }
 
 static otrp_status parse_object(otrp__jws *jws, const cJSON *obj, unsigned flags,
@@ -178,62 +153,39 @@ static otrp_status parse_object(otrp__jws *jws, const cJSON *obj, unsigned flags
     static const char *const FLAT[] = {"payload", "protected", "header", "signature", NULL};
     static const char *const GENERAL[] = {"payload", "signatures", NULL};
     static const char *const SIG[] = {"protected", "header", "signature", NULL};
-    if (!cJSON_IsObject(obj)) {
-        otrp__jose_detail(detail, cap, "JWS is not a JSON object");
-        return OTRP_ERR_JOSE_FORMAT;
-    }
-    otrp_status st = otrp__json_check_tree(obj, OTRP__JSON_MAX_DEPTH, detail, cap);
-    if (st != OTRP_OK)
-        return st;
-    const cJSON *sigobj = obj;
-    const cJSON *sigs = otrp__json_member(obj, "signatures");
-    if (sigs != NULL) {
-        st = otrp__jose_allowed_members(obj, GENERAL, "JWS", detail, cap);
-        if (st != OTRP_OK)
-            return st;
-        if (!cJSON_IsArray(sigs) || sigs->child == NULL || sigs->child->next != NULL) {
-            otrp__jose_detail(detail, cap, "JWS 'signatures' must hold exactly one signature");
-            return OTRP_ERR_JOSE_FORMAT;
-        }
-        sigobj = sigs->child;
-        if (!cJSON_IsObject(sigobj)) {
-            otrp__jose_detail(detail, cap, "JWS signature is not an object");
-            return OTRP_ERR_JOSE_FORMAT;
-        }
-        st = otrp__jose_allowed_members(sigobj, SIG, "JWS signature", detail, cap);
-    } else {
-        st = otrp__jose_allowed_members(obj, FLAT, "JWS", detail, cap);
-    }
-    if (st != OTRP_OK)
-        return st;
-    const char *payload, *prot, *sig;
-    st = get_string(obj, "payload", 1, &payload, detail, cap);
+    const cJSON *sigobj = NULL, *hdr = NULL;
+    otrp__jose_form form;
+    otrp_status st = otrp__jose_json_members(obj, "signatures", GENERAL, FLAT, SIG, "JWS",
+                                             &sigobj, &form, detail, cap);
+    const char *payload = NULL, *prot = NULL, *sig = NULL;
+    size_t payload_len = 0, prot_len = 0, sig_len = 0;
     if (st == OTRP_OK)
-        st = get_string(sigobj, "protected", 0, &prot, detail, cap);
+        st = otrp__jose_member_str(obj, "payload", 1, "JWS", &payload, &payload_len, detail,
+                                   cap);
     if (st == OTRP_OK)
-        st = get_string(sigobj, "signature", 1, &sig, detail, cap);
+        st = otrp__jose_member_str(sigobj, "protected", 0, "JWS", &prot, &prot_len, detail,
+                                   cap);
+    if (st == OTRP_OK)
+        st = otrp__jose_member_str(sigobj, "signature", 1, "JWS", &sig, &sig_len, detail, cap);
+    if (st == OTRP_OK)
+        st = otrp__jose_member_obj(sigobj, "header", "JWS", &hdr, detail, cap);
     if (st != OTRP_OK)
         return st;
-    if (prot != NULL && prot[0] == 0) {
+    if (prot != NULL && prot_len == 0) {
         otrp__jose_detail(detail, cap, "JWS 'protected' is empty (omit it instead)");
         return OTRP_ERR_JOSE_FORMAT;
     }
-    const cJSON *hdr = otrp__json_member(sigobj, "header");
     if (hdr != NULL) {
-        if (!cJSON_IsObject(hdr)) {
-            otrp__jose_detail(detail, cap, "JWS 'header' is not an object");
-            return OTRP_ERR_JOSE_FORMAT;
-        }
         jws->header = cJSON_Duplicate(hdr, 1);
         if (jws->header == NULL)
             return OTRP_ERR_NO_MEMORY;
     }
-    st = dup_member(prot != NULL ? prot : "", prot != NULL ? strlen(prot) : 0,
-                    &jws->protected_b64, &jws->protected_len);
+    st = dup_member(prot != NULL ? prot : "", prot_len, &jws->protected_b64,
+                    &jws->protected_len);
     if (st == OTRP_OK)
-        st = dup_member(payload, strlen(payload), &jws->payload_b64, &jws->payload_b64_len);
+        st = dup_member(payload, payload_len, &jws->payload_b64, &jws->payload_b64_len);
     if (st == OTRP_OK)
-        st = finish_parse(jws, sig, strlen(sig), flags, detail, cap);
+        st = finish_parse(jws, sig, sig_len, flags, detail, cap);
     return st;
 }
 
@@ -263,10 +215,7 @@ otrp_status otrp__jws_parse(const char *text, size_t len, unsigned flags, otrp__
         otrp__jose_detail(detail, detail_cap, "JWS larger than %u bytes", OTRP__JOSE_MAX_TEXT);
         return OTRP_ERR_TOO_LARGE;
     }
-    size_t i = 0;
-    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
-        i++;
-    if (i < len && text[i] == '{') {
+    if (otrp__jose_is_json(text, len)) {
         cJSON *obj = NULL;
         otrp_status st = otrp__json_parse(text, len, OTRP__JSON_MAX_DEPTH, &obj, detail,
                                           detail_cap);
@@ -275,15 +224,6 @@ otrp_status otrp__jws_parse(const char *text, size_t len, unsigned flags, otrp__
         st = otrp__jws_parse_json(obj, flags, out, detail, detail_cap);
         cJSON_Delete(obj);
         return st;
-    }
-    /* base64url runs separated by dots, scanned a run at a time (TA images are large) */
-    for (size_t k = 0; k < len; k++) {
-        k += otrp__b64url_span(text + k, len - k);
-        if (k < len && text[k] != '.') {
-            otrp__jose_detail(detail, detail_cap,
-                              "neither a JSON JWS nor a compact JWS (byte %zu)", k);
-            return OTRP_ERR_JOSE_FORMAT;
-        }
     }
     otrp__jws *jws = calloc(1, sizeof(*jws));
     if (jws == NULL)

@@ -73,25 +73,107 @@ static psa_status_t import_for(otrp__jose_kty kty, const uint8_t *data, size_t l
     return ps;
 }
 
-otrp_status otrp__jose_psa_key(const otrp__jose_key *key, otrp__jose_alg alg,
+/*
+ * The PSA key cache. mbedTLS 2.28 has MBEDTLS_PSA_KEY_SLOT_COUNT (32) volatile key
+ * slots for the whole process; a PSA key per loaded key for its lifetime ran out at
+ * about 16 in-process mock TEEs. Now lib/jose holds at most OTRP__JOSE_PSA_CACHE of
+ * them: a key used again soon (the common case: a TEE's own key, a TAM key) costs
+ * nothing extra, and a key evicted costs one import (a DER parse; for a P-256 private
+ * key also a scalar multiplication) on its next use. The rest of the slots stay free
+ * for the transient symmetric keys (one at a time, under the lock) and for other PSA
+ * users in the process. Guarded by the PSA lock.
+ */
+struct psa_cache_entry {
+    uint64_t owner; /* the key's serial; 0: free */
+    enum otrp__jose_use use;
+    int private_part;
+    mbedtls_svc_key_id_t id;
+    uint64_t last_used;
+};
+
+static struct psa_cache_entry psa_cache[OTRP__JOSE_PSA_CACHE];
+static uint64_t psa_cache_clock;
+static uint64_t key_serials;
+
+static void cache_drop(struct psa_cache_entry *e)
+{
+    (void)psa_destroy_key(e->id);
+    memset(e, 0, sizeof(*e));
+}
+
+/* A free entry, else the least recently used one (emptied). */
+static struct psa_cache_entry *cache_victim(void)
+{
+    struct psa_cache_entry *victim = &psa_cache[0];
+    for (size_t i = 0; i < OTRP__JOSE_PSA_CACHE; i++) {
+        if (psa_cache[i].owner == 0)
+            return &psa_cache[i];
+        if (psa_cache[i].last_used < victim->last_used)
+            victim = &psa_cache[i];
+    }
+    cache_drop(victim);
+    return victim;
+}
+
+static struct psa_cache_entry *cache_oldest_used(void)
+{
+    struct psa_cache_entry *oldest = NULL;
+    for (size_t i = 0; i < OTRP__JOSE_PSA_CACHE; i++)
+        if (psa_cache[i].owner != 0 &&
+            (oldest == NULL || psa_cache[i].last_used < oldest->last_used))
+            oldest = &psa_cache[i];
+    return oldest;
+}
+
+otrp_status otrp__jose_psa_key(const otrp__jose_key *key, otrp__jose_alg alg, int private_op,
                                mbedtls_svc_key_id_t *id)
 {
     enum otrp__jose_use use = OTRP__USE_COUNT;
     psa_algorithm_t palg = psa_alg_of(alg, &use);
     if (palg == 0)
         return OTRP_ERR_JOSE_ALG;
-    struct otrp__jose_slots *slots = key->slots;
-    if (!slots->set[use]) {
-        int priv = key->priv != NULL;
-        psa_status_t ps = import_for(key->kty, priv ? key->priv : key->pub,
-                                     priv ? key->priv_len : key->pub_len, priv, palg,
-                                     &slots->id[use]);
-        if (ps != PSA_SUCCESS)
-            return otrp__jose_psa_status(ps);
-        slots->set[use] = 1;
+    if (private_op && key->priv == NULL)
+        return OTRP_ERR_KEY_MISMATCH;
+    int priv = private_op;
+    for (size_t i = 0; i < OTRP__JOSE_PSA_CACHE; i++) {
+        if (psa_cache[i].owner == key->serial && psa_cache[i].use == use &&
+            psa_cache[i].private_part == priv) {
+            psa_cache[i].last_used = ++psa_cache_clock;
+            *id = psa_cache[i].id;
+            return OTRP_OK;
+        }
     }
-    *id = slots->id[use];
+    struct psa_cache_entry *e = cache_victim();
+    psa_status_t ps;
+    for (;;) {
+        ps = import_for(key->kty, priv ? key->priv : key->pub,
+                        priv ? key->priv_len : key->pub_len, priv, palg, &e->id);
+        /* Slots taken by someone else: give up our least recently used ones first. */
+        struct psa_cache_entry *old = ps == PSA_ERROR_INSUFFICIENT_MEMORY ? cache_oldest_used()
+                                                                          : NULL;
+        if (old == NULL)
+            break;
+        cache_drop(old);
+    }
+    if (ps != PSA_SUCCESS)
+        return otrp__jose_psa_status(ps);
+    e->owner = key->serial;
+    e->use = use;
+    e->private_part = priv;
+    e->last_used = ++psa_cache_clock;
+    *id = e->id;
     return OTRP_OK;
+}
+
+size_t otrp__jose_psa_cached(void)
+{
+    size_t n = 0;
+    if (otrp__jose_lock() != OTRP_OK)
+        return 0;
+    for (size_t i = 0; i < OTRP__JOSE_PSA_CACHE; i++)
+        n += psa_cache[i].owner != 0;
+    otrp__jose_unlock();
+    return n;
 }
 
 /* ---- handles ---- */
@@ -100,17 +182,11 @@ void otrp__jose_key_free(otrp__jose_key *key)
 {
     if (key == NULL)
         return;
-    if (key->slots != NULL) {
-        int any = 0;
-        for (size_t i = 0; i < OTRP__USE_COUNT; i++)
-            any |= key->slots->set[i];
-        if (any && otrp__jose_lock() == OTRP_OK) {
-            for (size_t i = 0; i < OTRP__USE_COUNT; i++)
-                if (key->slots->set[i])
-                    (void)psa_destroy_key(key->slots->id[i]);
-            otrp__jose_unlock();
-        }
-        free(key->slots);
+    if (key->serial != 0 && otrp__jose_lock() == OTRP_OK) {
+        for (size_t i = 0; i < OTRP__JOSE_PSA_CACHE; i++)
+            if (psa_cache[i].owner == key->serial)
+                cache_drop(&psa_cache[i]);
+        otrp__jose_unlock();
     }
     if (key->priv != NULL) {
         otrp__memzero(key->priv, key->priv_len);
@@ -141,11 +217,6 @@ otrp_status otrp__jose_key_make(otrp__jose_kty kty, const uint8_t *priv, size_t 
     if (key == NULL)
         return OTRP_ERR_NO_MEMORY;
     key->kty = kty;
-    key->slots = calloc(1, sizeof(*key->slots));
-    if (key->slots == NULL) {
-        otrp__jose_key_free(key);
-        return OTRP_ERR_NO_MEMORY;
-    }
     if (priv != NULL) {
         key->priv = dup_bytes(priv, priv_len);
         key->priv_len = priv_len;
@@ -170,7 +241,8 @@ otrp_status otrp__jose_key_make(otrp__jose_kty kty, const uint8_t *priv, size_t 
     mbedtls_svc_key_id_t id;
     uint8_t *canon = NULL;
     size_t canon_len = 0;
-    st = otrp__jose_psa_key(key, first, &id);
+    key->serial = ++key_serials;
+    st = otrp__jose_psa_key(key, first, priv != NULL, &id);
     if (st == OTRP_OK) {
         psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
         if (psa_get_key_attributes(id, &attr) == PSA_SUCCESS)
@@ -838,7 +910,7 @@ otrp_status otrp__jose_sign_digest(const otrp__jose_key *key, otrp__jose_alg alg
     if (st != OTRP_OK)
         return st;
     mbedtls_svc_key_id_t id;
-    st = otrp__jose_psa_key(key, alg, &id);
+    st = otrp__jose_psa_key(key, alg, 1, &id);
     if (st == OTRP_OK) {
         psa_algorithm_t palg = alg == OTRP__JOSE_ALG_RS256
                                    ? PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256)
@@ -869,7 +941,7 @@ otrp_status otrp__jose_verify_digest(const otrp__jose_key *key, otrp__jose_alg a
     if (st != OTRP_OK)
         return st;
     mbedtls_svc_key_id_t id;
-    st = otrp__jose_psa_key(key, alg, &id);
+    st = otrp__jose_psa_key(key, alg, 0, &id);
     if (st == OTRP_OK) {
         psa_algorithm_t palg = alg == OTRP__JOSE_ALG_RS256
                                    ? PSA_ALG_RSA_PKCS1V15_SIGN(PSA_ALG_SHA_256)

@@ -1,6 +1,7 @@
 /* lib/jose X.509: certificate lists, chain verification at a given time, writing. */
 #include "jose/internal.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,13 @@
 #define MAX_X5C_CERTS 16u
 #define CERT_DER_SCRATCH 8192u
 #define DN_MAX 512u
+/* subjectAltName: at most this many names; a DNS name is 1..253 characters (RFC 1035). */
+#define SAN_MAX_NAMES 16u
+#define SAN_DNS_MAX 253u
+/* GeneralName tags (RFC 5280 4.2.1.6): [2] dNSName IA5String, [7] iPAddress OCTET STRING */
+#define SAN_TAG_DNS 0x82u
+#define SAN_TAG_IP 0x87u
+#define DER_SEQUENCE 0x30u
 
 struct otrp__x509_certs {
     mbedtls_x509_crt chain; /* chain.raw.len == 0 while empty */
@@ -437,6 +445,68 @@ static otrp_status format_time(int64_t t, char out[32])
     return OTRP_OK;
 }
 
+/* A DNS name we are willing to write: printable ASCII without spaces (letters, digits,
+ * '-', '.', and a leading "*." wildcard all pass; we refuse only what can never be one). */
+static int dns_name_ok(const char *name, size_t len)
+{
+    if (len == 0 || len > SAN_DNS_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (name[i] <= 0x20 || name[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+static size_t count_names(const char *const *names)
+{
+    size_t n = 0;
+    while (names != NULL && names[n] != NULL)
+        n++;
+    return n;
+}
+
+/* The DER value of a subjectAltName extension (GeneralNames) for spec's names. */
+static otrp_status san_extension(const otrp__x509_spec *spec, otrp_buf *ext, char *detail,
+                                 size_t cap)
+{
+    size_t n_dns = count_names(spec->san_dns), n_ip = count_names(spec->san_ip);
+    if (n_dns + n_ip > SAN_MAX_NAMES) {
+        otrp__jose_detail(detail, cap, "more than %u subjectAltName entries", SAN_MAX_NAMES);
+        return OTRP_ERR_INVALID_ARG;
+    }
+    otrp_buf names = {0};
+    otrp_status st = OTRP_OK;
+    for (size_t i = 0; i < n_dns && st == OTRP_OK; i++) {
+        const char *name = spec->san_dns[i];
+        size_t len = strlen(name);
+        if (!dns_name_ok(name, len)) {
+            otrp__jose_detail(detail, cap, "subjectAltName DNS name '%.64s' not valid", name);
+            st = OTRP_ERR_INVALID_ARG;
+        } else {
+            st = otrp__der_tlv(&names, SAN_TAG_DNS, (const uint8_t *)name, len);
+        }
+    }
+    for (size_t i = 0; i < n_ip && st == OTRP_OK; i++) {
+        uint8_t addr[16];
+        size_t len = 0;
+        if (inet_pton(AF_INET, spec->san_ip[i], addr) == 1)
+            len = 4;
+        else if (inet_pton(AF_INET6, spec->san_ip[i], addr) == 1)
+            len = 16;
+        if (len == 0) {
+            otrp__jose_detail(detail, cap, "subjectAltName IP address '%.64s' not valid",
+                              spec->san_ip[i]);
+            st = OTRP_ERR_INVALID_ARG;
+        } else {
+            st = otrp__der_tlv(&names, SAN_TAG_IP, addr, len);
+        }
+    }
+    if (st == OTRP_OK)
+        st = otrp__der_tlv(ext, DER_SEQUENCE, names.data, names.len);
+    otrp_buf_free(&names);
+    return st;
+}
+
 otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *detail,
                             size_t detail_cap)
 {
@@ -469,6 +539,15 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
         serial_len = 8;
     }
 
+    otrp_buf san = {0};
+    if (count_names(spec->san_dns) + count_names(spec->san_ip) != 0) {
+        otrp_status st = san_extension(spec, &san, detail, detail_cap);
+        if (st != OTRP_OK) {
+            otrp_buf_free(&san);
+            return st;
+        }
+    }
+
     char issuer_name[DN_MAX];
     if (spec->issuer_der != NULL) {
         mbedtls_x509_crt issuer;
@@ -479,11 +558,14 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
         mbedtls_x509_crt_free(&issuer);
         if (ret < 0) {
             otrp__jose_detail(detail, detail_cap, "issuer certificate unreadable");
+            otrp_buf_free(&san);
             return OTRP_ERR_CERT_PARSE;
         }
     } else {
-        if (strlen(spec->subject) >= sizeof(issuer_name))
+        if (strlen(spec->subject) >= sizeof(issuer_name)) {
+            otrp_buf_free(&san);
             return OTRP_ERR_INVALID_ARG;
+        }
         strcpy(issuer_name, spec->subject);
     }
 
@@ -496,6 +578,7 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
     otrp_status st = buf == NULL ? OTRP_ERR_NO_MEMORY : otrp__jose_lock();
     if (st != OTRP_OK) {
         free(buf);
+        otrp_buf_free(&san);
         return st;
     }
     int ret = 0;
@@ -526,6 +609,12 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
             mbedtls_x509write_crt_set_key_usage(&crt, usage) != 0)
             st = OTRP_ERR_CRYPTO;
     }
+    /* not critical: the subject DN is never empty (RFC 5280 4.2.1.6) */
+    if (st == OTRP_OK && san.len != 0 &&
+        mbedtls_x509write_crt_set_extension(&crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
+                                            MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
+                                            san.data, san.len) != 0)
+        st = OTRP_ERR_CRYPTO;
     if (st == OTRP_OK) {
         ret = mbedtls_x509write_crt_der(&crt, buf, CERT_DER_SCRATCH, otrp__jose_legacy_rng,
                                         NULL);
@@ -541,6 +630,7 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
     mbedtls_x509write_crt_free(&crt);
     mbedtls_pk_free(&subject_pk);
     mbedtls_pk_free(&issuer_pk);
+    otrp_buf_free(&san);
     free(buf);
     return st;
 }

@@ -8,7 +8,9 @@
  * values below are such extracts (keys, messages and expected outputs) and keep that
  * licence. Line breaks the RFCs insert for display are removed.
  *
- * Generated once from the RFC text; only the test programs include this file.
+ * Generated once from the RFC text; only the test programs include this file. The RFC 7516
+ * Appendix B, RFC 7518 B.1-B.3 intermediate values and the RFC 7520 3.4 key were added
+ * later, from the same RFCs.
  */
 #ifndef OTRP_TEST_RFC_VECTORS_H
 #define OTRP_TEST_RFC_VECTORS_H
@@ -348,6 +350,136 @@ static const uint8_t RFC7516_A1_CEK[] = {
 
 static const uint8_t RFC7516_A1_IV[] = {
     0xe3, 0xc5, 0x75, 0xfc, 0x02, 0xdb, 0xe9, 0x44, 0xb4, 0xe1, 0x4d, 0xdb, 
+};
+
+/* RFC 7520 3.4: the RSA private key of 3.3 (signs 4.1). */
+static const char RFC7520_3_4_PRIV[] =
+    "{\"kty\":\"RSA\",\"kid\":\"bilbo.baggins@hobbiton.example\",\"use\":\"sig\",\"n\":\"n4EP"
+    "tAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmS"
+    "CpMaJMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tp"
+    "e-OfVfHd1E6cS6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_"
+    "vniUFAKwuCLqKnS2BYwdq_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw\",\"e\":\"AQA"
+    "B\",\"d\":\"bWUC9B-EFRIo8kpGfh0ZuyGPvMNKvYWNtB_ikiH9k20eT-O1q_I78eiZkpXxXQ0UTEs2LsNRS-8u"
+    "JbvQ-A1irkwMSMkK1J3XTGgdrhCku9gRldY7sNA_AKZGh-Q661_42rINLRCe8W-nZ34ui_qOfkLnK9QWDDqpaIsA"
+    "-bMwWWSDFu2MUBYwkHTMEzLYGqOe04noqeq1hExBTHBOBdkMXiuFhUq1BU6l-DqEiWxqg82sXt2h-LMnT3046AOY"
+    "JoRioz75tSUQfGCshWTBnP5uDjd18kKhyv07lhfSJdrPdM5Plyl21hsFf4L_mHCuoFau7gdsPfHPxxjVOcOpBrQz"
+    "wQ\",\"p\":\"3Slxg_DwTXJcb6095RoXygQCAZ5RnAvZlno1yhHtnUex_fp7AZ_9nRaO7HX_-SFfGQeutao2TDj"
+    "DAWU4Vupk8rw9JR0AzZ0N2fvuIAmr_WCsmGpeNqQnev1T7IyEsnh8UMt-n5CafhkikzhEsrmndH6LxOrvRJlsPp6"
+    "Zv8bUq0k\",\"q\":\"uKE2dh-cTf6ERF4k4e_jy78GfPYUIaUyoSSJuBzp3Cubk3OCqs6grT8bR_cu0Dm1MZwWm"
+    "tdqDyI95HrUeq3MP15vMMON8lHTeZu2lmKvwqW7anV5UzhM1iZ7z4yMkuUwFWoBvyY898EXvRD-hdqRxHlSqAZ19"
+    "2zB3pVFJ0s7pFc\",\"dp\":\"B8PVvXkvJrj2L-GYQ7v3y9r6Kw5g9SahXBwsWUzp19TVlgI-YV85q1NIb1rxQt"
+    "D-IsXXR3-TanevuRPRt5OBOdiMGQp8pbt26gljYfKU_E9xn-RULHz0-ed9E9gXLKD4VGngpz-PfQ_q29pk5xWHoJ"
+    "p009Qf1HvChixRX59ehik\",\"dq\":\"CLDmDGduhylc9o7r84rEUVn7pzQ6PF83Y-iBZx5NT-TpnOZKF1pErAM"
+    "VeKzFEl41DlHHqqBLSM0W1sOFbwTxYWZDm6sI6og5iTbwQGIC3gnJKbi_7k_vJgGHwHxgPaX2PnvP-zyEkDERuf-"
+    "ry4c_Z11Cq9AqC2yeL6kdKT1cYF8\",\"qi\":\"3PiqvXQN0zwMeE-sBvZgi289XP9XCQF3VWqPzMKnIgQp7_Tu"
+    "go6-NZBKCQsMf3HaEGBjTVJs_jcK8-TRXvaKe-7ZMaQj8VfBdYkssbu0NKDDhjJ-GtiseaDVWt7dcH0cfwxgFUHp"
+    "Qh7FoCrjFJ6h6ZEpMF6xmujs4qMpPz8aaI4\"}";
+
+/* RFC 7516 Appendix B: AES_128_CBC_HMAC_SHA_256 step by step, with the values of
+ * Appendix A.3 (CEK = RFC7516_A2_CEK, the same key; IV = RFC7516_B_IV). */
+static const char RFC7516_B_AAD[] = "eyJhbGciOiJBMTI4S1ciLCJlbmMiOiJBMTI4Q0JDLUhTMjU2In0";
+static const char RFC7516_B_PLAINTEXT[] = "Live long and prosper.";
+
+/* B.1 */
+static const uint8_t RFC7516_B1_MAC_KEY[] = {
+    4, 211, 31, 197, 84, 157, 252, 254, 11, 100, 157, 250, 63, 170, 106,
+    206,
+};
+
+static const uint8_t RFC7516_B1_ENC_KEY[] = {
+    107, 124, 212, 45, 111, 107, 9, 219, 200, 177, 0, 240, 143, 156, 44,
+    207,
+};
+
+/* B.2 (IV from A.3.4) */
+static const uint8_t RFC7516_B_IV[] = {
+    3, 22, 60, 12, 43, 67, 104, 105, 108, 108, 105, 99, 111, 116, 104,
+    101,
+};
+
+static const uint8_t RFC7516_B2_E[] = {
+    40, 57, 83, 181, 119, 33, 133, 148, 198, 185, 243, 24, 152, 230, 6,
+    75, 129, 223, 127, 19, 210, 82, 183, 230, 168, 33, 215, 104, 143, 112,
+    56, 102,
+};
+
+/* B.3 */
+static const uint8_t RFC7516_B3_AL[] = {
+    0, 0, 0, 0, 0, 0, 1, 152,
+};
+
+/* B.4 */
+static const uint8_t RFC7516_B4_HMAC_INPUT[] = {
+    101, 121, 74, 104, 98, 71, 99, 105, 79, 105, 74, 66, 77, 84, 73,
+    52, 83, 49, 99, 105, 76, 67, 74, 108, 98, 109, 77, 105, 79, 105,
+    74, 66, 77, 84, 73, 52, 81, 48, 74, 68, 76, 85, 104, 84, 77,
+    106, 85, 50, 73, 110, 48, 3, 22, 60, 12, 43, 67, 104, 105, 108,
+    108, 105, 99, 111, 116, 104, 101, 40, 57, 83, 181, 119, 33, 133, 148,
+    198, 185, 243, 24, 152, 230, 6, 75, 129, 223, 127, 19, 210, 82, 183,
+    230, 168, 33, 215, 104, 143, 112, 56, 102, 0, 0, 0, 0, 0, 0,
+    1, 152,
+};
+
+/* B.5 */
+static const uint8_t RFC7516_B5_M[] = {
+    83, 73, 191, 98, 104, 205, 211, 128, 201, 189, 199, 133, 32, 38, 194,
+    85, 9, 84, 229, 201, 219, 135, 44, 252, 145, 102, 179, 140, 105, 86,
+    229, 116,
+};
+
+/* B.6 */
+static const uint8_t RFC7516_B6_T[] = {
+    83, 73, 191, 98, 104, 205, 211, 128, 201, 189, 199, 133, 32, 38, 194,
+    85,
+};
+
+/* RFC 7518 Appendix B.1-B.3: K = 00 01 02 ... (32, 48, 64 bytes), MAC_KEY = its first
+ * half, ENC_KEY = its second half (the tests spell those out from K); P, IV, A as B_P,
+ * B_IV, B_A above; AL, E, M and T per case (B1_E/B1_T and B3_E/B3_T above). */
+static const uint8_t RFC7518_B_AL[] = {
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x50,
+};
+
+static const uint8_t RFC7518_B1_M[] = {
+    0x65, 0x2c, 0x3f, 0xa3, 0x6b, 0x0a, 0x7c, 0x5b, 0x32, 0x19, 0xfa, 0xb3,
+    0xa3, 0x0b, 0xc1, 0xc4, 0xe6, 0xe5, 0x45, 0x82, 0x47, 0x65, 0x15, 0xf0,
+    0xad, 0x9f, 0x75, 0xa2, 0xb7, 0x1c, 0x73, 0xef,
+};
+
+static const uint8_t RFC7518_B2_E[] = {
+    0xea, 0x65, 0xda, 0x6b, 0x59, 0xe6, 0x1e, 0xdb, 0x41, 0x9b, 0xe6, 0x2d,
+    0x19, 0x71, 0x2a, 0xe5, 0xd3, 0x03, 0xee, 0xb5, 0x00, 0x52, 0xd0, 0xdf,
+    0xd6, 0x69, 0x7f, 0x77, 0x22, 0x4c, 0x8e, 0xdb, 0x00, 0x0d, 0x27, 0x9b,
+    0xdc, 0x14, 0xc1, 0x07, 0x26, 0x54, 0xbd, 0x30, 0x94, 0x42, 0x30, 0xc6,
+    0x57, 0xbe, 0xd4, 0xca, 0x0c, 0x9f, 0x4a, 0x84, 0x66, 0xf2, 0x2b, 0x22,
+    0x6d, 0x17, 0x46, 0x21, 0x4b, 0xf8, 0xcf, 0xc2, 0x40, 0x0a, 0xdd, 0x9f,
+    0x51, 0x26, 0xe4, 0x79, 0x66, 0x3f, 0xc9, 0x0b, 0x3b, 0xed, 0x78, 0x7a,
+    0x2f, 0x0f, 0xfc, 0xbf, 0x39, 0x04, 0xbe, 0x2a, 0x64, 0x1d, 0x5c, 0x21,
+    0x05, 0xbf, 0xe5, 0x91, 0xba, 0xe2, 0x3b, 0x1d, 0x74, 0x49, 0xe5, 0x32,
+    0xee, 0xf6, 0x0a, 0x9a, 0xc8, 0xbb, 0x6c, 0x6b, 0x01, 0xd3, 0x5d, 0x49,
+    0x78, 0x7b, 0xcd, 0x57, 0xef, 0x48, 0x49, 0x27, 0xf2, 0x80, 0xad, 0xc9,
+    0x1a, 0xc0, 0xc4, 0xe7, 0x9c, 0x7b, 0x11, 0xef, 0xc6, 0x00, 0x54, 0xe3,
+};
+
+static const uint8_t RFC7518_B2_M[] = {
+    0x84, 0x90, 0xac, 0x0e, 0x58, 0x94, 0x9b, 0xfe, 0x51, 0x87, 0x5d, 0x73,
+    0x3f, 0x93, 0xac, 0x20, 0x75, 0x16, 0x80, 0x39, 0xcc, 0xc7, 0x33, 0xd7,
+    0x45, 0x94, 0xf8, 0x86, 0xb3, 0xfa, 0xaf, 0xd4, 0x86, 0xf2, 0x5c, 0x71,
+    0x31, 0xe3, 0x28, 0x1e, 0x36, 0xc7, 0xa2, 0xd1, 0x30, 0xaf, 0xde, 0x57,
+};
+
+static const uint8_t RFC7518_B2_T[] = {
+    0x84, 0x90, 0xac, 0x0e, 0x58, 0x94, 0x9b, 0xfe, 0x51, 0x87, 0x5d, 0x73,
+    0x3f, 0x93, 0xac, 0x20, 0x75, 0x16, 0x80, 0x39, 0xcc, 0xc7, 0x33, 0xd7,
+};
+
+static const uint8_t RFC7518_B3_M[] = {
+    0x4d, 0xd3, 0xb4, 0xc0, 0x88, 0xa7, 0xf4, 0x5c, 0x21, 0x68, 0x39, 0x64,
+    0x5b, 0x20, 0x12, 0xbf, 0x2e, 0x62, 0x69, 0xa8, 0xc5, 0x6a, 0x81, 0x6d,
+    0xbc, 0x1b, 0x26, 0x77, 0x61, 0x95, 0x5b, 0xc5, 0xfd, 0x30, 0xa5, 0x65,
+    0xc6, 0x16, 0xff, 0xb2, 0xf3, 0x64, 0xba, 0xec, 0xe6, 0x8f, 0xc4, 0x07,
+    0x53, 0xbc, 0xfc, 0x02, 0x5d, 0xde, 0x36, 0x93, 0x75, 0x4a, 0xa1, 0xf5,
+    0xc3, 0x37, 0x3b, 0x9c,
 };
 
 #endif
