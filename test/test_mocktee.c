@@ -690,6 +690,104 @@ static void test_mocktee_err_ta_invalid(void **state)
     free(spaik);
 }
 
+/* Requests whose long members (the JWS payload, TA ciphertext and data, all longer than
+ * OTRP__MOCK_LIFT_MIN) take the lifted parse: accepted whole, refused when duplicated,
+ * truncated or of the wrong type, exactly as short ones are. */
+static void test_mocktee_large_members_checked(void **state)
+{
+    fx *f = *state;
+    char *spaik = template_spaik(f);
+    const char *c = "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta-big\"}";
+    size_t n = 4 * OTRP__MOCK_LIFT_MIN;
+    char *bin = malloc(n), *pdata = malloc(n + 1);
+    assert_non_null(bin);
+    assert_non_null(pdata);
+    for (size_t i = 0; i < n; i++)
+        bin[i] = (char)(i * 7u);
+    memset(pdata, 'p', n);
+    pdata[n] = '\0';
+    cJSON *extra = ta_extra(g_sp1, spaik, bin, n, pdata, 0);
+    cJSON *eta = cJSON_GetObjectItemCaseSensitive(extra, "encrypted_ta");
+    assert_true(strlen(otrp__json_string(eta, "ciphertadata")) > OTRP__MOCK_LIFT_MIN);
+    assert_true(strlen(otrp__json_string(eta, "cipherpdata")) > OTRP__MOCK_LIFT_MIN);
+
+    /* the ciphertext inside an array: not a string */
+    cJSON *ct = cJSON_DetachItemFromObjectCaseSensitive(eta, "ciphertadata");
+    cJSON *arr = cJSON_CreateArray();
+    cJSON_AddItemToArray(arr, ct);
+    cJSON_AddItemToObject(eta, "ciphertadata", arr);
+    req_fail(&f->c, f->tam, "InstallTA", c, extra, NULL, "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    ct = cJSON_DetachItemFromArray(arr, 0);
+    cJSON_DeleteItemFromObjectCaseSensitive(eta, "ciphertadata");
+    cJSON_AddItemToObject(eta, "ciphertadata", ct);
+
+    /* the honest request: both long members arrive whole */
+    test_tam_answer a;
+    cJSON *cj = cJSON_Parse(c);
+    assert_int_equal(test_tam_request(f->tam, "InstallTA", cj, extra, NULL, &f->msg), OTRP_OK);
+    cJSON_Delete(cj);
+    otrp_buf msg = {0};
+    assert_int_equal(otrp_buf_append(&msg, f->msg.data, f->msg.len), OTRP_OK);
+    assert_true(msg.len > 2 * OTRP__MOCK_LIFT_MIN);
+    exchange(&f->c, f->tam, "InstallTA", &f->msg, &f->out, &a);
+    assert_string_equal(a.status, "pass");
+    assert_int_equal(dsi_count(a.dsi, "ta", "ta-big"), 1);
+    test_tam_answer_free(&a);
+    const cJSON *ta = otrp__mock_ta_find_any(((otrp__mock *)f->c.ctx)->state, "ta-big", NULL);
+    assert_non_null(ta);
+    assert_int_equal((size_t)otrp__json_member(ta, "bin_len")->valuedouble, n);
+    assert_int_equal((size_t)otrp__json_member(ta, "pdata_len")->valuedouble, n);
+
+    /* the same message truncated inside its payload, and duplicated: not answered */
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    assert_int_equal(f->c.ops->process_message(f->c.ctx, &tc, (char *)msg.data, msg.len / 2,
+                                               &f->out),
+                     OTRP_ERR_MSG_NOT_JSON);
+    otrp_buf dup = {0};
+    assert_int_equal(otrp_buf_append(&dup, msg.data, msg.len - 1), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(&dup, ","), OTRP_OK);
+    assert_int_equal(otrp_buf_append(&dup, msg.data + 1, msg.len - 1), OTRP_OK);
+    assert_int_equal(f->c.ops->process_message(f->c.ctx, &tc, (char *)dup.data, dup.len, &f->out),
+                     OTRP_ERR_MSG_DUPLICATE);
+    otrp_buf_free(&dup);
+    otrp_buf_free(&msg);
+
+    /* a signed payload with the long member twice: a signed ERR_REQUEST_INVALID */
+    otrp_buf tbs = {0};
+    const char *ct64 = otrp__json_string(eta, "ciphertadata");
+    assert_int_equal(otrp_buf_append_str(&tbs, "{\"InstallTATBSRequest\":{\"ver\":\"1.0\","
+                                               "\"rid\":\"r\",\"tid\":\"t\",\"encrypted_ta\":{"
+                                               "\"ciphertadata\":\""), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(&tbs, ct64), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(&tbs, "\",\"ciphertadata\":\""), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(&tbs, ct64), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(&tbs, "\"}}}"), OTRP_OK);
+    assert_int_equal(test_tam_sign_payload(f->tam, "InstallTARequest", tbs.data, tbs.len, &f->msg),
+                     OTRP_OK);
+    assert_int_equal(call(&f->c, &f->msg, &f->out), OTRP_OK);
+    assert_int_equal(test_tam_read(f->tam, "InstallTA", (char *)f->out.data, f->out.len, &a),
+                     OTRP_OK);
+    assert_string_equal(a.status, "fail");
+    assert_string_equal(a.error_code, "ERR_REQUEST_INVALID");
+    assert_non_null(strstr(a.error_message, "duplicate"));
+    test_tam_answer_free(&a);
+    /* and truncated inside the long member */
+    assert_int_equal(test_tam_sign_payload(f->tam, "InstallTARequest", tbs.data, tbs.len / 2,
+                                           &f->msg),
+                     OTRP_OK);
+    assert_int_equal(call(&f->c, &f->msg, &f->out), OTRP_OK);
+    assert_int_equal(test_tam_read(f->tam, "InstallTA", (char *)f->out.data, f->out.len, &a),
+                     OTRP_OK);
+    assert_string_equal(a.error_code, "ERR_REQUEST_INVALID");
+    assert_non_null(strstr(a.error_message, "not JSON"));
+    test_tam_answer_free(&a);
+    otrp_buf_free(&tbs);
+    cJSON_Delete(extra);
+    free(bin);
+    free(pdata);
+    free(spaik);
+}
+
 static void test_mocktee_err_ta_already_installed(void **state)
 {
     fx *f = *state;
@@ -1271,6 +1369,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_alg_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_untrusted_signer_later, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_not_otrp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_large_members_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_content_to_other_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_field_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_failure_carries_minimal_dsi, setup, teardown),

@@ -7,7 +7,8 @@
  * "Everything else" = operation - crypto: JSON, base64, state and blob files (fsync
  * included), DSI building. Goal (issue 6): everything else <= 20% of the operation.
  *
- * usage: bench_tee [ITERATIONS]   (run from the source tree: it reads test/data/pki)
+ * usage: bench_tee [ITERATIONS [OPERATION]]   (run from the source tree: it reads
+ * test/data/pki). OPERATION (gds, 1k or 1m) runs only that row, for profiling.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,9 +396,13 @@ int main(int argc, char **argv)
     process(&msg, &out, "CreateSD");
     expect_pass(&out, "CreateSD");
 
-    bench_install(iters, 1024, "1KiB");
-    bench_install(iters < 10 ? iters : 10, 1024 * 1024, "1MiB");
-    bench_gds(iters); /* last: it moves the dsihash reference */
+    const char *only = argc > 2 ? argv[2] : "";
+    if (only[0] == '\0' || strcmp(only, "1k") == 0)
+        bench_install(iters, 1024, "1KiB");
+    if (only[0] == '\0' || strcmp(only, "1m") == 0)
+        bench_install(only[0] == '\0' && iters > 10 ? 10 : iters, 1024 * 1024, "1MiB");
+    if (only[0] == '\0' || strcmp(only, "gds") == 0)
+        bench_gds(iters); /* last: it moves the dsihash reference */
 
     otrp__mock_close(g_tee);
     test_tam_free(g_tam);

@@ -38,6 +38,10 @@
 #define OTRP__MOCK_MAX_SPCERTS 16   /* SP certificates per SD */
 #define OTRP__MOCK_MAX_TAS 1024     /* TAs in the TEE */
 #define OTRP__MOCK_MAX_PENDING 256  /* entries of the requested / unneeded lists */
+/* Strings at least this long (a JWS payload, TA ciphertext) are copied into the parsed
+ * request in one piece instead of through cJSON's byte-wise string parser; shorter ones
+ * (certificates, keys) are not worth the extra pass. */
+#define OTRP__MOCK_LIFT_MIN (16u * 1024u)
 
 typedef struct otrp__mock_config {
     char name[OTRP__MOCK_MAX_ID + 1];

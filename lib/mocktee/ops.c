@@ -6,6 +6,7 @@
 
 #include "mocktee/request.h"
 #include "util/base64.h"
+#include "util/json_lift.h"
 #include "util/json_strict.h"
 #include "util/mem.h"
 
@@ -429,13 +430,15 @@ static int decrypt_member(otrp__mock_req *r, const cJSON *eta, const char *name,
 }
 
 /* P7: the TA image is a compact JWS signed by one of the SD's SP certificates; on
- * success bin holds the TA binary and *signer the certificate that verified it. */
-static int verify_image(otrp__mock_req *r, const cJSON *spcerts, otrp_buf *bin,
-                        const char **signer)
+ * success *out holds it (its payload is the TA binary) and *signer the certificate that
+ * verified it. */
+static int verify_image(otrp__mock_req *r, const cJSON *spcerts, const otrp_buf *image,
+                        otrp__jws **out, const char **signer)
 {
     otrp__jws *jws = NULL;
     char why[160] = "";
-    otrp_status st = otrp__jws_parse((const char *)bin->data, bin->len, 0, &jws, why, sizeof why);
+    otrp_status st = otrp__jws_parse((const char *)image->data, image->len, 0, &jws, why,
+                                     sizeof why);
     if (st != OTRP_OK)
         return FAIL(r, "ERR_TA_INVALID", "TA image is not a JWS: %s", why);
     *signer = NULL;
@@ -450,37 +453,34 @@ static int verify_image(otrp__mock_req *r, const cJSON *spcerts, otrp_buf *bin,
         otrp__jose_key_free(k);
         otrp__x509_certs_free(certs);
     }
+    size_t len = 0;
+    (void)otrp__jws_payload(jws, &len);
     int rc = 0;
-    if (*signer == NULL) {
+    if (*signer == NULL)
         rc = FAIL(r, "ERR_TA_INVALID",
                   "TA image is not signed by an SP certificate registered in the SD");
-    } else {
-        size_t len = 0;
-        const uint8_t *payload = otrp__jws_payload(jws, &len);
-        otrp_buf_reset(bin);
-        /* The payload lives in jws; copying it over the image is safe (separate memory). */
-        if (len == 0)
-            rc = FAIL(r, "ERR_TA_INVALID", "TA image has an empty payload");
-        else if (otrp_buf_append(bin, payload, len) != OTRP_OK)
-            rc = oom(r);
-    }
-    otrp__jws_free(jws);
+    else if (len == 0)
+        rc = FAIL(r, "ERR_TA_INVALID", "TA image has an empty payload");
+    if (rc != 0)
+        otrp__jws_free(jws);
+    else
+        *out = jws; /* the binary stays where the JWS decoded it: no copy */
     return rc;
 }
 
 static int store_blob(otrp__mock_req *r, cJSON *ta, const char *key, const char *len_key,
-                      const otrp_buf *data)
+                      const uint8_t *data, size_t len)
 {
     char name[65];
-    otrp_status st = otrp__mock_blob_name(data->data, data->len, name);
+    otrp_status st = otrp__mock_blob_name(data, len, name);
     if (st == OTRP_OK)
-        st = otrp__mock_store_put_blob(&r->tee->store, name, data->data, data->len);
+        st = otrp__mock_store_put_blob(&r->tee->store, name, data, len);
     if (st != OTRP_OK)
         return FAIL(r, "ERR_TEE_FAIL", "cannot store the TA: %s", otrp_strerror(st));
     cJSON_DeleteItemFromObjectCaseSensitive(ta, key);
     cJSON_DeleteItemFromObjectCaseSensitive(ta, len_key);
     if (cJSON_AddStringToObject(ta, key, name) == NULL ||
-        cJSON_AddNumberToObject(ta, len_key, (double)data->len) == NULL)
+        cJSON_AddNumberToObject(ta, len_key, (double)len) == NULL)
         return oom(r);
     return 0;
 }
@@ -516,7 +516,11 @@ static int ta_count(const cJSON *state)
 
 /* What an encrypted_ta held, decrypted and verified. */
 struct ta_payload {
-    otrp_buf bin, pdata;
+    otrp_buf image;       /* the decrypted TA image, until it is parsed */
+    otrp__jws *image_jws; /* the verified image; its payload is the TA binary */
+    const uint8_t *bin;   /* that payload */
+    size_t bin_len;
+    otrp_buf pdata;
     int has_bin, has_pdata;
     const char *signer; /* the SD's SP certificate that verified the image */
 };
@@ -541,8 +545,8 @@ static int open_encrypted_ta(otrp__mock_req *r, const char *spid, int update,
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.iv must be 32 hex digits");
     if (unwrap_taek(r, eta, spid, taek) != 0)
         return -1;
-    int rc = decrypt_member(r, eta, update ? "ciphernewtadata" : "ciphertadata", taek, iv, &p->bin,
-                            &p->has_bin);
+    int rc = decrypt_member(r, eta, update ? "ciphernewtadata" : "ciphertadata", taek, iv,
+                            &p->image, &p->has_bin);
     if (rc == 0)
         rc = decrypt_member(r, eta, update ? "ciphernewpdata" : "cipherpdata", taek, iv, &p->pdata,
                             &p->has_pdata);
@@ -551,9 +555,13 @@ static int open_encrypted_ta(otrp__mock_req *r, const char *spid, int update,
         rc = FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.ciphertadata is missing");
     if (rc == 0 && update && !p->has_bin && !p->has_pdata)
         rc = FAIL(r, "ERR_REQUEST_INVALID", "UpdateTA carries neither a new TA nor new data");
+    if (rc == 0 && p->has_bin) {
+        rc = verify_image(r, certs, &p->image, &p->image_jws, &p->signer);
+        otrp_buf_free(&p->image); /* the JWS holds what is needed of it */
+    }
     if (rc == 0 && p->has_bin)
-        rc = verify_image(r, certs, &p->bin, &p->signer);
-    if (rc == 0 && p->has_bin && p->bin.len > OTRP__MOCK_MAX_TA)
+        p->bin = otrp__jws_payload(p->image_jws, &p->bin_len);
+    if (rc == 0 && p->has_bin && p->bin_len > OTRP__MOCK_MAX_TA)
         rc = FAIL(r, "ERR_TEE_RESOURCE_FULL", "TA exceeds the TEE's TA size limit");
     return rc;
 }
@@ -569,7 +577,7 @@ static int check_quota(otrp__mock_req *r, const cJSON *old_ta, const struct ta_p
         used -= (uint64_t)ob->valuedouble;
     if (p->has_pdata && op != NULL)
         used -= (uint64_t)op->valuedouble;
-    used += (p->has_bin ? p->bin.len : 0) + (p->has_pdata ? p->pdata.len : 0);
+    used += (p->has_bin ? p->bin_len : 0) + (p->has_pdata ? p->pdata.len : 0);
     if (r->tee->cfg.quota_bytes != 0 && used > r->tee->cfg.quota_bytes)
         return FAIL(r, "ERR_TEE_RESOURCE_FULL", "storage quota exceeded (%llu of %llu bytes needed)",
                     (unsigned long long)used, (unsigned long long)r->tee->cfg.quota_bytes);
@@ -588,9 +596,9 @@ static int store_ta(otrp__mock_req *r, cJSON *sd, cJSON *ta, const char *taid,
             return oom(r);
         }
     }
-    if (p->has_bin && store_blob(r, ta, "bin", "bin_len", &p->bin) != 0)
+    if (p->has_bin && store_blob(r, ta, "bin", "bin_len", p->bin, p->bin_len) != 0)
         return -1;
-    if (p->has_pdata && store_blob(r, ta, "pdata", "pdata_len", &p->pdata) != 0)
+    if (p->has_pdata && store_blob(r, ta, "pdata", "pdata_len", p->pdata.data, p->pdata.len) != 0)
         return -1;
     if (p->has_bin && set_provenance(r, ta, p->signer) != 0)
         return -1;
@@ -627,7 +635,8 @@ static int op_install_update(otrp__mock_req *r, int update)
         rc = check_quota(r, ta, &p);
     if (rc == 0)
         rc = store_ta(r, sd, ta, taid, &p);
-    otrp_buf_free(&p.bin);
+    otrp_buf_free(&p.image);
+    otrp__jws_free(p.image_jws);
     otrp_buf_free(&p.pdata);
     if (rc == 0) /* P6: a requested TA stays listed until it is installed */
         otrp__mock_list_remove(get_array(r->next, "requested"), taid);
@@ -777,8 +786,8 @@ otrp_status otrp__mock_process(otrp__mock *tee, const char *msg, size_t len, otr
                        OTRP__JOSE_MAX_TEXT);
         return OTRP_ERR_TOO_LARGE;
     }
-    otrp_status st = otrp__json_parse(msg, len, MESSAGE_MAX_DEPTH, &r.outer, tee->detail,
-                                      sizeof tee->detail);
+    otrp_status st = otrp__json_parse_lifted(msg, len, MESSAGE_MAX_DEPTH, OTRP__MOCK_LIFT_MIN,
+                                             &r.outer, tee->detail, sizeof tee->detail);
     if (st != OTRP_OK)
         return st == OTRP_ERR_JSON ? OTRP_ERR_MSG_NOT_JSON : st;
     if (!cJSON_IsObject(r.outer) || r.outer->child == NULL || r.outer->child->next != NULL) {
