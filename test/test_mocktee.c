@@ -876,13 +876,14 @@ static void test_mocktee_cannot_sign(void **state)
     test_tam_answer_free(&a);
 }
 
-/* Every blob the state names is there and intact, and no temporary file is left. */
+/* Every TA binary the state names (blob or inline) is there and intact, and no temporary
+ * file is left. */
 static void check_store_clean(otrp__mock *tee)
 {
     otrp_buf b = {0};
     for (const cJSON *sd = otrp__json_member(tee->state, "sds")->child; sd != NULL; sd = sd->next)
         for (const cJSON *ta = otrp__json_member(sd, "tas")->child; ta != NULL; ta = ta->next)
-            assert_int_equal(otrp__mock_blob_read(tee, otrp__json_string(ta, "bin"), &b), OTRP_OK);
+            assert_int_equal(otrp__mock_ta_data(tee, ta, "bin", &b), OTRP_OK);
     otrp_buf_free(&b);
     char cmd[700];
     (void)snprintf(cmd, sizeof cmd, "ls -a %s/state %s/state/blobs | grep -q '^\\.tmp-'", tee->dir,
@@ -890,13 +891,21 @@ static void check_store_clean(otrp__mock *tee)
     assert_int_not_equal(system(cmd), 0);
 }
 
-/* A simulated crash at every step of the atomic writes of an InstallTA, an UpdateTA and a
- * DeleteTA: after a restart the TA is fully there (old or new) or absent, never torn. */
+/* A simulated crash at every step of the writes of an InstallTA, an UpdateTA (each with a
+ * small binary kept inline in the state, and a large one in a blob) and a DeleteTA: after
+ * a restart the TA is fully there (old or new) or absent, never torn. */
 static void test_mocktee_crash_at_every_write_step(void **state)
 {
     (void)state;
-    const char *ops[] = {"InstallTA", "UpdateTA", "DeleteTA"};
-    for (size_t op = 0; op < 3; op++) {
+    const char *ops[] = {"InstallTA", "UpdateTA", "DeleteTA", "InstallTA", "UpdateTA"};
+    size_t large = OTRP__MOCK_INLINE_MAX + 100;
+    char *large_bin = malloc(large);
+    assert_non_null(large_bin);
+    memset(large_bin, 'L', large);
+    memcpy(large_bin, "new binary", 10);
+    for (size_t op = 0; op < 5; op++) {
+        const char *new_bin = op < 3 ? "new binary" : large_bin;
+        size_t new_len = op < 3 ? 10 : large;
         for (unsigned k = 1; k <= 9; k++) {
             char base[512], dir[600];
             assert_int_equal(fx_tempdir(base, sizeof base, "crashpt"), 0);
@@ -911,14 +920,17 @@ static void test_mocktee_crash_at_every_write_step(void **state)
             exchange(&c, tam, "GetDeviceState", &msg, &out, &a);
             char *spaik = spaik_of(a.dsi, "sp1");
             test_tam_answer_free(&a);
-            const char *taid = op == 0 ? "ta2" : "ta1";
-            cJSON *extra = op == 2 ? NULL : ta_extra(g_sp1, spaik, "new binary", 10, NULL, op == 1);
+            const char *taid = op % 3 == 0 ? "ta2" : "ta1";
+            cJSON *extra = op == 2 ? NULL
+                                   : ta_extra(g_sp1, spaik, new_bin, new_len, NULL, op % 3 == 1);
             char content[128];
             (void)snprintf(content, sizeof content,
                            "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"%s\"}", taid);
             ((otrp__mock *)c.ctx)->store.crash_countdown = k;
             req(&c, tam, ops[op], content, extra, NULL, &msg, &out, &a);
             int completed = strcmp(a.status, "pass") == 0;
+            if (k == 9) /* past the last step: every step above was a crash point */
+                assert_true(completed);
             test_tam_answer_free(&a);
             cJSON_Delete(extra);
             c.ops->destroy(c.ctx);
@@ -930,12 +942,12 @@ static void test_mocktee_crash_at_every_write_step(void **state)
             const cJSON *ta = otrp__mock_ta_find_any(tee->state, taid, &sd);
             otrp_buf bin = {0};
             if (ta != NULL)
-                assert_int_equal(otrp__mock_blob_read(tee, otrp__json_string(ta, "bin"), &bin), OTRP_OK);
-            int is_new = ta != NULL && bin.len == 10 && memcmp(bin.data, "new binary", 10) == 0;
+                assert_int_equal(otrp__mock_ta_data(tee, ta, "bin", &bin), OTRP_OK);
+            int is_new = ta != NULL && bin.len == new_len && memcmp(bin.data, new_bin, new_len) == 0;
             int is_old = ta != NULL && bin.len == 13 && memcmp(bin.data, "TA one binary", 13) == 0;
-            if (op == 0)
+            if (op % 3 == 0)
                 assert_true(ta == NULL || is_new);
-            else if (op == 1)
+            else if (op % 3 == 1)
                 assert_true(is_old || is_new);
             else
                 assert_true(ta == NULL || is_old);
@@ -951,6 +963,7 @@ static void test_mocktee_crash_at_every_write_step(void **state)
             fx_rm_rf(base);
         }
     }
+    free(large_bin);
 }
 
 /* ---- hostile requests ------------------------------------------------------------------- */

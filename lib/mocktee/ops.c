@@ -468,19 +468,33 @@ static int verify_image(otrp__mock_req *r, const cJSON *spcerts, const otrp_buf 
     return rc;
 }
 
-static int store_blob(otrp__mock_req *r, cJSON *ta, const char *key, const char *len_key,
-                      const uint8_t *data, size_t len)
+/* Record data as the TA's key ("bin", "pdata"): inline in the state document when small
+ * (the commit is then one file), else as a blob written now (state.c describes both). */
+static int store_data(otrp__mock_req *r, cJSON *ta, const char *key, const uint8_t *data,
+                      size_t len)
 {
-    char name[65];
-    otrp_status st = otrp__mock_blob_name(data, len, name);
-    if (st == OTRP_OK)
-        st = otrp__mock_store_put_blob(&r->tee->store, name, data, len);
-    if (st != OTRP_OK)
-        return FAIL(r, "ERR_TEE_FAIL", "cannot store the TA: %s", otrp_strerror(st));
+    char inline_key[16], len_key[16];
+    (void)snprintf(inline_key, sizeof inline_key, "%s_inline", key);
+    (void)snprintf(len_key, sizeof len_key, "%s_len", key);
     cJSON_DeleteItemFromObjectCaseSensitive(ta, key);
+    cJSON_DeleteItemFromObjectCaseSensitive(ta, inline_key);
     cJSON_DeleteItemFromObjectCaseSensitive(ta, len_key);
-    if (cJSON_AddStringToObject(ta, key, name) == NULL ||
-        cJSON_AddNumberToObject(ta, len_key, (double)len) == NULL)
+    if (len <= OTRP__MOCK_INLINE_MAX) {
+        char b64[(OTRP__MOCK_INLINE_MAX + 2) / 3 * 4 + 1];
+        otrp__b64_encode(data, len, b64, OTRP__B64_STD);
+        if (cJSON_AddStringToObject(ta, inline_key, b64) == NULL)
+            return oom(r);
+    } else {
+        char name[65];
+        otrp_status st = otrp__mock_blob_name(data, len, name);
+        if (st == OTRP_OK)
+            st = otrp__mock_store_put_blob(&r->tee->store, name, data, len);
+        if (st != OTRP_OK)
+            return FAIL(r, "ERR_TEE_FAIL", "cannot store the TA: %s", otrp_strerror(st));
+        if (cJSON_AddStringToObject(ta, key, name) == NULL)
+            return oom(r);
+    }
+    if (cJSON_AddNumberToObject(ta, len_key, (double)len) == NULL)
         return oom(r);
     return 0;
 }
@@ -596,9 +610,9 @@ static int store_ta(otrp__mock_req *r, cJSON *sd, cJSON *ta, const char *taid,
             return oom(r);
         }
     }
-    if (p->has_bin && store_blob(r, ta, "bin", "bin_len", p->bin, p->bin_len) != 0)
+    if (p->has_bin && store_data(r, ta, "bin", p->bin, p->bin_len) != 0)
         return -1;
-    if (p->has_pdata && store_blob(r, ta, "pdata", "pdata_len", p->pdata.data, p->pdata.len) != 0)
+    if (p->has_pdata && store_data(r, ta, "pdata", p->pdata.data, p->pdata.len) != 0)
         return -1;
     if (p->has_bin && set_provenance(r, ta, p->signer) != 0)
         return -1;
