@@ -8,6 +8,7 @@
 
 #include "otrp/otrp.h"
 #include "util/base64.h"
+#include "util/base64_fast.h"
 #include "util/json_lift.h"
 #include "util/json_scan.h"
 #include "util/json_strict.h"
@@ -122,6 +123,55 @@ static void test_base64_round_trip_all_lengths(void **state)
             assert_int_equal(otrp__b64_decode(text, strlen(text), out, &out_len, mode), OTRP_OK);
             assert_int_equal(out_len, n);
             assert_memory_equal(out, in, n);
+        }
+    }
+}
+
+/* The fast decoder is the strict decoder: same status, length and bytes for every mode on
+ * valid encodings, on strings drawn from both alphabets, '=' and bad bytes, and on long
+ * inputs with one defect anywhere. */
+static void check_same_decode(const char *in, size_t n)
+{
+    static const otrp__b64_mode modes[] = {OTRP__B64_STD, OTRP__B64_URL, OTRP__B64_FIELD};
+    uint8_t a[256], b[256];
+    assert_true(otrp__b64_decoded_max(n) <= sizeof a);
+    for (size_t m = 0; m < 3; m++) {
+        size_t la = 99, lb = 77;
+        otrp_status sa = otrp__b64_decode(in, n, a, &la, modes[m]);
+        otrp_status sb = otrp__b64_decode_fast(in, n, b, &lb, modes[m]);
+        if (sa != sb || la != lb || (sa == OTRP_OK && memcmp(a, b, la) != 0))
+            fail_msg("mode %zu, \"%.*s\": %d/%zu vs %d/%zu", m, (int)n, in, sa, la, sb, lb);
+    }
+}
+
+static void test_base64_fast_equals_strict(void **state)
+{
+    (void)state;
+    static const char chars[] = "ABYZabyz0189+/-_=\0 .\x80\xff";
+    uint32_t seed = 12345;
+    char text[200];
+    for (size_t n = 0; n <= 24; n++)
+        for (int k = 0; k < 400; k++) {
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                text[i] = chars[(seed >> 16) % (sizeof chars - 1)];
+            }
+            check_same_decode(text, n);
+        }
+    uint8_t bin[120];
+    for (size_t n = 0; n < sizeof bin; n++) {
+        for (size_t i = 0; i < n; i++)
+            bin[i] = (uint8_t)(i * 37u + n);
+        otrp__b64_encode(bin, n, text, OTRP__B64_STD);
+        check_same_decode(text, strlen(text));
+        otrp__b64_encode(bin, n, text, OTRP__B64_URL);
+        check_same_decode(text, strlen(text));
+        size_t len = strlen(text);
+        for (size_t pos = 0; pos < len; pos += 3) {
+            char saved = text[pos];
+            text[pos] = pos % 2 ? '=' : '.';
+            check_same_decode(text, len);
+            text[pos] = saved;
         }
     }
 }
@@ -273,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_base64_strict_table),
         cmocka_unit_test(test_base64_round_trip_all_lengths),
         cmocka_unit_test(test_base64url_chunks_match_whole),
+        cmocka_unit_test(test_base64_fast_equals_strict),
         cmocka_unit_test(test_json_strict_rejects),
         cmocka_unit_test(test_json_lifted_parse_equals_plain),
         cmocka_unit_test(test_json_scan_plain_stops_at_every_special_byte),

@@ -6,6 +6,7 @@
 
 #include "mocktee/request.h"
 #include "util/base64.h"
+#include "util/base64_fast.h"
 #include "util/json_lift.h"
 #include "util/json_strict.h"
 #include "util/mem.h"
@@ -412,7 +413,7 @@ static int decrypt_member(otrp__mock_req *r, const cJSON *eta, const char *name,
     if (ct == NULL)
         return oom(r);
     size_t len = 0;
-    otrp_status st = otrp__b64_decode(item->valuestring, n, ct, &len, OTRP__B64_FIELD);
+    otrp_status st = otrp__b64_decode_fast(item->valuestring, n, ct, &len, OTRP__B64_FIELD);
     if (st != OTRP_OK) {
         free(ct);
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.%s is not base64", name);
