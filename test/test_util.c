@@ -249,6 +249,9 @@ static void test_json_lifted_parse_equals_plain(void **state)
         {"[[[[\"xxxxxxxxxx\"]]]]", 0, 3, OTRP_ERR_MSG_DEPTH},
         {"[\"xxxxxxxxxx\",[[[1]]]]", 0, 3, OTRP_ERR_MSG_DEPTH},
         {"[\"[[[[[[[[[[[[\"]", 0, 3, OTRP_OK},
+        /* cJSON takes any byte up to 0x20 for white space, also before a colon */
+        {"{\"a\"\r\x0f\r:\"xxxxxxxx\",\"b\":[],\"d\":\"\"}", 0, 8, OTRP_OK},
+        {"{\"a\":\"xxxxxxxx\"\x01,\"b\"\x1f:\"\"}", 0, 8, OTRP_OK},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *t = cases[i].text;

@@ -19,18 +19,21 @@ struct lifted {
 struct lift_plan {
     struct lifted l[MAX_LIFTED];
     size_t count;
-    size_t bytes; /* total lifted */
+    size_t bytes;  /* total lifted */
+    size_t values; /* string values in the text */
 };
 
-static int is_ws(char c)
+/* White space as cJSON skips it (every byte up to 0x20, not only the four of RFC 8259),
+ * so that a string is taken for a member name exactly when cJSON takes it for one. */
+static int is_cjson_ws(char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    return (unsigned char)c <= 0x20;
 }
 
 /* One pass over the text: every string, whether it is a member name (a ':' follows) or
  * a value, and whether it is plain. Only the lexing of strings matters here; the
- * grammar is checked by parsing the reduced text, and a text that is not JSON is
- * parsed again the plain way (so a wrong guess here can only cost time). */
+ * grammar is checked by parsing the reduced text, a text that is not JSON is parsed
+ * again the plain way, and the tree must hold as many string values as counted here. */
 static void plan_lift(const char *text, size_t len, size_t lift_min, struct lift_plan *p)
 {
     size_t ordinal = 0;
@@ -52,7 +55,7 @@ static void plan_lift(const char *text, size_t len, size_t lift_min, struct lift
         if (end >= len)
             return; /* unterminated: the parse will say so */
         size_t j = end + 1;
-        while (j < len && is_ws(text[j]))
+        while (j < len && is_cjson_ws(text[j]))
             j++;
         int is_name = j < len && text[j] == ':';
         if (!is_name) {
@@ -67,6 +70,7 @@ static void plan_lift(const char *text, size_t len, size_t lift_min, struct lift
         }
         i = end + 1;
     }
+    p->values = ordinal;
 }
 
 /* The text with the lifted strings emptied ("" in their place). */
@@ -143,7 +147,7 @@ otrp_status otrp__json_parse_lifted(const char *text, size_t len, int max_depth,
     free(reduced);
     if (st == OTRP_OK) {
         struct patcher w = {text, &plan, 0, 0};
-        if (patch(root, &w) == 0 && w.next == plan.count) {
+        if (patch(root, &w) == 0 && w.next == plan.count && w.ordinal == plan.values) {
             *out = root;
             return OTRP_OK;
         }
