@@ -138,6 +138,13 @@ static void req_fail(conn *c, test_tam *tam, const char *name, const char *conte
     test_tam_answer_free(&a);
 }
 
+/* A DeleteTA of ta1 in sd1 by tam, bent by o (may be NULL), that fails with code. */
+static void delete_ta1_fails(fx *f, test_tam *tam, const test_tam_opts *o, const char *code)
+{
+    req_fail(&f->c, tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, o, code,
+             &f->msg, &f->out);
+}
+
 static char *content_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *content_of(const char *fmt, ...)
 {
@@ -467,9 +474,7 @@ static void test_mocktee_lifecycle_over_socket(void **state)
 {
     (void)state;
     char dir[512], sock[600];
-    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
-    (void)snprintf(sock, sizeof sock, "%s/tee.sock", dir);
-    pid_t pid = g_daemon = fx_daemon_start(dir, sock);
+    pid_t pid = g_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
     assert_true(pid > 0);
     conn c = {&otrp__socket_ops, NULL};
     assert_int_equal(otrp__socket_open(sock, &c.ctx), OTRP_OK);
@@ -492,8 +497,7 @@ static void test_mocktee_err_request_invalid(void **state)
              "ERR_REQUEST_INVALID", &f->msg, &f->out);
     memset(&o, 0, sizeof o);
     o.tee = "another-tee";
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     /* CreateSD for another device (did of another certificate) */
     req_fail(&f->c, f->tam, "CreateSD",
              content_of("{\"spid\":\"sp1\",\"sdname\":\"sd9\",\"spcert\":\"%s\","
@@ -511,8 +515,7 @@ static void test_mocktee_err_unsupported_msg_version(void **state)
     test_tam_opts o;
     memset(&o, 0, sizeof o);
     o.ver = "2.0";
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_UNSUPPORTED_MSG_VERSION", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_UNSUPPORTED_MSG_VERSION");
 }
 
 static void test_mocktee_err_unsupported_crypto_alg(void **state)
@@ -521,8 +524,7 @@ static void test_mocktee_err_unsupported_crypto_alg(void **state)
     test_tam_opts o;
     memset(&o, 0, sizeof o);
     o.protected_json = "{\"alg\":\"HS256\"}";
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_UNSUPPORTED_CRYPTO_ALG", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_UNSUPPORTED_CRYPTO_ALG");
     /* GetDeviceState offers the algorithms the TEE takes. */
     assert_int_equal(test_tam_get_device_state(f->tam, &o, &f->msg), OTRP_OK);
     test_tam_answer a;
@@ -555,8 +557,7 @@ static void test_mocktee_err_tam_not_authorized(void **state)
     /* tam2 is trusted but does not own sd1 */
     assert_int_equal(test_tam_learn_from(g_tam2, f->tam), OTRP_OK);
     gds(&f->c, g_tam2, &f->msg, &f->out);
-    req_fail(&f->c, g_tam2, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
-             "ERR_TAM_NOT_AUTHORIZED", &f->msg, &f->out);
+    delete_ta1_fails(f, g_tam2, NULL, "ERR_TAM_NOT_AUTHORIZED");
     /* tamid that is not the signer's */
     req_fail(&f->c, f->tam, "DeleteTA", "{\"tamid\":\"tam2.example\",\"sdname\":\"sd1\",\"taid\":\"ta1\"}",
              NULL, NULL, "ERR_TAM_NOT_AUTHORIZED", &f->msg, &f->out);
@@ -832,8 +833,7 @@ static void test_mocktee_err_tee_fail(void **state)
     fx *f = *state;
     /* The disk refuses the commit: a signed ERR_TEE_FAIL, and nothing changed. */
     ((otrp__mock *)f->c.ctx)->fault = OTRP__MOCK_FAULT_COMMIT;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
-             "ERR_TEE_FAIL", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, NULL, "ERR_TEE_FAIL");
     test_tam_answer a;
     req_pass(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &f->msg,
              &f->out, &a);
@@ -974,23 +974,19 @@ static void test_mocktee_hostile_unsigned_and_tampered(void **state)
     test_tam_opts o;
     memset(&o, 0, sizeof o);
     o.no_signature = 1;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     memset(&o, 0, sizeof o);
     o.tamper_payload = 1;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     memset(&o, 0, sizeof o);
     o.no_x5c = 1;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     /* signed with another key than the certificate's */
     otrp__jose_key *k = NULL;
     assert_int_equal(test_load_key(PKI "tam2-key.pem", &k), OTRP_OK);
     memset(&o, 0, sizeof o);
     o.sign_key = k;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     otrp__jose_key_free(k);
 }
 
@@ -1000,8 +996,7 @@ static void test_mocktee_hostile_alg_none(void **state)
     test_tam_opts o;
     memset(&o, 0, sizeof o);
     o.protected_json = "{\"alg\":\"none\"}";
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_UNSUPPORTED_CRYPTO_ALG", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_UNSUPPORTED_CRYPTO_ALG");
 }
 
 static void test_mocktee_hostile_untrusted_signer_later(void **state)
@@ -1009,11 +1004,9 @@ static void test_mocktee_hostile_untrusted_signer_later(void **state)
     fx *f = *state;
     /* The rogue TAM knows the TEE (from tam1's session) and replays tam1's dsihash. */
     assert_int_equal(test_tam_learn_from(g_rogue, f->tam), OTRP_OK);
-    req_fail(&f->c, g_rogue, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
-             "ERR_TAM_NOT_TRUSTED", &f->msg, &f->out);
+    delete_ta1_fails(f, g_rogue, NULL, "ERR_TAM_NOT_TRUSTED");
     assert_int_equal(test_tam_learn_from(g_expired, f->tam), OTRP_OK);
-    req_fail(&f->c, g_expired, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
-             "ERR_TAM_NOT_TRUSTED", &f->msg, &f->out);
+    delete_ta1_fails(f, g_expired, NULL, "ERR_TAM_NOT_TRUSTED");
 }
 
 static void test_mocktee_hostile_not_otrp(void **state)
@@ -1054,8 +1047,7 @@ static void test_mocktee_hostile_content_to_other_key(void **state)
     test_tam_opts o;
     memset(&o, 0, sizeof o);
     o.content_key = k;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     otrp__jose_key_free(k);
     /* another accepted key management alg works */
     memset(&o, 0, sizeof o);

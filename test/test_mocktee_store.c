@@ -609,9 +609,7 @@ static void test_mocktee_daemon_survives_bad_clients(void **state)
 {
     (void)state;
     char dir[512], sock[600];
-    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
-    (void)snprintf(sock, sizeof sock, "%s/s.sock", dir);
-    pid_t pid = start_daemon(dir, sock);
+    pid_t pid = g_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
     assert_true(pid > 0);
     /* garbage: an OTRP_ERR_TEE_PROTOCOL answer, then the connection is closed */
     int fd = connect_to(sock);
@@ -688,9 +686,7 @@ static void test_mocktee_daemon_serializes_clients(void **state)
 {
     (void)state;
     char dir[512], sock[600];
-    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
-    (void)snprintf(sock, sizeof sock, "%s/s.sock", dir);
-    pid_t pid = start_daemon(dir, sock);
+    pid_t pid = g_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
     assert_true(pid > 0);
     /* an idle connection does not hold the others back for long */
     int idle = connect_to(sock);
