@@ -789,6 +789,54 @@ static void test_mocktee_large_members_checked(void **state)
     free(spaik);
 }
 
+/* TA binaries up to OTRP__MOCK_INLINE_MAX bytes are kept in the state document, larger
+ * ones in blobs; both come back whole after a restart, at the boundary too. */
+static void test_mocktee_inline_and_blob_tas_persist(void **state)
+{
+    fx *f = *state;
+    char *spaik = template_spaik(f);
+    const size_t sizes[] = {1, OTRP__MOCK_INLINE_MAX - 1, OTRP__MOCK_INLINE_MAX,
+                            OTRP__MOCK_INLINE_MAX + 1};
+    char *bin = malloc(OTRP__MOCK_INLINE_MAX + 1);
+    assert_non_null(bin);
+    for (size_t i = 0; i < OTRP__MOCK_INLINE_MAX + 1; i++)
+        bin[i] = (char)(i * 13u + 5u);
+    for (size_t k = 0; k < 4; k++) {
+        char content[128];
+        (void)snprintf(content, sizeof content,
+                       "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"size%zu\"}", k);
+        cJSON *extra = ta_extra(g_sp1, spaik, bin, sizes[k], k % 2 ? "data" : NULL, 0);
+        test_tam_answer a;
+        req_pass(&f->c, f->tam, "InstallTA", content, extra, &f->msg, &f->out, &a);
+        test_tam_answer_free(&a);
+        cJSON_Delete(extra);
+    }
+    f->c.ops->destroy(f->c.ctx);
+    f->c.ctx = NULL; /* the teardown must not close it again if the reopening fails */
+    f->c = open_mock(f->dir);
+    otrp__mock *tee = f->c.ctx;
+    otrp_buf got = {0};
+    for (size_t k = 0; k < 4; k++) {
+        char taid[16];
+        (void)snprintf(taid, sizeof taid, "size%zu", k);
+        const cJSON *ta = otrp__mock_ta_find_any(tee->state, taid, NULL);
+        assert_non_null(ta);
+        assert_int_equal(otrp__mock_ta_data(tee, ta, "bin", &got), OTRP_OK);
+        assert_int_equal(got.len, sizes[k]);
+        assert_memory_equal(got.data, bin, sizes[k]);
+        int inline_bin = otrp__json_member(ta, "bin_inline") != NULL;
+        assert_int_equal(inline_bin, sizes[k] <= OTRP__MOCK_INLINE_MAX);
+        assert_int_equal(otrp__json_member(ta, "bin") != NULL, !inline_bin);
+        assert_int_equal(otrp__mock_ta_data(tee, ta, "pdata", &got),
+                         k % 2 ? OTRP_OK : OTRP_ERR_NOT_FOUND);
+        if (k % 2)
+            assert_memory_equal(got.data, "data", 4);
+    }
+    otrp_buf_free(&got);
+    free(bin);
+    free(spaik);
+}
+
 static void test_mocktee_err_ta_already_installed(void **state)
 {
     fx *f = *state;
@@ -1375,6 +1423,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_untrusted_signer_later, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_not_otrp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_large_members_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_inline_and_blob_tas_persist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_content_to_other_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_field_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_failure_carries_minimal_dsi, setup, teardown),

@@ -171,7 +171,8 @@ static int inline_ok(const cJSON *item, const cJSON *len)
     if (!is_count(len) || len->valuedouble > (double)OTRP__MOCK_INLINE_MAX || !cJSON_IsString(item))
         return 0;
     size_t n = strlen(item->valuestring);
-    uint8_t tmp[OTRP__MOCK_INLINE_MAX + 3];
+    /* otrp__b64_decoded_max() of the longest encoding of OTRP__MOCK_INLINE_MAX bytes */
+    uint8_t tmp[(OTRP__MOCK_INLINE_MAX + 2) / 3 * 3 + 3];
     size_t got = 0;
     return otrp__b64_decoded_max(n) <= sizeof tmp &&
            otrp__b64_decode(item->valuestring, n, tmp, &got, OTRP__B64_STD) == OTRP_OK &&
