@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/json_scan.h"
 #include "util/json_strict.h"
 
 /* OTrP documents carry one or two long strings (a JWS payload, a TA ciphertext and its
@@ -30,36 +29,54 @@ static int is_cjson_ws(char c)
     return (unsigned char)c <= 0x20;
 }
 
+/* The end of the string whose contents start at start: the index of its closing quote,
+ * or len when it is unterminated. *plain is cleared when it holds an escape. Long strings
+ * are crossed with memchr (the bulk of a message carrying a TA). */
+static size_t string_end(const char *text, size_t start, size_t len, int *plain)
+{
+    size_t from = start;
+    for (;;) {
+        const char *q = memchr(text + from, '"', len - from);
+        if (q == NULL)
+            return len;
+        size_t quote = (size_t)(q - text);
+        const char *bs = memchr(text + from, '\\', quote - from);
+        if (bs == NULL)
+            return quote;
+        *plain = 0;
+        from = (size_t)(bs - text) + 2; /* the escaped byte cannot end the string */
+        if (from >= len)
+            return len;
+    }
+}
+
 /* One pass over the text: every string, whether it is a member name (a ':' follows) or
- * a value, and whether it is plain. Only the lexing of strings matters here; the
- * grammar is checked by parsing the reduced text, a text that is not JSON is parsed
- * again the plain way, and the tree must hold as many string values as counted here. */
+ * a value, and whether it can be copied as it stands: no escape (cJSON copies every
+ * other byte as it is, control bytes included) and no NUL (which the plain parse
+ * refuses anywhere). Only the lexing of strings matters here; the grammar is checked by
+ * parsing the reduced text, a text that is not JSON is parsed again the plain way, and
+ * the tree must hold as many string values as counted here. */
 static void plan_lift(const char *text, size_t len, size_t lift_min, struct lift_plan *p)
 {
     size_t ordinal = 0;
     size_t i = 0;
     memset(p, 0, sizeof *p);
     while (i < len) {
-        if (text[i] != '"') {
-            i++;
-            continue;
-        }
-        size_t start = i + 1;
-        size_t end = otrp__jc_scan_plain(text, start, len);
+        const char *q = memchr(text + i, '"', len - i);
+        if (q == NULL)
+            break;
+        size_t start = (size_t)(q - text) + 1;
         int plain = 1;
-        while (end < len && text[end] != '"') {
-            plain = 0;                              /* an escape or a control byte */
-            end += text[end] == '\\' ? 2 : 1;       /* the escaped byte cannot end it */
-            end = end < len ? otrp__jc_scan_plain(text, end, len) : len;
-        }
+        size_t end = string_end(text, start, len, &plain);
         if (end >= len)
-            return; /* unterminated: the parse will say so */
+            break; /* unterminated: the parse will say so */
         size_t j = end + 1;
         while (j < len && is_cjson_ws(text[j]))
             j++;
         int is_name = j < len && text[j] == ':';
         if (!is_name) {
-            if (plain && end - start >= lift_min && p->count < MAX_LIFTED) {
+            if (plain && end - start >= lift_min && p->count < MAX_LIFTED &&
+                memchr(text + start, '\0', end - start) == NULL) {
                 p->l[p->count].start = start;
                 p->l[p->count].len = end - start;
                 p->l[p->count].ordinal = ordinal;
