@@ -75,6 +75,12 @@ typedef struct otrp__mock {
     int64_t verify_time;          /* 0: now */
     unsigned fault;               /* test hook: OTRP__MOCK_FAULT_* */
     char detail[OTRP__MOCK_DETAIL];
+    /* The megabytes of a large TA (its decoded ciphertext, its decrypted image) go into
+     * buffers kept from one request to the next: fresh ones would be page-faulted in
+     * (and given back) on every install. The image is wiped after each use; both are
+     * freed when the TEE is closed. */
+    otrp_buf scratch_ct;
+    otrp_buf scratch_image;
 } otrp__mock;
 
 /* Test hooks, set only by tests through the internal struct. */

@@ -397,8 +397,23 @@ static int unwrap_taek(otrp__mock_req *r, const cJSON *eta, const char *spid, ui
     return rc;
 }
 
+/* At least n bytes of the kept buffer b (its contents are not kept); NULL: no memory.
+ * The ciphertext it holds is no secret, so it is not wiped between uses. */
+static uint8_t *scratch(otrp_buf *b, size_t n)
+{
+    if (b->cap < n) {
+        otrp_buf_free(b);
+        b->data = malloc(n);
+        if (b->data == NULL)
+            return NULL;
+        b->cap = n;
+    }
+    b->len = 0;
+    return b->data;
+}
+
 /* Decrypt one cipher*data member with AES-256-CBC. absent: *present = 0. */
-static int decrypt_member(otrp__mock_req *r, const cJSON *eta, const char *name,
+static int decrypt_member(otrp__mock_req *r, cJSON *eta, const char *name,
                           const uint8_t taek[32], const uint8_t iv[16], otrp_buf *out,
                           int *present)
 {
@@ -409,22 +424,20 @@ static int decrypt_member(otrp__mock_req *r, const cJSON *eta, const char *name,
     if (!cJSON_IsString(item))
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.%s is not a string", name);
     size_t n = strlen(item->valuestring);
-    uint8_t *ct = malloc(otrp__b64_decoded_max(n) + 1);
+    uint8_t *ct = scratch(&r->tee->scratch_ct, otrp__b64_decoded_max(n) + 1);
     if (ct == NULL)
         return oom(r);
     size_t len = 0;
     otrp_status st = otrp__b64_decode_fast(item->valuestring, n, ct, &len, OTRP__B64_FIELD);
-    if (st != OTRP_OK) {
-        free(ct);
+    /* Decoded: free the text (megabytes for a large TA), so that the next large buffers
+     * of this request reuse its memory instead of fresh pages. */
+    cJSON_DeleteItemFromObjectCaseSensitive(eta, name);
+    if (st != OTRP_OK)
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.%s is not base64", name);
-    }
-    if (len > (size_t)OTRP__MOCK_MAX_TA + 16u) {
-        free(ct);
+    if (len > (size_t)OTRP__MOCK_MAX_TA + 16u)
         return FAIL(r, "ERR_TEE_RESOURCE_FULL", "encrypted_ta.%s exceeds the TEE's TA size limit",
                     name);
-    }
     st = otrp__jose_aes256cbc_decrypt(taek, iv, ct, len, out);
-    free(ct);
     if (st != OTRP_OK)
         return FAIL(r, "ERR_TA_INVALID", "encrypted_ta.%s does not decrypt (AES-256-CBC)", name);
     return 0;
@@ -531,7 +544,7 @@ static int ta_count(const cJSON *state)
 
 /* What an encrypted_ta held, decrypted and verified. */
 struct ta_payload {
-    otrp_buf image;       /* the decrypted TA image, until it is parsed */
+    otrp_buf *image;      /* the decrypted TA image (the TEE's kept buffer) */
     otrp__jws *image_jws; /* the verified image; its payload is the TA binary */
     const uint8_t *bin;   /* that payload */
     size_t bin_len;
@@ -540,12 +553,21 @@ struct ta_payload {
     const char *signer; /* the SD's SP certificate that verified the image */
 };
 
+/* The decrypted image is wiped, and its buffer kept for the next request. */
+static void image_done(otrp_buf *image)
+{
+    if (image->data != NULL)
+        otrp__memzero(image->data, image->len);
+    otrp_buf_reset(image);
+}
+
 /* encrypted_ta (P7): unwrap the key with the SP AIK, decrypt the TA and its data, verify
  * the TA image against the SD's SP certificates. update: the ciphernew* members. */
 static int open_encrypted_ta(otrp__mock_req *r, const char *spid, int update,
                              const cJSON *certs, struct ta_payload *p)
 {
-    const cJSON *eta = otrp__json_member(r->tbs, "encrypted_ta");
+    /* mutable: decrypt_member frees each ciphertext once it is decoded */
+    cJSON *eta = cJSON_GetObjectItemCaseSensitive(r->payload->child, "encrypted_ta");
     if (!cJSON_IsObject(eta))
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta is missing");
     const char *alg = otrp__json_string(eta, "alg");
@@ -561,7 +583,7 @@ static int open_encrypted_ta(otrp__mock_req *r, const char *spid, int update,
     if (unwrap_taek(r, eta, spid, taek) != 0)
         return -1;
     int rc = decrypt_member(r, eta, update ? "ciphernewtadata" : "ciphertadata", taek, iv,
-                            &p->image, &p->has_bin);
+                            p->image, &p->has_bin);
     if (rc == 0)
         rc = decrypt_member(r, eta, update ? "ciphernewpdata" : "cipherpdata", taek, iv, &p->pdata,
                             &p->has_pdata);
@@ -571,8 +593,8 @@ static int open_encrypted_ta(otrp__mock_req *r, const char *spid, int update,
     if (rc == 0 && update && !p->has_bin && !p->has_pdata)
         rc = FAIL(r, "ERR_REQUEST_INVALID", "UpdateTA carries neither a new TA nor new data");
     if (rc == 0 && p->has_bin) {
-        rc = verify_image(r, certs, &p->image, &p->image_jws, &p->signer);
-        otrp_buf_free(&p->image); /* the JWS holds what is needed of it */
+        rc = verify_image(r, certs, p->image, &p->image_jws, &p->signer);
+        image_done(p->image); /* the JWS holds what is needed of it */
     }
     if (rc == 0 && p->has_bin)
         p->bin = otrp__jws_payload(p->image_jws, &p->bin_len);
@@ -645,12 +667,14 @@ static int op_install_update(otrp__mock_req *r, int update)
         return -1;
     struct ta_payload p;
     memset(&p, 0, sizeof p);
+    p.image = &r->tee->scratch_image;
+    otrp_buf_reset(p.image);
     int rc = open_encrypted_ta(r, spid, update, certs, &p);
     if (rc == 0)
         rc = check_quota(r, ta, &p);
     if (rc == 0)
         rc = store_ta(r, sd, ta, taid, &p);
-    otrp_buf_free(&p.image);
+    image_done(p.image);
     otrp__jws_free(p.image_jws);
     otrp_buf_free(&p.pdata);
     if (rc == 0) /* P6: a requested TA stays listed until it is installed */
