@@ -23,6 +23,10 @@ CI_EXTRA += check-crash
 #   OTRP_FUZZ_SEEDS=test/fuzz/corpus/mocktee build/fuzz/fuzz_mocktee -runs=0
 FUZZ_TARGETS += mocktee
 CI_EXTRA += fuzz-ci-mocktee
+# The lifted JSON parse the mock TEE reads requests with, against the plain parse
+# (test/fuzz/fuzz_json_lift.c): same status, detail and tree for every input.
+FUZZ_TARGETS += json_lift
+CI_EXTRA += fuzz-ci-json_lift
 # The test support objects include the TAM server (libmicrohttpd).
 build/fuzz/fuzz_mocktee: DEP_LIBS += $(MHD_LIBS)
 

@@ -138,6 +138,13 @@ static void req_fail(conn *c, test_tam *tam, const char *name, const char *conte
     test_tam_answer_free(&a);
 }
 
+/* A DeleteTA of ta1 in sd1 by tam, bent by o (may be NULL), that fails with code. */
+static void delete_ta1_fails(fx *f, test_tam *tam, const test_tam_opts *o, const char *code)
+{
+    req_fail(&f->c, tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, o, code,
+             &f->msg, &f->out);
+}
+
 static char *content_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *content_of(const char *fmt, ...)
 {
@@ -467,9 +474,7 @@ static void test_mocktee_lifecycle_over_socket(void **state)
 {
     (void)state;
     char dir[512], sock[600];
-    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
-    (void)snprintf(sock, sizeof sock, "%s/tee.sock", dir);
-    pid_t pid = g_daemon = fx_daemon_start(dir, sock);
+    pid_t pid = g_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
     assert_true(pid > 0);
     conn c = {&otrp__socket_ops, NULL};
     assert_int_equal(otrp__socket_open(sock, &c.ctx), OTRP_OK);
@@ -492,8 +497,7 @@ static void test_mocktee_err_request_invalid(void **state)
              "ERR_REQUEST_INVALID", &f->msg, &f->out);
     memset(&o, 0, sizeof o);
     o.tee = "another-tee";
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     /* CreateSD for another device (did of another certificate) */
     req_fail(&f->c, f->tam, "CreateSD",
              content_of("{\"spid\":\"sp1\",\"sdname\":\"sd9\",\"spcert\":\"%s\","
@@ -511,8 +515,7 @@ static void test_mocktee_err_unsupported_msg_version(void **state)
     test_tam_opts o;
     memset(&o, 0, sizeof o);
     o.ver = "2.0";
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_UNSUPPORTED_MSG_VERSION", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_UNSUPPORTED_MSG_VERSION");
 }
 
 static void test_mocktee_err_unsupported_crypto_alg(void **state)
@@ -521,8 +524,7 @@ static void test_mocktee_err_unsupported_crypto_alg(void **state)
     test_tam_opts o;
     memset(&o, 0, sizeof o);
     o.protected_json = "{\"alg\":\"HS256\"}";
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_UNSUPPORTED_CRYPTO_ALG", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_UNSUPPORTED_CRYPTO_ALG");
     /* GetDeviceState offers the algorithms the TEE takes. */
     assert_int_equal(test_tam_get_device_state(f->tam, &o, &f->msg), OTRP_OK);
     test_tam_answer a;
@@ -555,8 +557,7 @@ static void test_mocktee_err_tam_not_authorized(void **state)
     /* tam2 is trusted but does not own sd1 */
     assert_int_equal(test_tam_learn_from(g_tam2, f->tam), OTRP_OK);
     gds(&f->c, g_tam2, &f->msg, &f->out);
-    req_fail(&f->c, g_tam2, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
-             "ERR_TAM_NOT_AUTHORIZED", &f->msg, &f->out);
+    delete_ta1_fails(f, g_tam2, NULL, "ERR_TAM_NOT_AUTHORIZED");
     /* tamid that is not the signer's */
     req_fail(&f->c, f->tam, "DeleteTA", "{\"tamid\":\"tam2.example\",\"sdname\":\"sd1\",\"taid\":\"ta1\"}",
              NULL, NULL, "ERR_TAM_NOT_AUTHORIZED", &f->msg, &f->out);
@@ -690,6 +691,152 @@ static void test_mocktee_err_ta_invalid(void **state)
     free(spaik);
 }
 
+/* Requests whose long members (the JWS payload, TA ciphertext and data, all longer than
+ * OTRP__MOCK_LIFT_MIN) take the lifted parse: accepted whole, refused when duplicated,
+ * truncated or of the wrong type, exactly as short ones are. */
+static void test_mocktee_large_members_checked(void **state)
+{
+    fx *f = *state;
+    char *spaik = template_spaik(f);
+    const char *c = "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta-big\"}";
+    size_t n = 4 * OTRP__MOCK_LIFT_MIN;
+    char *bin = malloc(n), *pdata = malloc(n + 1);
+    assert_non_null(bin);
+    assert_non_null(pdata);
+    for (size_t i = 0; i < n; i++)
+        bin[i] = (char)(i * 7u);
+    memset(pdata, 'p', n);
+    pdata[n] = '\0';
+    cJSON *extra = ta_extra(g_sp1, spaik, bin, n, pdata, 0);
+    cJSON *eta = cJSON_GetObjectItemCaseSensitive(extra, "encrypted_ta");
+    assert_true(strlen(otrp__json_string(eta, "ciphertadata")) > OTRP__MOCK_LIFT_MIN);
+    assert_true(strlen(otrp__json_string(eta, "cipherpdata")) > OTRP__MOCK_LIFT_MIN);
+
+    /* the ciphertext inside an array: not a string */
+    cJSON *ct = cJSON_DetachItemFromObjectCaseSensitive(eta, "ciphertadata");
+    cJSON *arr = cJSON_CreateArray();
+    cJSON_AddItemToArray(arr, ct);
+    cJSON_AddItemToObject(eta, "ciphertadata", arr);
+    req_fail(&f->c, f->tam, "InstallTA", c, extra, NULL, "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    ct = cJSON_DetachItemFromArray(arr, 0);
+    cJSON_DeleteItemFromObjectCaseSensitive(eta, "ciphertadata");
+    cJSON_AddItemToObject(eta, "ciphertadata", ct);
+
+    /* the honest request: both long members arrive whole */
+    test_tam_answer a;
+    cJSON *cj = cJSON_Parse(c);
+    assert_int_equal(test_tam_request(f->tam, "InstallTA", cj, extra, NULL, &f->msg), OTRP_OK);
+    cJSON_Delete(cj);
+    otrp_buf msg = {0};
+    assert_int_equal(otrp_buf_append(&msg, f->msg.data, f->msg.len), OTRP_OK);
+    assert_true(msg.len > 2 * OTRP__MOCK_LIFT_MIN);
+    exchange(&f->c, f->tam, "InstallTA", &f->msg, &f->out, &a);
+    assert_string_equal(a.status, "pass");
+    assert_int_equal(dsi_count(a.dsi, "ta", "ta-big"), 1);
+    test_tam_answer_free(&a);
+    const cJSON *ta = otrp__mock_ta_find_any(((otrp__mock *)f->c.ctx)->state, "ta-big", NULL);
+    assert_non_null(ta);
+    assert_int_equal((size_t)otrp__json_member(ta, "bin_len")->valuedouble, n);
+    assert_int_equal((size_t)otrp__json_member(ta, "pdata_len")->valuedouble, n);
+
+    /* the same message truncated inside its payload, and duplicated: not answered */
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    assert_int_equal(f->c.ops->process_message(f->c.ctx, &tc, (char *)msg.data, msg.len / 2,
+                                               &f->out),
+                     OTRP_ERR_MSG_NOT_JSON);
+    otrp_buf dup = {0};
+    assert_int_equal(otrp_buf_append(&dup, msg.data, msg.len - 1), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(&dup, ","), OTRP_OK);
+    assert_int_equal(otrp_buf_append(&dup, msg.data + 1, msg.len - 1), OTRP_OK);
+    assert_int_equal(f->c.ops->process_message(f->c.ctx, &tc, (char *)dup.data, dup.len, &f->out),
+                     OTRP_ERR_MSG_DUPLICATE);
+    otrp_buf_free(&dup);
+    otrp_buf_free(&msg);
+
+    /* a signed payload with the long member twice: a signed ERR_REQUEST_INVALID */
+    otrp_buf tbs = {0};
+    const char *ct64 = otrp__json_string(eta, "ciphertadata");
+    assert_int_equal(otrp_buf_append_str(&tbs, "{\"InstallTATBSRequest\":{\"ver\":\"1.0\","
+                                               "\"rid\":\"r\",\"tid\":\"t\",\"encrypted_ta\":{"
+                                               "\"ciphertadata\":\""), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(&tbs, ct64), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(&tbs, "\",\"ciphertadata\":\""), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(&tbs, ct64), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(&tbs, "\"}}}"), OTRP_OK);
+    assert_int_equal(test_tam_sign_payload(f->tam, "InstallTARequest", tbs.data, tbs.len, &f->msg),
+                     OTRP_OK);
+    assert_int_equal(call(&f->c, &f->msg, &f->out), OTRP_OK);
+    assert_int_equal(test_tam_read(f->tam, "InstallTA", (char *)f->out.data, f->out.len, &a),
+                     OTRP_OK);
+    assert_string_equal(a.status, "fail");
+    assert_string_equal(a.error_code, "ERR_REQUEST_INVALID");
+    assert_non_null(strstr(a.error_message, "duplicate"));
+    test_tam_answer_free(&a);
+    /* and truncated inside the long member */
+    assert_int_equal(test_tam_sign_payload(f->tam, "InstallTARequest", tbs.data, tbs.len / 2,
+                                           &f->msg),
+                     OTRP_OK);
+    assert_int_equal(call(&f->c, &f->msg, &f->out), OTRP_OK);
+    assert_int_equal(test_tam_read(f->tam, "InstallTA", (char *)f->out.data, f->out.len, &a),
+                     OTRP_OK);
+    assert_string_equal(a.error_code, "ERR_REQUEST_INVALID");
+    assert_non_null(strstr(a.error_message, "not JSON"));
+    test_tam_answer_free(&a);
+    otrp_buf_free(&tbs);
+    cJSON_Delete(extra);
+    free(bin);
+    free(pdata);
+    free(spaik);
+}
+
+/* TA binaries up to OTRP__MOCK_INLINE_MAX bytes are kept in the state document, larger
+ * ones in blobs; both come back whole after a restart, at the boundary too. */
+static void test_mocktee_inline_and_blob_tas_persist(void **state)
+{
+    fx *f = *state;
+    char *spaik = template_spaik(f);
+    const size_t sizes[] = {1, OTRP__MOCK_INLINE_MAX - 1, OTRP__MOCK_INLINE_MAX,
+                            OTRP__MOCK_INLINE_MAX + 1};
+    char *bin = malloc(OTRP__MOCK_INLINE_MAX + 1);
+    assert_non_null(bin);
+    for (size_t i = 0; i < OTRP__MOCK_INLINE_MAX + 1; i++)
+        bin[i] = (char)(i * 13u + 5u);
+    for (size_t k = 0; k < 4; k++) {
+        char content[128];
+        (void)snprintf(content, sizeof content,
+                       "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"size%zu\"}", k);
+        cJSON *extra = ta_extra(g_sp1, spaik, bin, sizes[k], k % 2 ? "data" : NULL, 0);
+        test_tam_answer a;
+        req_pass(&f->c, f->tam, "InstallTA", content, extra, &f->msg, &f->out, &a);
+        test_tam_answer_free(&a);
+        cJSON_Delete(extra);
+    }
+    f->c.ops->destroy(f->c.ctx);
+    f->c.ctx = NULL; /* the teardown must not close it again if the reopening fails */
+    f->c = open_mock(f->dir);
+    otrp__mock *tee = f->c.ctx;
+    otrp_buf got = {0};
+    for (size_t k = 0; k < 4; k++) {
+        char taid[16];
+        (void)snprintf(taid, sizeof taid, "size%zu", k);
+        const cJSON *ta = otrp__mock_ta_find_any(tee->state, taid, NULL);
+        assert_non_null(ta);
+        assert_int_equal(otrp__mock_ta_data(tee, ta, "bin", &got), OTRP_OK);
+        assert_int_equal(got.len, sizes[k]);
+        assert_memory_equal(got.data, bin, sizes[k]);
+        int inline_bin = otrp__json_member(ta, "bin_inline") != NULL;
+        assert_int_equal(inline_bin, sizes[k] <= OTRP__MOCK_INLINE_MAX);
+        assert_int_equal(otrp__json_member(ta, "bin") != NULL, !inline_bin);
+        assert_int_equal(otrp__mock_ta_data(tee, ta, "pdata", &got),
+                         k % 2 ? OTRP_OK : OTRP_ERR_NOT_FOUND);
+        if (k % 2)
+            assert_memory_equal(got.data, "data", 4);
+    }
+    otrp_buf_free(&got);
+    free(bin);
+    free(spaik);
+}
+
 static void test_mocktee_err_ta_already_installed(void **state)
 {
     fx *f = *state;
@@ -734,8 +881,7 @@ static void test_mocktee_err_tee_fail(void **state)
     fx *f = *state;
     /* The disk refuses the commit: a signed ERR_TEE_FAIL, and nothing changed. */
     ((otrp__mock *)f->c.ctx)->fault = OTRP__MOCK_FAULT_COMMIT;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
-             "ERR_TEE_FAIL", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, NULL, "ERR_TEE_FAIL");
     test_tam_answer a;
     req_pass(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &f->msg,
              &f->out, &a);
@@ -778,13 +924,14 @@ static void test_mocktee_cannot_sign(void **state)
     test_tam_answer_free(&a);
 }
 
-/* Every blob the state names is there and intact, and no temporary file is left. */
+/* Every TA binary the state names (blob or inline) is there and intact, and no temporary
+ * file is left. */
 static void check_store_clean(otrp__mock *tee)
 {
     otrp_buf b = {0};
     for (const cJSON *sd = otrp__json_member(tee->state, "sds")->child; sd != NULL; sd = sd->next)
         for (const cJSON *ta = otrp__json_member(sd, "tas")->child; ta != NULL; ta = ta->next)
-            assert_int_equal(otrp__mock_blob_read(tee, otrp__json_string(ta, "bin"), &b), OTRP_OK);
+            assert_int_equal(otrp__mock_ta_data(tee, ta, "bin", &b), OTRP_OK);
     otrp_buf_free(&b);
     char cmd[700];
     (void)snprintf(cmd, sizeof cmd, "ls -a %s/state %s/state/blobs | grep -q '^\\.tmp-'", tee->dir,
@@ -792,13 +939,21 @@ static void check_store_clean(otrp__mock *tee)
     assert_int_not_equal(system(cmd), 0);
 }
 
-/* A simulated crash at every step of the atomic writes of an InstallTA, an UpdateTA and a
- * DeleteTA: after a restart the TA is fully there (old or new) or absent, never torn. */
+/* A simulated crash at every step of the writes of an InstallTA, an UpdateTA (each with a
+ * small binary kept inline in the state, and a large one in a blob) and a DeleteTA: after
+ * a restart the TA is fully there (old or new) or absent, never torn. */
 static void test_mocktee_crash_at_every_write_step(void **state)
 {
     (void)state;
-    const char *ops[] = {"InstallTA", "UpdateTA", "DeleteTA"};
-    for (size_t op = 0; op < 3; op++) {
+    const char *ops[] = {"InstallTA", "UpdateTA", "DeleteTA", "InstallTA", "UpdateTA"};
+    size_t large = OTRP__MOCK_INLINE_MAX + 100;
+    char *large_bin = malloc(large);
+    assert_non_null(large_bin);
+    memset(large_bin, 'L', large);
+    memcpy(large_bin, "new binary", 10);
+    for (size_t op = 0; op < 5; op++) {
+        const char *new_bin = op < 3 ? "new binary" : large_bin;
+        size_t new_len = op < 3 ? 10 : large;
         for (unsigned k = 1; k <= 9; k++) {
             char base[512], dir[600];
             assert_int_equal(fx_tempdir(base, sizeof base, "crashpt"), 0);
@@ -813,14 +968,17 @@ static void test_mocktee_crash_at_every_write_step(void **state)
             exchange(&c, tam, "GetDeviceState", &msg, &out, &a);
             char *spaik = spaik_of(a.dsi, "sp1");
             test_tam_answer_free(&a);
-            const char *taid = op == 0 ? "ta2" : "ta1";
-            cJSON *extra = op == 2 ? NULL : ta_extra(g_sp1, spaik, "new binary", 10, NULL, op == 1);
+            const char *taid = op % 3 == 0 ? "ta2" : "ta1";
+            cJSON *extra = op == 2 ? NULL
+                                   : ta_extra(g_sp1, spaik, new_bin, new_len, NULL, op % 3 == 1);
             char content[128];
             (void)snprintf(content, sizeof content,
                            "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"%s\"}", taid);
             ((otrp__mock *)c.ctx)->store.crash_countdown = k;
             req(&c, tam, ops[op], content, extra, NULL, &msg, &out, &a);
             int completed = strcmp(a.status, "pass") == 0;
+            if (k == 9) /* past the last step: every step above was a crash point */
+                assert_true(completed);
             test_tam_answer_free(&a);
             cJSON_Delete(extra);
             c.ops->destroy(c.ctx);
@@ -832,12 +990,12 @@ static void test_mocktee_crash_at_every_write_step(void **state)
             const cJSON *ta = otrp__mock_ta_find_any(tee->state, taid, &sd);
             otrp_buf bin = {0};
             if (ta != NULL)
-                assert_int_equal(otrp__mock_blob_read(tee, otrp__json_string(ta, "bin"), &bin), OTRP_OK);
-            int is_new = ta != NULL && bin.len == 10 && memcmp(bin.data, "new binary", 10) == 0;
+                assert_int_equal(otrp__mock_ta_data(tee, ta, "bin", &bin), OTRP_OK);
+            int is_new = ta != NULL && bin.len == new_len && memcmp(bin.data, new_bin, new_len) == 0;
             int is_old = ta != NULL && bin.len == 13 && memcmp(bin.data, "TA one binary", 13) == 0;
-            if (op == 0)
+            if (op % 3 == 0)
                 assert_true(ta == NULL || is_new);
-            else if (op == 1)
+            else if (op % 3 == 1)
                 assert_true(is_old || is_new);
             else
                 assert_true(ta == NULL || is_old);
@@ -853,6 +1011,7 @@ static void test_mocktee_crash_at_every_write_step(void **state)
             fx_rm_rf(base);
         }
     }
+    free(large_bin);
 }
 
 /* ---- hostile requests ------------------------------------------------------------------- */
@@ -863,23 +1022,19 @@ static void test_mocktee_hostile_unsigned_and_tampered(void **state)
     test_tam_opts o;
     memset(&o, 0, sizeof o);
     o.no_signature = 1;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     memset(&o, 0, sizeof o);
     o.tamper_payload = 1;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     memset(&o, 0, sizeof o);
     o.no_x5c = 1;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     /* signed with another key than the certificate's */
     otrp__jose_key *k = NULL;
     assert_int_equal(test_load_key(PKI "tam2-key.pem", &k), OTRP_OK);
     memset(&o, 0, sizeof o);
     o.sign_key = k;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     otrp__jose_key_free(k);
 }
 
@@ -889,8 +1044,7 @@ static void test_mocktee_hostile_alg_none(void **state)
     test_tam_opts o;
     memset(&o, 0, sizeof o);
     o.protected_json = "{\"alg\":\"none\"}";
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_UNSUPPORTED_CRYPTO_ALG", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_UNSUPPORTED_CRYPTO_ALG");
 }
 
 static void test_mocktee_hostile_untrusted_signer_later(void **state)
@@ -898,11 +1052,9 @@ static void test_mocktee_hostile_untrusted_signer_later(void **state)
     fx *f = *state;
     /* The rogue TAM knows the TEE (from tam1's session) and replays tam1's dsihash. */
     assert_int_equal(test_tam_learn_from(g_rogue, f->tam), OTRP_OK);
-    req_fail(&f->c, g_rogue, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
-             "ERR_TAM_NOT_TRUSTED", &f->msg, &f->out);
+    delete_ta1_fails(f, g_rogue, NULL, "ERR_TAM_NOT_TRUSTED");
     assert_int_equal(test_tam_learn_from(g_expired, f->tam), OTRP_OK);
-    req_fail(&f->c, g_expired, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, NULL,
-             "ERR_TAM_NOT_TRUSTED", &f->msg, &f->out);
+    delete_ta1_fails(f, g_expired, NULL, "ERR_TAM_NOT_TRUSTED");
 }
 
 static void test_mocktee_hostile_not_otrp(void **state)
@@ -943,8 +1095,7 @@ static void test_mocktee_hostile_content_to_other_key(void **state)
     test_tam_opts o;
     memset(&o, 0, sizeof o);
     o.content_key = k;
-    req_fail(&f->c, f->tam, "DeleteTA", "{\"sdname\":\"sd1\",\"taid\":\"ta1\"}", NULL, &o,
-             "ERR_REQUEST_INVALID", &f->msg, &f->out);
+    delete_ta1_fails(f, f->tam, &o, "ERR_REQUEST_INVALID");
     otrp__jose_key_free(k);
     /* another accepted key management alg works */
     memset(&o, 0, sizeof o);
@@ -1271,6 +1422,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_alg_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_untrusted_signer_later, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_not_otrp, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_large_members_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_inline_and_blob_tas_persist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_content_to_other_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_field_forms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_failure_carries_minimal_dsi, setup, teardown),

@@ -181,7 +181,13 @@ static void populate(const char *dir)
     otrp__jose_key *sp = NULL;
     otrp_buf image = {0};
     assert_int_equal(test_load_key(PKI "sp1-key.pem", &sp), OTRP_OK);
-    assert_int_equal(test_tam_sign_ta(sp, "binary", 6, &image), OTRP_OK);
+    /* a binary stored as a blob, personalization data inline in the state */
+    size_t n = OTRP__MOCK_INLINE_MAX + 1;
+    char *bin = malloc(n);
+    assert_non_null(bin);
+    memset(bin, 'b', n);
+    assert_int_equal(test_tam_sign_ta(sp, bin, n, &image), OTRP_OK);
+    free(bin);
     cJSON *eta = NULL;
     assert_int_equal(test_tam_encrypt_ta(spaik, image.data, image.len, "pd", 2, 0, &eta), OTRP_OK);
     cJSON *extra = cJSON_CreateObject();
@@ -277,6 +283,25 @@ static void test_mocktee_state_corrupt_or_foreign(void **state)
     assert_int_equal(fx_write(dir, "state/state.json", text, strlen(text)), 0);
     expect_open(dir, OTRP_ERR_STATE_CORRUPT, "another TEE identity");
     free(text);
+    /* inline data ("pd" is cGQ=) that does not decode, or not to its recorded length,
+     * or beside a blob */
+    static const char *const bad_inline[][2] = {
+        {"\"pdata_inline\":\"cGQ=\"", "\"pdata_inline\":\"cG!=\""},
+        {"\"pdata_inline\":\"cGQ=\"", "\"pdata_inline\":\"cGRk\""},
+        {"\"pdata_inline\":\"cGQ=\"", "\"pdata_inline\":\"cGQ=\",\"pdata\":\"00\""},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        otrp_buf t = {0};
+        char *at = strstr((char *)good.data, bad_inline[i][0]);
+        assert_non_null(at);
+        size_t head = (size_t)(at - (char *)good.data);
+        assert_int_equal(otrp_buf_append(&t, good.data, head), OTRP_OK);
+        assert_int_equal(otrp_buf_append_str(&t, bad_inline[i][1]), OTRP_OK);
+        assert_int_equal(otrp_buf_append_str(&t, at + strlen(bad_inline[i][0])), OTRP_OK);
+        assert_int_equal(fx_write(dir, "state/state.json", t.data, t.len), 0);
+        expect_open(dir, OTRP_ERR_STATE_CORRUPT, i < 2 ? "inline data" : "both");
+        otrp_buf_free(&t);
+    }
     /* a referenced blob is missing */
     assert_int_equal(fx_write(dir, "state/state.json", good.data, good.len), 0);
     expect_open(dir, OTRP_OK, NULL);
@@ -584,9 +609,7 @@ static void test_mocktee_daemon_survives_bad_clients(void **state)
 {
     (void)state;
     char dir[512], sock[600];
-    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
-    (void)snprintf(sock, sizeof sock, "%s/s.sock", dir);
-    pid_t pid = start_daemon(dir, sock);
+    pid_t pid = g_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
     assert_true(pid > 0);
     /* garbage: an OTRP_ERR_TEE_PROTOCOL answer, then the connection is closed */
     int fd = connect_to(sock);
@@ -663,9 +686,7 @@ static void test_mocktee_daemon_serializes_clients(void **state)
 {
     (void)state;
     char dir[512], sock[600];
-    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
-    (void)snprintf(sock, sizeof sock, "%s/s.sock", dir);
-    pid_t pid = start_daemon(dir, sock);
+    pid_t pid = g_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
     assert_true(pid > 0);
     /* an idle connection does not hold the others back for long */
     int idle = connect_to(sock);

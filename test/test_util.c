@@ -8,6 +8,8 @@
 
 #include "otrp/otrp.h"
 #include "util/base64.h"
+#include "util/base64_fast.h"
+#include "util/json_lift.h"
 #include "util/json_scan.h"
 #include "util/json_strict.h"
 #include "util/mem.h"
@@ -125,6 +127,55 @@ static void test_base64_round_trip_all_lengths(void **state)
     }
 }
 
+/* The fast decoder is the strict decoder: same status, length and bytes for every mode on
+ * valid encodings, on strings drawn from both alphabets, '=' and bad bytes, and on long
+ * inputs with one defect anywhere. */
+static void check_same_decode(const char *in, size_t n)
+{
+    static const otrp__b64_mode modes[] = {OTRP__B64_STD, OTRP__B64_URL, OTRP__B64_FIELD};
+    uint8_t a[256], b[256];
+    assert_true(otrp__b64_decoded_max(n) <= sizeof a);
+    for (size_t m = 0; m < 3; m++) {
+        size_t la = 99, lb = 77;
+        otrp_status sa = otrp__b64_decode(in, n, a, &la, modes[m]);
+        otrp_status sb = otrp__b64_decode_fast(in, n, b, &lb, modes[m]);
+        if (sa != sb || la != lb || (sa == OTRP_OK && memcmp(a, b, la) != 0))
+            fail_msg("mode %zu, \"%.*s\": %d/%zu vs %d/%zu", m, (int)n, in, sa, la, sb, lb);
+    }
+}
+
+static void test_base64_fast_equals_strict(void **state)
+{
+    (void)state;
+    static const char chars[] = "ABYZabyz0189+/-_=\0 .\x80\xff";
+    uint32_t seed = 12345;
+    char text[200];
+    for (size_t n = 0; n <= 24; n++)
+        for (int k = 0; k < 400; k++) {
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                text[i] = chars[(seed >> 16) % (sizeof chars - 1)];
+            }
+            check_same_decode(text, n);
+        }
+    uint8_t bin[120];
+    for (size_t n = 0; n < sizeof bin; n++) {
+        for (size_t i = 0; i < n; i++)
+            bin[i] = (uint8_t)(i * 37u + n);
+        otrp__b64_encode(bin, n, text, OTRP__B64_STD);
+        check_same_decode(text, strlen(text));
+        otrp__b64_encode(bin, n, text, OTRP__B64_URL);
+        check_same_decode(text, strlen(text));
+        size_t len = strlen(text);
+        for (size_t pos = 0; pos < len; pos += 3) {
+            char saved = text[pos];
+            text[pos] = pos % 2 ? '=' : '.';
+            check_same_decode(text, len);
+            text[pos] = saved;
+        }
+    }
+}
+
 static void test_base64url_chunks_match_whole(void **state)
 {
     (void)state;
@@ -156,6 +207,70 @@ static void test_json_strict_rejects(void **state)
     assert_string_equal(otrp__json_member(root, "a")->child->string, "b");
     assert_null(otrp__json_string(root, "a"));
     cJSON_Delete(root);
+}
+
+/* The lifted parse is the plain parse: same status, same detail, same tree, on documents
+ * whose long strings (8 bytes and more here) are lifted, and on hostile ones. */
+static void test_json_lifted_parse_equals_plain(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t len; /* 0: strlen */
+        int depth;
+        otrp_status want;
+    } cases[] = {
+        {"{\"a\":\"xxxxxxxx\",\"b\":[1,\"yyyyyyyyy\",{\"c\":\"zzzzzzzzzz\"}],\"d\":\"short\"}", 0, 8, OTRP_OK},
+        {"\"xxxxxxxxxxxx\"", 0, 8, OTRP_OK},
+        {" [ \"xxxxxxxxxx\" , \"yyyyyyyyyy\" ] \n", 0, 8, OTRP_OK},
+        {"{\"long-member-name\":\"xxxxxxxxxx\"}", 0, 8, OTRP_OK},
+        {"{\"long-member-name\" :\"xxxx\\nxxxx\",\"b\":\"\\u0061aaaaaaaaa\"}", 0, 8, OTRP_OK},
+        {"{\"a\":\"xx\\\"xxxxxxx\",\"b\":\"xxxxxxxx\\\\\"}", 0, 8, OTRP_OK},
+        {"{\"a\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xff\"}", 0, 8, OTRP_OK},
+        /* a duplicate long member, the same and different values */
+        {"{\"a\":\"xxxxxxxx\",\"a\":\"xxxxxxxx\"}", 0, 8, OTRP_ERR_MSG_DUPLICATE},
+        {"{\"p\":{\"a\":\"xxxxxxxx\",\"b\":1,\"a\":\"yyyyyyyy\"}}", 0, 8, OTRP_ERR_MSG_DUPLICATE},
+        {"{\"a\":\"xxxxxxxx\",\"\\u0061\":\"yyyyyyyy\"}", 0, 8, OTRP_ERR_MSG_DUPLICATE},
+        /* truncated: after the long string, inside it, before its colon */
+        {"{\"a\":\"xxxxxxxx\"", 0, 8, OTRP_ERR_JSON},
+        {"{\"a\":\"xxxxxxxxxxxx", 0, 8, OTRP_ERR_JSON},
+        {"{\"a\":\"xxxxxxxx\",\"b\"", 0, 8, OTRP_ERR_JSON},
+        {"{\"a\":\"xxxxxxxx\\", 0, 8, OTRP_ERR_JSON},
+        /* not JSON around the long strings */
+        {"[\"xxxxxxxx\" \"yyyyyyyy\"]", 0, 8, OTRP_ERR_JSON},
+        {"{\"xxxxxxxx\" \"yyyyyyyy\"}", 0, 8, OTRP_ERR_JSON},
+        {"{\"a\":\"xxxxxxxx\"} x", 0, 8, OTRP_ERR_JSON},
+        {"{\"a\":\"xxxxxxxx\"}\"yyyyyyyy\"", 0, 8, OTRP_ERR_JSON},
+        /* cJSON accepts a raw control byte in a string; such a string is not lifted */
+        {"{\"a\":\"xxxx\x01xxxx\"}", 0, 8, OTRP_OK},
+        {"{\"a\":\"xxxx\0xxxxxx\"}", 19, 8, OTRP_ERR_JSON},
+        {"{\"a\":xxxxxxxx\"}", 0, 8, OTRP_ERR_JSON},
+        /* too deep, with and without long strings inside */
+        {"[[[[\"xxxxxxxxxx\"]]]]", 0, 3, OTRP_ERR_MSG_DEPTH},
+        {"[\"xxxxxxxxxx\",[[[1]]]]", 0, 3, OTRP_ERR_MSG_DEPTH},
+        {"[\"[[[[[[[[[[[[\"]", 0, 3, OTRP_OK},
+        /* cJSON takes any byte up to 0x20 for white space, also before a colon */
+        {"{\"a\"\r\x0f\r:\"xxxxxxxx\",\"b\":[],\"d\":\"\"}", 0, 8, OTRP_OK},
+        {"{\"a\":\"xxxxxxxx\"\x01,\"b\"\x1f:\"\"}", 0, 8, OTRP_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *t = cases[i].text;
+        size_t len = cases[i].len != 0 ? cases[i].len : strlen(t);
+        cJSON *plain = NULL, *lifted = NULL;
+        char d1[128] = "", d2[128] = "";
+        otrp_status s1 = otrp__json_parse(t, len, cases[i].depth, &plain, d1, sizeof d1);
+        otrp_status s2 = otrp__json_parse_lifted(t, len, cases[i].depth, 8, &lifted, d2,
+                                                 sizeof d2);
+        if (s1 != cases[i].want || s2 != s1 || strcmp(d1, d2) != 0)
+            fail_msg("case %zu: plain %d (%s), lifted %d (%s), want %d", i, s1, d1, s2, d2,
+                     cases[i].want);
+        if (s1 == OTRP_OK && !cJSON_Compare(plain, lifted, 1))
+            fail_msg("case %zu: trees differ", i);
+        if (s1 != OTRP_OK)
+            assert_null(lifted);
+        cJSON_Delete(plain);
+        cJSON_Delete(lifted);
+    }
 }
 
 /* The word-at-a-time scan stops exactly where the byte loop would, at every offset. */
@@ -211,7 +326,9 @@ int main(void)
         cmocka_unit_test(test_base64_strict_table),
         cmocka_unit_test(test_base64_round_trip_all_lengths),
         cmocka_unit_test(test_base64url_chunks_match_whole),
+        cmocka_unit_test(test_base64_fast_equals_strict),
         cmocka_unit_test(test_json_strict_rejects),
+        cmocka_unit_test(test_json_lifted_parse_equals_plain),
         cmocka_unit_test(test_json_scan_plain_stops_at_every_special_byte),
         cmocka_unit_test(test_hex_decode),
         cmocka_unit_test(test_ct_equal_and_memzero),

@@ -47,6 +47,8 @@ void otrp__mock_close(otrp__mock *tee)
     if (tee == NULL)
         return;
     otrp__mock_store_close(&tee->store);
+    otrp_buf_free(&tee->scratch_ct);
+    otrp_buf_free(&tee->scratch_image);
     cJSON_Delete(tee->state);
     otrp__jose_key_free(tee->key);
     otrp__x509_certs_free(tee->certs);

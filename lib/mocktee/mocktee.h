@@ -38,6 +38,20 @@
 #define OTRP__MOCK_MAX_SPCERTS 16   /* SP certificates per SD */
 #define OTRP__MOCK_MAX_TAS 1024     /* TAs in the TEE */
 #define OTRP__MOCK_MAX_PENDING 256  /* entries of the requested / unneeded lists */
+/* Strings at least this long (a JWS payload, TA ciphertext) are copied into the parsed
+ * request in one piece instead of through cJSON's byte-wise string parser; shorter ones
+ * (certificates, keys) are not worth the extra pass. Fuzz inputs are short: there every
+ * string from 64 bytes on is lifted, so the fuzzer reaches the lifted parse. */
+#ifdef OTRP_FUZZING
+#define OTRP__MOCK_LIFT_MIN 64u
+#else
+#define OTRP__MOCK_LIFT_MIN (16u * 1024u)
+#endif
+/* TA binaries and personalization data up to this size are kept inside the state
+ * document (base64), so that installing a small TA commits one file instead of a blob
+ * and the state (half the fsyncs). At most OTRP__MOCK_MAX_TAS * 2 * ~5.5 KiB of the
+ * state document, well inside OTRP__MOCK_MAX_STATE. */
+#define OTRP__MOCK_INLINE_MAX 4096u
 
 typedef struct otrp__mock_config {
     char name[OTRP__MOCK_MAX_ID + 1];
@@ -61,6 +75,12 @@ typedef struct otrp__mock {
     int64_t verify_time;          /* 0: now */
     unsigned fault;               /* test hook: OTRP__MOCK_FAULT_* */
     char detail[OTRP__MOCK_DETAIL];
+    /* The megabytes of a large TA (its decoded ciphertext, its decrypted image) go into
+     * buffers kept from one request to the next: fresh ones would be page-faulted in
+     * (and given back) on every install. The image is wiped after each use; both are
+     * freed when the TEE is closed. */
+    otrp_buf scratch_ct;
+    otrp_buf scratch_image;
 } otrp__mock;
 
 /* Test hooks, set only by tests through the internal struct. */
@@ -105,6 +125,10 @@ int otrp__mock_list_has(const cJSON *array, const char *value);
 otrp_status otrp__mock_blob_name(const void *data, size_t len, char name[65]);
 /* Read a blob and check its hash (OTRP_ERR_STATE_CORRUPT when it does not match). */
 otrp_status otrp__mock_blob_read(otrp__mock *tee, const char *name, otrp_buf *out);
+/* The stored bytes of a TA record's "bin" or "pdata" (key), inline or in a blob.
+ * OTRP_ERR_NOT_FOUND: the TA has none; OTRP_ERR_STATE_CORRUPT. */
+otrp_status otrp__mock_ta_data(otrp__mock *tee, const cJSON *ta, const char *key,
+                               otrp_buf *out);
 
 /* ops.c: handle one TAM message; out receives the answer (empty: none). */
 otrp_status otrp__mock_process(otrp__mock *tee, const char *msg, size_t len, otrp_buf *out);

@@ -6,6 +6,8 @@
 
 #include "mocktee/request.h"
 #include "util/base64.h"
+#include "util/base64_fast.h"
+#include "util/json_lift.h"
 #include "util/json_strict.h"
 #include "util/mem.h"
 
@@ -395,8 +397,23 @@ static int unwrap_taek(otrp__mock_req *r, const cJSON *eta, const char *spid, ui
     return rc;
 }
 
+/* At least n bytes of the kept buffer b (its contents are not kept); NULL: no memory.
+ * The ciphertext it holds is no secret, so it is not wiped between uses. */
+static uint8_t *scratch(otrp_buf *b, size_t n)
+{
+    if (b->cap < n) {
+        otrp_buf_free(b);
+        b->data = malloc(n);
+        if (b->data == NULL)
+            return NULL;
+        b->cap = n;
+    }
+    b->len = 0;
+    return b->data;
+}
+
 /* Decrypt one cipher*data member with AES-256-CBC. absent: *present = 0. */
-static int decrypt_member(otrp__mock_req *r, const cJSON *eta, const char *name,
+static int decrypt_member(otrp__mock_req *r, cJSON *eta, const char *name,
                           const uint8_t taek[32], const uint8_t iv[16], otrp_buf *out,
                           int *present)
 {
@@ -407,35 +424,35 @@ static int decrypt_member(otrp__mock_req *r, const cJSON *eta, const char *name,
     if (!cJSON_IsString(item))
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.%s is not a string", name);
     size_t n = strlen(item->valuestring);
-    uint8_t *ct = malloc(otrp__b64_decoded_max(n) + 1);
+    uint8_t *ct = scratch(&r->tee->scratch_ct, otrp__b64_decoded_max(n) + 1);
     if (ct == NULL)
         return oom(r);
     size_t len = 0;
-    otrp_status st = otrp__b64_decode(item->valuestring, n, ct, &len, OTRP__B64_FIELD);
-    if (st != OTRP_OK) {
-        free(ct);
+    otrp_status st = otrp__b64_decode_fast(item->valuestring, n, ct, &len, OTRP__B64_FIELD);
+    /* Decoded: free the text (megabytes for a large TA), so that the next large buffers
+     * of this request reuse its memory instead of fresh pages. */
+    cJSON_DeleteItemFromObjectCaseSensitive(eta, name);
+    if (st != OTRP_OK)
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.%s is not base64", name);
-    }
-    if (len > (size_t)OTRP__MOCK_MAX_TA + 16u) {
-        free(ct);
+    if (len > (size_t)OTRP__MOCK_MAX_TA + 16u)
         return FAIL(r, "ERR_TEE_RESOURCE_FULL", "encrypted_ta.%s exceeds the TEE's TA size limit",
                     name);
-    }
     st = otrp__jose_aes256cbc_decrypt(taek, iv, ct, len, out);
-    free(ct);
     if (st != OTRP_OK)
         return FAIL(r, "ERR_TA_INVALID", "encrypted_ta.%s does not decrypt (AES-256-CBC)", name);
     return 0;
 }
 
 /* P7: the TA image is a compact JWS signed by one of the SD's SP certificates; on
- * success bin holds the TA binary and *signer the certificate that verified it. */
-static int verify_image(otrp__mock_req *r, const cJSON *spcerts, otrp_buf *bin,
-                        const char **signer)
+ * success *out holds it (its payload is the TA binary) and *signer the certificate that
+ * verified it. */
+static int verify_image(otrp__mock_req *r, const cJSON *spcerts, const otrp_buf *image,
+                        otrp__jws **out, const char **signer)
 {
     otrp__jws *jws = NULL;
     char why[160] = "";
-    otrp_status st = otrp__jws_parse((const char *)bin->data, bin->len, 0, &jws, why, sizeof why);
+    otrp_status st = otrp__jws_parse((const char *)image->data, image->len, 0, &jws, why,
+                                     sizeof why);
     if (st != OTRP_OK)
         return FAIL(r, "ERR_TA_INVALID", "TA image is not a JWS: %s", why);
     *signer = NULL;
@@ -450,37 +467,48 @@ static int verify_image(otrp__mock_req *r, const cJSON *spcerts, otrp_buf *bin,
         otrp__jose_key_free(k);
         otrp__x509_certs_free(certs);
     }
+    size_t len = 0;
+    (void)otrp__jws_payload(jws, &len);
     int rc = 0;
-    if (*signer == NULL) {
+    if (*signer == NULL)
         rc = FAIL(r, "ERR_TA_INVALID",
                   "TA image is not signed by an SP certificate registered in the SD");
-    } else {
-        size_t len = 0;
-        const uint8_t *payload = otrp__jws_payload(jws, &len);
-        otrp_buf_reset(bin);
-        /* The payload lives in jws; copying it over the image is safe (separate memory). */
-        if (len == 0)
-            rc = FAIL(r, "ERR_TA_INVALID", "TA image has an empty payload");
-        else if (otrp_buf_append(bin, payload, len) != OTRP_OK)
-            rc = oom(r);
-    }
-    otrp__jws_free(jws);
+    else if (len == 0)
+        rc = FAIL(r, "ERR_TA_INVALID", "TA image has an empty payload");
+    if (rc != 0)
+        otrp__jws_free(jws);
+    else
+        *out = jws; /* the binary stays where the JWS decoded it: no copy */
     return rc;
 }
 
-static int store_blob(otrp__mock_req *r, cJSON *ta, const char *key, const char *len_key,
-                      const otrp_buf *data)
+/* Record data as the TA's key ("bin", "pdata"): inline in the state document when small
+ * (the commit is then one file), else as a blob written now (state.c describes both). */
+static int store_data(otrp__mock_req *r, cJSON *ta, const char *key, const uint8_t *data,
+                      size_t len)
 {
-    char name[65];
-    otrp_status st = otrp__mock_blob_name(data->data, data->len, name);
-    if (st == OTRP_OK)
-        st = otrp__mock_store_put_blob(&r->tee->store, name, data->data, data->len);
-    if (st != OTRP_OK)
-        return FAIL(r, "ERR_TEE_FAIL", "cannot store the TA: %s", otrp_strerror(st));
+    char inline_key[16], len_key[16];
+    (void)snprintf(inline_key, sizeof inline_key, "%s_inline", key);
+    (void)snprintf(len_key, sizeof len_key, "%s_len", key);
     cJSON_DeleteItemFromObjectCaseSensitive(ta, key);
+    cJSON_DeleteItemFromObjectCaseSensitive(ta, inline_key);
     cJSON_DeleteItemFromObjectCaseSensitive(ta, len_key);
-    if (cJSON_AddStringToObject(ta, key, name) == NULL ||
-        cJSON_AddNumberToObject(ta, len_key, (double)data->len) == NULL)
+    if (len <= OTRP__MOCK_INLINE_MAX) {
+        char b64[(OTRP__MOCK_INLINE_MAX + 2) / 3 * 4 + 1];
+        otrp__b64_encode(data, len, b64, OTRP__B64_STD);
+        if (cJSON_AddStringToObject(ta, inline_key, b64) == NULL)
+            return oom(r);
+    } else {
+        char name[65];
+        otrp_status st = otrp__mock_blob_name(data, len, name);
+        if (st == OTRP_OK)
+            st = otrp__mock_store_put_blob(&r->tee->store, name, data, len);
+        if (st != OTRP_OK)
+            return FAIL(r, "ERR_TEE_FAIL", "cannot store the TA: %s", otrp_strerror(st));
+        if (cJSON_AddStringToObject(ta, key, name) == NULL)
+            return oom(r);
+    }
+    if (cJSON_AddNumberToObject(ta, len_key, (double)len) == NULL)
         return oom(r);
     return 0;
 }
@@ -516,17 +544,30 @@ static int ta_count(const cJSON *state)
 
 /* What an encrypted_ta held, decrypted and verified. */
 struct ta_payload {
-    otrp_buf bin, pdata;
+    otrp_buf *image;      /* the decrypted TA image (the TEE's kept buffer) */
+    otrp__jws *image_jws; /* the verified image; its payload is the TA binary */
+    const uint8_t *bin;   /* that payload */
+    size_t bin_len;
+    otrp_buf pdata;
     int has_bin, has_pdata;
     const char *signer; /* the SD's SP certificate that verified the image */
 };
+
+/* The decrypted image is wiped, and its buffer kept for the next request. */
+static void image_done(otrp_buf *image)
+{
+    if (image->data != NULL)
+        otrp__memzero(image->data, image->len);
+    otrp_buf_reset(image);
+}
 
 /* encrypted_ta (P7): unwrap the key with the SP AIK, decrypt the TA and its data, verify
  * the TA image against the SD's SP certificates. update: the ciphernew* members. */
 static int open_encrypted_ta(otrp__mock_req *r, const char *spid, int update,
                              const cJSON *certs, struct ta_payload *p)
 {
-    const cJSON *eta = otrp__json_member(r->tbs, "encrypted_ta");
+    /* mutable: decrypt_member frees each ciphertext once it is decoded */
+    cJSON *eta = cJSON_GetObjectItemCaseSensitive(r->payload->child, "encrypted_ta");
     if (!cJSON_IsObject(eta))
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta is missing");
     const char *alg = otrp__json_string(eta, "alg");
@@ -541,8 +582,8 @@ static int open_encrypted_ta(otrp__mock_req *r, const char *spid, int update,
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.iv must be 32 hex digits");
     if (unwrap_taek(r, eta, spid, taek) != 0)
         return -1;
-    int rc = decrypt_member(r, eta, update ? "ciphernewtadata" : "ciphertadata", taek, iv, &p->bin,
-                            &p->has_bin);
+    int rc = decrypt_member(r, eta, update ? "ciphernewtadata" : "ciphertadata", taek, iv,
+                            p->image, &p->has_bin);
     if (rc == 0)
         rc = decrypt_member(r, eta, update ? "ciphernewpdata" : "cipherpdata", taek, iv, &p->pdata,
                             &p->has_pdata);
@@ -551,9 +592,13 @@ static int open_encrypted_ta(otrp__mock_req *r, const char *spid, int update,
         rc = FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.ciphertadata is missing");
     if (rc == 0 && update && !p->has_bin && !p->has_pdata)
         rc = FAIL(r, "ERR_REQUEST_INVALID", "UpdateTA carries neither a new TA nor new data");
+    if (rc == 0 && p->has_bin) {
+        rc = verify_image(r, certs, p->image, &p->image_jws, &p->signer);
+        image_done(p->image); /* the JWS holds what is needed of it */
+    }
     if (rc == 0 && p->has_bin)
-        rc = verify_image(r, certs, &p->bin, &p->signer);
-    if (rc == 0 && p->has_bin && p->bin.len > OTRP__MOCK_MAX_TA)
+        p->bin = otrp__jws_payload(p->image_jws, &p->bin_len);
+    if (rc == 0 && p->has_bin && p->bin_len > OTRP__MOCK_MAX_TA)
         rc = FAIL(r, "ERR_TEE_RESOURCE_FULL", "TA exceeds the TEE's TA size limit");
     return rc;
 }
@@ -569,7 +614,7 @@ static int check_quota(otrp__mock_req *r, const cJSON *old_ta, const struct ta_p
         used -= (uint64_t)ob->valuedouble;
     if (p->has_pdata && op != NULL)
         used -= (uint64_t)op->valuedouble;
-    used += (p->has_bin ? p->bin.len : 0) + (p->has_pdata ? p->pdata.len : 0);
+    used += (p->has_bin ? p->bin_len : 0) + (p->has_pdata ? p->pdata.len : 0);
     if (r->tee->cfg.quota_bytes != 0 && used > r->tee->cfg.quota_bytes)
         return FAIL(r, "ERR_TEE_RESOURCE_FULL", "storage quota exceeded (%llu of %llu bytes needed)",
                     (unsigned long long)used, (unsigned long long)r->tee->cfg.quota_bytes);
@@ -588,9 +633,9 @@ static int store_ta(otrp__mock_req *r, cJSON *sd, cJSON *ta, const char *taid,
             return oom(r);
         }
     }
-    if (p->has_bin && store_blob(r, ta, "bin", "bin_len", &p->bin) != 0)
+    if (p->has_bin && store_data(r, ta, "bin", p->bin, p->bin_len) != 0)
         return -1;
-    if (p->has_pdata && store_blob(r, ta, "pdata", "pdata_len", &p->pdata) != 0)
+    if (p->has_pdata && store_data(r, ta, "pdata", p->pdata.data, p->pdata.len) != 0)
         return -1;
     if (p->has_bin && set_provenance(r, ta, p->signer) != 0)
         return -1;
@@ -622,12 +667,15 @@ static int op_install_update(otrp__mock_req *r, int update)
         return -1;
     struct ta_payload p;
     memset(&p, 0, sizeof p);
+    p.image = &r->tee->scratch_image;
+    otrp_buf_reset(p.image);
     int rc = open_encrypted_ta(r, spid, update, certs, &p);
     if (rc == 0)
         rc = check_quota(r, ta, &p);
     if (rc == 0)
         rc = store_ta(r, sd, ta, taid, &p);
-    otrp_buf_free(&p.bin);
+    image_done(p.image);
+    otrp__jws_free(p.image_jws);
     otrp_buf_free(&p.pdata);
     if (rc == 0) /* P6: a requested TA stays listed until it is installed */
         otrp__mock_list_remove(get_array(r->next, "requested"), taid);
@@ -777,8 +825,8 @@ otrp_status otrp__mock_process(otrp__mock *tee, const char *msg, size_t len, otr
                        OTRP__JOSE_MAX_TEXT);
         return OTRP_ERR_TOO_LARGE;
     }
-    otrp_status st = otrp__json_parse(msg, len, MESSAGE_MAX_DEPTH, &r.outer, tee->detail,
-                                      sizeof tee->detail);
+    otrp_status st = otrp__json_parse_lifted(msg, len, MESSAGE_MAX_DEPTH, OTRP__MOCK_LIFT_MIN,
+                                             &r.outer, tee->detail, sizeof tee->detail);
     if (st != OTRP_OK)
         return st == OTRP_ERR_JSON ? OTRP_ERR_MSG_NOT_JSON : st;
     if (!cJSON_IsObject(r.outer) || r.outer->child == NULL || r.outer->child->next != NULL) {

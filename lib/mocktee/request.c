@@ -6,6 +6,7 @@
 
 #include "mocktee/request.h"
 #include "util/base64.h"
+#include "util/json_lift.h"
 #include "util/json_strict.h"
 #include "util/mem.h"
 
@@ -92,8 +93,8 @@ static int read_id(const cJSON *tbs, const char *key, char *dst, size_t cap)
 static int read_tbs(otrp__mock_req *r, const uint8_t *text, size_t len)
 {
     char why[128] = "";
-    otrp_status st = otrp__json_parse((const char *)text, len, PAYLOAD_MAX_DEPTH, &r->payload, why,
-                                      sizeof why);
+    otrp_status st = otrp__json_parse_lifted((const char *)text, len, PAYLOAD_MAX_DEPTH,
+                                             OTRP__MOCK_LIFT_MIN, &r->payload, why, sizeof why);
     if (st != OTRP_OK)
         return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "JWS payload is not JSON: %s", why);
     const cJSON *inner = r->payload->child;
@@ -188,6 +189,9 @@ int otrp__mock_verify(otrp__mock_req *r)
             return -1;
         return jose_fail(r, st, "JWS", why);
     }
+    /* The JWS keeps its own copy of the payload text: free the message's now, so that
+     * the next large buffers of this request reuse its memory instead of fresh pages. */
+    cJSON_DeleteItemFromObjectCaseSensitive(r->outer->child, "payload");
     size_t plen = 0;
     const uint8_t *payload = otrp__jws_payload(r->jws, &plen);
     if (read_tbs(r, payload, plen) != 0) {

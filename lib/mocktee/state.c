@@ -4,12 +4,15 @@
  *   {"format": "otrp-mocktee-state/1",
  *    "tee": <did of the TEE certificate: state of another identity is foreign>,
  *    "sds": [{"name", "spid", "tamid", "spcerts": [b64 DER],
- *             "tas": [{"taid", "bin": <blob>, "bin_len", "pdata": <blob>?, "pdata_len",
+ *             "tas": [{"taid", "bin": <blob> | "bin_inline": b64, "bin_len",
+ *                      "pdata": <blob> | "pdata_inline": b64 (optional), "pdata_len",
  *                      "signer": b64 SP cert, "tamcert": b64, "tamcacerts": [b64]}]}],
  *    "spaiks": [{"spid", "key": <blob: PKCS#8 PEM>, "pub": b64 SPKI DER}],
  *    "dsirefs": [{"tamid", "hash": b64 SHA-256 of the last DSI sent to that TAM}],
  *    "requested": [taid], "unneeded": [taid]}
- * Blobs are named by their hex SHA-256 and written before the document that names them.
+ * Blobs are named by their hex SHA-256 and written before the document that names them;
+ * data of at most OTRP__MOCK_INLINE_MAX bytes is inline instead. Format /1 (blobs only)
+ * is read as well; the next commit writes /2.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +23,8 @@
 #include "util/json_strict.h"
 #include "util/mem.h"
 
-#define STATE_FORMAT "otrp-mocktee-state/1"
+#define STATE_FORMAT "otrp-mocktee-state/2"
+#define STATE_FORMAT_V1 "otrp-mocktee-state/1"
 /* The state document nests 5 levels (root, sds, sd, tas, ta). */
 #define STATE_MAX_DEPTH 8
 
@@ -49,6 +53,44 @@ otrp_status otrp__mock_blob_read(otrp__mock *tee, const char *name, otrp_buf *ou
     if (st != OTRP_OK)
         return st;
     return strcmp(actual, name) == 0 ? OTRP_OK : OTRP_ERR_STATE_CORRUPT;
+}
+
+/* The member names of a TA's stored data: key ("bin", "pdata"), inline and length. */
+struct data_keys {
+    char inline_key[16];
+    char len_key[16];
+};
+
+static void data_keys(const char *key, struct data_keys *k)
+{
+    (void)snprintf(k->inline_key, sizeof k->inline_key, "%s_inline", key);
+    (void)snprintf(k->len_key, sizeof k->len_key, "%s_len", key);
+}
+
+otrp_status otrp__mock_ta_data(otrp__mock *tee, const cJSON *ta, const char *key,
+                               otrp_buf *out)
+{
+    struct data_keys k;
+    data_keys(key, &k);
+    const char *name = otrp__json_string(ta, key);
+    const char *in = otrp__json_string(ta, k.inline_key);
+    otrp_buf_reset(out);
+    if (name != NULL)
+        return otrp__mock_blob_read(tee, name, out);
+    if (in == NULL)
+        return OTRP_ERR_NOT_FOUND;
+    size_t n = strlen(in), len = 0;
+    otrp_status st = otrp_buf_append(out, NULL, 0);
+    if (st == OTRP_OK && n > 0) {
+        uint8_t *tmp = malloc(otrp__b64_decoded_max(n));
+        if (tmp == NULL)
+            return OTRP_ERR_NO_MEMORY;
+        st = otrp__b64_decode(in, n, tmp, &len, OTRP__B64_STD) == OTRP_OK
+                 ? otrp_buf_append(out, tmp, len)
+                 : OTRP_ERR_STATE_CORRUPT;
+        free(tmp);
+    }
+    return st;
 }
 
 /* ---- validation of a loaded document ---------------------------------------------- */
@@ -123,17 +165,47 @@ static otrp_status check_blob(struct checker *c, const cJSON *name, const cJSON 
     return OTRP_OK;
 }
 
+/* Inline data: standard base64 of exactly the recorded length, at most the inline size. */
+static int inline_ok(const cJSON *item, const cJSON *len)
+{
+    if (!is_count(len) || len->valuedouble > (double)OTRP__MOCK_INLINE_MAX || !cJSON_IsString(item))
+        return 0;
+    size_t n = strlen(item->valuestring);
+    /* otrp__b64_decoded_max() of the longest encoding of OTRP__MOCK_INLINE_MAX bytes */
+    uint8_t tmp[(OTRP__MOCK_INLINE_MAX + 2) / 3 * 3 + 3];
+    size_t got = 0;
+    return otrp__b64_decoded_max(n) <= sizeof tmp &&
+           otrp__b64_decode(item->valuestring, n, tmp, &got, OTRP__B64_STD) == OTRP_OK &&
+           (double)got == len->valuedouble;
+}
+
+/* A TA's bin or pdata (key): a blob or inline data, never both; required or optional. */
+static otrp_status check_data(struct checker *c, const cJSON *ta, const char *key, int required,
+                              const char *id)
+{
+    struct data_keys k;
+    data_keys(key, &k);
+    const cJSON *blob = otrp__json_member(ta, key);
+    const cJSON *in = otrp__json_member(ta, k.inline_key);
+    const cJSON *len = otrp__json_member(ta, k.len_key);
+    if (blob != NULL && in != NULL)
+        return corrupt(c, "both a blob and inline data in TA", id);
+    if (in != NULL)
+        return inline_ok(in, len) ? OTRP_OK : corrupt(c, "malformed inline data of TA", id);
+    if (blob != NULL || required)
+        return check_blob(c, blob, len, id);
+    return OTRP_OK;
+}
+
 static otrp_status check_ta(struct checker *c, const cJSON *ta)
 {
     const cJSON *taid = otrp__json_member(ta, "taid");
     if (!cJSON_IsObject(ta) || !is_id(taid))
         return corrupt(c, "malformed TA record", NULL);
     const char *id = taid->valuestring;
-    otrp_status st = check_blob(c, otrp__json_member(ta, "bin"),
-                                otrp__json_member(ta, "bin_len"), id);
-    const cJSON *pdata = otrp__json_member(ta, "pdata");
-    if (st == OTRP_OK && pdata != NULL)
-        st = check_blob(c, pdata, otrp__json_member(ta, "pdata_len"), id);
+    otrp_status st = check_data(c, ta, "bin", 1, id);
+    if (st == OTRP_OK)
+        st = check_data(c, ta, "pdata", 0, id);
     if (st == OTRP_OK && (!is_b64(otrp__json_member(ta, "signer")) ||
                           !is_b64(otrp__json_member(ta, "tamcert")) ||
                           !is_b64_array(otrp__json_member(ta, "tamcacerts"))))
@@ -203,7 +275,7 @@ static otrp_status check_state(struct checker *c, const cJSON *root)
     if (!cJSON_IsObject(root))
         return corrupt(c, "not a JSON object", NULL);
     const char *format = otrp__json_string(root, "format");
-    if (format == NULL || strcmp(format, STATE_FORMAT) != 0)
+    if (format == NULL || (strcmp(format, STATE_FORMAT) != 0 && strcmp(format, STATE_FORMAT_V1) != 0))
         return corrupt(c, "not a mock TEE state document (format is not " STATE_FORMAT ")",
                        NULL);
     const char *owner = otrp__json_string(root, "tee");
@@ -285,6 +357,12 @@ otrp_status otrp__mock_state_load(otrp__mock *tee, char *detail, size_t cap)
     if (st != OTRP_OK) {
         cJSON_Delete(root);
         return st;
+    }
+    /* A /1 document is a /2 document without inline data: the next commit says /2. */
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "format", cJSON_CreateString(STATE_FORMAT));
+    if (!cJSON_IsString(otrp__json_member(root, "format"))) {
+        cJSON_Delete(root);
+        return OTRP_ERR_NO_MEMORY;
     }
     tee->state = root;
     /* Blobs of an interrupted operation (written before a state that never came). */

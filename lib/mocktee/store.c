@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/mem.h"
@@ -107,12 +108,56 @@ static int crash_here(unsigned *countdown)
     return countdown != NULL && *countdown != 0 && --*countdown == 0;
 }
 
-/* The atomic write, with the crash points a test can stop at: 1 half the data written,
- * 2 temporary file synced, 3 renamed, 4 directory synced. Stopping leaves every file as
- * a crash would (no clean-up) and returns OTRP_ERR_IO. */
-static otrp_status atomic_write(int dirfd, const char *name, const void *data, size_t len,
-                                unsigned mode, unsigned *crash_countdown)
+static uint64_t now_ns(void)
 {
+    struct timespec ts;
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The durability calls, counted and timed when stats is not NULL. */
+static int timed_fsync(int fd, uint64_t *count, otrp__mock_sync_stats *stats)
+{
+    uint64_t t0 = stats != NULL ? now_ns() : 0;
+    int rc = fsync(fd);
+    if (stats != NULL) {
+        (*count)++;
+        stats->ns += now_ns() - t0;
+    }
+    return rc;
+}
+
+static int timed_rename(int dirfd, const char *from, const char *to,
+                        otrp__mock_sync_stats *stats)
+{
+    uint64_t t0 = stats != NULL ? now_ns() : 0;
+    int rc = renameat(dirfd, from, dirfd, to);
+    if (stats != NULL) {
+        stats->renames++;
+        stats->ns += now_ns() - t0;
+    }
+    return rc;
+}
+
+/* Where an atomic write reports to: the crash hook and the statistics (both may be
+ * NULL), and whether it syncs the directory itself (sync_dir) or leaves that to a later
+ * otrp__mock_store_sync_blobs(). */
+struct write_ctx {
+    unsigned *crash_countdown;
+    otrp__mock_sync_stats *stats;
+    int sync_dir;
+};
+
+/* The atomic write, with the crash points a test can stop at: 1 half the data written,
+ * 2 temporary file synced, 3 renamed, 4 directory synced (when w->sync_dir). Stopping
+ * leaves every file as a crash would (no clean-up) and returns OTRP_ERR_IO. */
+static otrp_status atomic_write(int dirfd, const char *name, const void *data, size_t len,
+                                unsigned mode, const struct write_ctx *w)
+{
+    unsigned *crash_countdown = w->crash_countdown;
+    uint64_t scratch = 0;
+    uint64_t *fsyncs = w->stats != NULL ? &w->stats->fsyncs : &scratch;
+    uint64_t *dir_fsyncs = w->stats != NULL ? &w->stats->dir_fsyncs : &scratch;
     char tmp[128];
     if (snprintf(tmp, sizeof tmp, TMP_PREFIX "%ld-%.80s", (long)getpid(), name) >=
         (int)sizeof tmp)
@@ -126,13 +171,13 @@ static otrp_status atomic_write(int dirfd, const char *name, const void *data, s
         return OTRP_ERR_IO;
     }
     otrp_status st = write_fully(fd, data, len);
-    if (st == OTRP_OK && fsync(fd) != 0)
+    if (st == OTRP_OK && timed_fsync(fd, fsyncs, w->stats) != 0)
         st = OTRP_ERR_IO;
     if (close(fd) != 0 && st == OTRP_OK)
         st = OTRP_ERR_IO;
     if (st == OTRP_OK && crash_here(crash_countdown))
         return OTRP_ERR_IO;
-    if (st == OTRP_OK && renameat(dirfd, tmp, dirfd, name) != 0)
+    if (st == OTRP_OK && timed_rename(dirfd, tmp, name, w->stats) != 0)
         st = OTRP_ERR_IO;
     if (st != OTRP_OK) {
         (void)unlinkat(dirfd, tmp, 0);
@@ -140,8 +185,10 @@ static otrp_status atomic_write(int dirfd, const char *name, const void *data, s
     }
     if (crash_here(crash_countdown))
         return OTRP_ERR_IO;
+    if (!w->sync_dir)
+        return OTRP_OK;
     /* The rename is durable only once the directory is. */
-    if (fsync(dirfd) != 0)
+    if (timed_fsync(dirfd, dir_fsyncs, w->stats) != 0)
         return OTRP_ERR_IO;
     return crash_here(crash_countdown) ? OTRP_ERR_IO : OTRP_OK;
 }
@@ -149,7 +196,8 @@ static otrp_status atomic_write(int dirfd, const char *name, const void *data, s
 otrp_status otrp__mock_atomic_write(int dirfd, const char *name, const void *data, size_t len,
                                     unsigned mode)
 {
-    return atomic_write(dirfd, name, data, len, mode, NULL);
+    const struct write_ctx w = {NULL, NULL, 1};
+    return atomic_write(dirfd, name, data, len, mode, &w);
 }
 
 otrp_status otrp__mock_read_file(int dirfd, const char *name, size_t max, otrp_buf *out)
@@ -195,10 +243,28 @@ otrp_status otrp__mock_store_read_state(otrp__mock_store *store, size_t max, otr
     return otrp__mock_read_file(store->dirfd, STATE_FILE, max, out);
 }
 
+otrp_status otrp__mock_store_sync_blobs(otrp__mock_store *store)
+{
+    if (!store->blobs_unsynced)
+        return OTRP_OK;
+    if (timed_fsync(store->blobfd, &store->stats.dir_fsyncs, &store->stats) != 0)
+        return OTRP_ERR_IO;
+    if (crash_here(&store->crash_countdown))
+        return OTRP_ERR_IO;
+    store->blobs_unsynced = 0;
+    return OTRP_OK;
+}
+
 otrp_status otrp__mock_store_write_state(otrp__mock_store *store, const void *data,
                                          size_t len)
 {
-    return atomic_write(store->dirfd, STATE_FILE, data, len, 0600, &store->crash_countdown);
+    /* Order is what makes this safe on any POSIX file system: every blob rename is
+     * durable (its directory synced) before state.json names the blob. */
+    otrp_status st = otrp__mock_store_sync_blobs(store);
+    if (st != OTRP_OK)
+        return st;
+    const struct write_ctx w = {&store->crash_countdown, &store->stats, 1};
+    return atomic_write(store->dirfd, STATE_FILE, data, len, 0600, &w);
 }
 
 int otrp__mock_blob_name_valid(const char *name)
@@ -222,7 +288,14 @@ otrp_status otrp__mock_store_put_blob(otrp__mock_store *store, const char *name,
      * only ever appear through an atomic rename). */
     if (fstatat(store->blobfd, name, &sb, 0) == 0 && (uint64_t)sb.st_size == (uint64_t)len)
         return OTRP_OK;
-    return atomic_write(store->blobfd, name, data, len, 0600, &store->crash_countdown);
+    /* The directory is synced once for all the blobs of the operation, before the state
+     * that names them (otrp__mock_store_write_state); until then a crash loses the blob
+     * and no state names it. */
+    const struct write_ctx w = {&store->crash_countdown, &store->stats, 0};
+    otrp_status st = atomic_write(store->blobfd, name, data, len, 0600, &w);
+    if (st == OTRP_OK || st == OTRP_ERR_IO)
+        store->blobs_unsynced = 1; /* an interrupted write may have renamed too */
+    return st;
 }
 
 otrp_status otrp__mock_store_get_blob(otrp__mock_store *store, const char *name, size_t max,

@@ -2,12 +2,14 @@
  * Crash-safe storage of the mock TEE under TEEDIR/state/.
  *
  * Layout: state.json (the one state document), blobs/<64 hex> (content-addressed
- * files: TA binaries, personalization data, SP AIK private keys), lock (flock'ed while a
- * TEE instance has the directory open). One operation is one commit: the blobs it
- * needs are written first (each atomically), then state.json is replaced atomically
- * (temporary file, fsync, rename, directory fsync). A crash at any instant therefore
- * leaves the old or the new state.json, and blobs it does not reference are garbage,
- * removed by otrp__mock_store_gc().
+ * files: TA binaries and personalization data too large to keep in state.json, SP AIK
+ * private keys), lock (flock'ed while a TEE instance has the directory open). One
+ * operation is one commit: the blobs it needs are written first (each to a temporary
+ * file, fsync, rename), the blob directory is synced once for all of them, then
+ * state.json is replaced atomically (temporary file, fsync, rename, directory fsync). A
+ * crash at any instant therefore leaves the old or the new state.json, every blob the
+ * state names is durable before the state naming it is written, and blobs no state
+ * references are garbage, removed by otrp__mock_store_gc().
  */
 #ifndef OTRP_MOCKTEE_STORE_H
 #define OTRP_MOCKTEE_STORE_H
@@ -21,13 +23,25 @@
 /* Blob names are the lowercase hex SHA-256 of their contents. */
 #define OTRP__MOCK_BLOB_NAME_LEN 64
 
+/* What the durability calls of a store cost (bench/tee reads it). */
+typedef struct otrp__mock_sync_stats {
+    uint64_t fsyncs;     /* fsync of a file */
+    uint64_t dir_fsyncs; /* fsync of a directory */
+    uint64_t renames;
+    uint64_t ns;         /* time spent in all of them */
+} otrp__mock_sync_stats;
+
 typedef struct otrp__mock_store {
     int dirfd;      /* TEEDIR/state */
     int blobfd;     /* TEEDIR/state/blobs */
     int lockfd;     /* TEEDIR/state/lock, flock'ed exclusively */
+    /* Blobs were renamed into blobs/ since the directory was last synced. */
+    int blobs_unsynced;
     /* Test hook: when non-zero, the store behaves as if the process died at that many
-     * steps of atomic writes from now (4 steps per file, see store.c). */
+     * steps of writes from now (see store.c: 3 per blob, 1 for the blob directory, 4 for
+     * the state). */
     unsigned crash_countdown;
+    otrp__mock_sync_stats stats;
 } otrp__mock_store;
 
 /*
@@ -43,14 +57,21 @@ void otrp__mock_store_close(otrp__mock_store *store);
  * TEE); OTRP_ERR_TOO_LARGE beyond max bytes; OTRP_ERR_IO. */
 otrp_status otrp__mock_store_read_state(otrp__mock_store *store, size_t max, otrp_buf *out);
 
-/* Replace state.json atomically with data. OTRP_ERR_IO. */
+/* Replace state.json atomically with data, after making the blobs written before it
+ * durable (otrp__mock_store_sync_blobs). OTRP_ERR_IO. */
 otrp_status otrp__mock_store_write_state(otrp__mock_store *store, const void *data,
                                          size_t len);
 
 /* Write a blob named by the hex SHA-256 name (the caller computed it) unless it
- * exists already. Written atomically; the directory is synced. OTRP_ERR_IO. */
+ * exists already: temporary file, fsync, rename. The blob directory is synced later,
+ * once for all the blobs of an operation (otrp__mock_store_sync_blobs, which the state
+ * write calls). OTRP_ERR_IO. */
 otrp_status otrp__mock_store_put_blob(otrp__mock_store *store, const char *name,
                                       const void *data, size_t len);
+
+/* Make the blobs renamed since the last call durable (one directory fsync; nothing when
+ * none was). OTRP_ERR_IO. */
+otrp_status otrp__mock_store_sync_blobs(otrp__mock_store *store);
 
 /* Read a blob into out (reset first). OTRP_ERR_NOT_FOUND; OTRP_ERR_TOO_LARGE; _IO. */
 otrp_status otrp__mock_store_get_blob(otrp__mock_store *store, const char *name, size_t max,

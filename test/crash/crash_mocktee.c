@@ -3,7 +3,9 @@
  * random instants during install/update/delete sessions; after every session the daemon
  * must restart on its state, every TA must be either fully present (its stored binary is
  * exactly one that a TAM sent) or absent, and the DSI, the TEE's own TA list and the
- * stored state must agree.
+ * stored state must agree. Even-numbered TAs are small (kept inline in the state
+ * document), odd-numbered ones large (blobs) and carry personalization data of the same
+ * version (two blobs written before one state).
  *
  * usage: crash_mocktee [SESSIONS] [SEED]   (default 50 sessions, seed from the clock)
  */
@@ -19,11 +21,15 @@
 #include "../support/mock_fixture.h"
 #include "../support/tam_builder.h"
 #include "tee/socket.h"
+#include "util/base64.h"
 #include "util/json_strict.h"
 
 #define PKI TEST_PKI_DIR "/"
-/* TAs this large make the blob writes take long enough to be hit. */
-#define TA_SIZE (96 * 1024)
+/* Large TAs make the blob writes take long enough to be hit; small ones stay below
+ * OTRP__MOCK_INLINE_MAX and are written inside the state document. */
+#define TA_SIZE_LARGE (96 * 1024)
+#define TA_SIZE_SMALL 1024
+#define PDATA_SIZE (8 * 1024)
 #define MAX_TAS 8
 
 #define CHECK(cond, ...)                                                                  \
@@ -41,13 +47,28 @@ static pid_t g_daemon;
 static otrp__jose_key *g_sp;
 static char *g_spcert;
 
+static size_t ta_size(int i)
+{
+    return i % 2 ? TA_SIZE_LARGE : TA_SIZE_SMALL;
+}
+
 /* The binary of TA i, version v: deterministic, so the stored blob can be checked. */
 static unsigned char *ta_binary(int i, int v)
 {
-    unsigned char *b = malloc(TA_SIZE);
-    for (size_t k = 0; k < TA_SIZE; k++)
+    unsigned char *b = malloc(ta_size(i));
+    for (size_t k = 0; k < ta_size(i); k++)
         b[k] = (unsigned char)((k * 31u + (unsigned)i * 7u + (unsigned)v * 13u) & 0xFF);
     return b;
+}
+
+/* The personalization data of (odd) TA i, version v: printable, NUL-terminated. */
+static char *ta_pdata(int i, int v)
+{
+    char *p = malloc(PDATA_SIZE + 1);
+    for (size_t k = 0; k < PDATA_SIZE; k++)
+        p[k] = (char)('a' + (k + (unsigned)i * 3u + (unsigned)v * 5u) % 26u);
+    p[PDATA_SIZE] = '\0';
+    return p;
 }
 
 /* ---- the killer thread -------------------------------------------------------------------- */
@@ -126,6 +147,27 @@ static char *spaik_from_dsi(const char *dsi)
 
 /* ---- consistency checks ------------------------------------------------------------------- */
 
+/* The stored bytes of a TA's key ("bin", "pdata"): a blob file or inline base64. */
+static int read_stored(const cJSON *ta, const char *key, otrp_buf *out)
+{
+    char path[800], inline_key[16];
+    (void)snprintf(inline_key, sizeof inline_key, "%s_inline", key);
+    const char *in = otrp__json_string(ta, inline_key);
+    otrp_buf_reset(out);
+    if (in != NULL) {
+        size_t n = strlen(in), len = 0;
+        uint8_t *tmp = malloc(otrp__b64_decoded_max(n) + 1);
+        int ok = otrp__b64_decode(in, n, tmp, &len, OTRP__B64_STD) == OTRP_OK &&
+                 otrp_buf_append(out, tmp, len) == OTRP_OK;
+        free(tmp);
+        return ok ? 0 : -1;
+    }
+    if (otrp__json_string(ta, key) == NULL)
+        return -1;
+    (void)snprintf(path, sizeof path, "%s/state/blobs/%s", g_dir, otrp__json_string(ta, key));
+    return test_read_file(path, out) == OTRP_OK ? 0 : -1;
+}
+
 /* Read state.json and the blobs from disk; installed[i] = version stored, -1 absent. */
 static void check_disk(int installed[MAX_TAS])
 {
@@ -142,17 +184,26 @@ static void check_disk(int installed[MAX_TAS])
         for (const cJSON *ta = otrp__json_member(sd, "tas")->child; ta != NULL; ta = ta->next) {
             int i = atoi(otrp__json_string(ta, "taid") + 2);
             CHECK(i >= 0 && i < MAX_TAS, "unexpected TA %s", otrp__json_string(ta, "taid"));
-            (void)snprintf(path, sizeof path, "%s/state/blobs/%s", g_dir, otrp__json_string(ta, "bin"));
-            CHECK(test_read_file(path, &blob) == OTRP_OK, "TA %d: blob missing", i);
-            CHECK(blob.len == TA_SIZE, "TA %d: blob has %zu bytes", i, blob.len);
+            CHECK(read_stored(ta, "bin", &blob) == 0, "TA %d: binary missing", i);
+            CHECK(blob.len == ta_size(i), "TA %d: binary has %zu bytes", i, blob.len);
             int found = -1;
             for (int v = 0; v < 64 && found < 0; v++) {
                 unsigned char *b = ta_binary(i, v);
-                if (memcmp(b, blob.data, TA_SIZE) == 0)
+                if (memcmp(b, blob.data, ta_size(i)) == 0)
                     found = v;
                 free(b);
             }
             CHECK(found >= 0, "TA %d: stored binary is none the TAM sent", i);
+            CHECK(i % 2 == 0 || otrp__json_string(ta, "bin") != NULL, "TA %d: not a blob", i);
+            CHECK(i % 2 == 1 || otrp__json_string(ta, "bin_inline") != NULL, "TA %d: not inline", i);
+            if (i % 2) {
+                /* the data came in the same request as the binary: the same version */
+                char *want = ta_pdata(i, found);
+                CHECK(read_stored(ta, "pdata", &blob) == 0, "TA %d: pdata missing", i);
+                CHECK(blob.len == PDATA_SIZE && memcmp(blob.data, want, PDATA_SIZE) == 0,
+                      "TA %d: pdata is not that of binary version %d", i, found);
+                free(want);
+            }
             installed[i] = found;
         }
     cJSON_Delete(s);
@@ -247,11 +298,14 @@ int main(int argc, char **argv)
                 int update = installed[i] >= 0;
                 int v = ++version[i] % 64;
                 unsigned char *bin = ta_binary(i, v);
+                char *pdata = i % 2 ? ta_pdata(i, v) : NULL;
                 otrp_buf image = {0};
                 cJSON *eta = NULL;
-                CHECK(test_tam_sign_ta(g_sp, bin, TA_SIZE, &image) == OTRP_OK, "sign TA");
-                CHECK(test_tam_encrypt_ta(aik, image.data, image.len, NULL, 0, update, &eta) == OTRP_OK,
+                CHECK(test_tam_sign_ta(g_sp, bin, ta_size(i), &image) == OTRP_OK, "sign TA");
+                CHECK(test_tam_encrypt_ta(aik, image.data, image.len, pdata,
+                                          pdata != NULL ? PDATA_SIZE : 0, update, &eta) == OTRP_OK,
                       "encrypt TA");
+                free(pdata);
                 cJSON *extra = cJSON_CreateObject();
                 cJSON_AddItemToObject(extra, "encrypted_ta", eta);
                 rc = request(ctx, tam, update ? "UpdateTA" : "InstallTA", content, extra, &msg, &out,

@@ -159,3 +159,11 @@ int fx_daemon_stop(pid_t pid, int sig)
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
 }
+
+pid_t fx_teedir_daemon(char *dir, size_t dir_cap, char *sock, size_t sock_cap)
+{
+    if (fx_teedir(dir, dir_cap, NULL) != 0 ||
+        snprintf(sock, sock_cap, "%s/tee.sock", dir) >= (int)sock_cap)
+        return -1;
+    return fx_daemon_start(dir, sock);
+}
