@@ -202,6 +202,22 @@ static void test_json_strict_rejects(void **state)
     assert_int_equal(otrp__json_parse("{} x", 4, 8, &root, NULL, 0), OTRP_ERR_JSON);
     assert_int_equal(otrp__json_parse("{\"a\":\"\0\"}", 9, 8, &root, NULL, 0), OTRP_ERR_JSON);
     assert_int_equal(otrp__json_parse("", 0, 8, &root, NULL, 0), OTRP_ERR_JSON);
+    /* RFC 8259, where cJSON is lax: control bytes inside strings must be escaped, and
+     * white space is space, tab, CR and LF only. */
+    static const char *const lax[] = {"{\"a\":\"x\ty\"}", "{\"a\":\"x\ny\"}",
+                                      "{\"a\":\"\x1f\"}", "{\"a\":\x01\"b\"}",
+                                      "{\"a\"\x0b:1}", "\x0c[1]"};
+    for (size_t i = 0; i < sizeof lax / sizeof lax[0]; i++) {
+        detail[0] = '\0';
+        assert_int_equal(otrp__json_parse(lax[i], strlen(lax[i]), 8, &root, detail, sizeof detail),
+                         OTRP_ERR_JSON);
+        assert_non_null(strstr(detail, "control character"));
+    }
+    const char *escaped = "{\"a\":\"x\\ty\\n\\u001f\"}";
+    assert_int_equal(otrp__json_parse(escaped, strlen(escaped), 8, &root, NULL, 0), OTRP_OK);
+    assert_string_equal(otrp__json_string(root, "a"), "x\ty\n\x1f");
+    cJSON_Delete(root);
+    root = NULL;
     assert_null(root);
     assert_int_equal(otrp__json_parse(" {\"a\":{\"b\":[1,2]}} \n", 20, 8, &root, NULL, 0), OTRP_OK);
     assert_string_equal(otrp__json_member(root, "a")->child->string, "b");
@@ -241,17 +257,19 @@ static void test_json_lifted_parse_equals_plain(void **state)
         {"{\"xxxxxxxx\" \"yyyyyyyy\"}", 0, 8, OTRP_ERR_JSON},
         {"{\"a\":\"xxxxxxxx\"} x", 0, 8, OTRP_ERR_JSON},
         {"{\"a\":\"xxxxxxxx\"}\"yyyyyyyy\"", 0, 8, OTRP_ERR_JSON},
-        /* cJSON accepts a raw control byte in a string; such a string is not lifted */
-        {"{\"a\":\"xxxx\x01xxxx\"}", 0, 8, OTRP_OK},
+        /* a raw control byte in a long string: not lifted, and refused (RFC 8259) */
+        {"{\"a\":\"xxxx\x01xxxx\"}", 0, 8, OTRP_ERR_JSON},
         {"{\"a\":\"xxxx\0xxxxxx\"}", 19, 8, OTRP_ERR_JSON},
         {"{\"a\":xxxxxxxx\"}", 0, 8, OTRP_ERR_JSON},
         /* too deep, with and without long strings inside */
         {"[[[[\"xxxxxxxxxx\"]]]]", 0, 3, OTRP_ERR_MSG_DEPTH},
         {"[\"xxxxxxxxxx\",[[[1]]]]", 0, 3, OTRP_ERR_MSG_DEPTH},
         {"[\"[[[[[[[[[[[[\"]", 0, 3, OTRP_OK},
-        /* cJSON takes any byte up to 0x20 for white space, also before a colon */
-        {"{\"a\"\r\x0f\r:\"xxxxxxxx\",\"b\":[],\"d\":\"\"}", 0, 8, OTRP_OK},
-        {"{\"a\":\"xxxxxxxx\"\x01,\"b\"\x1f:\"\"}", 0, 8, OTRP_OK},
+        /* cJSON takes any byte up to 0x20 for white space, also before a colon; JSON
+         * does not, and neither do we, lifted or not */
+        {"{\"a\"\r\x0f\r:\"xxxxxxxx\",\"b\":[],\"d\":\"\"}", 0, 8, OTRP_ERR_JSON},
+        {"{\"a\":\"xxxxxxxx\"\x01,\"b\"\x1f:\"\"}", 0, 8, OTRP_ERR_JSON},
+        {"{\"a\"\r\t \n:\"xxxxxxxx\",\"b\":[],\"d\":\"\"}", 0, 8, OTRP_OK},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *t = cases[i].text;

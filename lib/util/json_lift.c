@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/json_scan.h"
 #include "util/json_strict.h"
 
 /* OTrP documents carry one or two long strings (a JWS payload, a TA ciphertext and its
@@ -51,9 +52,9 @@ static size_t string_end(const char *text, size_t start, size_t len, int *plain)
 }
 
 /* One pass over the text: every string, whether it is a member name (a ':' follows) or
- * a value, and whether it can be copied as it stands: no escape (cJSON copies every
- * other byte as it is, control bytes included) and no NUL (which the plain parse
- * refuses anywhere). Only the lexing of strings matters here; the grammar is checked by
+ * a value, and whether it can be copied as it stands: no escape and no control byte
+ * (which the plain parse refuses inside strings; otrp__jc_scan_plain stops at both).
+ * Only the lexing of strings matters here; the grammar is checked by
  * parsing the reduced text, a text that is not JSON is parsed again the plain way, and
  * the tree must hold as many string values as counted here. */
 static void plan_lift(const char *text, size_t len, size_t lift_min, struct lift_plan *p)
@@ -76,7 +77,7 @@ static void plan_lift(const char *text, size_t len, size_t lift_min, struct lift
         int is_name = j < len && text[j] == ':';
         if (!is_name) {
             if (plain && end - start >= lift_min && p->count < MAX_LIFTED &&
-                memchr(text + start, '\0', end - start) == NULL) {
+                otrp__jc_scan_plain(text, start, end) == end) {
                 p->l[p->count].start = start;
                 p->l[p->count].len = end - start;
                 p->l[p->count].ordinal = ordinal;

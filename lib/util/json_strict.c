@@ -65,30 +65,44 @@ otrp_status otrp__json_check_tree(const cJSON *item, int max_depth, char *detail
     return check_item(item, 0, max_depth, detail, detail_cap);
 }
 
-/* cJSON recurses once per nesting level (up to its own limit of 1000), so the depth is
- * bounded before parsing: count the brackets outside strings. String contents (most of
- * the bytes of a message carrying a TA) are skipped eight bytes at a time. */
-static int nesting_exceeds(const char *text, size_t len, int max_depth)
+/* What cJSON lets through and RFC 8259 does not, plus the nesting bound, checked in one
+ * pass before parsing. cJSON recurses once per nesting level (up to its own limit of
+ * 1000), so the depth is bounded before it runs: count the brackets outside strings. It
+ * also copies control bytes inside strings as they are and skips every byte up to 0x20
+ * as white space; JSON allows neither (control bytes must be escaped, white space is
+ * space, tab, CR and LF only). String contents (most of the bytes of a message carrying
+ * a TA) are crossed a word at a time. */
+static otrp_status prescan(const char *text, size_t len, int max_depth, char *detail,
+                           size_t cap)
 {
     int depth = 0;
     for (size_t i = 0; i < len; i++) {
-        char c = text[i];
+        unsigned char c = (unsigned char)text[i];
         if (c == '"') {
             for (i++; i < len; i++) {
                 i = otrp__jc_scan_plain(text, i, len);
                 if (i >= len || text[i] == '"')
                     break;
-                if (text[i] == '\\')
-                    i++; /* the escaped character cannot end the string */
+                if (text[i] != '\\') {
+                    set_detail(detail, cap, "unescaped control character in a JSON string",
+                               NULL);
+                    return OTRP_ERR_JSON;
+                }
+                i++; /* the escaped character cannot end the string */
             }
         } else if (c == '{' || c == '[') {
-            if (++depth > max_depth)
-                return 1;
+            if (++depth > max_depth) {
+                set_detail(detail, cap, "JSON nested too deeply", NULL);
+                return OTRP_ERR_MSG_DEPTH;
+            }
         } else if (c == '}' || c == ']') {
             depth--;
+        } else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            set_detail(detail, cap, "control character outside a JSON string", NULL);
+            return OTRP_ERR_JSON;
         }
     }
-    return 0;
+    return OTRP_OK;
 }
 
 otrp_status otrp__json_parse(const char *text, size_t len, int max_depth, cJSON **out,
@@ -103,10 +117,9 @@ otrp_status otrp__json_parse(const char *text, size_t len, int max_depth, cJSON 
         set_detail(detail, detail_cap, "JSON text contains a NUL byte", NULL);
         return OTRP_ERR_JSON;
     }
-    if (nesting_exceeds(text, len, max_depth)) {
-        set_detail(detail, detail_cap, "JSON nested too deeply", NULL);
-        return OTRP_ERR_MSG_DEPTH;
-    }
+    otrp_status pre = prescan(text, len, max_depth, detail, detail_cap);
+    if (pre != OTRP_OK)
+        return pre;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (root == NULL) {
