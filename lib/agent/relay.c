@@ -68,19 +68,23 @@ static otrp_status check_answer(otrp_agent *agent, const otrp_tee *tee, const ch
     otrp__route answer;
     char why[OTRP__DETAIL_MAX / 2];
     otrp_status st = otrp__route_read(text, len, OTRP__TEE_ANSWER, &answer, why, sizeof why);
-    char label[96];
-    otrp__tee_label(agent, tee, label, sizeof label);
-    if (st != OTRP_OK)
+    char label[96]; /* made only for a detail: a good answer costs no formatting */
+    if (st != OTRP_OK) {
+        otrp__tee_label(agent, tee, label, sizeof label);
         return otrp__agent_fail(agent, OTRP_ERR_TEE_PROTOCOL,
                                 "TEE %s answered %zu bytes that are not an OTrP answer (%s: %s)",
                                 label, len, otrp_status_name(st), why);
-    if (strcmp(answer.name, expected) != 0)
+    }
+    if (strcmp(answer.name, expected) != 0) {
+        otrp__tee_label(agent, tee, label, sizeof label);
         return otrp__agent_fail(agent, OTRP_ERR_TEE_PROTOCOL, "TEE %s answered %s, expected %s",
                                 label, answer.name, expected);
+    }
     if ((answer.fields.present & OTRP__FIELD_BIT(OTRP__FIELD_STATUS)) &&
         strcmp(answer.fields.value[OTRP__FIELD_STATUS], "fail") == 0 &&
         agent->last.result == OTRP_OK) {
         /* The answer still goes to the TAM; the operation is reported as failed. */
+        otrp__tee_label(agent, tee, label, sizeof label);
         agent->last.result = OTRP_ERR_TEE_REPORTED;
         (void)snprintf(agent->last.detail, sizeof agent->last.detail,
                        "TEE %s answered %s with status fail", label, answer.name);
