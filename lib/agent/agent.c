@@ -57,6 +57,7 @@ void otrp_agent_free(otrp_agent *agent)
     for (size_t i = 0; i < agent->tee_count; i++)
         otrp_tee_free(agent->tees[i]);
     otrp__http_free(agent->http);
+    otrp_buf_free(&agent->response);
     free(agent);
 }
 

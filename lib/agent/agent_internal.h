@@ -36,6 +36,11 @@ typedef struct otrp__session_stats {
     uint64_t duration_ms;
 } otrp__session_stats;
 
+/* The response buffer keeps its memory across sessions up to this capacity, so the
+ * usual messages (GetDeviceState, CreateSD, a small InstallTA) need no allocation per
+ * session; one that grew past it for a large TA is freed when the session ends. */
+#define OTRP__RESPONSE_KEEP_MAX ((size_t)64 * 1024)
+
 struct otrp_agent {
     otrp_agent_config config;
     otrp_tee *tees[OTRP_MAX_TEES];
@@ -44,6 +49,8 @@ struct otrp_agent {
     int cancelled; /* set by otrp_agent_cancel() from any thread: __atomic only */
     otrp__session_stats last;
     struct otrp__http *http; /* the TAM transport, made at the first session */
+    otrp_buf response;       /* the TAM's answers, kept across sessions up to
+                              * OTRP__RESPONSE_KEEP_MAX bytes of capacity */
 };
 
 /* Record a failure detail on the handle (printf-style), log it, return status. */

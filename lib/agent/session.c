@@ -100,8 +100,9 @@ static otrp_status ensure_transport(otrp_agent *agent)
 /* The POST loop, from the TEE's first message (body may be empty) on. */
 static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first)
 {
-    otrp_buf response = {0};
-    response.max = agent->config.max_message_size;
+    otrp_buf *response = &agent->response;
+    otrp_buf_reset(response);
+    response->max = agent->config.max_message_size;
     const char *body = (const char *)first->data;
     size_t body_len = first->len;
     char *answer = NULL; /* the relayed answer being POSTed, owned here */
@@ -119,7 +120,7 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
         report(agent, OTRP_STAGE_POST, round_trip);
         otrp__http_result info;
         memset(&info, 0, sizeof info);
-        st = otrp__http_post(agent->http, uri, body, body_len, &response, &info);
+        st = otrp__http_post(agent->http, uri, body, body_len, response, &info);
         agent->last.bytes_sent += info.bytes_sent;
         agent->last.bytes_received += info.bytes_received;
         otrp_free(answer);
@@ -129,14 +130,14 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
             tell_process_error(agent);
             break;
         }
-        if (response.len == 0) { /* the TAM has nothing more to say */
+        if (response->len == 0) { /* the TAM has nothing more to say */
             if (failure != OTRP_OK)
                 st = otrp__agent_fail(agent, failure, "%s", failure_detail);
             break;
         }
         report(agent, OTRP_STAGE_TEE_PROCESS, round_trip);
         size_t answer_len = 0;
-        otrp_status rst = otrp__relay(agent, (const char *)response.data, response.len, &answer,
+        otrp_status rst = otrp__relay(agent, (const char *)response->data, response->len, &answer,
                                       &answer_len);
         if (rst != OTRP_OK && answer == NULL) { /* malformed TAM message, cancel, memory */
             char detail[OTRP__DETAIL_MAX];
@@ -162,7 +163,10 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
         body_len = answer_len;
     }
     otrp_free(answer);
-    otrp_buf_free(&response);
+    if (response->cap > OTRP__RESPONSE_KEEP_MAX)
+        otrp_buf_free(response); /* a large message does not pin its memory */
+    else
+        otrp_buf_reset(response);
     return st;
 }
 
@@ -171,7 +175,9 @@ static otrp_status run_session(otrp_agent *agent, otrp_tee *tee, first_step step
                                const char *taid, const char *tam_uri)
 {
     char detail[OTRP__HTTP_DETAIL_MAX];
-    if (tam_uri != NULL) { /* a bad URI from the caller fails before any TEE call */
+    /* A bad URI from the caller fails before any TEE call; the URI the transport POSTed
+     * to last passed this check already. */
+    if (tam_uri != NULL && !otrp__http_uri_is_current(agent->http, tam_uri)) {
         otrp_status st = otrp__http_check_uri(tam_uri, agent->config.allow_http, detail,
                                               sizeof detail);
         if (st != OTRP_OK)

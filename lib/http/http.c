@@ -706,11 +706,16 @@ static otrp_status post_once(otrp__http *t, const void *body,
     return st;
 }
 
+int otrp__http_uri_is_current(const otrp__http *t, const char *uri)
+{
+    return t != NULL && uri != NULL && t->uri != NULL && strcmp(uri, t->uri) == 0;
+}
+
 /* Check uri and set it on the handle, unless it is the one of the previous POST (a
  * session POSTs to one URI: neither check nor libcurl's parse is repeated). */
 static otrp_status use_uri(otrp__http *t, const char *uri, otrp__http_result *info)
 {
-    if (uri != NULL && t->uri != NULL && strcmp(uri, t->uri) == 0)
+    if (otrp__http_uri_is_current(t, uri))
         return OTRP_OK;
     otrp_status st = otrp__http_check_uri(uri, t->s.allow_http, info->detail,
                                           sizeof info->detail);
