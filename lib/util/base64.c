@@ -73,6 +73,17 @@ int otrp__hex_decode(const char *text, size_t n, uint8_t *out)
 size_t otrp__b64url_span(const char *s, size_t n)
 {
     size_t i = 0;
+    /* Eight characters per branch: long runs (a skipped payload) are the common case;
+     * the byte loop below finds the exact end. */
+    for (; n - i >= 8; i += 8) {
+        const char *p = s + i;
+        uint32_t bad = sextet(url_table, p[0]) | sextet(url_table, p[1]) |
+                       sextet(url_table, p[2]) | sextet(url_table, p[3]) |
+                       sextet(url_table, p[4]) | sextet(url_table, p[5]) |
+                       sextet(url_table, p[6]) | sextet(url_table, p[7]);
+        if (bad & 0xC0)
+            break;
+    }
     while (i < n && url_table[(unsigned char)s[i]] != 0)
         i++;
     return i;
@@ -126,18 +137,23 @@ static size_t decode_quads(const uint8_t *table, const char *in, size_t n, uint8
                            size_t *o)
 {
     size_t i = 0;
+    /* A local index: through *o every byte stored to out (which may alias anything)
+     * would force a reload and a store of the count. */
+    size_t k = *o;
     for (; i + 4 <= n; i += 4) {
         uint32_t a = sextet(table, in[i]);
         uint32_t b = sextet(table, in[i + 1]);
         uint32_t c = sextet(table, in[i + 2]);
         uint32_t d = sextet(table, in[i + 3]);
         if ((a | b | c | d) & 0xC0)
-            return i;
+            break;
         uint32_t v = a << 18 | b << 12 | c << 6 | d;
-        out[(*o)++] = (uint8_t)(v >> 16);
-        out[(*o)++] = (uint8_t)(v >> 8);
-        out[(*o)++] = (uint8_t)v;
+        out[k] = (uint8_t)(v >> 16);
+        out[k + 1] = (uint8_t)(v >> 8);
+        out[k + 2] = (uint8_t)v;
+        k += 3;
     }
+    *o = k;
     return i;
 }
 
