@@ -67,6 +67,16 @@
 otrp_status reftam_sign_request(const otrp__jose_key *key, const otrp__x509_certs *chain,
                                 const char *outer, const char *inner, cJSON *tbs,
                                 otrp_buf *msg);
+/* The steps of reftam_sign_request, for builders that bend one of them (the tests'
+ * hostile TAM): the text of {"inner": tbs} (tbs is consumed; cJSON_free it; NULL when
+ * out of memory); the unprotected JWS header {"x5c": chain}; payload bytes
+ * signed as reftam_sign_request signs; and {"outer": jws} (jws is consumed) into msg. */
+char *reftam_tbs_text(const char *inner, cJSON *tbs);
+otrp_status reftam_x5c_header(const otrp__x509_certs *chain, cJSON **header);
+otrp_status reftam_sign_payload(const otrp__jose_key *key, const otrp__x509_certs *chain,
+                                const char *outer, const void *payload, size_t len,
+                                otrp_buf *msg);
+otrp_status reftam_wrap_message(const char *outer, cJSON *jws, otrp_buf *msg);
 
 /* JWE (general JSON, RSA1_5 + A128CBC-HS256 by default) of the text of content. */
 otrp_status reftam_encrypt_content(const cJSON *content, const otrp__jose_key *to,
