@@ -103,9 +103,9 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
     otrp_buf *response = &agent->response;
     otrp_buf_reset(response);
     response->max = agent->config.max_message_size;
+    otrp_buf *answer = &agent->answer; /* the relayed answer being POSTed */
     const char *body = (const char *)first->data;
     size_t body_len = first->len;
-    char *answer = NULL; /* the relayed answer being POSTed, owned here */
     otrp_status failure = OTRP_OK; /* a failure the TAM was told about */
     char failure_detail[OTRP__DETAIL_MAX] = "";
     otrp_status st = OTRP_OK;
@@ -123,8 +123,6 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
         st = otrp__http_post(agent->http, uri, body, body_len, response, &info);
         agent->last.bytes_sent += info.bytes_sent;
         agent->last.bytes_received += info.bytes_received;
-        otrp_free(answer);
-        answer = NULL;
         if (st != OTRP_OK) {
             otrp__agent_fail(agent, st, "POST #%u: %s", round_trip, info.detail);
             tell_process_error(agent);
@@ -136,10 +134,9 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
             break;
         }
         report(agent, OTRP_STAGE_TEE_PROCESS, round_trip);
-        size_t answer_len = 0;
-        otrp_status rst = otrp__relay(agent, (const char *)response->data, response->len, &answer,
-                                      &answer_len);
-        if (rst != OTRP_OK && answer == NULL) { /* malformed TAM message, cancel, memory */
+        otrp_status rst = otrp__relay_buf(agent, (const char *)response->data, response->len,
+                                          answer);
+        if (rst != OTRP_OK && answer->len == 0) { /* malformed TAM message, cancel, memory */
             char detail[OTRP__DETAIL_MAX];
             (void)snprintf(detail, sizeof detail, "%s", agent->error);
             st = otrp__agent_fail(agent, rst, "TAM message #%u: %s", round_trip, detail);
@@ -154,19 +151,16 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
             failure = OTRP_ERR_TEE_REPORTED;
             (void)snprintf(failure_detail, sizeof failure_detail, "%s", agent->last.detail);
         }
-        if (answer == NULL) { /* the TEE had no data: the session ends (reference Q31) */
+        if (answer->len == 0) { /* the TEE had no data: the session ends (reference Q31) */
             if (failure != OTRP_OK)
                 st = otrp__agent_fail(agent, failure, "%s", failure_detail);
             break;
         }
-        body = answer;
-        body_len = answer_len;
+        body = (const char *)answer->data;
+        body_len = answer->len;
     }
-    otrp_free(answer);
-    if (response->cap > OTRP__RESPONSE_KEEP_MAX)
-        otrp_buf_free(response); /* a large message does not pin its memory */
-    else
-        otrp_buf_reset(response);
+    otrp__buf_release(response);
+    otrp__buf_release(answer);
     return st;
 }
 
