@@ -17,8 +17,7 @@
 
 #include "http/http.h"
 #include "otrp/otrp.h"
-#include "support/tam_script.h"
-#include "support/tam_server.h"
+#include "reftam.h"
 
 #define DEFAULT_POSTS 300
 #define BODY_SIZE 1024
@@ -161,23 +160,23 @@ int main(int argc, char **argv)
     char *cert = slurp(dir, "server.pem");
     char *key = slurp(dir, "server.key");
 
-    tam_step step = {.status = 200, .content_type = OTRP__HTTP_MEDIA_TYPE, .body = answer};
-    tam_script script = {&step, 1};
-    tam_server *plain = NULL, *tls = NULL;
-    if (cert == NULL || key == NULL || tam_script_serve(&script, NULL, NULL, &plain) != 0 ||
-        tam_script_serve(&script, cert, key, &tls) != 0) {
+    reftam_step step = {.status = 200, .content_type = OTRP__HTTP_MEDIA_TYPE, .body = answer};
+    reftam_script script = {&step, 1};
+    reftam_httpd *plain = NULL, *tls = NULL;
+    if (cert == NULL || key == NULL || reftam_script_serve(&script, NULL, NULL, &plain) != 0 ||
+        reftam_script_serve(&script, cert, key, &tls) != 0) {
         fprintf(stderr, "bench: cannot start the loopback servers\n");
         return 1;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     printf("bench_http: best of %d rounds of %d POSTs of %d bytes, %d-byte answers, "
            "loopback\n", ROUNDS, posts, BODY_SIZE, BODY_SIZE);
-    run("http", tam_server_url(plain), NULL, posts);
-    run("https", tam_server_url(tls), ca_path, posts);
+    run("http", reftam_httpd_url(plain), NULL, posts);
+    run("https", reftam_httpd_url(tls), ca_path, posts);
     curl_global_cleanup();
 
-    tam_server_stop(plain);
-    tam_server_stop(tls);
+    reftam_httpd_stop(plain);
+    reftam_httpd_stop(tls);
     free(cert);
     free(key);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -8,5 +8,3 @@ TAM_SRCS := $(sort $(wildcard tam/*.c))
 TAM_OBJS := $(TAM_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SUPPORT_SRCS += $(TAM_SRCS)
 TEST_SUPPORT_OBJS += $(TAM_OBJS)
-# The TAM's front end is test/support/tam_server.c ("support/tam_server.h").
-$(TAM_OBJS): OTRP_CPPFLAGS += -Itest

@@ -1,17 +1,17 @@
-# The reference TAM (tam/, build/bin/otrp-tam): not part of libotrp. Its sources build
-# the static archive build/lib/libotrp-tam.a together with its HTTP front end
-# (test/support/tam_server.c and tam_script.c, shared with the transport tests); the
-# otrp-tam program, the end-to-end tests and bench/session link it.
+# The reference TAM (tam/, build/bin/otrp-tam): not part of libotrp. Its sources,
+# with its HTTP front end (tam/httpd.c) and scripted faults (tam/script.c), build the
+# static archive build/lib/libotrp-tam.a; the otrp-tam program, the end-to-end tests
+# and bench/session link it. The transport tests serve their scripts with the same
+# front end.
 
 # TAM_SRCS and TAM_OBJS come from mk/00-tam-objects.mk.
-TAM_FRONT_OBJS := $(BUILD)/obj/test/support/tam_server.o $(BUILD)/obj/test/support/tam_script.o
 TAM_LIB := $(BUILD)/lib/libotrp-tam.a
 # Everything that links the archive lists libotrp again after it (static link order).
 TAM_LINK := $(TAM_LIB) $(STATIC_LIB)
 
 $(BUILD)/obj/tools/otrp-tam/main.o: OTRP_CPPFLAGS += -Itam
 
-$(TAM_LIB): $(TAM_OBJS) $(TAM_FRONT_OBJS)
+$(TAM_LIB): $(TAM_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -19,8 +19,10 @@ $(TAM_LIB): $(TAM_OBJS) $(TAM_FRONT_OBJS)
 $(BUILD)/bin/otrp-tam: $(TAM_LIB)
 TOOL_LIBS_otrp-tam := $(TAM_LINK) $(MHD_LIBS)
 
-# The end-to-end tests (test/test_tam.c) drive the TAM in process.
-$(BUILD)/obj/test/test_tam.o: OTRP_CPPFLAGS += -Itam
+# The end-to-end tests (test/test_tam.c) drive the TAM in process; the transport tests
+# and bench-http serve scripted answers with its front end (reftam.h).
+$(BUILD)/obj/test/test_tam.o $(BUILD)/obj/test/test_http.o $(BUILD)/obj/test/test_session.o \
+$(BUILD)/obj/test/test_tam_server.o $(BUILD)/obj/bench/bench_http.o: OTRP_CPPFLAGS += -Itam
 
 # make check-tsan-tam: test_tam (16 agents in 16 threads against one TAM, and the rest)
 # built with ThreadSanitizer under build/tsan. Part of make ci-extra.

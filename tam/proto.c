@@ -69,36 +69,26 @@ otrp_status reftam_uuid(char out[37])
     return OTRP_OK;
 }
 
-otrp_status reftam_sign_request(const otrp__jose_key *key, const otrp__x509_certs *chain,
-                                const char *outer, const char *inner, cJSON *tbs,
-                                otrp_buf *msg)
+otrp_status reftam_x5c_header(const otrp__x509_certs *chain, cJSON **header)
 {
-    cJSON *payload = cJSON_CreateObject();
-    if (payload == NULL) {
-        cJSON_Delete(tbs);
+    *header = cJSON_CreateObject();
+    if (*header == NULL)
         return OTRP_ERR_NO_MEMORY;
-    }
-    cJSON_AddItemToObject(payload, inner, tbs);
-    char *text = cJSON_PrintUnformatted(payload);
-    cJSON_Delete(payload);
-    cJSON *header = cJSON_CreateObject();
     cJSON *x5c = NULL;
-    otrp_status st = text != NULL && header != NULL ? otrp__x509_certs_to_x5c(chain, &x5c)
-                                                    : OTRP_ERR_NO_MEMORY;
-    cJSON *jws = NULL;
-    if (st == OTRP_OK) {
-        cJSON_AddItemToObject(header, "x5c", x5c); /* P4: in every request */
-        otrp__jws_sign_opts so;
-        memset(&so, 0, sizeof so);
-        /* alg NONE: RS256 for the RSA identity key a TAM has (P3); tests that bend the
-         * rules sign with other keys through test/support/tam_builder. */
-        so.header = header;
-        st = otrp__jws_sign_json(text, strlen(text), key, &so, &jws, NULL, 0);
+    otrp_status st = otrp__x509_certs_to_x5c(chain, &x5c);
+    if (st == OTRP_OK && !cJSON_AddItemToObject(*header, "x5c", x5c)) {
+        cJSON_Delete(x5c);
+        st = OTRP_ERR_NO_MEMORY;
     }
-    cJSON_Delete(header);
-    cJSON_free(text);
-    if (st != OTRP_OK)
-        return st;
+    if (st != OTRP_OK) {
+        cJSON_Delete(*header);
+        *header = NULL;
+    }
+    return st;
+}
+
+otrp_status reftam_wrap_message(const char *outer, cJSON *jws, otrp_buf *msg)
+{
     cJSON *root = cJSON_CreateObject();
     if (root == NULL) {
         cJSON_Delete(jws);
@@ -110,8 +100,54 @@ otrp_status reftam_sign_request(const otrp__jose_key *key, const otrp__x509_cert
     if (out == NULL)
         return OTRP_ERR_NO_MEMORY;
     otrp_buf_reset(msg);
-    st = otrp_buf_append_str(msg, out);
+    otrp_status st = otrp_buf_append_str(msg, out);
     cJSON_free(out);
+    return st;
+}
+
+otrp_status reftam_sign_payload(const otrp__jose_key *key, const otrp__x509_certs *chain,
+                                const char *outer, const void *payload, size_t len,
+                                otrp_buf *msg)
+{
+    cJSON *header = NULL;
+    otrp_status st = reftam_x5c_header(chain, &header); /* P4: in every request */
+    if (st != OTRP_OK)
+        return st;
+    otrp__jws_sign_opts so;
+    memset(&so, 0, sizeof so);
+    /* alg NONE: RS256 for the RSA identity key a TAM has (P3); tests that bend the rules
+     * sign with other keys through test/support/tam_builder. */
+    so.header = header;
+    cJSON *jws = NULL;
+    st = otrp__jws_sign_json(payload, len, key, &so, &jws, NULL, 0);
+    cJSON_Delete(header);
+    if (st != OTRP_OK)
+        return st;
+    return reftam_wrap_message(outer, jws, msg);
+}
+
+char *reftam_tbs_text(const char *inner, cJSON *tbs)
+{
+    cJSON *payload = cJSON_CreateObject();
+    if (payload == NULL) {
+        cJSON_Delete(tbs);
+        return NULL;
+    }
+    cJSON_AddItemToObject(payload, inner, tbs);
+    char *text = cJSON_PrintUnformatted(payload);
+    cJSON_Delete(payload);
+    return text;
+}
+
+otrp_status reftam_sign_request(const otrp__jose_key *key, const otrp__x509_certs *chain,
+                                const char *outer, const char *inner, cJSON *tbs,
+                                otrp_buf *msg)
+{
+    char *text = reftam_tbs_text(inner, tbs);
+    if (text == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    otrp_status st = reftam_sign_payload(key, chain, outer, text, strlen(text), msg);
+    cJSON_free(text);
     return st;
 }
 

@@ -12,8 +12,11 @@
  * admin.c    init, provision-tee, add-ta, the TLS server certificate and its pin
  * session.c  sessions correlated by tid: GetDeviceState, planning per TEE, CreateSD,
  *            InstallTA, UpdateTA, DeleteTA, DeleteSD, verification of every answer
- * server.c   the HTTP front end (test/support/tam_server on libmicrohttpd) with the
- *            fault-injection options, and the canned replay mode of the benchmarks
+ * httpd.c    the HTTP(S) front end on libmicrohttpd (PROFILE P10 request rules, security
+ *            headers, per-request records); also the transport tests' server
+ * script.c   scripted answers with fault injection on top of httpd.c
+ * server.c   the reference TAM behind httpd.c, its fault-injection options (on
+ *            script.c) and the canned replay mode of the benchmarks
  *
  * A TAM directory:
  *   DIR/tam.json          {"tamid", "spid", "sdname", "jwe_alg"}
@@ -36,6 +39,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cjson/cJSON.h>
 
 #include "jose/jose.h"
@@ -63,6 +67,16 @@
 otrp_status reftam_sign_request(const otrp__jose_key *key, const otrp__x509_certs *chain,
                                 const char *outer, const char *inner, cJSON *tbs,
                                 otrp_buf *msg);
+/* The steps of reftam_sign_request, for builders that bend one of them (the tests'
+ * hostile TAM): the text of {"inner": tbs} (tbs is consumed; cJSON_free it; NULL when
+ * out of memory); the unprotected JWS header {"x5c": chain}; payload bytes
+ * signed as reftam_sign_request signs; and {"outer": jws} (jws is consumed) into msg. */
+char *reftam_tbs_text(const char *inner, cJSON *tbs);
+otrp_status reftam_x5c_header(const otrp__x509_certs *chain, cJSON **header);
+otrp_status reftam_sign_payload(const otrp__jose_key *key, const otrp__x509_certs *chain,
+                                const char *outer, const void *payload, size_t len,
+                                otrp_buf *msg);
+otrp_status reftam_wrap_message(const char *outer, cJSON *jws, otrp_buf *msg);
 
 /* JWE (general JSON, RSA1_5 + A128CBC-HS256 by default) of the text of content. */
 otrp_status reftam_encrypt_content(const cJSON *content, const otrp__jose_key *to,
@@ -298,5 +312,166 @@ uint64_t reftam_server_busy_ns(reftam_server *srv);
 /* Canned mode: sessions started (empty POSTs) and POSTs that came on another TCP
  * connection than the first POST of their session (sessions taken one at a time). */
 void reftam_server_canned_figures(reftam_server *srv, unsigned *sessions, unsigned *switches);
+
+/* ---- httpd.c ---------------------------------------------------------------------- */
+
+/*
+ * The HTTP(S) front end on libmicrohttpd, loopback only. It binds 127.0.0.1 (ephemeral
+ * port by default), serves each POST by calling a handler (reftam_server's, or a
+ * reftam_script in the transport tests), records what it received, and stops itself
+ * with every thread joined. Of OTrP it knows only the HTTP binding's rules
+ * (reftam_httpd_config.media_type); of faults nothing: a handler that wants to
+ * misbehave does so through the generic means offered here (a delay, a streamed body
+ * that can end in an error).
+ *
+ * One thread per connection: a handler or a body reader may block (use
+ * reftam_httpd_sleep(), which returns early when the server stops).
+ */
+
+typedef struct reftam_httpd reftam_httpd;
+
+/* A request as the handler sees it (valid during the handler call only). */
+typedef struct reftam_httpd_request {
+    const char *method;
+    const char *url;            /* path and query */
+    const char *accept;         /* NULL when the header is absent */
+    const char *content_type;   /* NULL when the header is absent */
+    const char *expect;         /* NULL when the header is absent */
+    const char *cookie;         /* NULL when the header is absent */
+    const unsigned char *body;  /* NUL-terminated */
+    size_t body_len;
+    unsigned connection;        /* 1-based number of the TCP connection it came on */
+    unsigned index;             /* 0-based number of the request on this server */
+} reftam_httpd_request;
+
+/* Streamed body: fill buf with up to max bytes of the body at offset pos. Return the
+ * count (> 0), REFTAM_BODY_END (end of a chunked body) or REFTAM_BODY_ERROR (the server closes
+ * the connection at once: a body cut short). May block. */
+typedef ssize_t (*reftam_httpd_reader)(void *ctx, reftam_httpd *srv, uint64_t pos, char *buf,
+                                       size_t max);
+#define REFTAM_BODY_END ((ssize_t)-1)
+#define REFTAM_BODY_ERROR ((ssize_t)-2)
+/* reader_size for a body of unknown length (sent chunked). */
+#define REFTAM_SIZE_UNKNOWN UINT64_MAX
+
+/* What the handler answers. Zero-initialised by the server before the call. */
+typedef struct reftam_httpd_response {
+    unsigned status;            /* 0: the server answers 500 */
+    const char *content_type;   /* NULL: no Content-Type header */
+    const char *location;       /* NULL: no Location header */
+    const char *header_name;    /* one more header, e.g. "Retry-After"; NULL: none */
+    const char *header_value;
+    const void *body;           /* copied by the server */
+    size_t body_len;
+    reftam_httpd_reader reader; /* when set, the body comes from it instead */
+    void *reader_ctx;
+    uint64_t reader_size;       /* Content-Length, or REFTAM_SIZE_UNKNOWN */
+    void (*reader_free)(void *ctx); /* called once the response is done; may be NULL */
+} reftam_httpd_response;
+
+typedef void (*reftam_httpd_handler)(void *user, reftam_httpd *srv, const reftam_httpd_request *req,
+                                     reftam_httpd_response *out);
+
+typedef struct reftam_httpd_config {
+    reftam_httpd_handler handler;
+    void *user;
+    /*
+     * When set, the front end applies the HTTP rules of PROFILE P10 for this media type
+     * before the handler sees a request: 405 (with Allow: POST) to other methods, 406
+     * when Accept does not allow the type, 415 when a body has another Content-Type or
+     * an empty body has a Content-Type other than this one. Answers with a body then
+     * carry Cache-Control: no-store, X-Content-Type-Options: nosniff,
+     * Content-Security-Policy: default-src 'none' and Referrer-Policy: no-referrer.
+     */
+    const char *media_type;
+    const char *tls_cert_pem;   /* both set: HTTPS; both NULL: plain HTTP */
+    const char *tls_key_pem;
+    const char *tls_priorities; /* GnuTLS priority string; NULL: "NORMAL" */
+    unsigned idle_timeout_s;    /* close a connection idle this long; 0: 30 s */
+    unsigned short port;        /* port on 127.0.0.1; 0: ephemeral (tests always use 0) */
+} reftam_httpd_config;
+
+/* What the server recorded about one request. */
+#define REFTAM_RECORD_FIELD_MAX 128
+#define REFTAM_RECORD_BODY_MAX 4096
+typedef struct reftam_httpd_entry {
+    char method[16];
+    int has_accept;
+    char accept[REFTAM_RECORD_FIELD_MAX];
+    int has_content_type;
+    char content_type[REFTAM_RECORD_FIELD_MAX];
+    int has_expect;
+    int has_cookie;
+    size_t body_len;                        /* full length */
+    unsigned char body[REFTAM_RECORD_BODY_MAX]; /* first bytes */
+    unsigned connection;
+} reftam_httpd_entry;
+
+/* Start a server. 0 on success, -1 on failure (nothing left running). */
+int reftam_httpd_start(const reftam_httpd_config *cfg, reftam_httpd **out);
+
+/* Stop it: wake sleeping handlers, close every connection, join every thread, free. */
+void reftam_httpd_stop(reftam_httpd *srv);
+
+unsigned short reftam_httpd_port(const reftam_httpd *srv);
+
+/* "http(s)://127.0.0.1:<port>/tam" */
+const char *reftam_httpd_url(const reftam_httpd *srv);
+
+/* TCP connections accepted so far. */
+unsigned reftam_httpd_connections(reftam_httpd *srv);
+
+/* Requests answered (or being answered) so far. */
+unsigned reftam_httpd_requests(reftam_httpd *srv);
+
+/* Copy the record of request i. 0 on success, -1 when there is no such record. */
+int reftam_httpd_record(reftam_httpd *srv, unsigned i, reftam_httpd_entry *out);
+
+/* Sleep up to ms; returns 0 early when the server is stopping, else 1. */
+int reftam_httpd_sleep(reftam_httpd *srv, unsigned ms);
+
+/* ---- script.c --------------------------------------------------------------------- */
+
+/*
+ * Scripted answers with fault injection for the front end: the transport tests' TAM,
+ * and the fault machinery under reftam_server's fault options. A script is a list of
+ * steps; request i gets step min(i, n - 1), so a one-step script answers every request
+ * alike ("503 forever") and [503, 200] is "503, then success". Separate from httpd.c so
+ * that the front end serves the reference TAM without carrying the faults.
+ */
+
+typedef enum reftam_step_fault {
+    REFTAM_STEP_NO_FAULT = 0,
+    REFTAM_STEP_DROP_MID_BODY,   /* announce body_len, send half of it, close */
+    REFTAM_STEP_ENDLESS_CHUNKED, /* a chunked body that never ends (filler bytes) */
+    REFTAM_STEP_STALL_MID_BODY   /* send half of the body, then nothing for delay_ms */
+} reftam_step_fault;
+
+typedef struct reftam_step {
+    unsigned status;
+    const char *content_type;  /* NULL: no Content-Type */
+    const char *body;          /* NULL: empty */
+    size_t body_len;           /* 0 with a body: strlen(body) */
+    const char *location;      /* Location header (redirects) */
+    const char *header_name;   /* one more header, e.g. "Retry-After" */
+    const char *header_value;
+    unsigned delay_ms;         /* before anything is sent ("stall": longer than the
+                                * client's patience); the stall of STALL_MID_BODY */
+    reftam_step_fault fault;
+} reftam_step;
+
+typedef struct reftam_script {
+    const reftam_step *steps;
+    size_t n;
+} reftam_script;
+
+/* The handler to give reftam_httpd_config (user = the reftam_script, which must outlive the
+ * server). */
+void reftam_script_handler(void *user, reftam_httpd *srv, const reftam_httpd_request *req,
+                           reftam_httpd_response *out);
+
+/* Start a server (TLS when cert and key are given) that plays script. 0 on success. */
+int reftam_script_serve(const reftam_script *script, const char *cert_pem, const char *key_pem,
+                        reftam_httpd **out);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * The reference TAM's HTTP front end: test/support/tam_server (libmicrohttpd, the
+ * The reference TAM served over HTTP: the front end of httpd.c (libmicrohttpd, the
  * PROFILE P10 rules: 405/406/415 and the security headers) calling reftam_handle(), the
- * fault-injection options on top of tam_script's fault machinery, and the canned replay
+ * fault-injection options on top of script.c's fault machinery, and the canned replay
  * mode of the benchmarks.
  */
 #include <pthread.h>
@@ -11,18 +11,16 @@
 #include <time.h>
 
 #include "reftam.h"
-#include "support/tam_script.h"
-#include "support/tam_server.h"
 
 #define MEDIA_TYPE "application/otrp+json"
 /* OVERSIZE without a size: well above the agent's default 16 MiB cap. */
 #define OVERSIZE_DEFAULT ((uint64_t)32 * 1024 * 1024)
-/* Filler of the oversize body (printable, like tam_script's endless body). */
+/* Filler of the oversize body (printable, like reftam_script's endless body). */
 #define OVERSIZE_FILL 'x'
 #define GARBAGE_BODY "this is not an OTrP message \x01\x02"
 
 struct reftam_server {
-    tam_server *srv;
+    reftam_httpd *srv;
     reftam_server_config cfg;
     pthread_mutex_t lock; /* busy_ns and the canned figures */
     uint64_t busy_ns;
@@ -39,22 +37,22 @@ static uint64_t now_ns(void)
 }
 
 /* A reply whose body the response streams and frees afterwards; inner is the body
- * reader of a fault (tam_script), or NULL to stream the reply's body as it is. */
+ * reader of a fault (reftam_script), or NULL to stream the reply's body as it is. */
 typedef struct owned {
     reftam_reply reply;
-    tam_body_reader inner;
+    reftam_httpd_reader inner;
     void *inner_ctx;
     void (*inner_free)(void *ctx);
     uint64_t size; /* OVERSIZE */
 } owned;
 
-static ssize_t owned_read(void *ctx, tam_server *srv, uint64_t pos, char *buf, size_t max)
+static ssize_t owned_read(void *ctx, reftam_httpd *srv, uint64_t pos, char *buf, size_t max)
 {
     owned *o = ctx;
     if (o->inner != NULL)
         return o->inner(o->inner_ctx, srv, pos, buf, max);
     if (pos >= o->reply.body.len)
-        return TAM_BODY_END;
+        return REFTAM_BODY_END;
     size_t n = o->reply.body.len - (size_t)pos;
     if (n > max)
         n = max;
@@ -62,11 +60,11 @@ static ssize_t owned_read(void *ctx, tam_server *srv, uint64_t pos, char *buf, s
     return (ssize_t)n;
 }
 
-static ssize_t oversize_read(void *ctx, tam_server *srv, uint64_t pos, char *buf, size_t max)
+static ssize_t oversize_read(void *ctx, reftam_httpd *srv, uint64_t pos, char *buf, size_t max)
 {
     owned *o = ctx;
-    if (!tam_server_sleep(srv, 0) || pos >= o->size)
-        return TAM_BODY_ERROR;
+    if (!reftam_httpd_sleep(srv, 0) || pos >= o->size)
+        return REFTAM_BODY_ERROR;
     size_t n = o->size - pos < max ? (size_t)(o->size - pos) : max;
     memset(buf, OVERSIZE_FILL, n);
     return (ssize_t)n;
@@ -82,7 +80,7 @@ static void owned_free(void *ctx)
 }
 
 /* Hand the response a body the server streams from o (which it frees). */
-static void stream_owned(owned *o, tam_response *out)
+static void stream_owned(owned *o, reftam_httpd_response *out)
 {
     if (out->reader != NULL) { /* a fault's reader: wrap it so that o is freed after */
         o->inner = out->reader;
@@ -104,11 +102,11 @@ static void stream_owned(owned *o, tam_response *out)
 }
 
 /* Answer with the fault instead of the TAM's reply (o->reply). */
-static void apply_fault(reftam_server *rs, tam_server *srv, const tam_request *req, owned *o,
-                        tam_response *out)
+static void apply_fault(reftam_server *rs, reftam_httpd *srv, const reftam_httpd_request *req,
+                        owned *o, reftam_httpd_response *out)
 {
     const reftam_fault *f = &rs->cfg.fault;
-    tam_step step;
+    reftam_step step;
     memset(&step, 0, sizeof step);
     step.status = o->reply.status == 200 ? 200 : o->reply.status;
     step.content_type = o->reply.content_type;
@@ -121,10 +119,10 @@ static void apply_fault(reftam_server *rs, tam_server *srv, const tam_request *r
         step.delay_ms = f->delay_ms;
         break;
     case REFTAM_FAULT_DROP:
-        step.fault = TAM_FAULT_DROP_MID_BODY;
+        step.fault = REFTAM_STEP_DROP_MID_BODY;
         break;
     case REFTAM_FAULT_STALL:
-        step.fault = TAM_FAULT_STALL_MID_BODY;
+        step.fault = REFTAM_STEP_STALL_MID_BODY;
         step.delay_ms = f->delay_ms;
         break;
     case REFTAM_FAULT_500:
@@ -136,7 +134,7 @@ static void apply_fault(reftam_server *rs, tam_server *srv, const tam_request *r
         break;
     case REFTAM_FAULT_302:
         step.status = 302;
-        step.location = tam_server_url(srv);
+        step.location = reftam_httpd_url(srv);
         step.content_type = NULL;
         step.body = NULL;
         step.body_len = 0;
@@ -155,7 +153,7 @@ static void apply_fault(reftam_server *rs, tam_server *srv, const tam_request *r
         return;
     case REFTAM_FAULT_ENDLESS:
         step.content_type = MEDIA_TYPE;
-        step.fault = TAM_FAULT_ENDLESS_CHUNKED;
+        step.fault = REFTAM_STEP_ENDLESS_CHUNKED;
         break;
     case REFTAM_FAULT_GARBAGE:
         step.content_type = MEDIA_TYPE;
@@ -163,8 +161,8 @@ static void apply_fault(reftam_server *rs, tam_server *srv, const tam_request *r
         step.body_len = 0;
         break;
     }
-    tam_script script = {&step, 1};
-    tam_script_handler(&script, srv, req, out);
+    reftam_script script = {&step, 1};
+    reftam_script_handler(&script, srv, req, out);
     if (out->body != NULL && out->body != (const void *)o->reply.body.data) {
         /* A constant body of the fault: no need to keep o. */
         owned_free(o);
@@ -173,7 +171,8 @@ static void apply_fault(reftam_server *rs, tam_server *srv, const tam_request *r
     stream_owned(o, out);
 }
 
-static void canned_answer(reftam_server *rs, const tam_request *req, tam_response *out)
+static void canned_answer(reftam_server *rs, const reftam_httpd_request *req,
+                          reftam_httpd_response *out)
 {
     const reftam_canned *c = rs->cfg.canned;
     pthread_mutex_lock(&rs->lock); /* sessions are sequential in canned mode */
@@ -209,7 +208,8 @@ static void canned_answer(reftam_server *rs, const tam_request *req, tam_respons
     }
 }
 
-static void on_post(void *user, tam_server *srv, const tam_request *req, tam_response *out)
+static void on_post(void *user, reftam_httpd *srv, const reftam_httpd_request *req,
+                    reftam_httpd_response *out)
 {
     reftam_server *rs = user;
     uint64_t t0 = now_ns();
@@ -253,7 +253,7 @@ int reftam_server_start(const reftam_server_config *cfg, reftam_server **out)
         return -1;
     rs->cfg = *cfg;
     pthread_mutex_init(&rs->lock, NULL);
-    tam_server_config sc;
+    reftam_httpd_config sc;
     memset(&sc, 0, sizeof sc);
     sc.handler = on_post;
     sc.user = rs;
@@ -261,7 +261,7 @@ int reftam_server_start(const reftam_server_config *cfg, reftam_server **out)
     sc.tls_cert_pem = cfg->tls_cert_pem;
     sc.tls_key_pem = cfg->tls_key_pem;
     sc.port = cfg->port;
-    if (tam_server_start(&sc, &rs->srv) != 0) {
+    if (reftam_httpd_start(&sc, &rs->srv) != 0) {
         pthread_mutex_destroy(&rs->lock);
         free(rs);
         return -1;
@@ -274,24 +274,24 @@ void reftam_server_stop(reftam_server *rs)
 {
     if (rs == NULL)
         return;
-    tam_server_stop(rs->srv);
+    reftam_httpd_stop(rs->srv);
     pthread_mutex_destroy(&rs->lock);
     free(rs);
 }
 
 const char *reftam_server_url(const reftam_server *rs)
 {
-    return tam_server_url(rs->srv);
+    return reftam_httpd_url(rs->srv);
 }
 
 unsigned reftam_server_connections(reftam_server *rs)
 {
-    return tam_server_connections(rs->srv);
+    return reftam_httpd_connections(rs->srv);
 }
 
 unsigned reftam_server_requests(reftam_server *rs)
 {
-    return tam_server_requests(rs->srv);
+    return reftam_httpd_requests(rs->srv);
 }
 
 uint64_t reftam_server_busy_ns(reftam_server *rs)

@@ -1,7 +1,7 @@
 /*
  * Tests of lib/http, the TAM transport, against the loopback TAM front end
- * (test/support/tam_server.c) playing scripted answers and faults
- * (test/support/tam_script.c). TLS material is made fresh per run by
+ * (tam/httpd.c) playing scripted answers and faults
+ * (tam/script.c). TLS material is made fresh per run by
  * scripts/pki-test.sh (found through $OTRP_SRCDIR, default: the current directory).
  *
  * $OTRP_HTTP_THREADS sets the thread count of the parallel test (default 4; the
@@ -26,8 +26,7 @@
 
 #include "http/http.h"
 #include "otrp/otrp.h"
-#include "support/tam_script.h"
-#include "support/tam_server.h"
+#include "reftam.h"
 
 #define OTRP_CT OTRP__HTTP_MEDIA_TYPE
 #define MSG "{\"GetDeviceStateResponse\":[{\"GetDeviceTEEStateResponse\":\"x\"}]}"
@@ -119,8 +118,8 @@ static int group_teardown(void **state)
 /* ---- fixture: one server, one transport ---- */
 
 struct fx {
-    tam_script script;
-    tam_server *srv;
+    reftam_script script;
+    reftam_httpd *srv;
     otrp__http_settings s;
     otrp__http *t;
     otrp_buf resp;
@@ -141,12 +140,12 @@ static void fx_init(struct fx *f)
 }
 
 /* Serve steps; plain HTTP unless cert and key are given. */
-static void fx_serve(struct fx *f, const tam_step *steps, size_t n, const char *cert,
+static void fx_serve(struct fx *f, const reftam_step *steps, size_t n, const char *cert,
                      const char *key)
 {
     f->script.steps = steps;
     f->script.n = n;
-    assert_int_equal(tam_script_serve(&f->script, cert, key, &f->srv), 0);
+    assert_int_equal(reftam_script_serve(&f->script, cert, key, &f->srv), 0);
 }
 
 static otrp_status fx_post_to(struct fx *f, const char *uri, const void *body, size_t len)
@@ -161,13 +160,13 @@ static otrp_status fx_post_to(struct fx *f, const char *uri, const void *body, s
 
 static otrp_status fx_post(struct fx *f, const char *body)
 {
-    return fx_post_to(f, tam_server_url(f->srv), body, body != NULL ? strlen(body) : 0);
+    return fx_post_to(f, reftam_httpd_url(f->srv), body, body != NULL ? strlen(body) : 0);
 }
 
 static void fx_done(struct fx *f)
 {
     otrp__http_free(f->t);
-    tam_server_stop(f->srv);
+    reftam_httpd_stop(f->srv);
     otrp_buf_free(&f->resp);
 }
 
@@ -192,10 +191,10 @@ static void check_status(otrp_status got, otrp_status want, const char *detail,
 #define assert_status(f, got, want) \
     check_status(got, want, (f)->info.detail, __FILE__, __LINE__)
 
-static tam_record record_of(struct fx *f, unsigned i)
+static reftam_httpd_entry record_of(struct fx *f, unsigned i)
 {
-    tam_record r;
-    assert_int_equal(tam_server_record(f->srv, i, &r), 0);
+    reftam_httpd_entry r;
+    assert_int_equal(reftam_httpd_record(f->srv, i, &r), 0);
     return r;
 }
 
@@ -239,14 +238,14 @@ static void test_http_uri_check(void **state)
 static void test_http_plain_refused_without_allow_http(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204}};
+    static const reftam_step steps[] = {{.status = 204}};
     struct fx f;
     fx_init(&f);
     f.s.allow_http = 0;
     fx_serve(&f, steps, 1, NULL, NULL);
     assert_status(&f, fx_post(&f, MSG), OTRP_ERR_HTTP_INSECURE);
     assert_detail(&f, "allow_http");
-    assert_int_equal(tam_server_connections(f.srv), 0); /* no network activity */
+    assert_int_equal(reftam_httpd_connections(f.srv), 0); /* no network activity */
     assert_int_equal(f.info.attempts, 0);
     fx_done(&f);
 }
@@ -254,7 +253,7 @@ static void test_http_plain_refused_without_allow_http(void **state)
 static void test_http_plain_allowed(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204}};
+    static const reftam_step steps[] = {{.status = 204}};
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
@@ -268,19 +267,19 @@ static void test_http_uri_change_takes_effect(void **state)
 {
     (void)state;
     /* The transport caches the checked URI: a new one must be checked and used. */
-    static const tam_step steps[] = {{.status = 204}};
+    static const reftam_step steps[] = {{.status = 204}};
     struct fx f, g;
     fx_init(&f);
     fx_init(&g);
     fx_serve(&f, steps, 1, NULL, NULL);
     fx_serve(&g, steps, 1, NULL, NULL);
     assert_status(&f, fx_post(&f, MSG), OTRP_OK);
-    assert_status(&f, fx_post_to(&f, tam_server_url(g.srv), MSG, strlen(MSG)), OTRP_OK);
+    assert_status(&f, fx_post_to(&f, reftam_httpd_url(g.srv), MSG, strlen(MSG)), OTRP_OK);
     assert_status(&f, fx_post_to(&f, "https://", MSG, strlen(MSG)), OTRP_ERR_BAD_URI);
     assert_detail(&f, "malformed");
     assert_status(&f, fx_post(&f, MSG), OTRP_OK);
-    assert_int_equal(tam_server_requests(f.srv), 2);
-    assert_int_equal(tam_server_requests(g.srv), 1);
+    assert_int_equal(reftam_httpd_requests(f.srv), 2);
+    assert_int_equal(reftam_httpd_requests(g.srv), 1);
     fx_done(&f);
     fx_done(&g);
 }
@@ -290,13 +289,13 @@ static void test_http_uri_change_takes_effect(void **state)
 static void test_http_empty_post_has_accept_and_no_content_type(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204}};
+    static const reftam_step steps[] = {{.status = 204}};
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
     assert_status(&f, fx_post(&f, NULL), OTRP_OK);
     assert_int_equal(f.resp.len, 0); /* 204: the TAM has nothing more */
-    tam_record r = record_of(&f, 0);
+    reftam_httpd_entry r = record_of(&f, 0);
     assert_string_equal(r.method, "POST");
     assert_true(r.has_accept);
     assert_string_equal(r.accept, OTRP_CT);
@@ -309,7 +308,7 @@ static void test_http_empty_post_has_accept_and_no_content_type(void **state)
 static void test_http_message_post_has_accept_and_content_type(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 200, .content_type = OTRP_CT "; charset=utf-8", .body = ANSWER}};
     struct fx f;
     fx_init(&f);
@@ -317,7 +316,7 @@ static void test_http_message_post_has_accept_and_content_type(void **state)
     assert_status(&f, fx_post(&f, MSG), OTRP_OK);
     assert_int_equal(f.resp.len, strlen(ANSWER));
     assert_memory_equal(f.resp.data, ANSWER, strlen(ANSWER));
-    tam_record r = record_of(&f, 0);
+    reftam_httpd_entry r = record_of(&f, 0);
     assert_string_equal(r.method, "POST");
     assert_string_equal(r.accept, OTRP_CT);
     assert_true(r.has_content_type);
@@ -334,7 +333,7 @@ static void test_http_large_post_has_no_expect(void **state)
 {
     (void)state;
     /* libcurl adds "Expect: 100-continue" to POSTs over 1 MiB unless told not to. */
-    static const tam_step steps[] = {{.status = 204}};
+    static const reftam_step steps[] = {{.status = 204}};
     size_t len = (size_t)3 * 1024 * 1024 / 2;
     char *big = malloc(len);
     assert_non_null(big);
@@ -342,8 +341,8 @@ static void test_http_large_post_has_no_expect(void **state)
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
-    assert_status(&f, fx_post_to(&f, tam_server_url(f.srv), big, len), OTRP_OK);
-    tam_record r = record_of(&f, 0);
+    assert_status(&f, fx_post_to(&f, reftam_httpd_url(f.srv), big, len), OTRP_OK);
+    reftam_httpd_entry r = record_of(&f, 0);
     assert_false(r.has_expect);
     assert_int_equal(r.body_len, len);
     assert_string_equal(r.content_type, OTRP_CT);
@@ -355,7 +354,7 @@ static void test_http_large_post_has_no_expect(void **state)
 static void test_http_200_empty_ends_session(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 200}};
+    static const reftam_step steps[] = {{.status = 200}};
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
@@ -368,7 +367,7 @@ static void test_http_200_empty_ends_session(void **state)
 static void test_http_media_type_case_and_parameters_ignored(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 200, .content_type = " Application/OTrP+JSON ;charset=\"x\"", .body = ANSWER}};
     struct fx f;
     fx_init(&f);
@@ -381,7 +380,7 @@ static void test_http_media_type_case_and_parameters_ignored(void **state)
 static void test_http_wrong_content_type(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 200, .content_type = "application/json", .body = ANSWER},
         {.status = 200, .body = ANSWER},
         {.status = 200, .content_type = "application/otrp+jsonx", .body = ANSWER}};
@@ -403,7 +402,7 @@ static void test_http_garbage_body_passed_through(void **state)
     (void)state;
     /* Content is the agent's business: the transport hands over any bytes, NULs too. */
     static const char garbage[] = "\x00\xff{\"not json\x01\x02\x00zz";
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 200, .content_type = OTRP_CT, .body = garbage, .body_len = sizeof garbage}};
     struct fx f;
     fx_init(&f);
@@ -417,7 +416,7 @@ static void test_http_garbage_body_passed_through(void **state)
 static void test_http_cookies_not_returned(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 200, .content_type = OTRP_CT, .body = ANSWER, .header_name = "Set-Cookie",
          .header_value = "session=abc; Path=/"},
         {.status = 204}};
@@ -435,7 +434,7 @@ static void test_http_cookies_not_returned(void **state)
 static void test_http_500_fails_without_retry(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 500, .content_type = "text/plain", .body = "boom"}};
     struct fx f;
     fx_init(&f);
@@ -444,7 +443,7 @@ static void test_http_500_fails_without_retry(void **state)
     assert_detail(&f, "HTTP status 500");
     assert_int_equal(f.info.http_code, 500);
     assert_int_equal(f.info.attempts, 1);
-    assert_int_equal(tam_server_requests(f.srv), 1);
+    assert_int_equal(reftam_httpd_requests(f.srv), 1);
     assert_int_equal(f.resp.len, 0);
     fx_done(&f);
 }
@@ -452,8 +451,8 @@ static void test_http_500_fails_without_retry(void **state)
 static void test_http_500_with_endless_body_is_still_a_status_error(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
-        {.status = 500, .content_type = "text/html", .fault = TAM_FAULT_ENDLESS_CHUNKED}};
+    static const reftam_step steps[] = {
+        {.status = 500, .content_type = "text/html", .fault = REFTAM_STEP_ENDLESS_CHUNKED}};
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
@@ -470,7 +469,7 @@ static void test_http_500_with_oversize_body_is_still_a_status_error(void **stat
     assert_non_null(big);
     memset(big, 'e', TEST_CAP + 1);
     big[TEST_CAP + 1] = '\0';
-    tam_step steps[] = {{.status = 500, .content_type = "text/plain", .body = big}};
+    reftam_step steps[] = {{.status = 500, .content_type = "text/plain", .body = big}};
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
@@ -483,7 +482,7 @@ static void test_http_500_with_oversize_body_is_still_a_status_error(void **stat
 static void test_http_503_then_200_is_retried(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 503}, {.status = 200, .content_type = OTRP_CT, .body = ANSWER}};
     struct fx f;
     fx_init(&f);
@@ -492,7 +491,7 @@ static void test_http_503_then_200_is_retried(void **state)
     assert_int_equal(f.info.attempts, 2);
     assert_int_equal(f.resp.len, strlen(ANSWER));
     /* the retry carries the same message */
-    tam_record r = record_of(&f, 1);
+    reftam_httpd_entry r = record_of(&f, 1);
     assert_int_equal(r.body_len, strlen(MSG));
     assert_true(r.has_content_type);
     fx_done(&f);
@@ -501,7 +500,7 @@ static void test_http_503_then_200_is_retried(void **state)
 static void test_http_503_forever_gives_up(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 503}};
+    static const reftam_step steps[] = {{.status = 503}};
     struct fx f;
     fx_init(&f);
     f.s.http_retries = 2;
@@ -510,7 +509,7 @@ static void test_http_503_forever_gives_up(void **state)
     assert_detail(&f, "HTTP status 503");
     assert_detail(&f, "after 3 attempts");
     assert_int_equal(f.info.attempts, 3);
-    assert_int_equal(tam_server_requests(f.srv), 3);
+    assert_int_equal(reftam_httpd_requests(f.srv), 3);
     /* backoff 20 ms then 40 ms */
     assert_true(f.elapsed_ms >= 60);
     fx_done(&f);
@@ -519,7 +518,7 @@ static void test_http_503_forever_gives_up(void **state)
 static void test_http_503_retry_after_honoured(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 503, .header_name = "Retry-After", .header_value = "1"},
         {.status = 204}};
     struct fx f;
@@ -534,7 +533,7 @@ static void test_http_503_retry_after_honoured(void **state)
 static void test_http_503_long_retry_after_not_retried(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 503, .header_name = "Retry-After", .header_value = "3600"},
         {.status = 204}};
     struct fx f;
@@ -543,14 +542,14 @@ static void test_http_503_long_retry_after_not_retried(void **state)
     assert_status(&f, fx_post(&f, MSG), OTRP_ERR_HTTP_STATUS);
     assert_detail(&f, "retry after 3600 s");
     assert_int_equal(f.info.attempts, 1);
-    assert_int_equal(tam_server_requests(f.srv), 1);
+    assert_int_equal(reftam_httpd_requests(f.srv), 1);
     fx_done(&f);
 }
 
 static void test_http_302_not_followed(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 302, .location = "https://elsewhere.example/tam"},
         {.status = 204}};
     struct fx f;
@@ -559,7 +558,7 @@ static void test_http_302_not_followed(void **state)
     assert_status(&f, fx_post(&f, MSG), OTRP_ERR_HTTP_REDIRECT);
     assert_detail(&f, "302");
     assert_detail(&f, "https://elsewhere.example/tam");
-    assert_int_equal(tam_server_requests(f.srv), 1);
+    assert_int_equal(reftam_httpd_requests(f.srv), 1);
     assert_int_equal(f.info.attempts, 1);
     fx_done(&f);
 }
@@ -568,13 +567,13 @@ static void test_http_connect_refused_retried_then_fails(void **state)
 {
     (void)state;
     /* A port that was just free: start a server, note its URL, stop it. */
-    static const tam_step steps[] = {{.status = 204}};
+    static const reftam_step steps[] = {{.status = 204}};
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
     char url[64];
-    snprintf(url, sizeof url, "%s", tam_server_url(f.srv));
-    tam_server_stop(f.srv);
+    snprintf(url, sizeof url, "%s", reftam_httpd_url(f.srv));
+    reftam_httpd_stop(f.srv);
     f.srv = NULL;
     f.s.http_retries = 1;
     assert_status(&f, fx_post_to(&f, url, MSG, strlen(MSG)), OTRP_ERR_HTTP_CONNECT);
@@ -588,8 +587,8 @@ static void test_http_connect_refused_retried_then_fails(void **state)
 static void test_http_connection_dropped_mid_body(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = ANSWER,
-                                      .fault = TAM_FAULT_DROP_MID_BODY}};
+    static const reftam_step steps[] = {{.status = 200, .content_type = OTRP_CT,
+                                         .body = ANSWER, .fault = REFTAM_STEP_DROP_MID_BODY}};
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
@@ -603,7 +602,7 @@ static void test_http_connection_dropped_mid_body(void **state)
 static void test_http_stall_before_headers(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204, .delay_ms = 8000}};
+    static const reftam_step steps[] = {{.status = 204, .delay_ms = 8000}};
     struct fx f;
     fx_init(&f);
     f.s.stall_timeout_ms = TEST_STALL_MS;
@@ -620,8 +619,9 @@ static void test_http_stall_before_headers(void **state)
 static void test_http_stall_mid_body(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = ANSWER,
-                                      .delay_ms = 8000, .fault = TAM_FAULT_STALL_MID_BODY}};
+    static const reftam_step steps[] = {{.status = 200, .content_type = OTRP_CT,
+                                         .body = ANSWER, .delay_ms = 8000,
+                                         .fault = REFTAM_STEP_STALL_MID_BODY}};
     struct fx f;
     fx_init(&f);
     f.s.stall_timeout_ms = TEST_STALL_MS;
@@ -639,7 +639,7 @@ static void test_http_stall_mid_body(void **state)
 static void test_http_exchange_timeout(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204, .delay_ms = 8000}};
+    static const reftam_step steps[] = {{.status = 204, .delay_ms = 8000}};
     struct fx f;
     fx_init(&f);
     f.s.http_timeout_ms = 500;
@@ -654,8 +654,8 @@ static void test_http_exchange_timeout(void **state)
 static void test_http_endless_chunked_body_cut_at_cap(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {
-        {.status = 200, .content_type = OTRP_CT, .fault = TAM_FAULT_ENDLESS_CHUNKED}};
+    static const reftam_step steps[] = {
+        {.status = 200, .content_type = OTRP_CT, .fault = REFTAM_STEP_ENDLESS_CHUNKED}};
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
@@ -673,7 +673,7 @@ static void test_http_oversize_content_length_refused(void **state)
     assert_non_null(big);
     memset(big, 'a', TEST_CAP + 1);
     big[TEST_CAP + 1] = '\0';
-    tam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = big}};
+    reftam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = big}};
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
@@ -687,7 +687,7 @@ static void test_http_oversize_content_length_refused(void **state)
 static void test_http_response_max_of_caller_wins(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = ANSWER}};
+    static const reftam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = ANSWER}};
     struct fx f;
     fx_init(&f);
     f.resp.max = 8;
@@ -703,7 +703,7 @@ static void test_http_response_max_of_caller_wins(void **state)
 
 static void keepalive_run(const char *cert, const char *key)
 {
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 200, .content_type = OTRP_CT, .body = ANSWER},
         {.status = 200, .content_type = OTRP_CT, .body = ANSWER},
         {.status = 204}};
@@ -718,8 +718,8 @@ static void keepalive_run(const char *cert, const char *key)
     assert_status(&f, fx_post(&f, MSG), OTRP_OK);
     assert_int_equal(f.info.new_connections, 0);
     assert_int_equal(f.resp.len, 0);
-    assert_int_equal(tam_server_requests(f.srv), 3);
-    assert_int_equal(tam_server_connections(f.srv), 1);
+    assert_int_equal(reftam_httpd_requests(f.srv), 3);
+    assert_int_equal(reftam_httpd_connections(f.srv), 1);
     for (unsigned i = 0; i < 3; i++)
         assert_int_equal(record_of(&f, i).connection, 1);
     fx_done(&f);
@@ -741,25 +741,25 @@ static void test_http_server_closed_idle_connection_is_replaced(void **state)
 {
     (void)state;
     /* A TAM that closes idle connections while the TEE works on the next message. */
-    static const tam_step steps[] = {
+    static const reftam_step steps[] = {
         {.status = 200, .content_type = OTRP_CT, .body = ANSWER}, {.status = 204}};
-    static const tam_script script = {steps, 2};
-    tam_server_config cfg;
+    static const reftam_script script = {steps, 2};
+    reftam_httpd_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.handler = tam_script_handler;
+    cfg.handler = reftam_script_handler;
     cfg.user = (void *)(uintptr_t)&script;
     cfg.media_type = OTRP_CT;
     cfg.idle_timeout_s = 1;
     struct fx f;
     fx_init(&f);
-    assert_int_equal(tam_server_start(&cfg, &f.srv), 0);
+    assert_int_equal(reftam_httpd_start(&cfg, &f.srv), 0);
     assert_status(&f, fx_post(&f, NULL), OTRP_OK);
     struct timespec pause = {1, 600 * 1000000L};
     nanosleep(&pause, NULL);
     assert_status(&f, fx_post(&f, MSG), OTRP_OK);
     assert_int_equal(f.info.attempts, 1);
     assert_int_equal(f.info.new_connections, 1);
-    assert_int_equal(tam_server_connections(f.srv), 2);
+    assert_int_equal(reftam_httpd_connections(f.srv), 2);
     assert_int_equal(record_of(&f, 1).body_len, strlen(MSG));
     fx_done(&f);
 }
@@ -769,7 +769,7 @@ static void test_http_server_closed_idle_connection_is_replaced(void **state)
 static void tls_run(const char *cert, const char *key, const char *ca_file, const char *ca_blob,
                     const char *pins, otrp_status want, const char *needle)
 {
-    static const tam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = ANSWER}};
+    static const reftam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = ANSWER}};
     struct fx f;
     fx_init(&f);
     f.s.allow_http = 0;
@@ -784,7 +784,7 @@ static void tls_run(const char *cert, const char *key, const char *ca_file, cons
     if (want == OTRP_OK) {
         assert_int_equal(f.resp.len, strlen(ANSWER));
     } else {
-        assert_int_equal(tam_server_requests(f.srv), 0); /* nothing reached the server */
+        assert_int_equal(reftam_httpd_requests(f.srv), 0); /* nothing reached the server */
         assert_int_equal(f.info.attempts, 1);
     }
     fx_done(&f);
@@ -848,11 +848,11 @@ static void test_https_unreadable_ca_file(void **state)
 static void test_https_tls11_server_refused(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204}};
-    static const tam_script script = {steps, 1};
-    tam_server_config cfg;
+    static const reftam_step steps[] = {{.status = 204}};
+    static const reftam_script script = {steps, 1};
+    reftam_httpd_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    cfg.handler = tam_script_handler;
+    cfg.handler = reftam_script_handler;
     cfg.user = (void *)(uintptr_t)&script;
     cfg.tls_cert_pem = pem_server;
     cfg.tls_key_pem = pem_server_key;
@@ -860,11 +860,11 @@ static void test_https_tls11_server_refused(void **state)
     struct fx f;
     fx_init(&f);
     f.s.ca_file = path_ca;
-    assert_int_equal(tam_server_start(&cfg, &f.srv), 0);
+    assert_int_equal(reftam_httpd_start(&cfg, &f.srv), 0);
     assert_status(&f, fx_post(&f, MSG), OTRP_ERR_TLS);
     assert_detail(&f, "TLS handshake");
     print_message("TLS 1.1 server: %s\n", f.info.detail);
-    assert_int_equal(tam_server_requests(f.srv), 0);
+    assert_int_equal(reftam_httpd_requests(f.srv), 0);
     fx_done(&f);
 }
 
@@ -872,13 +872,13 @@ static void test_https_plain_server(void **state)
 {
     (void)state;
     /* An https URI to a plain HTTP port: the handshake fails. */
-    static const tam_step steps[] = {{.status = 204}};
+    static const reftam_step steps[] = {{.status = 204}};
     struct fx f;
     fx_init(&f);
     f.s.ca_file = path_ca;
     fx_serve(&f, steps, 1, NULL, NULL);
     char url[64];
-    snprintf(url, sizeof url, "https://127.0.0.1:%u/tam", (unsigned)tam_server_port(f.srv));
+    snprintf(url, sizeof url, "https://127.0.0.1:%u/tam", (unsigned)reftam_httpd_port(f.srv));
     assert_status(&f, fx_post_to(&f, url, MSG, strlen(MSG)), OTRP_ERR_TLS);
     assert_detail(&f, "TLS handshake");
     fx_done(&f);
@@ -982,7 +982,7 @@ static void *cancel_later(void *arg)
 static void test_http_cancel_from_another_thread(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204, .delay_ms = 8000}, {.status = 204}};
+    static const reftam_step steps[] = {{.status = 204, .delay_ms = 8000}, {.status = 204}};
     volatile int cancel = 0;
     struct fx f;
     fx_init(&f);
@@ -1002,43 +1002,43 @@ static void test_http_cancel_from_another_thread(void **state)
     __atomic_store_n(&cancel, 0, __ATOMIC_RELEASE);
     assert_status(&f, fx_post(&f, MSG), OTRP_OK);
     assert_int_equal(f.info.new_connections, 1);
-    assert_int_equal(tam_server_connections(f.srv), 2);
+    assert_int_equal(reftam_httpd_connections(f.srv), 2);
     fx_done(&f);
 }
 
 static void test_http_cancel_before_start(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204}};
+    static const reftam_step steps[] = {{.status = 204}};
     volatile int cancel = 1;
     struct fx f;
     fx_init(&f);
     f.s.cancel = &cancel;
     fx_serve(&f, steps, 1, NULL, NULL);
     assert_status(&f, fx_post(&f, MSG), OTRP_ERR_CANCELLED);
-    assert_int_equal(tam_server_connections(f.srv), 0);
+    assert_int_equal(reftam_httpd_connections(f.srv), 0);
     fx_done(&f);
 }
 
 static void test_http_body_inside_response_refused(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 204}};
+    static const reftam_step steps[] = {{.status = 204}};
     struct fx f;
     fx_init(&f);
     fx_serve(&f, steps, 1, NULL, NULL);
     assert_int_equal(otrp_buf_append_str(&f.resp, MSG), OTRP_OK);
-    assert_status(&f, fx_post_to(&f, tam_server_url(f.srv), f.resp.data + 1, 4),
+    assert_status(&f, fx_post_to(&f, reftam_httpd_url(f.srv), f.resp.data + 1, 4),
                   OTRP_ERR_INVALID_ARG);
     assert_detail(&f, "response buffer");
-    assert_int_equal(tam_server_requests(f.srv), 0);
+    assert_int_equal(reftam_httpd_requests(f.srv), 0);
     fx_done(&f);
 }
 
 static void test_http_cancel_during_backoff(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 503}};
+    static const reftam_step steps[] = {{.status = 503}};
     volatile int cancel = 0;
     struct fx f;
     fx_init(&f);
@@ -1090,7 +1090,7 @@ static void *worker_main(void *arg)
 static void test_http_parallel_transports(void **state)
 {
     (void)state;
-    static const tam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = ANSWER}};
+    static const reftam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = ANSWER}};
     const char *env = getenv("OTRP_HTTP_THREADS");
     unsigned n = env != NULL ? (unsigned)strtoul(env, NULL, 10) : 4u;
     if (n == 0 || n > 64)
@@ -1105,7 +1105,7 @@ static void test_http_parallel_transports(void **state)
     pthread_t threads[64];
     for (unsigned i = 0; i < n; i++) {
         int tls = i % 2;
-        workers[i] = (struct worker){tam_server_url(tls ? g.srv : f.srv),
+        workers[i] = (struct worker){reftam_httpd_url(tls ? g.srv : f.srv),
                                      tls ? path_ca : NULL, OTRP_OK, 0};
         assert_int_equal(pthread_create(&threads[i], NULL, worker_main, &workers[i]), 0);
     }
@@ -1116,10 +1116,10 @@ static void test_http_parallel_transports(void **state)
         assert_int_equal(workers[i].connections, 1); /* keep-alive per transport */
     }
     unsigned n_tls = n / 2;
-    assert_int_equal(tam_server_requests(f.srv), (n - n_tls) * PARALLEL_POSTS);
-    assert_int_equal(tam_server_connections(f.srv), n - n_tls);
-    assert_int_equal(tam_server_requests(g.srv), n_tls * PARALLEL_POSTS);
-    assert_int_equal(tam_server_connections(g.srv), n_tls);
+    assert_int_equal(reftam_httpd_requests(f.srv), (n - n_tls) * PARALLEL_POSTS);
+    assert_int_equal(reftam_httpd_connections(f.srv), n - n_tls);
+    assert_int_equal(reftam_httpd_requests(g.srv), n_tls * PARALLEL_POSTS);
+    assert_int_equal(reftam_httpd_connections(g.srv), n_tls);
     print_message("parallel: %u threads (%u HTTPS) x %d POSTs, one connection each\n", n,
                   n_tls, PARALLEL_POSTS);
     fx_done(&f);

@@ -18,8 +18,7 @@
 #include "otrp/otrp.h"
 #include "support/msg_build.h"
 #include "support/script_tee.h"
-#include "support/tam_script.h"
-#include "support/tam_server.h"
+#include "reftam.h"
 
 #define CT "application/otrp+json"
 #define TEE_ANSWER \
@@ -32,8 +31,8 @@
 struct fx {
     otrp_agent *agent;
     script_tee *tee;
-    tam_server *srv;
-    tam_script script;
+    reftam_httpd *srv;
+    reftam_script script;
     char *install; /* an InstallTARequest for the scripted TEE */
 };
 
@@ -65,19 +64,19 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     if (f->srv != NULL)
-        tam_server_stop(f->srv);
+        reftam_httpd_stop(f->srv);
     otrp_agent_free(f->agent);
     free(f->install);
     free(f);
     return 0;
 }
 
-static void serve(struct fx *f, const tam_step *steps, size_t n)
+static void serve(struct fx *f, const reftam_step *steps, size_t n)
 {
     f->script.steps = steps;
     f->script.n = n;
-    assert_int_equal(tam_script_serve(&f->script, NULL, NULL, &f->srv), 0);
-    f->tee->first_uri = tam_server_url(f->srv);
+    assert_int_equal(reftam_script_serve(&f->script, NULL, NULL, &f->srv), 0);
+    f->tee->first_uri = reftam_httpd_url(f->srv);
 }
 
 static void assert_detail(otrp_agent *agent, const char *needle)
@@ -103,7 +102,7 @@ static long long last_session_number(otrp_agent *agent, const char *field)
 static void test_session_install_round_trip(void **state)
 {
     struct fx *f = *state;
-    tam_step steps[] = {
+    reftam_step steps[] = {
         {.status = 200, .content_type = CT, .body = f->install},
         {.status = 204},
     };
@@ -112,18 +111,18 @@ static void test_session_install_round_trip(void **state)
     assert_string_equal(f->tee->last_taid, "ta-1");
     assert_string_equal(f->tee->last_hint, ""); /* no URI from the caller */
     assert_int_equal(f->tee->process_calls, 1);
-    assert_int_equal(tam_server_requests(f->srv), 2);
-    tam_record r;
-    assert_int_equal(tam_server_record(f->srv, 0, &r), 0);
+    assert_int_equal(reftam_httpd_requests(f->srv), 2);
+    reftam_httpd_entry r;
+    assert_int_equal(reftam_httpd_record(f->srv, 0, &r), 0);
     assert_string_equal(r.method, "POST");
     assert_int_equal(r.body_len, 0);
     assert_false(r.has_content_type); /* the empty first POST has no Content-Type */
     assert_string_equal(r.accept, CT);
-    assert_int_equal(tam_server_record(f->srv, 1, &r), 0);
+    assert_int_equal(reftam_httpd_record(f->srv, 1, &r), 0);
     assert_string_equal(r.content_type, CT);
     assert_int_equal(r.body_len, strlen(TEE_ANSWER));
     assert_memory_equal(r.body, TEE_ANSWER, r.body_len);
-    assert_int_equal(tam_server_connections(f->srv), 1); /* one connection per session */
+    assert_int_equal(reftam_httpd_connections(f->srv), 1); /* one connection per session */
     assert_int_equal(f->tee->process_error_calls, 0);
     assert_int_equal(last_session_number(f->agent, "round_trips"), 1);
     assert_int_equal(last_session_number(f->agent, "bytes_sent"), (long long)strlen(TEE_ANSWER));
@@ -133,25 +132,25 @@ static void test_session_install_round_trip(void **state)
 static void test_session_tee_message_first_and_caller_uri_wins(void **state)
 {
     struct fx *f = *state;
-    tam_step steps[] = {{.status = 204}};
+    reftam_step steps[] = {{.status = 204}};
     serve(f, steps, 1);
     f->tee->first_msg = TEE_ANSWER;
     f->tee->first_uri = "http://127.0.0.1:1/nowhere"; /* the caller's URI wins */
-    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", tam_server_url(f->srv)), OTRP_OK);
-    assert_string_equal(f->tee->last_hint, tam_server_url(f->srv));
-    tam_record r;
-    assert_int_equal(tam_server_record(f->srv, 0, &r), 0);
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", reftam_httpd_url(f->srv)), OTRP_OK);
+    assert_string_equal(f->tee->last_hint, reftam_httpd_url(f->srv));
+    reftam_httpd_entry r;
+    assert_int_equal(reftam_httpd_record(f->srv, 0, &r), 0);
     assert_int_equal(r.body_len, strlen(TEE_ANSWER));
 }
 
 static void test_session_tee_with_nothing_to_do(void **state)
 {
     struct fx *f = *state;
-    tam_step steps[] = {{.status = 500}};
+    reftam_step steps[] = {{.status = 500}};
     serve(f, steps, 1);
     f->tee->first_uri = NULL;
     assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_OK);
-    assert_int_equal(tam_server_requests(f->srv), 0);
+    assert_int_equal(reftam_httpd_requests(f->srv), 0);
 }
 
 static void test_session_no_tam_uri(void **state)
@@ -183,7 +182,8 @@ static void test_session_insecure_uri_refused_before_tee(void **state)
 static void test_session_http_error_calls_process_error(void **state)
 {
     struct fx *f = *state;
-    tam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install}, {.status = 500}};
+    reftam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install},
+                           {.status = 500}};
     serve(f, steps, 2);
     assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_HTTP_STATUS);
     assert_detail(f->agent, "POST #2: ");
@@ -194,7 +194,7 @@ static void test_session_http_error_calls_process_error(void **state)
 static void test_session_wrong_media_type_calls_process_error(void **state)
 {
     struct fx *f = *state;
-    tam_step steps[] = {{.status = 200, .content_type = "text/html", .body = "<html/>"}};
+    reftam_step steps[] = {{.status = 200, .content_type = "text/html", .body = "<html/>"}};
     serve(f, steps, 1);
     assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_HTTP_CONTENT_TYPE);
     assert_int_equal(f->tee->process_error_calls, 1);
@@ -204,7 +204,8 @@ static void test_session_wrong_media_type_calls_process_error(void **state)
 static void test_session_garbage_from_tam(void **state)
 {
     struct fx *f = *state;
-    tam_step steps[] = {{.status = 200, .content_type = CT, .body = "{\"InstallTARequest\": 5}"}};
+    reftam_step steps[] = {
+        {.status = 200, .content_type = CT, .body = "{\"InstallTARequest\": 5}"}};
     serve(f, steps, 1);
     assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_MSG_JWS);
     assert_detail(f->agent, "TAM message #1: value of 'InstallTARequest' is not a JWS object");
@@ -215,13 +216,14 @@ static void test_session_garbage_from_tam(void **state)
 static void test_session_tee_failure_answer_is_sent_then_reported(void **state)
 {
     struct fx *f = *state;
-    tam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install}, {.status = 204}};
+    reftam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install},
+                           {.status = 204}};
     serve(f, steps, 2);
     f->tee->answer = TEE_ANSWER_FAIL;
     assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_TEE_REPORTED);
     assert_detail(f->agent, "answered InstallTAResponse with status fail");
-    tam_record r;
-    assert_int_equal(tam_server_record(f->srv, 1, &r), 0);
+    reftam_httpd_entry r;
+    assert_int_equal(reftam_httpd_record(f->srv, 1, &r), 0);
     assert_memory_equal(r.body, TEE_ANSWER_FAIL, r.body_len); /* the TAM got it */
     assert_int_equal(f->tee->process_error_calls, 0);
 }
@@ -229,12 +231,13 @@ static void test_session_tee_failure_answer_is_sent_then_reported(void **state)
 static void test_session_busy_tee_gives_broker_error_to_tam(void **state)
 {
     struct fx *f = *state;
-    tam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install}, {.status = 204}};
+    reftam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install},
+                           {.status = 204}};
     serve(f, steps, 2);
     f->tee->busy_times = 100;
     assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_TEE_BUSY);
-    tam_record r;
-    assert_int_equal(tam_server_record(f->srv, 1, &r), 0);
+    reftam_httpd_entry r;
+    assert_int_equal(reftam_httpd_record(f->srv, 1, &r), 0);
     r.body[r.body_len < sizeof r.body ? r.body_len : sizeof r.body - 1] = '\0';
     assert_non_null(strstr((char *)r.body, "\"OTrPBrokerError\""));
     assert_non_null(strstr((char *)r.body, "\"errcode\":\"ERR_AGENT_TEE_BUSY\""));
@@ -244,10 +247,10 @@ static void test_session_busy_tee_gives_broker_error_to_tam(void **state)
 static void test_session_endless_tam_is_cut(void **state)
 {
     struct fx *f = *state;
-    tam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install}};
+    reftam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install}};
     serve(f, steps, 1); /* answers every POST with another request */
     assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_SESSION_FAILED);
-    assert_int_equal(tam_server_requests(f->srv), OTRP_MAX_ROUND_TRIPS);
+    assert_int_equal(reftam_httpd_requests(f->srv), OTRP_MAX_ROUND_TRIPS);
     assert_int_equal(f->tee->process_error_calls, 1);
 }
 
@@ -265,22 +268,22 @@ static void test_session_unrequest_and_policy_check(void **state)
     struct fx *f = *state;
     script_tee *second;
     assert_int_equal(otrp_agent_add_tee(f->agent, script_tee_new("Second TEE", &second)), OTRP_OK);
-    tam_step steps[] = {{.status = 204}};
+    reftam_step steps[] = {{.status = 204}};
     serve(f, steps, 1);
     assert_int_equal(otrp_agent_unrequest_ta(f->agent, "ta-9", NULL), OTRP_OK);
     assert_string_equal(f->tee->last_taid, "ta-9");
     assert_int_equal(second->first_calls, 0); /* the first TEE that supports it */
-    assert_int_equal(tam_server_requests(f->srv), 1);
+    assert_int_equal(reftam_httpd_requests(f->srv), 1);
     /* policy check: every TEE is asked; the second has nothing pending */
     assert_int_equal(otrp_agent_policy_check(f->agent, NULL), OTRP_OK);
     assert_int_equal(second->first_calls, 1);
-    assert_int_equal(tam_server_requests(f->srv), 2);
+    assert_int_equal(reftam_httpd_requests(f->srv), 2);
     /* a failing TEE does not stop the others; the first failure is returned */
     f->tee->first_status = OTRP_ERR_IO;
-    second->first_uri = tam_server_url(f->srv);
+    second->first_uri = reftam_httpd_url(f->srv);
     assert_int_equal(otrp_agent_policy_check(f->agent, NULL), OTRP_ERR_TEE_FAIL);
     assert_int_equal(second->first_calls, 2);
-    assert_int_equal(tam_server_requests(f->srv), 3);
+    assert_int_equal(reftam_httpd_requests(f->srv), 3);
 }
 
 struct progress_log {
@@ -310,15 +313,15 @@ static void test_session_progress_reports(void **state)
     assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("Primary TEE", &tee)), OTRP_OK);
     tee->answer = TEE_ANSWER;
     char *install = msg_make("InstallTARequest", "{\"InstallTATBSRequest\":{\"tee\":\"Primary TEE\"}}");
-    tam_step steps[] = {{.status = 200, .content_type = CT, .body = install}, {.status = 204}};
-    tam_script script = {steps, 2};
-    tam_server *srv;
-    assert_int_equal(tam_script_serve(&script, NULL, NULL, &srv), 0);
-    tee->first_uri = tam_server_url(srv);
+    reftam_step steps[] = {{.status = 200, .content_type = CT, .body = install}, {.status = 204}};
+    reftam_script script = {steps, 2};
+    reftam_httpd *srv;
+    assert_int_equal(reftam_script_serve(&script, NULL, NULL, &srv), 0);
+    tee->first_uri = reftam_httpd_url(srv);
     assert_int_equal(otrp_agent_request_ta(agent, "ta", NULL), OTRP_OK);
     /* TEE request, POST #1, TEE process, POST #2, done */
     assert_string_equal(log.stages, "01213");
-    tam_server_stop(srv);
+    reftam_httpd_stop(srv);
     otrp_agent_free(agent);
     free(install);
 }
@@ -334,7 +337,7 @@ static void *cancel_soon(void *arg)
 static void test_session_cancel_while_tam_stalls(void **state)
 {
     struct fx *f = *state;
-    tam_step steps[] = {{.status = 204, .delay_ms = 5000}};
+    reftam_step steps[] = {{.status = 204, .delay_ms = 5000}};
     serve(f, steps, 1);
     pthread_t thread;
     uint64_t start = otrp_monotonic_ms();

@@ -36,6 +36,8 @@
 #define SLACK_MS 1000u
 /* A cap small enough that the oversize and endless bodies hit it quickly. */
 #define SMALL_CAP ((size_t)1024 * 1024)
+/* Nothing listens on port 1 of the loopback: a connection there is refused at once. */
+#define DEAD_TAM_URI "https://127.0.0.1:1/tam"
 
 static char run_dir[512];     /* everything of this run */
 static char tam_dir[600];
@@ -424,6 +426,42 @@ static void test_tam_policy_check_installs_pending(void **state)
     assert_string_equal(tas, "ta2,");
     /* Nothing pending any more: the policy check has no session to run. */
     unsigned before = reftam_server_requests(f.srv);
+    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK);
+    assert_int_equal(reftam_server_requests(f.srv), before);
+    stop(&f);
+}
+
+/* otrp_agent_policy_check(agent, tam_uri): the TEE signals pending work with its own
+ * TAM URI; NULL uses that one, a caller's URI replaces it (PROFILE P10). Here the TEE's
+ * configured TAM is unreachable and the caller's is the live one. */
+static void test_tam_policy_check_caller_uri(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    char dir[700];
+    fresh_tee_uri(tee_a, "tee-policy-uri", DEAD_TAM_URI, dir, sizeof dir);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", NULL), OTRP_ERR_HTTP_CONNECT);
+    /* NULL: the TEE's own (unreachable) TAM; the TA stays pending. */
+    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_ERR_HTTP_CONNECT);
+    assert_int_equal(f.w[0]->process_error_calls, 2);
+    assert_int_equal(reftam_server_requests(f.srv), 0);
+    char tas[256];
+    installed_tas(f.agent, "tee-policy-uri", tas, sizeof tas);
+    assert_string_equal(tas, "");
+    /* The caller's URI wins over the TEE's. */
+    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
+    installed_tas(f.agent, "tee-policy-uri", tas, sizeof tas);
+    assert_string_equal(tas, "ta2,");
+    /* Nothing pending: no session, whichever URI the caller names. */
+    unsigned before = reftam_server_requests(f.srv);
+    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
     assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK);
     assert_int_equal(reftam_server_requests(f.srv), before);
     stop(&f);
@@ -1342,6 +1380,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_unmanaged_ta),
         cmocka_unit_test(test_tam_two_tees),
         cmocka_unit_test(test_tam_policy_check_installs_pending),
+        cmocka_unit_test(test_tam_policy_check_caller_uri),
         cmocka_unit_test(test_tam_verified_tee_failure),
         cmocka_unit_test(test_tam_jwe_alg_configurable),
         cmocka_unit_test(test_tam_dsi_tee_names),

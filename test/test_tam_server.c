@@ -1,5 +1,5 @@
 /*
- * Tests of the loopback TAM front end itself (test/support/tam_server.c): the HTTP
+ * Tests of the loopback TAM front end itself (tam/httpd.c): the HTTP
  * rules of PROFILE P10 on the server side, the security headers, loopback binding and
  * a prompt stop. Requests are made with plain libcurl so that they can break the rules
  * the agent's transport never breaks.
@@ -17,14 +17,13 @@
 
 #include "http/http.h"
 #include "otrp/otrp.h"
-#include "support/tam_script.h"
-#include "support/tam_server.h"
+#include "reftam.h"
 
 #define CT OTRP__HTTP_MEDIA_TYPE
 #define ANSWER "{\"GetDeviceStateRequest\":{}}"
 
-static const tam_step ANSWER_STEP[] = {{.status = 200, .content_type = CT, .body = ANSWER}};
-static const tam_script ANSWER_SCRIPT = {ANSWER_STEP, 1};
+static const reftam_step ANSWER_STEP[] = {{.status = 200, .content_type = CT, .body = ANSWER}};
+static const reftam_script ANSWER_SCRIPT = {ANSWER_STEP, 1};
 
 struct raw_reply {
     long code;
@@ -90,27 +89,27 @@ static int has_header(const struct raw_reply *r, const char *line)
 static void test_tam_server_binds_loopback_ephemeral(void **state)
 {
     (void)state;
-    tam_server *srv;
-    assert_int_equal(tam_script_serve(&ANSWER_SCRIPT, NULL, NULL, &srv), 0);
-    assert_true(tam_server_port(srv) != 0);
+    reftam_httpd *srv;
+    assert_int_equal(reftam_script_serve(&ANSWER_SCRIPT, NULL, NULL, &srv), 0);
+    assert_true(reftam_httpd_port(srv) != 0);
     char want[64];
-    snprintf(want, sizeof want, "http://127.0.0.1:%u/tam", (unsigned)tam_server_port(srv));
-    assert_string_equal(tam_server_url(srv), want);
-    tam_server_stop(srv);
+    snprintf(want, sizeof want, "http://127.0.0.1:%u/tam", (unsigned)reftam_httpd_port(srv));
+    assert_string_equal(reftam_httpd_url(srv), want);
+    reftam_httpd_stop(srv);
 }
 
 static void test_tam_server_p10_method(void **state)
 {
     (void)state;
-    tam_server *srv;
-    assert_int_equal(tam_script_serve(&ANSWER_SCRIPT, NULL, NULL, &srv), 0);
+    reftam_httpd *srv;
+    assert_int_equal(reftam_script_serve(&ANSWER_SCRIPT, NULL, NULL, &srv), 0);
     static const char *const h[] = {"Accept: " CT, NULL};
-    struct raw_reply r = raw(tam_server_url(srv), "GET", h, NULL);
+    struct raw_reply r = raw(reftam_httpd_url(srv), "GET", h, NULL);
     assert_int_equal(r.code, 405);
     assert_true(has_header(&r, "Allow: POST"));
-    r = raw(tam_server_url(srv), "PUT", h, ANSWER);
+    r = raw(reftam_httpd_url(srv), "PUT", h, ANSWER);
     assert_int_equal(r.code, 405);
-    tam_server_stop(srv);
+    reftam_httpd_stop(srv);
 }
 
 static void test_tam_server_p10_accept(void **state)
@@ -131,18 +130,18 @@ static void test_tam_server_p10_accept(void **state)
         {"Accept: " CT ";q=0, */*", 406},
         {"Accept: */*;q=0.000", 406},
     };
-    tam_server *srv;
-    assert_int_equal(tam_script_serve(&ANSWER_SCRIPT, NULL, NULL, &srv), 0);
+    reftam_httpd *srv;
+    assert_int_equal(reftam_script_serve(&ANSWER_SCRIPT, NULL, NULL, &srv), 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *h[] = {cases[i].accept != NULL ? cases[i].accept : "Accept:",
                            "Content-Type:", NULL};
-        struct raw_reply r = raw(tam_server_url(srv), "POST", h, NULL);
+        struct raw_reply r = raw(reftam_httpd_url(srv), "POST", h, NULL);
         if (r.code != cases[i].code) {
             print_error("'%s': %ld, expected %ld\n", h[0], r.code, cases[i].code);
             fail();
         }
     }
-    tam_server_stop(srv);
+    reftam_httpd_stop(srv);
 }
 
 static void test_tam_server_p10_content_type(void **state)
@@ -162,47 +161,47 @@ static void test_tam_server_p10_content_type(void **state)
         {"Content-Type: " CT, NULL, 200},
         {"Content-Type: application/x-www-form-urlencoded", NULL, 415},
     };
-    tam_server *srv;
-    assert_int_equal(tam_script_serve(&ANSWER_SCRIPT, NULL, NULL, &srv), 0);
+    reftam_httpd *srv;
+    assert_int_equal(reftam_script_serve(&ANSWER_SCRIPT, NULL, NULL, &srv), 0);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *h[] = {"Accept: " CT,
                            cases[i].content_type != NULL ? cases[i].content_type
                                                          : "Content-Type:",
                            NULL};
-        struct raw_reply r = raw(tam_server_url(srv), "POST", h, cases[i].body);
+        struct raw_reply r = raw(reftam_httpd_url(srv), "POST", h, cases[i].body);
         if (r.code != cases[i].code) {
             print_error("case %zu '%s': %ld, expected %ld\n", i, h[1], r.code,
                         cases[i].code);
             fail();
         }
     }
-    tam_server_stop(srv);
+    reftam_httpd_stop(srv);
 }
 
 static void test_tam_server_security_headers(void **state)
 {
     (void)state;
-    tam_server *srv;
-    assert_int_equal(tam_script_serve(&ANSWER_SCRIPT, NULL, NULL, &srv), 0);
+    reftam_httpd *srv;
+    assert_int_equal(reftam_script_serve(&ANSWER_SCRIPT, NULL, NULL, &srv), 0);
     static const char *const h[] = {"Accept: " CT, "Content-Type:", NULL};
-    struct raw_reply r = raw(tam_server_url(srv), "POST", h, NULL);
+    struct raw_reply r = raw(reftam_httpd_url(srv), "POST", h, NULL);
     assert_int_equal(r.code, 200);
     assert_true(has_header(&r, "Content-Type: " CT));
     assert_true(has_header(&r, "Cache-Control: no-store"));
     assert_true(has_header(&r, "X-Content-Type-Options: nosniff"));
     assert_true(has_header(&r, "Content-Security-Policy: default-src 'none'"));
     assert_true(has_header(&r, "Referrer-Policy: no-referrer"));
-    tam_server_stop(srv);
+    reftam_httpd_stop(srv);
 }
 
 static void test_tam_server_stops_promptly_with_a_sleeping_handler(void **state)
 {
     (void)state;
     /* A handler asleep for 8 s and an idle keep-alive connection must not hold up stop. */
-    static const tam_step steps[] = {{.status = 204}, {.status = 204, .delay_ms = 8000}};
-    static const tam_script script = {steps, 2};
-    tam_server *srv;
-    assert_int_equal(tam_script_serve(&script, NULL, NULL, &srv), 0);
+    static const reftam_step steps[] = {{.status = 204}, {.status = 204, .delay_ms = 8000}};
+    static const reftam_script script = {steps, 2};
+    reftam_httpd *srv;
+    assert_int_equal(reftam_script_serve(&script, NULL, NULL, &srv), 0);
     otrp__http_settings s;
     otrp__http_settings_init(&s);
     s.allow_http = 1;
@@ -210,12 +209,12 @@ static void test_tam_server_stops_promptly_with_a_sleeping_handler(void **state)
     otrp__http *t;
     assert_int_equal(otrp__http_new(&s, &t), OTRP_OK);
     otrp_buf resp = {0};
-    assert_int_equal(otrp__http_post(t, tam_server_url(srv), NULL, 0, &resp, NULL), OTRP_OK);
+    assert_int_equal(otrp__http_post(t, reftam_httpd_url(srv), NULL, 0, &resp, NULL), OTRP_OK);
     /* the second request leaves a handler asleep on the server */
-    assert_int_equal(otrp__http_post(t, tam_server_url(srv), NULL, 0, &resp, NULL),
+    assert_int_equal(otrp__http_post(t, reftam_httpd_url(srv), NULL, 0, &resp, NULL),
                      OTRP_ERR_TIMEOUT);
     uint64_t start = otrp_monotonic_ms();
-    tam_server_stop(srv);
+    reftam_httpd_stop(srv);
     uint64_t took = otrp_monotonic_ms() - start;
     print_message("stop with a sleeping handler: %llu ms\n", (unsigned long long)took);
     assert_true(took < 1000);

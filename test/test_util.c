@@ -316,6 +316,30 @@ static void test_json_scan_plain_stops_at_every_special_byte(void **state)
     }
 }
 
+/* The eight-at-a-time span check ends exactly where the byte loop would, at every
+ * offset, for every byte outside the base64url alphabet. */
+static void test_base64url_span_ends_at_every_foreign_byte(void **state)
+{
+    (void)state;
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    char text[40];
+    for (size_t k = 0; k < sizeof text; k++)
+        text[k] = alphabet[(k * 7) % 64];
+    assert_int_equal(otrp__b64url_span(text, sizeof text), sizeof text);
+    for (unsigned b = 0; b < 256; b++) {
+        if (b != 0 && strchr(alphabet, (int)b) != NULL)
+            continue;
+        for (size_t pos = 0; pos < sizeof text; pos++) {
+            char saved = text[pos];
+            text[pos] = (char)b;
+            if (otrp__b64url_span(text, sizeof text) != pos)
+                fail_msg("byte 0x%02x at %zu", b, pos);
+            text[pos] = saved;
+        }
+    }
+}
+
 static void test_hex_decode(void **state)
 {
     (void)state;
@@ -348,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_json_strict_rejects),
         cmocka_unit_test(test_json_lifted_parse_equals_plain),
         cmocka_unit_test(test_json_scan_plain_stops_at_every_special_byte),
+        cmocka_unit_test(test_base64url_span_ends_at_every_foreign_byte),
         cmocka_unit_test(test_hex_decode),
         cmocka_unit_test(test_ct_equal_and_memzero),
     };

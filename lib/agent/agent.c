@@ -57,7 +57,18 @@ void otrp_agent_free(otrp_agent *agent)
     for (size_t i = 0; i < agent->tee_count; i++)
         otrp_tee_free(agent->tees[i]);
     otrp__http_free(agent->http);
+    otrp_buf_free(&agent->response);
+    otrp_buf_free(&agent->answer);
+    otrp_buf_free(&agent->tee_out);
     free(agent);
+}
+
+void otrp__buf_release(otrp_buf *buf)
+{
+    if (buf->cap > OTRP__RESPONSE_KEEP_MAX)
+        otrp_buf_free(buf);
+    else
+        otrp_buf_reset(buf);
 }
 
 otrp_status otrp_agent_add_tee(otrp_agent *agent, otrp_tee *tee)

@@ -36,6 +36,13 @@ typedef struct otrp__session_stats {
     uint64_t duration_ms;
 } otrp__session_stats;
 
+/* The session loop's buffers keep their memory across sessions up to this capacity, so
+ * the usual messages (GetDeviceState, CreateSD, a small InstallTA) need no allocation
+ * per session (each was malloc, copy and wipe per doubling, and large allocations
+ * between libcurl's small ones also cost glibc a consolidation of its free lists); one
+ * that grew past it for a large TA is freed when the session ends. */
+#define OTRP__RESPONSE_KEEP_MAX ((size_t)64 * 1024)
+
 struct otrp_agent {
     otrp_agent_config config;
     otrp_tee *tees[OTRP_MAX_TEES];
@@ -44,7 +51,16 @@ struct otrp_agent {
     int cancelled; /* set by otrp_agent_cancel() from any thread: __atomic only */
     otrp__session_stats last;
     struct otrp__http *http; /* the TAM transport, made at the first session */
+    /* Buffers the session loop keeps across sessions, each up to OTRP__RESPONSE_KEEP_MAX
+     * bytes of capacity: */
+    otrp_buf response;       /* the TAM's messages */
+    otrp_buf answer;         /* what the agent POSTs back (otrp__relay_buf) */
+    otrp_buf tee_out;        /* one TEE's GetDeviceState answer before it is wrapped */
 };
+
+/* Done with one of the agent's kept buffers for now: emptied, and freed when it grew
+ * past OTRP__RESPONSE_KEEP_MAX (a large message does not pin its memory). */
+void otrp__buf_release(otrp_buf *buf);
 
 /* Record a failure detail on the handle (printf-style), log it, return status. */
 __attribute__((format(printf, 3, 4)))
@@ -80,6 +96,11 @@ otrp_status otrp__tee_process(otrp_agent *agent, otrp_tee *tee, const char *msg,
  * many messages in one session). */
 otrp_status otrp__relay(otrp_agent *agent, const char *msg, size_t len, char **resp,
                         size_t *resp_len);
+
+/* The same into answer (reset first; empty: no data, or a failure the TAM is not told
+ * of). The session loop relays into a buffer it keeps, so that a session's answers
+ * need no allocation of their own. */
+otrp_status otrp__relay_buf(otrp_agent *agent, const char *msg, size_t len, otrp_buf *answer);
 
 /* Map a failed TEE call to the agent's status and a detail naming the TEE and cause. */
 otrp_status otrp__tee_failure(otrp_agent *agent, const otrp_tee *tee, otrp_status st);

@@ -25,16 +25,23 @@ static const char *broker_code(otrp_status st)
     }
 }
 
-/* The detail is already set: add the OTrPBrokerError for the TAM. */
+/* The detail is already set: the answer becomes the OTrPBrokerError for the TAM. */
 static otrp_status answer_with_broker_error(otrp_agent *agent, otrp_status st,
-                                            const otrp__route *route, char **resp,
-                                            size_t *resp_len)
+                                            const otrp__route *route, otrp_buf *answer)
 {
     const otrp__tbs_fields *f = &route->fields;
     const char *rid = (f->present & OTRP__FIELD_BIT(OTRP__FIELD_RID)) ? f->value[OTRP__FIELD_RID] : NULL;
     const char *tid = (f->present & OTRP__FIELD_BIT(OTRP__FIELD_TID)) ? f->value[OTRP__FIELD_TID] : NULL;
-    if (otrp__broker_error(broker_code(st), rid, tid, resp, resp_len) != OTRP_OK)
+    char *text = NULL;
+    size_t text_len = 0;
+    otrp_buf_reset(answer);
+    if (otrp__broker_error(broker_code(st), rid, tid, &text, &text_len) != OTRP_OK ||
+        otrp_buf_append(answer, text, text_len) != OTRP_OK) {
+        otrp_free(text);
+        otrp_buf_reset(answer);
         return otrp__agent_fail(agent, OTRP_ERR_NO_MEMORY, "cannot build OTrPBrokerError");
+    }
+    otrp_free(text);
     return st;
 }
 
@@ -68,19 +75,23 @@ static otrp_status check_answer(otrp_agent *agent, const otrp_tee *tee, const ch
     otrp__route answer;
     char why[OTRP__DETAIL_MAX / 2];
     otrp_status st = otrp__route_read(text, len, OTRP__TEE_ANSWER, &answer, why, sizeof why);
-    char label[96];
-    otrp__tee_label(agent, tee, label, sizeof label);
-    if (st != OTRP_OK)
+    char label[96]; /* made only for a detail: a good answer costs no formatting */
+    if (st != OTRP_OK) {
+        otrp__tee_label(agent, tee, label, sizeof label);
         return otrp__agent_fail(agent, OTRP_ERR_TEE_PROTOCOL,
                                 "TEE %s answered %zu bytes that are not an OTrP answer (%s: %s)",
                                 label, len, otrp_status_name(st), why);
-    if (strcmp(answer.name, expected) != 0)
+    }
+    if (strcmp(answer.name, expected) != 0) {
+        otrp__tee_label(agent, tee, label, sizeof label);
         return otrp__agent_fail(agent, OTRP_ERR_TEE_PROTOCOL, "TEE %s answered %s, expected %s",
                                 label, answer.name, expected);
+    }
     if ((answer.fields.present & OTRP__FIELD_BIT(OTRP__FIELD_STATUS)) &&
         strcmp(answer.fields.value[OTRP__FIELD_STATUS], "fail") == 0 &&
         agent->last.result == OTRP_OK) {
         /* The answer still goes to the TAM; the operation is reported as failed. */
+        otrp__tee_label(agent, tee, label, sizeof label);
         agent->last.result = OTRP_ERR_TEE_REPORTED;
         (void)snprintf(agent->last.detail, sizeof agent->last.detail,
                        "TEE %s answered %s with status fail", label, answer.name);
@@ -129,33 +140,26 @@ static otrp_status select_tee(otrp_agent *agent, const otrp__route *route, otrp_
     return otrp__agent_fail(agent, OTRP_ERR_TEE_UNKNOWN, "no TEE is named '%.64s'", wanted);
 }
 
+/* The TEE answers into answer itself: no copy. */
 static otrp_status relay_to_one(otrp_agent *agent, const char *msg, size_t len,
-                                const otrp__route *route, char **resp, size_t *resp_len)
+                                const otrp__route *route, otrp_buf *answer)
 {
     otrp_tee *tee;
     otrp_status st = select_tee(agent, route, &tee);
     if (st != OTRP_OK)
-        return answer_with_broker_error(agent, st, route, resp, resp_len);
-    otrp_buf out = {0};
-    st = otrp__tee_process(agent, tee, msg, len, &out);
+        return answer_with_broker_error(agent, st, route, answer);
+    st = otrp__tee_process(agent, tee, msg, len, answer); /* empty on failure */
     if (st != OTRP_OK) {
-        otrp_buf_free(&out);
         st = otrp__tee_failure(agent, tee, st);
-        return st == OTRP_ERR_CANCELLED ? st : answer_with_broker_error(agent, st, route, resp, resp_len);
+        return st == OTRP_ERR_CANCELLED ? st : answer_with_broker_error(agent, st, route, answer);
     }
-    if (out.len == 0) { /* "no data": the TEE has nothing for the TAM */
-        otrp_buf_free(&out);
+    if (answer->len == 0) /* "no data": the TEE has nothing for the TAM */
         return OTRP_OK;
-    }
     char expected[64];
     answer_name(route->name, expected, sizeof expected);
-    st = check_answer(agent, tee, (const char *)out.data, out.len, expected);
-    if (st != OTRP_OK) {
-        otrp_buf_free(&out);
-        return answer_with_broker_error(agent, st, route, resp, resp_len);
-    }
-    *resp = (char *)out.data; /* handed over without a copy; otrp_free() releases it */
-    *resp_len = out.len;
+    st = check_answer(agent, tee, (const char *)answer->data, answer->len, expected);
+    if (st != OTRP_OK)
+        return answer_with_broker_error(agent, st, route, answer);
     return OTRP_OK;
 }
 
@@ -222,41 +226,40 @@ static otrp_status append_gds_elements(otrp_agent *agent, const otrp_tee *tee,
 /* GetDeviceStateRequest goes to every TEE; answers are gathered in registration order
  * and TEEs that give none are left out (PROFILE P9). */
 static otrp_status fan_out(otrp_agent *agent, const char *msg, size_t len,
-                           const otrp__route *route, char **resp, size_t *resp_len)
+                           const otrp__route *route, otrp_buf *wrapped)
 {
     if (agent->tee_count == 0) {
         otrp_status st = otrp__agent_fail(agent, OTRP_ERR_NO_TEE, "no TEE registered for %s",
                                           route->name);
-        return answer_with_broker_error(agent, st, route, resp, resp_len);
+        return answer_with_broker_error(agent, st, route, wrapped);
     }
-    otrp_buf wrapped = {0};
-    wrapped.max = agent->config.max_message_size;
-    otrp_status st = otrp_buf_append_str(&wrapped, GDS_PREFIX);
+    otrp_buf_reset(wrapped);
+    wrapped->max = agent->config.max_message_size;
+    otrp_buf *out = &agent->tee_out; /* each TEE's answer, reset by otrp__tee_process */
+    otrp_status st = otrp_buf_append_str(wrapped, GDS_PREFIX);
     size_t count = 0;
     size_t busy = 0;
     otrp_status first_failure = OTRP_OK;
     char first_detail[OTRP__DETAIL_MAX] = "";
     for (size_t i = 0; i < agent->tee_count && st == OTRP_OK; i++) {
         otrp_tee *tee = agent->tees[i];
-        otrp_buf out = {0};
-        otrp_status tst = otrp__tee_process(agent, tee, msg, len, &out);
+        otrp_status tst = otrp__tee_process(agent, tee, msg, len, out);
         if (tst == OTRP_ERR_CANCELLED) {
-            otrp_buf_free(&out);
-            otrp_buf_free(&wrapped);
+            otrp_buf_reset(wrapped);
             return otrp__tee_failure(agent, tee, tst);
         }
-        if (tst == OTRP_OK && out.len > 0) {
-            size_t before = wrapped.len;
+        if (tst == OTRP_OK && out->len > 0) {
+            size_t before = wrapped->len;
             size_t count_before = count;
-            tst = append_gds_elements(agent, tee, (const char *)out.data, out.len, &wrapped, &count);
+            tst = append_gds_elements(agent, tee, (const char *)out->data, out->len, wrapped,
+                                      &count);
             if (tst == OTRP_ERR_TOO_LARGE || tst == OTRP_ERR_NO_MEMORY) {
-                otrp_buf_free(&out);
-                otrp_buf_free(&wrapped);
+                otrp_buf_reset(wrapped);
                 return otrp__agent_fail(agent, tst, "GetDeviceStateResponse exceeds the limit");
             }
             if (tst != OTRP_OK) { /* drop this TEE's partial elements */
-                wrapped.len = before;
-                wrapped.data[before] = '\0';
+                wrapped->len = before;
+                wrapped->data[before] = '\0';
                 count = count_before;
             }
         } else if (tst == OTRP_OK) {
@@ -270,33 +273,44 @@ static otrp_status fan_out(otrp_agent *agent, const char *msg, size_t len,
             first_failure = tst == OTRP_ERR_TEE_BUSY ? OTRP_ERR_TEE_BUSY : OTRP_ERR_TEE_FAIL;
             memcpy(first_detail, agent->error, sizeof first_detail);
         }
-        otrp_buf_free(&out);
     }
+    otrp__buf_release(out);
     if (st == OTRP_OK)
-        st = otrp_buf_append_str(&wrapped, "]}");
+        st = otrp_buf_append_str(wrapped, "]}");
     if (st != OTRP_OK) {
-        otrp_buf_free(&wrapped);
+        otrp_buf_reset(wrapped);
         return otrp__agent_fail(agent, st, "cannot build GetDeviceStateResponse");
     }
     if (count == 0) {
-        otrp_buf_free(&wrapped);
         st = busy == agent->tee_count ? OTRP_ERR_TEE_BUSY : OTRP_ERR_TEE_FAIL;
         otrp__agent_fail(agent, st, "no TEE answered GetDeviceState; first failure: %s",
                          first_detail);
-        return answer_with_broker_error(agent, st, route, resp, resp_len);
+        return answer_with_broker_error(agent, st, route, wrapped);
     }
     if (first_failure != OTRP_OK) /* partial answer: keep the reason for the caller */
         memcpy(agent->error, first_detail, sizeof agent->error);
-    *resp = (char *)wrapped.data;
-    *resp_len = wrapped.len;
     return OTRP_OK;
 }
 
 otrp_status otrp__relay(otrp_agent *agent, const char *msg, size_t len, char **resp,
                         size_t *resp_len)
 {
+    otrp_buf answer = {0};
+    otrp_status st = otrp__relay_buf(agent, msg, len, &answer);
     *resp = NULL;
     *resp_len = 0;
+    if (answer.len > 0) {
+        *resp = (char *)answer.data; /* handed over without a copy; otrp_free() releases it */
+        *resp_len = answer.len;
+    } else {
+        otrp_buf_free(&answer);
+    }
+    return st;
+}
+
+otrp_status otrp__relay_buf(otrp_agent *agent, const char *msg, size_t len, otrp_buf *answer)
+{
+    otrp_buf_reset(answer);
     if (msg == NULL && len > 0)
         return otrp__agent_fail(agent, OTRP_ERR_INVALID_ARG, "message is NULL");
     if (len == 0)
@@ -312,8 +326,8 @@ otrp_status otrp__relay(otrp_agent *agent, const char *msg, size_t len, char **r
         return otrp__agent_fail(agent, st, "%s", why);
     otrp__log(agent, OTRP_LOG_DEBUG, "relay %s (%zu bytes, %zu payload bytes read)", route.name,
               len, route.payload_bytes_read);
-    return route.get_device_state ? fan_out(agent, msg, len, &route, resp, resp_len)
-                                  : relay_to_one(agent, msg, len, &route, resp, resp_len);
+    return route.get_device_state ? fan_out(agent, msg, len, &route, answer)
+                                  : relay_to_one(agent, msg, len, &route, answer);
 }
 
 otrp_status otrp_agent_process(otrp_agent *agent, const char *msg, size_t len, char **resp,

@@ -80,13 +80,25 @@ static otrp_status message_status(otrp_status st)
     return st == OTRP_ERR_JSON ? OTRP_ERR_MSG_NOT_JSON : st;
 }
 
+/* The JWS members with their lengths: a name is compared only with those of its length
+ * (as a C string: up to a NUL from \u0000, as strcmp would read it). */
+#define MEMBER(name, bit) {name, sizeof name - 1, bit}
+static const struct jws_member_name {
+    const char *name;
+    size_t len;
+    unsigned bit;
+} JWS_MEMBERS[] = {MEMBER("payload", M_PAYLOAD), MEMBER("protected", M_PROTECTED),
+                   MEMBER("header", M_HEADER), MEMBER("signature", M_SIGNATURE),
+                   MEMBER("signatures", M_SIGNATURES)};
+
 static unsigned member_bit(const char *name)
 {
-    if (strcmp(name, "payload") == 0) return M_PAYLOAD;
-    if (strcmp(name, "protected") == 0) return M_PROTECTED;
-    if (strcmp(name, "header") == 0) return M_HEADER;
-    if (strcmp(name, "signature") == 0) return M_SIGNATURE;
-    if (strcmp(name, "signatures") == 0) return M_SIGNATURES;
+    size_t len = strlen(name);
+    for (size_t i = 0; i < sizeof JWS_MEMBERS / sizeof JWS_MEMBERS[0]; i++) {
+        const struct jws_member_name *m = &JWS_MEMBERS[i];
+        if (m->len == len && memcmp(m->name, name, len) == 0)
+            return m->bit;
+    }
     return 0;
 }
 
@@ -360,7 +372,7 @@ static const struct message_name *find_name(const char *name, otrp__direction di
     const struct message_name *table = dir == OTRP__TAM_REQUEST ? REQUEST_NAMES : ANSWER_NAMES;
     size_t count = dir == OTRP__TAM_REQUEST ? COUNT_OF(REQUEST_NAMES) : COUNT_OF(ANSWER_NAMES);
     for (size_t i = 0; i < count; i++) {
-        if (strcmp(table[i].name, name) == 0)
+        if (table[i].name[0] == name[0] && strcmp(table[i].name, name) == 0)
             return &table[i];
     }
     return NULL;

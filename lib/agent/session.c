@@ -100,11 +100,12 @@ static otrp_status ensure_transport(otrp_agent *agent)
 /* The POST loop, from the TEE's first message (body may be empty) on. */
 static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first)
 {
-    otrp_buf response = {0};
-    response.max = agent->config.max_message_size;
+    otrp_buf *response = &agent->response;
+    otrp_buf_reset(response);
+    response->max = agent->config.max_message_size;
+    otrp_buf *answer = &agent->answer; /* the relayed answer being POSTed */
     const char *body = (const char *)first->data;
     size_t body_len = first->len;
-    char *answer = NULL; /* the relayed answer being POSTed, owned here */
     otrp_status failure = OTRP_OK; /* a failure the TAM was told about */
     char failure_detail[OTRP__DETAIL_MAX] = "";
     otrp_status st = OTRP_OK;
@@ -119,26 +120,23 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
         report(agent, OTRP_STAGE_POST, round_trip);
         otrp__http_result info;
         memset(&info, 0, sizeof info);
-        st = otrp__http_post(agent->http, uri, body, body_len, &response, &info);
+        st = otrp__http_post(agent->http, uri, body, body_len, response, &info);
         agent->last.bytes_sent += info.bytes_sent;
         agent->last.bytes_received += info.bytes_received;
-        otrp_free(answer);
-        answer = NULL;
         if (st != OTRP_OK) {
             otrp__agent_fail(agent, st, "POST #%u: %s", round_trip, info.detail);
             tell_process_error(agent);
             break;
         }
-        if (response.len == 0) { /* the TAM has nothing more to say */
+        if (response->len == 0) { /* the TAM has nothing more to say */
             if (failure != OTRP_OK)
                 st = otrp__agent_fail(agent, failure, "%s", failure_detail);
             break;
         }
         report(agent, OTRP_STAGE_TEE_PROCESS, round_trip);
-        size_t answer_len = 0;
-        otrp_status rst = otrp__relay(agent, (const char *)response.data, response.len, &answer,
-                                      &answer_len);
-        if (rst != OTRP_OK && answer == NULL) { /* malformed TAM message, cancel, memory */
+        otrp_status rst = otrp__relay_buf(agent, (const char *)response->data, response->len,
+                                          answer);
+        if (rst != OTRP_OK && answer->len == 0) { /* malformed TAM message, cancel, memory */
             char detail[OTRP__DETAIL_MAX];
             (void)snprintf(detail, sizeof detail, "%s", agent->error);
             st = otrp__agent_fail(agent, rst, "TAM message #%u: %s", round_trip, detail);
@@ -153,16 +151,16 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
             failure = OTRP_ERR_TEE_REPORTED;
             (void)snprintf(failure_detail, sizeof failure_detail, "%s", agent->last.detail);
         }
-        if (answer == NULL) { /* the TEE had no data: the session ends (reference Q31) */
+        if (answer->len == 0) { /* the TEE had no data: the session ends (reference Q31) */
             if (failure != OTRP_OK)
                 st = otrp__agent_fail(agent, failure, "%s", failure_detail);
             break;
         }
-        body = answer;
-        body_len = answer_len;
+        body = (const char *)answer->data;
+        body_len = answer->len;
     }
-    otrp_free(answer);
-    otrp_buf_free(&response);
+    otrp__buf_release(response);
+    otrp__buf_release(answer);
     return st;
 }
 
@@ -171,7 +169,9 @@ static otrp_status run_session(otrp_agent *agent, otrp_tee *tee, first_step step
                                const char *taid, const char *tam_uri)
 {
     char detail[OTRP__HTTP_DETAIL_MAX];
-    if (tam_uri != NULL) { /* a bad URI from the caller fails before any TEE call */
+    /* A bad URI from the caller fails before any TEE call; the URI the transport POSTed
+     * to last passed this check already. */
+    if (tam_uri != NULL && !otrp__http_uri_is_current(agent->http, tam_uri)) {
         otrp_status st = otrp__http_check_uri(tam_uri, agent->config.allow_http, detail,
                                               sizeof detail);
         if (st != OTRP_OK)

@@ -24,7 +24,13 @@ enum {
 
 enum { N_MINUS, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_ESIGN, N_EXP };
 
-static const char *const FIELD_NAMES[OTRP__FIELD_COUNT] = {"rid", "tid", "tee", "status"};
+/* The routing fields, with their lengths: a member name (a C string, as strcmp would
+ * read it) whose byte at that length is not its end is passed over at once. */
+#define FIELD(name) {name, sizeof name - 1}
+static const struct field_name {
+    const char *name;
+    size_t len;
+} FIELDS[OTRP__FIELD_COUNT] = {FIELD("rid"), FIELD("tid"), FIELD("tee"), FIELD("status")};
 
 void otrp__tbs_init(otrp__tbs_scanner *sc, const char *expected_name, unsigned wanted,
                     otrp__tbs_fields *fields, char *detail, size_t detail_cap)
@@ -87,26 +93,28 @@ static otrp_status capture_byte(otrp__tbs_scanner *sc, char ch)
     if (sc->capture_field < 0)
         return OTRP_OK;
     if (sc->capture_len >= OTRP__FIELD_MAX)
-        return fail(sc, OTRP_ERR_MSG_FIELD, "value too long:", FIELD_NAMES[sc->capture_field]);
+        return fail(sc, OTRP_ERR_MSG_FIELD, "value too long:", FIELDS[sc->capture_field].name);
     sc->fields->value[sc->capture_field][sc->capture_len++] = ch;
     return OTRP_OK;
 }
 
+/* Bytes of the string being read: part of a member name, of a captured field value, or
+ * of a string nobody reads (dropped). Taken a run at a time, not byte by byte. */
 static otrp_status collect(otrp__tbs_scanner *sc, const char *bytes, size_t n)
 {
     if (sc->string_is_key) {
-        for (size_t i = 0; i < n; i++) {
-            if (sc->key_len < sizeof sc->key - 1)
-                sc->key[sc->key_len] = bytes[i];
-            sc->key_len++; /* counts on past the buffer: a long key matches nothing */
-        }
+        size_t room = sizeof sc->key - 1;
+        if (sc->key_len < room)
+            memcpy(sc->key + sc->key_len, bytes, n < room - sc->key_len ? n : room - sc->key_len);
+        sc->key_len += n; /* counts on past the buffer: a long key matches nothing */
         return OTRP_OK;
     }
-    for (size_t i = 0; i < n; i++) {
-        otrp_status st = capture_byte(sc, bytes[i]);
-        if (st != OTRP_OK)
-            return st;
-    }
+    if (sc->capture_field < 0)
+        return OTRP_OK;
+    if (n > OTRP__FIELD_MAX - sc->capture_len)
+        return fail(sc, OTRP_ERR_MSG_FIELD, "value too long:", FIELDS[sc->capture_field].name);
+    memcpy(sc->fields->value[sc->capture_field] + sc->capture_len, bytes, n);
+    sc->capture_len += n;
     return OTRP_OK;
 }
 
@@ -136,10 +144,11 @@ static otrp_status key_done(otrp__tbs_scanner *sc)
         }
     } else if (sc->depth == 2 && fits) {
         for (int f = 0; f < OTRP__FIELD_COUNT; f++) {
-            if (strcmp(sc->key, FIELD_NAMES[f]) == 0) {
+            const struct field_name *fn = &FIELDS[f];
+            if (sc->key[fn->len] == '\0' && memcmp(sc->key, fn->name, fn->len) == 0) {
                 if (sc->fields->present & OTRP__FIELD_BIT(f))
                     return fail(sc, OTRP_ERR_MSG_DUPLICATE, "member appears twice:",
-                                FIELD_NAMES[f]);
+                                FIELDS[f].name);
                 sc->pending_field = f;
             }
         }
@@ -175,7 +184,7 @@ static otrp_status begin_value(otrp__tbs_scanner *sc, char ch)
         if (ch != '"' && !(id_field && is_number))
             return fail(sc, OTRP_ERR_MSG_FIELD,
                         id_field ? "not a string or an integer:" : "not a string:",
-                        FIELD_NAMES[field]);
+                        FIELDS[field].name);
         sc->capture_field = field;
         sc->capture_len = 0;
         sc->capture_bad = 0;
@@ -254,7 +263,7 @@ static otrp_status number_done(otrp__tbs_scanner *sc)
     if (sc->capture_field >= 0) {
         if (sc->capture_bad || (sc->num_state != N_ZERO && sc->num_state != N_INT))
             return fail(sc, OTRP_ERR_MSG_FIELD, "not a string or a non-negative integer:",
-                        FIELD_NAMES[sc->capture_field]);
+                        FIELDS[sc->capture_field].name);
         finish_capture(sc);
     }
     value_done(sc);
@@ -273,7 +282,7 @@ static otrp_status emit_code_point(otrp__tbs_scanner *sc, unsigned long cp)
 {
     if (cp == 0 && sc->capture_field >= 0)
         return fail(sc, OTRP_ERR_MSG_FIELD, "contains a NUL character:",
-                    FIELD_NAMES[sc->capture_field]);
+                    FIELDS[sc->capture_field].name);
     char b[4];
     size_t n = otrp__utf8_encode(cp, b);
     return collect(sc, b, n);
@@ -380,10 +389,13 @@ otrp_status otrp__tbs_feed(otrp__tbs_scanner *sc, const char *data, size_t n)
     while (i < n && !sc->satisfied) {
         char ch = data[i];
         switch (sc->state) {
-        case S_STRING:
-            if (!sc->string_is_key && sc->capture_field < 0) {
-                /* Fast path: most payload bytes are inside long strings nobody reads. */
-                size_t stop = otrp__jc_scan_plain(data, i, n);
+        case S_STRING: {
+            /* Plain bytes a run at a time: most payload bytes are inside long strings. */
+            size_t stop = otrp__jc_scan_plain(data, i, n);
+            if (stop > i) {
+                st = collect(sc, data + i, stop - i);
+                if (st != OTRP_OK)
+                    return st;
                 sc->offset += stop - i;
                 i = stop;
                 if (i == n)
@@ -394,11 +406,10 @@ otrp_status otrp__tbs_feed(otrp__tbs_scanner *sc, const char *data, size_t n)
                 st = string_done(sc);
             else if (ch == '\\')
                 sc->state = S_ESCAPE;
-            else if ((unsigned char)ch < 0x20)
-                st = fail(sc, OTRP_ERR_MSG_PAYLOAD, "control character in string", NULL);
             else
-                st = collect(sc, &ch, 1);
+                st = fail(sc, OTRP_ERR_MSG_PAYLOAD, "control character in string", NULL);
             break;
+        }
         case S_ESCAPE:
             st = escape_step(sc, ch);
             break;

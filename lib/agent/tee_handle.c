@@ -50,12 +50,15 @@ void otrp_tee_free(otrp_tee *tee)
 static void keep_detail(otrp_tee *tee, otrp_status st)
 {
     const struct otrp_tee_ops *ops = tee->ops;
+    tee->detail[0] = '\0';
+    if (st == OTRP_OK)
+        return;
     const char *text = NULL;
-    if (st != OTRP_OK &&
-        ops->struct_size >= offsetof(struct otrp_tee_ops, last_error) + sizeof ops->last_error &&
+    if (ops->struct_size >= offsetof(struct otrp_tee_ops, last_error) + sizeof ops->last_error &&
         ops->last_error != NULL)
         text = ops->last_error(tee->ctx);
-    (void)snprintf(tee->detail, sizeof tee->detail, "%s", text != NULL ? text : "");
+    if (text != NULL)
+        (void)snprintf(tee->detail, sizeof tee->detail, "%s", text);
 }
 
 static void sleep_ms(unsigned ms)

@@ -3,8 +3,9 @@
  *
  * The transfer runs on a private multi handle that this transport owns together with its
  * one easy handle: the multi handle keeps the connection cache between POSTs (keep-alive),
- * and driving it ourselves in short poll slices lets the progress callback see a cancel
- * request or a stalled peer within POLL_SLICE_MS instead of libcurl's one-second idle tick.
+ * and driving it ourselves in short poll slices lets the loop see a cancel request or a
+ * stalled peer within POLL_SLICE_MS instead of libcurl's one-second idle tick, without a
+ * progress callback (which libcurl would call several times per POST).
  */
 #include <limits.h>
 #include <pthread.h>
@@ -47,8 +48,8 @@ struct transfer {
     int error_body_cut;    /* a non-2xx body was longer than ERROR_BODY_MAX */
     unsigned retry_after_ms; /* a 503's Retry-After; 0 when absent */
     otrp_status write_status; /* why the write callback refused data */
-    int cancelled;         /* the progress callback saw the cancel flag */
-    int stalled;           /* the progress callback saw no progress for stall_timeout_ms */
+    int cancelled;         /* the transfer loop saw the cancel flag */
+    int stalled;           /* the transfer loop saw no progress for stall_timeout_ms */
     int sending;           /* the connection is up: the stall clock runs */
     curl_off_t last_dl, last_ul;
     uint64_t last_progress_ms;
@@ -300,17 +301,17 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
-static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
+/* The stall clock, read between two rounds of the transfer loop: 1 when no byte has
+ * moved for stall_timeout_ms since the request started going out. Checked here rather
+ * than in a libcurl progress callback: libcurl calls that on every pass through its
+ * state machine, several times per POST, and the transfer loop wakes at least every
+ * POLL_SLICE_MS anyway. */
+static int stall_expired(otrp__http *t)
 {
-    (void)dltotal;
-    (void)ultotal;
-    otrp__http *t = user;
     struct transfer *x = &t->x;
-    if (cancel_requested(t)) {
-        x->cancelled = 1;
-        return 1;
-    }
+    curl_off_t dlnow = 0, ulnow = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_SIZE_DOWNLOAD_T, &dlnow);
+    curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &ulnow);
     uint64_t now = otrp_monotonic_ms();
     if (!x->sending) {
         /* Until the request goes out, the connect timeout is in charge. */
@@ -325,11 +326,9 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
         x->last_dl = dlnow;
         x->last_ul = ulnow;
         x->last_progress_ms = now;
-    } else if (now - x->last_progress_ms >= t->s.stall_timeout_ms) {
-        x->stalled = 1;
-        return 1;
+        return 0;
     }
-    return 0;
+    return now - x->last_progress_ms >= t->s.stall_timeout_ms;
 }
 
 /* ---- transport object ---- */
@@ -360,7 +359,7 @@ static int set_options(otrp__http *t)
     SET(CURLOPT_CONNECTTIMEOUT_MS, ms_option(s->connect_timeout_ms));
     SET(CURLOPT_TIMEOUT_MS, ms_option(s->http_timeout_ms));
     /* Backstop only: libcurl averages speed over a few seconds, so its verdict comes
-     * late; on_progress measures the stall itself to the millisecond. */
+     * late; the transfer loop measures the stall itself (stall_expired()). */
     SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
     SET(CURLOPT_LOW_SPEED_TIME, stall_s);
     SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -384,9 +383,7 @@ static int set_options(otrp__http *t)
     SET(CURLOPT_USERAGENT, s->user_agent);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, t);
-    SET(CURLOPT_XFERINFOFUNCTION, on_progress);
-    SET(CURLOPT_XFERINFODATA, t);
-    SET(CURLOPT_NOPROGRESS, 0L);
+    SET(CURLOPT_NOPROGRESS, 1L);
 #undef SET
     return ok;
 }
@@ -469,8 +466,6 @@ static CURLcode run_transfer(otrp__http *t)
     CURLcode result = CURLE_FAILED_INIT;
     int done = 0;
     while (!done) {
-        /* Also checked here: libcurl may not call the progress callback while it
-         * resolves a name or opens a connection. */
         if (cancel_requested(t)) {
             t->x.cancelled = 1;
             result = CURLE_ABORTED_BY_CALLBACK;
@@ -489,6 +484,11 @@ static CURLcode run_transfer(otrp__http *t)
         }
         if (done || running == 0)
             break;
+        if (stall_expired(t)) {
+            t->x.stalled = 1;
+            result = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
         if (curl_multi_poll(t->multi, NULL, 0, POLL_SLICE_MS, NULL) != CURLM_OK)
             break;
     }
@@ -706,11 +706,16 @@ static otrp_status post_once(otrp__http *t, const void *body,
     return st;
 }
 
+int otrp__http_uri_is_current(const otrp__http *t, const char *uri)
+{
+    return t != NULL && uri != NULL && t->uri != NULL && strcmp(uri, t->uri) == 0;
+}
+
 /* Check uri and set it on the handle, unless it is the one of the previous POST (a
  * session POSTs to one URI: neither check nor libcurl's parse is repeated). */
 static otrp_status use_uri(otrp__http *t, const char *uri, otrp__http_result *info)
 {
-    if (uri != NULL && t->uri != NULL && strcmp(uri, t->uri) == 0)
+    if (otrp__http_uri_is_current(t, uri))
         return OTRP_OK;
     otrp_status st = otrp__http_check_uri(uri, t->s.allow_http, info->detail,
                                           sizeof info->detail);

@@ -111,6 +111,13 @@ OTRP_NODISCARD otrp_status otrp__http_check_uri(const char *uri, int allow_http,
                                                 char *detail, size_t detail_size);
 
 /*
+ * 1 when uri is the URI the previous otrp__http_post() on t was made to (so it passed
+ * otrp__http_check_uri() with this transport's allow_http), else 0. Lets a caller skip
+ * checking again the URI of every session to the same TAM.
+ */
+int otrp__http_uri_is_current(const otrp__http *t, const char *uri);
+
+/*
  * POST one OTrP message (body_len 0: the empty "connect" POST) to uri and read the
  * answer into response (reset first). The body must stay valid during the call and
  * must not lie inside response (OTRP_ERR_INVALID_ARG).

@@ -144,22 +144,16 @@ static otrp_status sign_request(test_tam *t, const char *outer, const char *tbs_
 {
     if (honest(o)) /* exactly what the reference TAM sends */
         return reftam_sign_request(t->key, t->chain, outer, tbs_name, tbs, msg);
-    cJSON *payload = cJSON_CreateObject();
-    cJSON_AddItemToObject(payload, tbs_name, tbs);
-    char *text = cJSON_PrintUnformatted(payload);
-    cJSON_Delete(payload);
+    char *text = reftam_tbs_text(tbs_name, tbs);
     if (text == NULL)
         return OTRP_ERR_NO_MEMORY;
     cJSON *header = NULL;
     if (!o->no_x5c) {
-        cJSON *x5c = NULL;
-        otrp_status st = otrp__x509_certs_to_x5c(t->chain, &x5c);
+        otrp_status st = reftam_x5c_header(t->chain, &header);
         if (st != OTRP_OK) {
             cJSON_free(text);
             return st;
         }
-        header = cJSON_CreateObject();
-        cJSON_AddItemToObject(header, "x5c", x5c);
     }
     otrp__jws_sign_opts so;
     memset(&so, 0, sizeof so);
@@ -196,45 +190,13 @@ static otrp_status sign_request(test_tam *t, const char *outer, const char *tbs_
         free(p);
     }
     cJSON_free(text);
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddItemToObject(root, outer, jws);
-    char *out = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (out == NULL)
-        return OTRP_ERR_NO_MEMORY;
-    otrp_buf_reset(msg);
-    st = otrp_buf_append_str(msg, out);
-    cJSON_free(out);
-    return st;
+    return reftam_wrap_message(outer, jws, msg);
 }
 
 otrp_status test_tam_sign_payload(test_tam *t, const char *outer, const void *payload,
                                   size_t len, otrp_buf *msg)
 {
-    cJSON *x5c = NULL;
-    otrp_status st = otrp__x509_certs_to_x5c(t->chain, &x5c);
-    if (st != OTRP_OK)
-        return st;
-    cJSON *header = cJSON_CreateObject();
-    cJSON_AddItemToObject(header, "x5c", x5c);
-    otrp__jws_sign_opts so;
-    memset(&so, 0, sizeof so);
-    so.header = header;
-    cJSON *jws = NULL;
-    st = otrp__jws_sign_json(payload, len, t->key, &so, &jws, NULL, 0);
-    cJSON_Delete(header);
-    if (st != OTRP_OK)
-        return st;
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddItemToObject(root, outer, jws);
-    char *out = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (out == NULL)
-        return OTRP_ERR_NO_MEMORY;
-    otrp_buf_reset(msg);
-    st = otrp_buf_append_str(msg, out);
-    cJSON_free(out);
-    return st;
+    return reftam_sign_payload(t->key, t->chain, outer, payload, len, msg);
 }
 
 static cJSON *tbs_common(test_tam *t, const test_tam_opts *o)

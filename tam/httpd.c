@@ -1,4 +1,4 @@
-/* The loopback TAM front end on libmicrohttpd; see tam_server.h. */
+/* The TAM's HTTP(S) front end on libmicrohttpd; see reftam.h, "httpd.c". */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -12,20 +12,20 @@
 #include <microhttpd.h>
 
 #include "http/http.h"
-#include "tam_server.h"
+#include "reftam.h"
 
 /* Requests recorded per server; later ones are answered but not recorded. */
-#define TAM_MAX_RECORDS 256
+#define HTTPD_MAX_RECORDS 256
 /* Largest request body accepted; a longer one gets 413 (a test server, not a sink). */
-#define TAM_REQUEST_BODY_MAX ((size_t)4 * 1024 * 1024)
+#define HTTPD_REQUEST_BODY_MAX ((size_t)4 * 1024 * 1024)
 /* An idle client connection is closed after this many seconds (unless configured). */
-#define TAM_CONNECTION_TIMEOUT_S 30u
+#define HTTPD_CONNECTION_TIMEOUT_S 30u
 /* Block size libmicrohttpd asks streamed bodies for. */
-#define TAM_STREAM_BLOCK 4096
+#define HTTPD_STREAM_BLOCK 4096
 
-struct tam_server {
+struct reftam_httpd {
     struct MHD_Daemon *daemon;
-    tam_server_config cfg;
+    reftam_httpd_config cfg;
     unsigned short port;
     char url[64];
 
@@ -34,7 +34,7 @@ struct tam_server {
     int stopping;
     unsigned connections;
     unsigned requests;
-    tam_record *records;      /* TAM_MAX_RECORDS */
+    reftam_httpd_entry *records; /* HTTPD_MAX_RECORDS */
 };
 
 /* Per-request state, from the first call of the access handler to NOTIFY_COMPLETED. */
@@ -47,13 +47,13 @@ struct req_state {
 
 /* A streamed response's context as libmicrohttpd sees it. */
 struct stream {
-    tam_server *srv;
-    tam_body_reader reader;
+    reftam_httpd *srv;
+    reftam_httpd_reader reader;
     void *ctx;
     void (*ctx_free)(void *ctx);
 };
 
-int tam_server_sleep(tam_server *srv, unsigned ms)
+int reftam_httpd_sleep(reftam_httpd *srv, unsigned ms)
 {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -77,7 +77,7 @@ static void notify_connection(void *cls, struct MHD_Connection *conn, void **soc
                               enum MHD_ConnectionNotificationCode code)
 {
     (void)conn;
-    tam_server *srv = cls;
+    reftam_httpd *srv = cls;
     if (code != MHD_CONNECTION_NOTIFY_STARTED)
         return;
     pthread_mutex_lock(&srv->lock);
@@ -104,7 +104,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream *s = cls;
     ssize_t n = s->reader(s->ctx, s->srv, pos, buf, max);
-    if (n == TAM_BODY_END)
+    if (n == REFTAM_BODY_END)
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (n < 0 || n == 0)
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -124,12 +124,12 @@ static void copy_field(char *dst, size_t size, const char *src)
     snprintf(dst, size, "%s", src);
 }
 
-static unsigned record_request(tam_server *srv, const tam_request *req)
+static unsigned record_request(reftam_httpd *srv, const reftam_httpd_request *req)
 {
     pthread_mutex_lock(&srv->lock);
     unsigned index = srv->requests++;
-    if (index < TAM_MAX_RECORDS) {
-        tam_record *r = &srv->records[index];
+    if (index < HTTPD_MAX_RECORDS) {
+        reftam_httpd_entry *r = &srv->records[index];
         memset(r, 0, sizeof *r);
         copy_field(r->method, sizeof r->method, req->method);
         r->has_accept = req->accept != NULL;
@@ -141,14 +141,14 @@ static unsigned record_request(tam_server *srv, const tam_request *req)
         r->has_cookie = req->cookie != NULL;
         r->body_len = req->body_len;
         memcpy(r->body, req->body,
-               req->body_len < TAM_RECORD_BODY_MAX ? req->body_len : TAM_RECORD_BODY_MAX);
+               req->body_len < REFTAM_RECORD_BODY_MAX ? req->body_len : REFTAM_RECORD_BODY_MAX);
         r->connection = req->connection;
     }
     pthread_mutex_unlock(&srv->lock);
     return index;
 }
 
-static struct MHD_Response *make_response(tam_server *srv, tam_response *out)
+static struct MHD_Response *make_response(reftam_httpd *srv, reftam_httpd_response *out)
 {
     if (out->reader == NULL)
         return MHD_create_response_from_buffer(out->body_len, (void *)(uintptr_t)out->body,
@@ -164,8 +164,8 @@ static struct MHD_Response *make_response(tam_server *srv, tam_response *out)
     s->ctx = out->reader_ctx;
     s->ctx_free = out->reader_free;
     struct MHD_Response *r = MHD_create_response_from_callback(
-        out->reader_size == TAM_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : out->reader_size,
-        TAM_STREAM_BLOCK, stream_read, s, stream_free);
+        out->reader_size == REFTAM_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : out->reader_size,
+        HTTPD_STREAM_BLOCK, stream_read, s, stream_free);
     if (r == NULL)
         stream_free(s);
     return r;
@@ -228,7 +228,7 @@ static int accept_allows(const char *accept, const char *mt)
 }
 
 /* The status refusing a request under P10, or 0 when it passes. */
-static unsigned p10_refusal(const char *mt, const tam_request *req)
+static unsigned p10_refusal(const char *mt, const reftam_httpd_request *req)
 {
     if (strcmp(req->method, "POST") != 0)
         return MHD_HTTP_METHOD_NOT_ALLOWED;
@@ -251,12 +251,12 @@ static void add_content_headers(struct MHD_Response *resp)
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 }
 
-static enum MHD_Result answer(tam_server *srv, struct MHD_Connection *conn, const char *url,
+static enum MHD_Result answer(reftam_httpd *srv, struct MHD_Connection *conn, const char *url,
                               const char *method, struct req_state *rs)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    tam_request req;
+    reftam_httpd_request req;
     memset(&req, 0, sizeof req);
     req.method = method;
     req.url = url;
@@ -269,7 +269,7 @@ static enum MHD_Result answer(tam_server *srv, struct MHD_Connection *conn, cons
     req.connection = ci != NULL ? (unsigned)(uintptr_t)ci->socket_context : 0;
     req.index = record_request(srv, &req);
 
-    tam_response out;
+    reftam_httpd_response out;
     memset(&out, 0, sizeof out);
     unsigned refusal = srv->cfg.media_type != NULL ? p10_refusal(srv->cfg.media_type, &req)
                                                    : 0;
@@ -306,7 +306,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
     (void)version;
-    tam_server *srv = cls;
+    reftam_httpd *srv = cls;
     struct req_state *rs = *con_cls;
     if (rs == NULL) { /* headers only so far */
         rs = calloc(1, sizeof *rs);
@@ -318,7 +318,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (rs->too_large || n > TAM_REQUEST_BODY_MAX - rs->len) {
+        if (rs->too_large || n > HTTPD_REQUEST_BODY_MAX - rs->len) {
             rs->too_large = 1;
             return MHD_YES;
         }
@@ -338,15 +338,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return answer(srv, conn, url, method, rs);
 }
 
-int tam_server_start(const tam_server_config *cfg, tam_server **out)
+int reftam_httpd_start(const reftam_httpd_config *cfg, reftam_httpd **out)
 {
     *out = NULL;
     if (cfg->handler == NULL || (cfg->tls_cert_pem == NULL) != (cfg->tls_key_pem == NULL))
         return -1;
-    tam_server *srv = calloc(1, sizeof *srv);
+    reftam_httpd *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         return -1;
-    srv->records = calloc(TAM_MAX_RECORDS, sizeof *srv->records);
+    srv->records = calloc(HTTPD_MAX_RECORDS, sizeof *srv->records);
     if (srv->records == NULL) {
         free(srv);
         return -1;
@@ -368,7 +368,7 @@ int tam_server_start(const tam_server_config *cfg, tam_server **out)
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->idle_timeout_s != 0 ? cfg->idle_timeout_s : TAM_CONNECTION_TIMEOUT_S,
+        cfg->idle_timeout_s != 0 ? cfg->idle_timeout_s : HTTPD_CONNECTION_TIMEOUT_S,
         MHD_OPTION_NOTIFY_CONNECTION,
         notify_connection, srv, MHD_OPTION_NOTIFY_COMPLETED, notify_completed, srv,
         MHD_OPTION_HTTPS_MEM_KEY, tls ? cfg->tls_key_pem : "", MHD_OPTION_HTTPS_MEM_CERT,
@@ -386,11 +386,11 @@ int tam_server_start(const tam_server_config *cfg, tam_server **out)
     *out = srv;
     return 0;
 fail:
-    tam_server_stop(srv);
+    reftam_httpd_stop(srv);
     return -1;
 }
 
-void tam_server_stop(tam_server *srv)
+void reftam_httpd_stop(reftam_httpd *srv)
 {
     if (srv == NULL)
         return;
@@ -406,17 +406,17 @@ void tam_server_stop(tam_server *srv)
     free(srv);
 }
 
-unsigned short tam_server_port(const tam_server *srv)
+unsigned short reftam_httpd_port(const reftam_httpd *srv)
 {
     return srv->port;
 }
 
-const char *tam_server_url(const tam_server *srv)
+const char *reftam_httpd_url(const reftam_httpd *srv)
 {
     return srv->url;
 }
 
-unsigned tam_server_connections(tam_server *srv)
+unsigned reftam_httpd_connections(reftam_httpd *srv)
 {
     pthread_mutex_lock(&srv->lock);
     unsigned n = srv->connections;
@@ -424,7 +424,7 @@ unsigned tam_server_connections(tam_server *srv)
     return n;
 }
 
-unsigned tam_server_requests(tam_server *srv)
+unsigned reftam_httpd_requests(reftam_httpd *srv)
 {
     pthread_mutex_lock(&srv->lock);
     unsigned n = srv->requests;
@@ -432,11 +432,11 @@ unsigned tam_server_requests(tam_server *srv)
     return n;
 }
 
-int tam_server_record(tam_server *srv, unsigned i, tam_record *out)
+int reftam_httpd_record(reftam_httpd *srv, unsigned i, reftam_httpd_entry *out)
 {
     int ok = -1;
     pthread_mutex_lock(&srv->lock);
-    if (i < srv->requests && i < TAM_MAX_RECORDS) {
+    if (i < srv->requests && i < HTTPD_MAX_RECORDS) {
         *out = srv->records[i];
         ok = 0;
     }
