@@ -8,7 +8,6 @@
 
 #include "otrp/otrp.h"
 #include "util/base64.h"
-#include "util/base64_fast.h"
 #include "util/json_lift.h"
 #include "util/json_scan.h"
 #include "util/json_strict.h"
@@ -127,9 +126,60 @@ static void test_base64_round_trip_all_lengths(void **state)
     }
 }
 
-/* The fast decoder is the strict decoder: same status, length and bytes for every mode on
- * valid encodings, on strings drawn from both alphabets, '=' and bad bytes, and on long
- * inputs with one defect anywhere. */
+/* An independent decoder, written for clarity rather than speed, to check the table
+ * decoder against: the rules of each mode spelled out, bits accumulated one sextet at a
+ * time. */
+static int ref_sextet(char c, int url)
+{
+    const char *alphabet = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                               : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c != '\0' ? strchr(alphabet, c) : NULL;
+    return p != NULL ? (int)(p - alphabet) : -1;
+}
+
+static otrp_status ref_decode(const char *in, size_t n, uint8_t *out, size_t *out_len,
+                              otrp__b64_mode mode)
+{
+    *out_len = 0;
+    int has_std = memchr(in, '+', n) != NULL || memchr(in, '/', n) != NULL;
+    int has_url = memchr(in, '-', n) != NULL || memchr(in, '_', n) != NULL;
+    int url = mode == OTRP__B64_URL || (mode == OTRP__B64_FIELD && !has_std);
+    if (mode == OTRP__B64_FIELD && has_std && has_url)
+        return OTRP_ERR_BASE64;
+    size_t pad = 0;
+    while (pad < n && in[n - 1 - pad] == '=')
+        pad++;
+    if (mode == OTRP__B64_URL && pad > 0)
+        return OTRP_ERR_BASE64;
+    if (pad > 2 || (pad > 0 && n % 4 != 0) || (!url && n % 4 != 0))
+        return OTRP_ERR_BASE64;
+    size_t len = n - pad;
+    if (len % 4 == 1)
+        return OTRP_ERR_BASE64;
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = ref_sextet(in[i], url);
+        if (v < 0)
+            return OTRP_ERR_BASE64;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (acc != 0) /* the unused trailing bits */
+        return OTRP_ERR_BASE64;
+    *out_len = o;
+    return OTRP_OK;
+}
+
+/* The table decoder agrees with the reference: same status, length and bytes for every
+ * mode on valid encodings, on strings drawn from both alphabets, '=' and bad bytes, and
+ * on long inputs with one defect anywhere. */
 static void check_same_decode(const char *in, size_t n)
 {
     static const otrp__b64_mode modes[] = {OTRP__B64_STD, OTRP__B64_URL, OTRP__B64_FIELD};
@@ -138,13 +188,16 @@ static void check_same_decode(const char *in, size_t n)
     for (size_t m = 0; m < 3; m++) {
         size_t la = 99, lb = 77;
         otrp_status sa = otrp__b64_decode(in, n, a, &la, modes[m]);
-        otrp_status sb = otrp__b64_decode_fast(in, n, b, &lb, modes[m]);
+        otrp_status sb = ref_decode(in, n, b, &lb, modes[m]);
+        if (sb != OTRP_OK)
+            lb = 0;
         if (sa != sb || la != lb || (sa == OTRP_OK && memcmp(a, b, la) != 0))
-            fail_msg("mode %zu, \"%.*s\": %d/%zu vs %d/%zu", m, (int)n, in, sa, la, sb, lb);
+            fail_msg("mode %zu, \"%.*s\": %d/%zu vs reference %d/%zu", m, (int)n, in, sa, la,
+                     sb, lb);
     }
 }
 
-static void test_base64_fast_equals_strict(void **state)
+static void test_base64_decode_equals_reference(void **state)
 {
     (void)state;
     static const char chars[] = "ABYZabyz0189+/-_=\0 .\x80\xff";
@@ -368,7 +421,7 @@ int main(void)
         cmocka_unit_test(test_base64_strict_table),
         cmocka_unit_test(test_base64_round_trip_all_lengths),
         cmocka_unit_test(test_base64url_chunks_match_whole),
-        cmocka_unit_test(test_base64_fast_equals_strict),
+        cmocka_unit_test(test_base64_decode_equals_reference),
         cmocka_unit_test(test_json_strict_rejects),
         cmocka_unit_test(test_json_lifted_parse_equals_plain),
         cmocka_unit_test(test_json_scan_plain_stops_at_every_special_byte),

@@ -6,7 +6,6 @@
 
 #include "mocktee/request.h"
 #include "util/base64.h"
-#include "util/base64_fast.h"
 #include "util/json_lift.h"
 #include "util/json_strict.h"
 #include "util/mem.h"
@@ -428,7 +427,7 @@ static int decrypt_member(otrp__mock_req *r, cJSON *eta, const char *name,
     if (ct == NULL)
         return oom(r);
     size_t len = 0;
-    otrp_status st = otrp__b64_decode_fast(item->valuestring, n, ct, &len, OTRP__B64_FIELD);
+    otrp_status st = otrp__b64_decode(item->valuestring, n, ct, &len, OTRP__B64_FIELD);
     /* Decoded: free the text (megabytes for a large TA), so that the next large buffers
      * of this request reuse its memory instead of fresh pages. */
     cJSON_DeleteItemFromObjectCaseSensitive(eta, name);
