@@ -17,7 +17,7 @@
  * | OTRP_TA_CMD_PROCESS_MESSAGE   | message                   | answer (empty = no data)  |
  * | OTRP_TA_CMD_REQUEST_TA        | taid, tam_uri_hint        | tam_uri, message          |
  * | OTRP_TA_CMD_UNREQUEST_TA      | taid, tam_uri_hint        | tam_uri, message          |
- * | OTRP_TA_CMD_POLICY_CHECK      | -                         | tam_uri, message          |
+ * | OTRP_TA_CMD_POLICY_CHECK      | tam_uri_hint              | tam_uri, message          |
  * | OTRP_TA_CMD_PROCESS_ERROR     | -                         | -                         |
  * | OTRP_TA_CMD_TA_INFORMATION    | spid, taid                | TAInformation message     |
  * | OTRP_TA_CMD_DESCRIBE          | -                         | JSON object               |
