@@ -301,12 +301,20 @@ static void session_entry_points(conn *c, const char *taid, int expect_pending)
 {
     otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
     otrp_buf uri = {0}, msg = {0};
-    assert_int_equal(c->ops->policy_check(c->ctx, &tc, &uri, &msg), OTRP_OK);
+    assert_int_equal(c->ops->policy_check(c->ctx, &tc, NULL, &uri, &msg), OTRP_OK);
     assert_int_equal(msg.len, 0);
     if (expect_pending)
         assert_string_equal((char *)uri.data, "https://tam.example/otrp");
     else
         assert_int_equal(uri.len, 0); /* "no data" */
+    /* The caller's TAM URI (the hint) wins over the configured one; no work, no URI. */
+    assert_int_equal(c->ops->policy_check(c->ctx, &tc, "https://hint.example/", &uri, &msg),
+                     OTRP_OK);
+    assert_int_equal(msg.len, 0);
+    if (expect_pending)
+        assert_string_equal((char *)uri.data, "https://hint.example/");
+    else
+        assert_int_equal(uri.len, 0);
     (void)taid;
     otrp_buf_free(&uri);
     otrp_buf_free(&msg);

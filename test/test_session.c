@@ -161,6 +161,27 @@ static void test_session_no_tam_uri(void **state)
     assert_detail(f->agent, "neither the caller nor the TEE named a TAM");
 }
 
+/* The caller's TAM URI reaches policy_check as its hint; a TEE that has work but no URI
+ * says OTRP_ERR_NO_TAM_URI, which the agent reports as such (not as a TEE failure), before
+ * any POST and without ProcessError. */
+static void test_session_policy_check_hint_and_no_tam_uri(void **state)
+{
+    struct fx *f = *state;
+    reftam_step steps[] = {{.status = 204}};
+    serve(f, steps, 1);
+    assert_int_equal(otrp_agent_policy_check(f->agent, reftam_httpd_url(f->srv)), OTRP_OK);
+    assert_string_equal(f->tee->last_hint, reftam_httpd_url(f->srv));
+    assert_int_equal(reftam_httpd_requests(f->srv), 1);
+    assert_int_equal(otrp_agent_policy_check(f->agent, NULL), OTRP_OK);
+    assert_string_equal(f->tee->last_hint, "");
+
+    f->tee->first_status = OTRP_ERR_NO_TAM_URI;
+    assert_int_equal(otrp_agent_policy_check(f->agent, NULL), OTRP_ERR_NO_TAM_URI);
+    assert_detail(f->agent, "neither the caller nor the TEE named a TAM for RequestPolicyCheck");
+    assert_int_equal(reftam_httpd_requests(f->srv), 2);
+    assert_int_equal(f->tee->process_error_calls, 0);
+}
+
 static void test_session_insecure_uri_refused_before_tee(void **state)
 {
     (void)state;
@@ -363,6 +384,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_session_endless_tam_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_tee_first_step_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_unrequest_and_policy_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_policy_check_hint_and_no_tam_uri, setup,
+                                        teardown),
         cmocka_unit_test(test_session_progress_reports),
         cmocka_unit_test_setup_teardown(test_session_cancel_while_tam_stalls, setup, teardown),
     };

@@ -467,6 +467,99 @@ static void test_tam_policy_check_caller_uri(void **state)
     stop(&f);
 }
 
+/* The TEE knows no TAM (no tam_uri in tee.json): the caller's URI reaches it as the
+ * policy_check hint, and a pending request is installed from there (PROFILE P10). Without
+ * any URI the check fails before the network with OTRP_ERR_NO_TAM_URI, ProcessError is not
+ * called (no TAM was contacted), and with nothing pending there is no POST at all. */
+static void test_tam_policy_check_hint_only(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    add_tee(&f, 0, tee_a, "tee-policy-hint");
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", DEAD_TAM_URI), OTRP_ERR_HTTP_CONNECT);
+    assert_int_equal(f.w[0]->process_error_calls, 1);
+
+    /* Pending work, no hint, no configured URI. */
+    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_ERR_NO_TAM_URI);
+    const char *detail = otrp_agent_last_error(f.agent);
+    if (strstr(detail, "neither the caller nor the TEE named a TAM for RequestPolicyCheck") == NULL ||
+        strstr(detail, "TEE #1") == NULL)
+        fail_msg("detail: %s", detail);
+    assert_int_equal(f.w[0]->process_error_calls, 1);
+    assert_int_equal(reftam_server_requests(f.srv), 0);
+
+    /* The caller's URI is the only one: the TEE answers it and the TA is installed. */
+    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
+    char tas[256];
+    installed_tas(f.agent, "tee-policy-hint", tas, sizeof tas);
+    assert_string_equal(tas, "ta2,");
+    assert_int_equal(f.w[0]->process_error_calls, 1);
+
+    /* Nothing pending: OK without a POST, with or without a URI. */
+    unsigned before = reftam_server_requests(f.srv);
+    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
+    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK);
+    assert_int_equal(reftam_server_requests(f.srv), before);
+    stop(&f);
+}
+
+/* The daemon a test started, killed by the teardown when an assertion ended the test. */
+static pid_t g_daemon = -1;
+
+static int kill_daemon(void **state)
+{
+    (void)state;
+    if (g_daemon > 0)
+        (void)fx_daemon_stop(g_daemon, SIGKILL);
+    g_daemon = -1;
+    return 0;
+}
+
+/* As test_tam_policy_check_hint_only, over otrp-tee-sim and the socket backend: the hint
+ * travels in the RequestPolicyCheck frame, the failure status in the answer frame. */
+static void test_tam_policy_check_hint_over_socket(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    char dir[700], sock[760];
+    fresh_tee(tee_a, "tee-policy-sock", dir, sizeof dir);
+    snprintf(sock, sizeof sock, "%s/sock", dir);
+    g_daemon = fx_daemon_start(dir, sock);
+    assert_true(g_daemon > 0);
+    otrp_tee *tee = NULL;
+    assert_int_equal(otrp_tee_socket_new(sock, &tee), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", DEAD_TAM_URI), OTRP_ERR_HTTP_CONNECT);
+
+    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_ERR_NO_TAM_URI);
+    if (strstr(otrp_agent_last_error(f.agent), "neither the caller nor the TEE named a TAM") == NULL)
+        fail_msg("detail: %s", otrp_agent_last_error(f.agent));
+    assert_int_equal(reftam_server_requests(f.srv), 0);
+
+    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
+    char tas[256];
+    installed_tas(f.agent, "tee-policy-sock", tas, sizeof tas);
+    assert_string_equal(tas, "ta2,");
+    unsigned before = reftam_server_requests(f.srv);
+    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
+    assert_int_equal(reftam_server_requests(f.srv), before);
+
+    otrp_agent_free(f.agent);
+    f.agent = NULL;
+    pid_t pid = g_daemon;
+    g_daemon = -1;
+    assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
+    stop(&f);
+}
+
 /* A TEE that refuses the TAM still signs its GetDeviceState failure and encrypts the
  * minimal DSI to the TAM (P8): the TAM verifies it, names the TEE and ends with 204. */
 static void test_tam_verified_tee_failure(void **state)
@@ -1381,6 +1474,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_two_tees),
         cmocka_unit_test(test_tam_policy_check_installs_pending),
         cmocka_unit_test(test_tam_policy_check_caller_uri),
+        cmocka_unit_test(test_tam_policy_check_hint_only),
+        cmocka_unit_test_teardown(test_tam_policy_check_hint_over_socket, kill_daemon),
         cmocka_unit_test(test_tam_verified_tee_failure),
         cmocka_unit_test(test_tam_jwe_alg_configurable),
         cmocka_unit_test(test_tam_dsi_tee_names),

@@ -71,7 +71,9 @@ static void ta_of_tee(void *user, uint32_t command, const standin_field *in, siz
     case OTRP_TA_CMD_UNREQUEST_TA:
         st = ops->unrequest_ta(tee->ctx, &call, a, b[0] != '\0' ? b : NULL, &out[0], &out[1]);
         break;
-    case OTRP_TA_CMD_POLICY_CHECK: st = ops->policy_check(tee->ctx, &call, &out[0], &out[1]); break;
+    case OTRP_TA_CMD_POLICY_CHECK:
+        st = ops->policy_check(tee->ctx, &call, a[0] != '\0' ? a : NULL, &out[0], &out[1]);
+        break;
     case OTRP_TA_CMD_PROCESS_ERROR: st = ops->process_error(tee->ctx, &call); break;
     case OTRP_TA_CMD_TA_INFORMATION: st = ops->ta_information(tee->ctx, &call, a, b, &out[0]); break;
     case OTRP_TA_CMD_DESCRIBE: st = ops->describe(tee->ctx, &call, &out[0]); break;
@@ -299,10 +301,13 @@ static void test_teec_every_operation_uses_its_command_and_layout(void **state)
 
     f->script->first_uri = NULL;
     f->script->first_msg = NULL;
-    assert_int_equal(ops->policy_check(ctx, &c, &f->out, &f->out2), OTRP_OK);
+    assert_int_equal(ops->policy_check(ctx, &c, NULL, &f->out, &f->out2), OTRP_OK);
     assert_int_equal(f->out.len, 0); /* "no data" */
     assert_int_equal(f->out2.len, 0);
-    expect_layout(OTRP_TA_CMD_POLICY_CHECK, TYPES(0u, 0u, OUT, OUT));
+    assert_string_equal(f->script->last_hint, "");
+    expect_layout(OTRP_TA_CMD_POLICY_CHECK, TYPES(IN, 0u, OUT, OUT));
+    assert_int_equal(ops->policy_check(ctx, &c, "https://hint/", &f->out, &f->out2), OTRP_OK);
+    assert_string_equal(f->script->last_hint, "https://hint/");
 
     assert_int_equal(ops->process_error(ctx, &c), OTRP_OK);
     assert_int_equal(f->script->process_error_calls, 1);

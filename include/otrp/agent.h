@@ -265,7 +265,9 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_agent_unrequest_ta(otrp_agent *agent,
 
 /**
  * OTrP RequestPolicyCheck on every TEE that supports it, in registration order: each
- * TEE with pending work gets a session with its TAM (tam_uri when given). Returns the
+ * TEE with pending work gets a session with its TAM (tam_uri when given; each TEE also
+ * gets it as the tam_uri_hint of its policy_check, see otrp/tee.h). A TEE with pending
+ * work, no TAM URI of its own and no tam_uri fails with OTRP_ERR_NO_TAM_URI. Returns the
  * first failure, after trying every TEE.
  */
 OTRP_API OTRP_NODISCARD otrp_status otrp_agent_policy_check(otrp_agent *agent,

@@ -17,10 +17,16 @@
  * | OTRP_TA_CMD_PROCESS_MESSAGE   | message                   | answer (empty = no data)  |
  * | OTRP_TA_CMD_REQUEST_TA        | taid, tam_uri_hint        | tam_uri, message          |
  * | OTRP_TA_CMD_UNREQUEST_TA      | taid, tam_uri_hint        | tam_uri, message          |
- * | OTRP_TA_CMD_POLICY_CHECK      | -                         | tam_uri, message          |
+ * | OTRP_TA_CMD_POLICY_CHECK      | tam_uri_hint              | tam_uri, message          |
  * | OTRP_TA_CMD_PROCESS_ERROR     | -                         | -                         |
  * | OTRP_TA_CMD_TA_INFORMATION    | spid, taid                | TAInformation message     |
  * | OTRP_TA_CMD_DESCRIBE          | -                         | JSON object               |
+ *
+ * tam_uri_hint is the TAM URI the agent's caller named (empty: none). A TEE that has work
+ * for a TAM but neither a TAM URI of its own nor a hint fails with OTRP_ERR_NO_TAM_URI
+ * (see otrp/tee.h). Before the first release OTRP_TA_CMD_POLICY_CHECK had no input; the
+ * frame version was not changed for that, so a server built then refuses the new request
+ * with OTRP_ERR_TEE_PROTOCOL.
  *
  * Outputs that may stay empty (OTrP "no data", see otrp/tee.h) are sent as empty fields;
  * an answer always carries the number of output fields of its command. When the status

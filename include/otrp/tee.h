@@ -92,14 +92,28 @@ struct otrp_tee_ops {
     otrp_status (*process_message)(void *ctx, const otrp_tee_call *call,
                                    const char *msg, size_t len, otrp_buf *out);
 
-    /** Session entry points (OTrP over HTTP): either output may stay empty. */
+    /**
+     * Session entry points (OTrP over HTTP): either output may stay empty.
+     *
+     * tam_uri_hint is the TAM URI the agent's caller named (NULL when none); the agent
+     * POSTs to it whatever the TEE answers in tam_uri. A TEE signals work for a TAM by
+     * answering a non-empty tam_uri (its own TAM, or the hint) or msg; OTRP_OK with both
+     * empty means "nothing for a TAM", and the agent then contacts no TAM. A TEE that has
+     * work but knows no TAM URI and got no hint returns OTRP_ERR_NO_TAM_URI; the agent
+     * reports that status (with the backend's last_error text) instead of
+     * OTRP_ERR_TEE_FAIL.
+     *
+     * Change during 0.1 development (no release had it): policy_check gained
+     * tam_uri_hint in place, in the same position as for request_ta; backends written
+     * against the earlier form add the parameter (and may ignore it).
+     */
     otrp_status (*request_ta)(void *ctx, const otrp_tee_call *call, const char *taid,
                               const char *tam_uri_hint, otrp_buf *tam_uri, otrp_buf *msg);
     otrp_status (*unrequest_ta)(void *ctx, const otrp_tee_call *call, const char *taid,
                                 const char *tam_uri_hint, otrp_buf *tam_uri,
                                 otrp_buf *msg);
-    otrp_status (*policy_check)(void *ctx, const otrp_tee_call *call, otrp_buf *tam_uri,
-                                otrp_buf *msg);
+    otrp_status (*policy_check)(void *ctx, const otrp_tee_call *call,
+                                const char *tam_uri_hint, otrp_buf *tam_uri, otrp_buf *msg);
     /** The TAM could not be reached or answered with an error: forget the session. */
     otrp_status (*process_error)(void *ctx, const otrp_tee_call *call);
 

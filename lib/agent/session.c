@@ -30,7 +30,7 @@ static otrp_status invoke_first(const struct otrp_tee_ops *ops, void *ctx,
         return ops->unrequest_ta(ctx, call, a->taid, a->tam_uri_hint, a->tam_uri, a->msg);
     case STEP_POLICY_CHECK:
     default:
-        return ops->policy_check(ctx, call, a->tam_uri, a->msg);
+        return ops->policy_check(ctx, call, a->tam_uri_hint, a->tam_uri, a->msg);
     }
 }
 
@@ -164,6 +164,19 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
     return st;
 }
 
+/* The TEE has work for a TAM but neither it nor the caller named one: either it sent a
+ * message without a URI, or it said so itself (OTRP_ERR_NO_TAM_URI, see otrp/tee.h). */
+static otrp_status no_tam_uri(otrp_agent *agent, const otrp_tee *tee, first_step step)
+{
+    char label[96];
+    otrp__tee_label(agent, tee, label, sizeof label);
+    return otrp__agent_fail(agent, OTRP_ERR_NO_TAM_URI,
+                            "neither the caller nor the TEE named a TAM for %s: TEE %s has "
+                            "work for one%s%s",
+                            step_name(step), label, tee->detail[0] != '\0' ? ": " : "",
+                            tee->detail);
+}
+
 /* One session with the TAM that tee's first step names. */
 static otrp_status run_session(otrp_agent *agent, otrp_tee *tee, first_step step,
                                const char *taid, const char *tam_uri)
@@ -183,6 +196,10 @@ static otrp_status run_session(otrp_agent *agent, otrp_tee *tee, first_step step
     msg.max = agent->config.max_message_size;
     struct first_args args = {step, taid, tam_uri, &tee_uri, &msg};
     otrp_status st = otrp__tee_invoke(agent, tee, invoke_first, &args);
+    if (st == OTRP_ERR_NO_TAM_URI) {
+        st = no_tam_uri(agent, tee, step);
+        goto out;
+    }
     if (st != OTRP_OK) {
         st = otrp__tee_failure(agent, tee, st);
         goto out;
@@ -194,8 +211,7 @@ static otrp_status run_session(otrp_agent *agent, otrp_tee *tee, first_step step
     }
     const char *uri = tam_uri != NULL ? tam_uri : (const char *)tee_uri.data;
     if (uri == NULL || uri[0] == '\0') {
-        st = otrp__agent_fail(agent, OTRP_ERR_NO_TAM_URI,
-                              "neither the caller nor the TEE named a TAM for %s", step_name(step));
+        st = no_tam_uri(agent, tee, step);
         goto out;
     }
     if (tam_uri == NULL &&

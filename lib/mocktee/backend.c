@@ -160,18 +160,24 @@ static otrp_status mock_unrequest_ta(void *ctx, const otrp_tee_call *call, const
     return need_change(ctx, taid, hint, 0, tam_uri, msg);
 }
 
-/* Something pending: the TAM URI (the TAM will ask with GetDeviceState); else no data. */
-static otrp_status mock_policy_check(void *ctx, const otrp_tee_call *call, otrp_buf *tam_uri,
-                                     otrp_buf *msg)
+/* Something pending: a TAM URI (the TAM will ask with GetDeviceState); else no data. */
+static otrp_status mock_policy_check(void *ctx, const otrp_tee_call *call, const char *hint,
+                                     otrp_buf *tam_uri, otrp_buf *msg)
 {
     (void)call;
     otrp__mock *tee = ctx;
     otrp_buf_reset(tam_uri);
     otrp_buf_reset(msg);
-    if (otrp__json_member(tee->state, "requested")->child == NULL &&
-        otrp__json_member(tee->state, "unneeded")->child == NULL)
+    int requested = cJSON_GetArraySize(otrp__json_member(tee->state, "requested"));
+    int unneeded = cJSON_GetArraySize(otrp__json_member(tee->state, "unneeded"));
+    if (requested == 0 && unneeded == 0)
         return OTRP_OK;
-    return otrp_buf_append_str(tam_uri, tee->cfg.tam_uri);
+    if ((hint == NULL || hint[0] == '\0') && tee->cfg.tam_uri[0] == '\0') {
+        DETAIL(tee, "%d requested and %d unneeded TA(s) pending, no tam_uri in tee.json",
+               requested, unneeded);
+        return OTRP_ERR_NO_TAM_URI;
+    }
+    return uri_answer(tee, hint, tam_uri, msg);
 }
 
 /* Nothing is cached per session (every request carries x5c), so nothing to forget. */

@@ -20,7 +20,7 @@ static const struct cmd_shape CMD_SHAPES[OTRP_TA_CMD_END] = {
     [OTRP_TA_CMD_PROCESS_MESSAGE] = {1, 1},
     [OTRP_TA_CMD_REQUEST_TA] = {2, 2},
     [OTRP_TA_CMD_UNREQUEST_TA] = {2, 2},
-    [OTRP_TA_CMD_POLICY_CHECK] = {0, 2},
+    [OTRP_TA_CMD_POLICY_CHECK] = {1, 2},
     [OTRP_TA_CMD_PROCESS_ERROR] = {0, 0},
     [OTRP_TA_CMD_TA_INFORMATION] = {2, 1},
     [OTRP_TA_CMD_DESCRIBE] = {0, 1},
@@ -288,7 +288,7 @@ static otrp_status run_op(const struct otrp_tee_ops *ops, void *ctx, const otrp_
     case OTRP_TA_CMD_POLICY_CHECK:
         if (ops->policy_check == NULL)
             return OTRP_ERR_UNSUPPORTED;
-        return ops->policy_check(ctx, call, &out[0], &out[1]);
+        return ops->policy_check(ctx, call, in[0][0] != '\0' ? in[0] : NULL, &out[0], &out[1]);
     case OTRP_TA_CMD_PROCESS_ERROR:
         return ops->process_error != NULL ? ops->process_error(ctx, call) : OTRP_OK;
     case OTRP_TA_CMD_TA_INFORMATION:

@@ -148,10 +148,13 @@ static otrp_status sock_unrequest_ta(void *ctx, const otrp_tee_call *call, const
     return request_common(ctx, call, OTRP_TA_CMD_UNREQUEST_TA, taid, hint, tam_uri, msg);
 }
 
-static otrp_status sock_policy_check(void *ctx, const otrp_tee_call *call, otrp_buf *tam_uri,
-                                     otrp_buf *msg)
+static otrp_status sock_policy_check(void *ctx, const otrp_tee_call *call, const char *hint,
+                                     otrp_buf *tam_uri, otrp_buf *msg)
 {
-    return exchange(ctx, call, OTRP_TA_CMD_POLICY_CHECK, 0, NULL, NULL, tam_uri, msg);
+    const char *h = hint != NULL ? hint : "";
+    const void *in[1] = {h};
+    size_t in_len[1] = {strlen(h)};
+    return exchange(ctx, call, OTRP_TA_CMD_POLICY_CHECK, 1, in, in_len, tam_uri, msg);
 }
 
 static otrp_status sock_process_error(void *ctx, const otrp_tee_call *call)

@@ -387,10 +387,14 @@ static otrp_status op_unrequest_ta(void *ctx, const otrp_tee_call *call, const c
     return first_message(ctx, call, OTRP_TA_CMD_UNREQUEST_TA, taid, hint, tam_uri, msg);
 }
 
-static otrp_status op_policy_check(void *ctx, const otrp_tee_call *call, otrp_buf *tam_uri,
-                                   otrp_buf *msg)
+static otrp_status op_policy_check(void *ctx, const otrp_tee_call *call, const char *hint,
+                                   otrp_buf *tam_uri, otrp_buf *msg)
 {
-    exchange x = {.command = OTRP_TA_CMD_POLICY_CHECK, .out = {tam_uri, msg}, .n_out = 2};
+    exchange x = {.command = OTRP_TA_CMD_POLICY_CHECK,
+                  .in = {text_field(hint)},
+                  .n_in = 1,
+                  .out = {tam_uri, msg},
+                  .n_out = 2};
     return exchange_run(ctx, call, &x);
 }
 

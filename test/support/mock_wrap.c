@@ -50,12 +50,12 @@ static otrp_status w_unrequest_ta(void *ctx, const otrp_tee_call *call, const ch
     return otrp__mock_ops.unrequest_ta(w->tee, call, taid, hint, uri, msg);
 }
 
-static otrp_status w_policy_check(void *ctx, const otrp_tee_call *call, otrp_buf *uri,
-                                  otrp_buf *msg)
+static otrp_status w_policy_check(void *ctx, const otrp_tee_call *call, const char *hint,
+                                  otrp_buf *uri, otrp_buf *msg)
 {
     struct wrap *w = ctx;
     w->counters.first_calls++;
-    return otrp__mock_ops.policy_check(w->tee, call, uri, msg);
+    return otrp__mock_ops.policy_check(w->tee, call, hint, uri, msg);
 }
 
 static otrp_status w_process_error(void *ctx, const otrp_tee_call *call)

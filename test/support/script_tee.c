@@ -96,11 +96,11 @@ static otrp_status script_request_ta(void *ctx, const otrp_tee_call *call, const
     return script_first(ctx, taid, hint, tam_uri, msg);
 }
 
-static otrp_status script_policy_check(void *ctx, const otrp_tee_call *call, otrp_buf *tam_uri,
-                                       otrp_buf *msg)
+static otrp_status script_policy_check(void *ctx, const otrp_tee_call *call, const char *hint,
+                                       otrp_buf *tam_uri, otrp_buf *msg)
 {
     (void)call;
-    return script_first(ctx, NULL, NULL, tam_uri, msg);
+    return script_first(ctx, NULL, hint, tam_uri, msg);
 }
 
 static otrp_status script_process_error(void *ctx, const otrp_tee_call *call)

@@ -62,7 +62,7 @@ static const struct {
 } shapes[OTRP_TA_CMD_END] = {
     [OTRP_TA_CMD_GET_NAME] = {0, 1},       [OTRP_TA_CMD_PROCESS_MESSAGE] = {1, 1},
     [OTRP_TA_CMD_REQUEST_TA] = {2, 2},     [OTRP_TA_CMD_UNREQUEST_TA] = {2, 2},
-    [OTRP_TA_CMD_POLICY_CHECK] = {0, 2},   [OTRP_TA_CMD_PROCESS_ERROR] = {0, 0},
+    [OTRP_TA_CMD_POLICY_CHECK] = {1, 2},   [OTRP_TA_CMD_PROCESS_ERROR] = {0, 0},
     [OTRP_TA_CMD_TA_INFORMATION] = {2, 1}, [OTRP_TA_CMD_DESCRIBE] = {0, 1},
 };
 
