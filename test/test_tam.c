@@ -480,6 +480,13 @@ static void test_tam_policy_check_hint_only(void **state)
     agent_config(&cfg, ca_path, NULL);
     assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
     add_tee(&f, 0, tee_a, "tee-policy-hint");
+    /* RequestTA with no URI anywhere: the need is recorded, the caller told why nothing
+     * was installed; an UnrequestTA of a TA that is not there needs no TAM at all. */
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", NULL), OTRP_ERR_NO_TAM_URI);
+    if (strstr(otrp_agent_last_error(f.agent), "named a TAM for RequestTA") == NULL)
+        fail_msg("detail: %s", otrp_agent_last_error(f.agent));
+    assert_int_equal(otrp_agent_unrequest_ta(f.agent, "ta9", NULL), OTRP_OK);
+    assert_int_equal(f.w[0]->process_error_calls, 0);
     assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", DEAD_TAM_URI), OTRP_ERR_HTTP_CONNECT);
     assert_int_equal(f.w[0]->process_error_calls, 1);
 

@@ -251,7 +251,9 @@ OTRP_API void otrp_agent_cancel(otrp_agent *agent) OTRP_NONNULL(1);
 /**
  * OTrP RequestTA: a client application needs TA taid. The first registered TEE that
  * supports it is asked; tam_uri may be NULL (the TEE's configured TAM is used).
- * OTRP_OK also when the TEE had nothing to ask of a TAM (the TA is already there).
+ * OTRP_OK also when the TEE had nothing to ask of a TAM (the TA is already there);
+ * OTRP_ERR_NO_TAM_URI when neither the caller nor the TEE names a TAM (a TEE may keep
+ * the request for a later otrp_agent_policy_check() that names one, as the mock TEE does).
  */
 OTRP_API OTRP_NODISCARD otrp_status otrp_agent_request_ta(otrp_agent *agent, const char *taid,
                                                           const char *tam_uri)

@@ -99,12 +99,21 @@ static otrp_status commit_lists(otrp__mock *tee, cJSON *next)
     return OTRP_OK;
 }
 
-static otrp_status uri_answer(otrp__mock *tee, const char *hint, otrp_buf *tam_uri,
-                              otrp_buf *msg)
+/* The TAM URI to contact: the caller's hint, else tee.json's. With neither, work that
+ * is pending gets OTRP_ERR_NO_TAM_URI (it stays recorded for a later policy check that
+ * brings a URI), and no work gets no data. */
+static otrp_status uri_answer(otrp__mock *tee, const char *hint, int pending,
+                              otrp_buf *tam_uri, otrp_buf *msg)
 {
     otrp_buf_reset(tam_uri);
     otrp_buf_reset(msg);
     const char *uri = hint != NULL && hint[0] != '\0' ? hint : tee->cfg.tam_uri;
+    if (uri[0] == '\0') {
+        if (!pending)
+            return OTRP_OK;
+        DETAIL(tee, "work is pending, but neither the caller nor tee.json names a TAM");
+        return OTRP_ERR_NO_TAM_URI;
+    }
     return otrp_buf_append_str(tam_uri, uri);
 }
 
@@ -126,7 +135,8 @@ static otrp_status need_change(void *ctx, const char *taid, const char *hint, in
     int installed = otrp__mock_ta_find_any(next, taid, NULL) != NULL;
     otrp__mock_list_remove(wanted ? unn : req, taid);
     /* A requested TA is listed until installed; an unneeded one while installed. */
-    if (wanted ? !installed : installed) {
+    int pending = wanted ? !installed : installed;
+    if (pending) {
         cJSON *list = wanted ? req : unn;
         if (!otrp__mock_list_has(list, taid)) {
             if (cJSON_GetArraySize(list) >= OTRP__MOCK_MAX_PENDING) {
@@ -142,7 +152,7 @@ static otrp_status need_change(void *ctx, const char *taid, const char *hint, in
     }
     otrp_status st = commit_lists(tee, next);
     if (st == OTRP_OK)
-        st = uri_answer(tee, hint, tam_uri, msg);
+        st = uri_answer(tee, hint, pending, tam_uri, msg);
     return st;
 }
 
@@ -166,18 +176,14 @@ static otrp_status mock_policy_check(void *ctx, const otrp_tee_call *call, const
 {
     (void)call;
     otrp__mock *tee = ctx;
-    otrp_buf_reset(tam_uri);
-    otrp_buf_reset(msg);
     int requested = cJSON_GetArraySize(otrp__json_member(tee->state, "requested"));
     int unneeded = cJSON_GetArraySize(otrp__json_member(tee->state, "unneeded"));
-    if (requested == 0 && unneeded == 0)
+    if (requested == 0 && unneeded == 0) {
+        otrp_buf_reset(tam_uri);
+        otrp_buf_reset(msg);
         return OTRP_OK;
-    if ((hint == NULL || hint[0] == '\0') && tee->cfg.tam_uri[0] == '\0') {
-        DETAIL(tee, "%d requested and %d unneeded TA(s) pending, no tam_uri in tee.json",
-               requested, unneeded);
-        return OTRP_ERR_NO_TAM_URI;
     }
-    return uri_answer(tee, hint, tam_uri, msg);
+    return uri_answer(tee, hint, 1, tam_uri, msg);
 }
 
 /* Nothing is cached per session (every request carries x5c), so nothing to forget. */
