@@ -33,18 +33,6 @@ static char *g_sp1_cert, *g_sp2_cert;
 /* A TEE directory after GetDeviceState + CreateSD(sd1 of sp1 by tam1) + InstallTA(ta1). */
 static char g_template[512];
 
-/* A daemon a test started; killed by the teardown when an assertion ended the test. */
-static pid_t g_daemon = -1;
-
-static int kill_daemon(void **state)
-{
-    (void)state;
-    if (g_daemon > 0)
-        (void)fx_daemon_stop(g_daemon, SIGKILL);
-    g_daemon = -1;
-    return 0;
-}
-
 /* One TEE under test: the backend's vtable and context. */
 typedef struct conn {
     const struct otrp_tee_ops *ops;
@@ -482,13 +470,13 @@ static void test_mocktee_lifecycle_over_socket(void **state)
 {
     (void)state;
     char dir[512], sock[600];
-    pid_t pid = g_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
+    pid_t pid = fx_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
     assert_true(pid > 0);
     conn c = {&otrp__socket_ops, NULL};
     assert_int_equal(otrp__socket_open(sock, &c.ctx), OTRP_OK);
     lifecycle(&c);
     c.ops->destroy(c.ctx);
-    g_daemon = -1;
+    fx_daemon = -1;
     assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
     fx_rm_rf(dir);
 }
@@ -1376,7 +1364,7 @@ static void test_mocktee_public_constructors_with_agent(void **state)
 
     /* the same directory served by otrp-tee-sim, reached with otrp_tee_socket_new() */
     (void)snprintf(sock, sizeof sock, "%s/tee.sock", dir);
-    pid_t pid = g_daemon = fx_daemon_start(dir, sock);
+    pid_t pid = fx_daemon = fx_daemon_start(dir, sock);
     assert_true(pid > 0);
     assert_int_equal(otrp_tee_socket_new(sock, &tee), OTRP_OK);
     assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
@@ -1392,7 +1380,7 @@ static void test_mocktee_public_constructors_with_agent(void **state)
     test_tam_answer_free(&a);
     otrp_free(resp);
     otrp_agent_free(agent);
-    g_daemon = -1;
+    fx_daemon = -1;
     assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
     test_tam_free(tam);
     otrp_buf_free(&msg);
@@ -1405,7 +1393,7 @@ int main(int argc, char **argv)
     fx_set_argv0(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mocktee_lifecycle_in_process),
-        cmocka_unit_test_teardown(test_mocktee_lifecycle_over_socket, kill_daemon),
+        cmocka_unit_test_teardown(test_mocktee_lifecycle_over_socket, fx_kill_daemon),
         cmocka_unit_test_setup_teardown(test_mocktee_err_request_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_unsupported_msg_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_unsupported_crypto_alg, setup, teardown),
@@ -1440,7 +1428,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_accepted_encodings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_update_sd_deloldspcert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_update_sd_newspid, setup, teardown),
-        cmocka_unit_test_teardown(test_mocktee_public_constructors_with_agent, kill_daemon),
+        cmocka_unit_test_teardown(test_mocktee_public_constructors_with_agent, fx_kill_daemon),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -30,28 +30,16 @@
 
 #define PKI TEST_PKI_DIR "/"
 
-/* A daemon a test started; killed by the teardown when an assertion ended the test. */
-static pid_t g_daemon = -1;
-
 static pid_t start_daemon(const char *dir, const char *sock)
 {
-    g_daemon = fx_daemon_start(dir, sock);
-    return g_daemon;
+    fx_daemon = fx_daemon_start(dir, sock);
+    return fx_daemon;
 }
 
 static int stop_daemon(pid_t pid, int sig)
 {
-    g_daemon = -1;
+    fx_daemon = -1;
     return fx_daemon_stop(pid, sig);
-}
-
-static int kill_daemon(void **state)
-{
-    (void)state;
-    if (g_daemon > 0)
-        (void)fx_daemon_stop(g_daemon, SIGKILL);
-    g_daemon = -1;
-    return 0;
 }
 
 static otrp_status open_dir(const char *dir, otrp__mock **tee, char *detail, size_t cap)
@@ -609,7 +597,7 @@ static void test_mocktee_daemon_survives_bad_clients(void **state)
 {
     (void)state;
     char dir[512], sock[600];
-    pid_t pid = g_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
+    pid_t pid = fx_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
     assert_true(pid > 0);
     /* garbage: an OTRP_ERR_TEE_PROTOCOL answer, then the connection is closed */
     int fd = connect_to(sock);
@@ -686,7 +674,7 @@ static void test_mocktee_daemon_serializes_clients(void **state)
 {
     (void)state;
     char dir[512], sock[600];
-    pid_t pid = g_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
+    pid_t pid = fx_daemon = fx_teedir_daemon(dir, sizeof dir, sock, sizeof sock);
     assert_true(pid > 0);
     /* an idle connection does not hold the others back for long */
     int idle = connect_to(sock);
@@ -744,9 +732,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mocktee_frame_roundtrip_and_table),
         cmocka_unit_test(test_mocktee_socket_backend_failures),
         cmocka_unit_test(test_mocktee_socket_backend_cancel),
-        cmocka_unit_test_teardown(test_mocktee_daemon_lock_and_sigterm, kill_daemon),
-        cmocka_unit_test_teardown(test_mocktee_daemon_survives_bad_clients, kill_daemon),
-        cmocka_unit_test_teardown(test_mocktee_daemon_serializes_clients, kill_daemon),
+        cmocka_unit_test_teardown(test_mocktee_daemon_lock_and_sigterm, fx_kill_daemon),
+        cmocka_unit_test_teardown(test_mocktee_daemon_survives_bad_clients, fx_kill_daemon),
+        cmocka_unit_test_teardown(test_mocktee_daemon_serializes_clients, fx_kill_daemon),
         cmocka_unit_test(test_mocktee_daemon_init_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

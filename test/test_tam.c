@@ -514,18 +514,6 @@ static void test_tam_policy_check_hint_only(void **state)
     stop(&f);
 }
 
-/* The daemon a test started, killed by the teardown when an assertion ended the test. */
-static pid_t g_daemon = -1;
-
-static int kill_daemon(void **state)
-{
-    (void)state;
-    if (g_daemon > 0)
-        (void)fx_daemon_stop(g_daemon, SIGKILL);
-    g_daemon = -1;
-    return 0;
-}
-
 /* As test_tam_policy_check_hint_only, over otrp-tee-sim and the socket backend: the hint
  * travels in the RequestPolicyCheck frame, the failure status in the answer frame. */
 static void test_tam_policy_check_hint_over_socket(void **state)
@@ -539,8 +527,8 @@ static void test_tam_policy_check_hint_over_socket(void **state)
     char dir[700], sock[760];
     fresh_tee(tee_a, "tee-policy-sock", dir, sizeof dir);
     snprintf(sock, sizeof sock, "%s/sock", dir);
-    g_daemon = fx_daemon_start(dir, sock);
-    assert_true(g_daemon > 0);
+    fx_daemon = fx_daemon_start(dir, sock);
+    assert_true(fx_daemon > 0);
     otrp_tee *tee = NULL;
     assert_int_equal(otrp_tee_socket_new(sock, &tee), OTRP_OK);
     assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
@@ -561,8 +549,8 @@ static void test_tam_policy_check_hint_over_socket(void **state)
 
     otrp_agent_free(f.agent);
     f.agent = NULL;
-    pid_t pid = g_daemon;
-    g_daemon = -1;
+    pid_t pid = fx_daemon;
+    fx_daemon = -1;
     assert_int_equal(fx_daemon_stop(pid, SIGTERM), 0);
     stop(&f);
 }
@@ -1482,7 +1470,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_policy_check_installs_pending),
         cmocka_unit_test(test_tam_policy_check_caller_uri),
         cmocka_unit_test(test_tam_policy_check_hint_only),
-        cmocka_unit_test_teardown(test_tam_policy_check_hint_over_socket, kill_daemon),
+        cmocka_unit_test_teardown(test_tam_policy_check_hint_over_socket, fx_kill_daemon),
         cmocka_unit_test(test_tam_verified_tee_failure),
         cmocka_unit_test(test_tam_jwe_alg_configurable),
         cmocka_unit_test(test_tam_dsi_tee_names),

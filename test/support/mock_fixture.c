@@ -160,6 +160,17 @@ int fx_daemon_stop(pid_t pid, int sig)
     return WEXITSTATUS(status);
 }
 
+pid_t fx_daemon = -1;
+
+int fx_kill_daemon(void **state)
+{
+    (void)state;
+    if (fx_daemon > 0)
+        (void)fx_daemon_stop(fx_daemon, SIGKILL);
+    fx_daemon = -1;
+    return 0;
+}
+
 pid_t fx_teedir_daemon(char *dir, size_t dir_cap, char *sock, size_t sock_cap)
 {
     if (fx_teedir(dir, dir_cap, NULL) != 0 ||

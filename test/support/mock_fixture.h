@@ -36,5 +36,9 @@ pid_t fx_daemon_start(const char *dir, const char *sock);
 pid_t fx_teedir_daemon(char *dir, size_t dir_cap, char *sock, size_t sock_cap);
 /* Send sig and wait for the child; returns its exit status (128+sig when killed). */
 int fx_daemon_stop(pid_t pid, int sig);
+/* The daemon the running test started (or -1): a test sets it, and fx_kill_daemon, as a
+ * cmocka teardown, kills it when an assertion ended the test before its own stop. */
+extern pid_t fx_daemon;
+int fx_kill_daemon(void **state);
 
 #endif
