@@ -454,6 +454,12 @@ static pid_t bad_server(const char *path, int mode)
                                                         0, 0, 0, 1, 0x40, 0, 0, 0};
             (void)!write(c, h, sizeof h);
         }
+        if (mode == 4) { /* a failure answer whose detail holds control bytes */
+            otrp_buf f = {0};
+            if (otrp__ta_encode_failure(&f, OTRP_TA_CMD_GET_NAME, OTRP_ERR_NOT_FOUND,
+                                        "no such\x1b[2Jname\n") == OTRP_OK)
+                (void)!write(c, f.data, f.len);
+        }
         if (mode == 0)
             sleep(5);
         _exit(0);
@@ -481,14 +487,18 @@ static void test_mocktee_socket_backend_failures(void **state)
     struct {
         int mode;
         otrp_status st;
-    } cases[] = {{0, OTRP_ERR_TIMEOUT}, {1, OTRP_ERR_TEE_PROTOCOL}, {2, OTRP_ERR_TOO_LARGE},
-                 {3, OTRP_ERR_TEE_FAIL}};
-    for (size_t i = 0; i < 4; i++) {
+    } cases[] = {{4, OTRP_ERR_NOT_FOUND}, {0, OTRP_ERR_TIMEOUT}, {1, OTRP_ERR_TEE_PROTOCOL},
+                 {2, OTRP_ERR_TOO_LARGE}, {3, OTRP_ERR_TEE_FAIL}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         unlink(path);
         pid_t pid = bad_server(path, cases[i].mode);
         tc.deadline_ms = otrp_monotonic_ms() + 300;
         tc.max_output = 4096;
         assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), cases[i].st);
+        /* The daemon's detail reaches ops->last_error, printable only; a later failure
+         * without one does not repeat it. */
+        assert_string_equal(otrp__socket_ops.last_error(ctx),
+                            cases[i].mode == 4 ? "no such?[2Jname?" : "");
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }

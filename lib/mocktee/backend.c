@@ -63,10 +63,18 @@ const char *otrp__mock_last_detail(void *ctx)
     return tee->detail;
 }
 
+/* Every entry point starts here: the detail explains this operation's failure only. */
+static otrp__mock *enter(void *ctx)
+{
+    otrp__mock *tee = ctx;
+    tee->detail[0] = '\0';
+    return tee;
+}
+
 static otrp_status mock_get_name(void *ctx, const otrp_tee_call *call, otrp_buf *name)
 {
     (void)call;
-    otrp__mock *tee = ctx;
+    otrp__mock *tee = enter(ctx);
     otrp_buf_reset(name);
     return otrp_buf_append_str(name, tee->cfg.name);
 }
@@ -75,13 +83,14 @@ static otrp_status mock_process_message(void *ctx, const otrp_tee_call *call, co
                                         size_t len, otrp_buf *out)
 {
     (void)call;
+    otrp__mock *tee = enter(ctx);
     if (msg == NULL && len > 0)
         return OTRP_ERR_INVALID_ARG;
     if (len == 0) {
-        DETAIL((otrp__mock *)ctx, "empty message");
+        DETAIL(tee, "empty message");
         return OTRP_ERR_MSG_EMPTY;
     }
-    return otrp__mock_process(ctx, msg, len, out);
+    return otrp__mock_process(tee, msg, len, out);
 }
 
 /* Commit a change of the requested/unneeded lists (a state change like any other). */
@@ -122,7 +131,7 @@ static otrp_status uri_answer(otrp__mock *tee, const char *hint, int pending,
 static otrp_status need_change(void *ctx, const char *taid, const char *hint, int wanted,
                                otrp_buf *tam_uri, otrp_buf *msg)
 {
-    otrp__mock *tee = ctx;
+    otrp__mock *tee = enter(ctx);
     if (taid == NULL || !otrp__mock_id_valid(taid)) {
         DETAIL(tee, "TA id must be 1..128 printable ASCII characters");
         return OTRP_ERR_INVALID_ARG;
@@ -175,7 +184,7 @@ static otrp_status mock_policy_check(void *ctx, const otrp_tee_call *call, const
                                      otrp_buf *tam_uri, otrp_buf *msg)
 {
     (void)call;
-    otrp__mock *tee = ctx;
+    otrp__mock *tee = enter(ctx);
     int requested = cJSON_GetArraySize(otrp__json_member(tee->state, "requested"));
     int unneeded = cJSON_GetArraySize(otrp__json_member(tee->state, "unneeded"));
     if (requested == 0 && unneeded == 0) {
@@ -189,7 +198,7 @@ static otrp_status mock_policy_check(void *ctx, const otrp_tee_call *call, const
 /* Nothing is cached per session (every request carries x5c), so nothing to forget. */
 static otrp_status mock_process_error(void *ctx, const otrp_tee_call *call)
 {
-    (void)ctx;
+    (void)enter(ctx);
     (void)call;
     return OTRP_OK;
 }
@@ -197,7 +206,7 @@ static otrp_status mock_process_error(void *ctx, const otrp_tee_call *call)
 static otrp_status mock_describe(void *ctx, const otrp_tee_call *call, otrp_buf *json)
 {
     (void)call;
-    otrp__mock *tee = ctx;
+    otrp__mock *tee = enter(ctx);
     cJSON *d = cJSON_CreateObject();
     cJSON *list = NULL;
     if (d == NULL || cJSON_AddStringToObject(d, "name", tee->cfg.name) == NULL ||
@@ -249,6 +258,7 @@ const struct otrp_tee_ops otrp__mock_ops = {
     .describe = mock_describe,
     .cancel = NULL,
     .destroy = mock_destroy,
+    .last_error = otrp__mock_last_detail,
 };
 
 /* ---- TAInformation (PROFILE P11) ----------------------------------------------------- */
@@ -280,7 +290,7 @@ static otrp_status mock_ta_information(void *ctx, const otrp_tee_call *call, con
                                        const char *taid, otrp_buf *out)
 {
     (void)call;
-    otrp__mock *tee = ctx;
+    otrp__mock *tee = enter(ctx);
     if (spid == NULL || taid == NULL)
         return OTRP_ERR_INVALID_ARG;
     cJSON *sd = NULL;

@@ -18,6 +18,7 @@ struct socket_tee {
     struct sockaddr_un addr;
     volatile int cancel; /* set by cancel() from another thread */
     otrp_buf frame;      /* the last request/answer frame, reused */
+    char detail[256];    /* the daemon's explanation of the last failure (ops->last_error) */
 };
 
 otrp_status otrp__socket_open(const char *path, void **ctx)
@@ -66,12 +67,23 @@ static int status_valid(uint32_t status)
     return status <= 0xFFFFu && strcmp(otrp_status_name((otrp_status)status), "UNKNOWN") != 0;
 }
 
+/* Keep the detail text of a failure answer, printable ASCII only (it is the peer's text
+ * and ends up in the agent's detail string), cut to the buffer. */
+static void keep_detail(struct socket_tee *t, const unsigned char *text, size_t len)
+{
+    size_t n = len < sizeof t->detail - 1 ? len : sizeof t->detail - 1;
+    for (size_t i = 0; i < n; i++)
+        t->detail[i] = text[i] >= 0x20 && text[i] < 0x7f ? (char)text[i] : '?';
+    t->detail[n] = '\0';
+}
+
 /* Send the request and read the answer; outputs are copied into out[]. */
 static otrp_status exchange(struct socket_tee *t, const otrp_tee_call *call, unsigned command,
                             unsigned nin, const void *const *in, const size_t *in_len,
                             otrp_buf *out0, otrp_buf *out1)
 {
     t->cancel = 0;
+    t->detail[0] = '\0';
     const volatile int *cancelled = call != NULL ? call->cancelled : NULL;
     uint64_t deadline = call != NULL ? call->deadline_ms : 0;
     size_t max = call != NULL && call->max_output != 0 ? call->max_output + 4096u : 0;
@@ -95,8 +107,12 @@ static otrp_status exchange(struct socket_tee *t, const otrp_tee_call *call, uns
         return st;
     if (answer.command != (command | OTRP_TA_ANSWER_BIT) || !status_valid(answer.status))
         return OTRP_ERR_TEE_PROTOCOL;
-    if (answer.status != OTRP_OK)
-        return answer.nfields == 1 ? (otrp_status)answer.status : OTRP_ERR_TEE_PROTOCOL;
+    if (answer.status != OTRP_OK) {
+        if (answer.nfields != 1)
+            return OTRP_ERR_TEE_PROTOCOL;
+        keep_detail(t, answer.field[0], answer.field_len[0]);
+        return (otrp_status)answer.status;
+    }
     if (answer.nfields != otrp__ta_outputs(command))
         return OTRP_ERR_TEE_PROTOCOL;
     otrp_buf *outs[2] = {out0, out1};
@@ -183,6 +199,12 @@ static void sock_cancel(void *ctx)
     t->cancel = 1;
 }
 
+static const char *sock_last_error(void *ctx)
+{
+    const struct socket_tee *t = ctx;
+    return t->detail;
+}
+
 static void sock_destroy(void *ctx)
 {
     struct socket_tee *t = ctx;
@@ -205,4 +227,5 @@ const struct otrp_tee_ops otrp__socket_ops = {
     .describe = sock_describe,
     .cancel = sock_cancel,
     .destroy = sock_destroy,
+    .last_error = sock_last_error,
 };

@@ -78,6 +78,12 @@ static otrp_status w_describe(void *ctx, const otrp_tee_call *call, otrp_buf *js
     return otrp__mock_ops.describe(w->tee, call, json);
 }
 
+static const char *w_last_error(void *ctx)
+{
+    struct wrap *w = ctx;
+    return otrp__mock_ops.last_error(w->tee);
+}
+
 static void w_destroy(void *ctx)
 {
     struct wrap *w = ctx;
@@ -98,6 +104,7 @@ static const struct otrp_tee_ops wrap_ops = {
     .describe = w_describe,
     .cancel = NULL,
     .destroy = w_destroy,
+    .last_error = w_last_error,
 };
 
 otrp_status mock_wrap_new(const char *dir, int64_t verify_time, otrp_tee **out,
