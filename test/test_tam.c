@@ -467,10 +467,53 @@ static void test_tam_policy_check_caller_uri(void **state)
     stop(&f);
 }
 
-/* The TEE knows no TAM (no tam_uri in tee.json): the caller's URI reaches it as the
- * policy_check hint, and a pending request is installed from there (PROFILE P10). Without
- * any URI the check fails before the network with OTRP_ERR_NO_TAM_URI, ProcessError is not
- * called (no TAM was contacted), and with nothing pending there is no POST at all. */
+/* The TEE f's agent holds (named tee_name) knows no TAM (no tam_uri in tee.json). A
+ * RequestTA with no URI anywhere records the need and says why nothing was installed; an
+ * UnrequestTA of a TA that is not there needs no TAM at all. The caller's URI reaches the
+ * TEE as the policy_check hint, and the pending request is installed from there (PROFILE
+ * P10). Without any URI the check fails before the network with OTRP_ERR_NO_TAM_URI and
+ * the TEE's own words in the detail, ProcessError is not called (no TAM was contacted),
+ * and with nothing pending there is no POST at all. process_error_calls: the TEE's
+ * ProcessError count where the test can see it, else NULL. */
+static void check_policy_hint_only(fixture *f, const char *tee_name,
+                                   const unsigned *process_error_calls)
+{
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta2", NULL), OTRP_ERR_NO_TAM_URI);
+    if (strstr(otrp_agent_last_error(f->agent), "named a TAM for RequestTA") == NULL)
+        fail_msg("detail: %s", otrp_agent_last_error(f->agent));
+    assert_int_equal(otrp_agent_unrequest_ta(f->agent, "ta9", NULL), OTRP_OK);
+    if (process_error_calls != NULL)
+        assert_int_equal(*process_error_calls, 0);
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta2", DEAD_TAM_URI), OTRP_ERR_HTTP_CONNECT);
+    if (process_error_calls != NULL)
+        assert_int_equal(*process_error_calls, 1);
+
+    /* Pending work, no hint, no configured URI. */
+    assert_int_equal(otrp_agent_policy_check(f->agent, NULL), OTRP_ERR_NO_TAM_URI);
+    const char *detail = otrp_agent_last_error(f->agent);
+    if (strstr(detail, "neither the caller nor the TEE named a TAM for RequestPolicyCheck") == NULL ||
+        strstr(detail, "TEE #1") == NULL || strstr(detail, "tee.json") == NULL)
+        fail_msg("detail: %s", detail); /* the agent's words and the TEE's own */
+    if (process_error_calls != NULL)
+        assert_int_equal(*process_error_calls, 1);
+    assert_int_equal(reftam_server_requests(f->srv), 0);
+
+    /* The caller's URI is the only one: the TEE answers it and the TA is installed. */
+    assert_int_equal(otrp_agent_policy_check(f->agent, reftam_server_url(f->srv)), OTRP_OK);
+    char tas[256];
+    installed_tas(f->agent, tee_name, tas, sizeof tas);
+    assert_string_equal(tas, "ta2,");
+    if (process_error_calls != NULL)
+        assert_int_equal(*process_error_calls, 1);
+
+    /* Nothing pending: OK without a POST, with or without a URI. */
+    unsigned before = reftam_server_requests(f->srv);
+    assert_int_equal(otrp_agent_policy_check(f->agent, reftam_server_url(f->srv)), OTRP_OK);
+    assert_int_equal(otrp_agent_policy_check(f->agent, NULL), OTRP_OK);
+    assert_int_equal(reftam_server_requests(f->srv), before);
+}
+
+/* check_policy_hint_only with the mock TEE in process. */
 static void test_tam_policy_check_hint_only(void **state)
 {
     (void)state;
@@ -480,42 +523,12 @@ static void test_tam_policy_check_hint_only(void **state)
     agent_config(&cfg, ca_path, NULL);
     assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
     add_tee(&f, 0, tee_a, "tee-policy-hint");
-    /* RequestTA with no URI anywhere: the need is recorded, the caller told why nothing
-     * was installed; an UnrequestTA of a TA that is not there needs no TAM at all. */
-    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", NULL), OTRP_ERR_NO_TAM_URI);
-    if (strstr(otrp_agent_last_error(f.agent), "named a TAM for RequestTA") == NULL)
-        fail_msg("detail: %s", otrp_agent_last_error(f.agent));
-    assert_int_equal(otrp_agent_unrequest_ta(f.agent, "ta9", NULL), OTRP_OK);
-    assert_int_equal(f.w[0]->process_error_calls, 0);
-    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", DEAD_TAM_URI), OTRP_ERR_HTTP_CONNECT);
-    assert_int_equal(f.w[0]->process_error_calls, 1);
-
-    /* Pending work, no hint, no configured URI. */
-    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_ERR_NO_TAM_URI);
-    const char *detail = otrp_agent_last_error(f.agent);
-    if (strstr(detail, "neither the caller nor the TEE named a TAM for RequestPolicyCheck") == NULL ||
-        strstr(detail, "TEE #1") == NULL || strstr(detail, "tee.json") == NULL)
-        fail_msg("detail: %s", detail); /* the agent's words and the TEE's own */
-    assert_int_equal(f.w[0]->process_error_calls, 1);
-    assert_int_equal(reftam_server_requests(f.srv), 0);
-
-    /* The caller's URI is the only one: the TEE answers it and the TA is installed. */
-    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
-    char tas[256];
-    installed_tas(f.agent, "tee-policy-hint", tas, sizeof tas);
-    assert_string_equal(tas, "ta2,");
-    assert_int_equal(f.w[0]->process_error_calls, 1);
-
-    /* Nothing pending: OK without a POST, with or without a URI. */
-    unsigned before = reftam_server_requests(f.srv);
-    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
-    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK);
-    assert_int_equal(reftam_server_requests(f.srv), before);
+    check_policy_hint_only(&f, "tee-policy-hint", &f.w[0]->process_error_calls);
     stop(&f);
 }
 
-/* As test_tam_policy_check_hint_only, over otrp-tee-sim and the socket backend: the hint
- * travels in the RequestPolicyCheck frame, the failure status in the answer frame. */
+/* The same over otrp-tee-sim and the socket backend: the hint travels in the
+ * RequestPolicyCheck frame, the failure status and the daemon's detail in the answer. */
 static void test_tam_policy_check_hint_over_socket(void **state)
 {
     (void)state;
@@ -532,21 +545,7 @@ static void test_tam_policy_check_hint_over_socket(void **state)
     otrp_tee *tee = NULL;
     assert_int_equal(otrp_tee_socket_new(sock, &tee), OTRP_OK);
     assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
-    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", DEAD_TAM_URI), OTRP_ERR_HTTP_CONNECT);
-
-    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_ERR_NO_TAM_URI);
-    if (strstr(otrp_agent_last_error(f.agent), "neither the caller nor the TEE named a TAM") == NULL ||
-        strstr(otrp_agent_last_error(f.agent), "tee.json") == NULL) /* the daemon's text */
-        fail_msg("detail: %s", otrp_agent_last_error(f.agent));
-    assert_int_equal(reftam_server_requests(f.srv), 0);
-
-    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
-    char tas[256];
-    installed_tas(f.agent, "tee-policy-sock", tas, sizeof tas);
-    assert_string_equal(tas, "ta2,");
-    unsigned before = reftam_server_requests(f.srv);
-    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
-    assert_int_equal(reftam_server_requests(f.srv), before);
+    check_policy_hint_only(&f, "tee-policy-sock", NULL);
 
     otrp_agent_free(f.agent);
     f.agent = NULL;
