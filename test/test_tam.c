@@ -192,6 +192,16 @@ static void start_tam(fixture *f, const char *cert, const char *key, const refta
     assert_int_equal(reftam_server_start(&sc, &f->srv), 0);
 }
 
+/* The usual start: the TAM over HTTPS with the test CA's certificate, and an agent that
+ * trusts that CA (no pin, no faults). */
+static void start_tam_and_agent(fixture *f)
+{
+    start_tam(f, tls_cert, tls_key, NULL);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f->agent), OTRP_OK);
+}
+
 static void add_tee(fixture *f, size_t i, const char *template_dir, const char *name)
 {
     char dir[700];
@@ -339,10 +349,7 @@ static void test_tam_unmanaged_ta(void **state)
 {
     (void)state;
     fixture f = {0};
-    start_tam(&f, tls_cert, tls_key, NULL);
-    otrp_agent_config cfg;
-    agent_config(&cfg, ca_path, NULL);
-    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    start_tam_and_agent(&f);
     add_tee(&f, 0, tee_a, "tee-unmanaged");
     assert_int_equal(otrp_agent_request_ta(f.agent, "no-such-ta", reftam_server_url(f.srv)), OTRP_OK);
     char tas[256];
@@ -405,10 +412,7 @@ static void test_tam_policy_check_installs_pending(void **state)
 {
     (void)state;
     fixture f = {0};
-    start_tam(&f, tls_cert, tls_key, NULL);
-    otrp_agent_config cfg;
-    agent_config(&cfg, ca_path, NULL);
-    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    start_tam_and_agent(&f);
     /* The mock TEE signals pending work with its configured TAM URI. */
     char dir[700];
     fresh_tee_uri(tee_a, "tee-policy", reftam_server_url(f.srv), dir, sizeof dir);
@@ -438,10 +442,7 @@ static void test_tam_policy_check_caller_uri(void **state)
 {
     (void)state;
     fixture f = {0};
-    start_tam(&f, tls_cert, tls_key, NULL);
-    otrp_agent_config cfg;
-    agent_config(&cfg, ca_path, NULL);
-    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    start_tam_and_agent(&f);
     char dir[700];
     fresh_tee_uri(tee_a, "tee-policy-uri", DEAD_TAM_URI, dir, sizeof dir);
     otrp_tee *tee = NULL;
@@ -518,10 +519,7 @@ static void test_tam_policy_check_hint_only(void **state)
 {
     (void)state;
     fixture f = {0};
-    start_tam(&f, tls_cert, tls_key, NULL);
-    otrp_agent_config cfg;
-    agent_config(&cfg, ca_path, NULL);
-    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    start_tam_and_agent(&f);
     add_tee(&f, 0, tee_a, "tee-policy-hint");
     check_policy_hint_only(&f, "tee-policy-hint", &f.w[0]->process_error_calls);
     stop(&f);
@@ -533,10 +531,7 @@ static void test_tam_policy_check_hint_over_socket(void **state)
 {
     (void)state;
     fixture f = {0};
-    start_tam(&f, tls_cert, tls_key, NULL);
-    otrp_agent_config cfg;
-    agent_config(&cfg, ca_path, NULL);
-    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    start_tam_and_agent(&f);
     char dir[700], sock[760];
     fresh_tee(tee_a, "tee-policy-sock", dir, sizeof dir);
     snprintf(sock, sizeof sock, "%s/sock", dir);
@@ -561,10 +556,7 @@ static void test_tam_verified_tee_failure(void **state)
 {
     (void)state;
     fixture f = {0};
-    start_tam(&f, tls_cert, tls_key, NULL);
-    otrp_agent_config cfg;
-    agent_config(&cfg, ca_path, NULL);
-    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    start_tam_and_agent(&f);
     char dir[700];
     fresh_tee(tee_a, "tee-ocsp", dir, sizeof dir);
     static const char json[] =
@@ -1074,10 +1066,7 @@ static void test_tam_foreign_tee_refused(void **state)
 {
     (void)state;
     fixture f = {0};
-    start_tam(&f, tls_cert, tls_key, NULL);
-    otrp_agent_config cfg;
-    agent_config(&cfg, ca_path, NULL);
-    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    start_tam_and_agent(&f);
     /* The fixture TEE of the mock TEE tests: self-signed, trusting the test TAM root only;
      * make it trust this TAM's CA so that it answers at all. */
     char dir[700];
