@@ -139,6 +139,9 @@ static unsigned record_request(reftam_httpd *srv, const reftam_httpd_request *re
                    req->content_type != NULL ? req->content_type : "");
         r->has_expect = req->expect != NULL;
         r->has_cookie = req->cookie != NULL;
+        r->has_user_agent = req->user_agent != NULL;
+        copy_field(r->user_agent, sizeof r->user_agent,
+                   req->user_agent != NULL ? req->user_agent : "");
         r->body_len = req->body_len;
         memcpy(r->body, req->body,
                req->body_len < REFTAM_RECORD_BODY_MAX ? req->body_len : REFTAM_RECORD_BODY_MAX);
@@ -264,6 +267,7 @@ static enum MHD_Result answer(reftam_httpd *srv, struct MHD_Connection *conn, co
     req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     req.expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
     req.cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Cookie");
+    req.user_agent = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
     req.body = (const unsigned char *)(rs->body != NULL ? rs->body : "");
     req.body_len = rs->len;
     req.connection = ci != NULL ? (unsigned)(uintptr_t)ci->socket_context : 0;

@@ -338,6 +338,7 @@ typedef struct reftam_httpd_request {
     const char *content_type;   /* NULL when the header is absent */
     const char *expect;         /* NULL when the header is absent */
     const char *cookie;         /* NULL when the header is absent */
+    const char *user_agent;     /* NULL when the header is absent */
     const unsigned char *body;  /* NUL-terminated */
     size_t body_len;
     unsigned connection;        /* 1-based number of the TCP connection it came on */
@@ -402,6 +403,8 @@ typedef struct reftam_httpd_entry {
     char content_type[REFTAM_RECORD_FIELD_MAX];
     int has_expect;
     int has_cookie;
+    int has_user_agent;
+    char user_agent[REFTAM_RECORD_FIELD_MAX];
     size_t body_len;                        /* full length */
     unsigned char body[REFTAM_RECORD_BODY_MAX]; /* first bytes */
     unsigned connection;

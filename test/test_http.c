@@ -329,6 +329,69 @@ static void test_http_message_post_has_accept_and_content_type(void **state)
     fx_done(&f);
 }
 
+/* Both POST kinds carry the User-Agent: the default names the library and its version. */
+static void test_http_user_agent_default_and_configured(void **state)
+{
+    (void)state;
+    static const reftam_step steps[] = {{.status = 200, .content_type = OTRP_CT, .body = ANSWER},
+                                        {.status = 204}};
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 2, NULL, NULL);
+    assert_status(&f, fx_post(&f, NULL), OTRP_OK);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    for (unsigned i = 0; i < 2; i++) {
+        reftam_httpd_entry r = record_of(&f, i);
+        assert_true(r.has_user_agent);
+        assert_string_equal(r.user_agent, "libotrp/" OTRP_VERSION_STRING);
+    }
+    fx_done(&f);
+
+    static const reftam_step one[] = {{.status = 204}};
+    fx_init(&f);
+    f.s.user_agent = "acme-updater/2.1 (device 42)";
+    fx_serve(&f, one, 1, NULL, NULL);
+    assert_status(&f, fx_post(&f, MSG), OTRP_OK);
+    assert_string_equal(record_of(&f, 0).user_agent, "acme-updater/2.1 (device 42)");
+    fx_done(&f);
+
+    fx_init(&f); /* "" sends none */
+    f.s.user_agent = "";
+    fx_serve(&f, one, 1, NULL, NULL);
+    assert_status(&f, fx_post(&f, NULL), OTRP_OK);
+    assert_false(record_of(&f, 0).has_user_agent);
+    fx_done(&f);
+}
+
+/* A User-Agent that could inject a header, or is not one, is refused at creation. */
+static void test_http_user_agent_refused(void **state)
+{
+    (void)state;
+    char longest[OTRP__HTTP_USER_AGENT_MAX + 2];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    const char *bad[] = {"x\r\nX-Injected: 1", "x\ny", "tab\there", " leading-space",
+                         "caf\xc3\xa9", longest};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        otrp__http_settings s;
+        otrp__http *t = NULL;
+        otrp__http_settings_init(&s);
+        s.user_agent = bad[i];
+        assert_int_equal(otrp__http_new(&s, &t), OTRP_ERR_INVALID_ARG);
+        assert_null(t);
+        otrp_agent_config cfg;
+        otrp_agent_config_init(&cfg);
+        cfg.user_agent = bad[i];
+        otrp_agent *agent = NULL;
+        assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_ERR_INVALID_ARG);
+        assert_null(agent);
+    }
+    longest[OTRP__HTTP_USER_AGENT_MAX] = '\0'; /* exactly the limit is fine */
+    assert_true(otrp__http_user_agent_ok(longest));
+    assert_true(otrp__http_user_agent_ok(NULL));
+    assert_true(otrp__http_user_agent_ok(""));
+}
+
 static void test_http_large_post_has_no_expect(void **state)
 {
     (void)state;
@@ -1147,6 +1210,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_uri_check),
         cmocka_unit_test(test_http_new_rejects_bad_settings),
+        cmocka_unit_test(test_http_user_agent_default_and_configured),
+        cmocka_unit_test(test_http_user_agent_refused),
         cmocka_unit_test(test_http_plain_refused_without_allow_http),
         cmocka_unit_test(test_http_plain_allowed),
         cmocka_unit_test(test_http_uri_change_takes_effect),

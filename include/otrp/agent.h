@@ -87,7 +87,9 @@ typedef struct otrp_agent_config {
     unsigned http_timeout_ms;     /**< one whole HTTP exchange, default 60000 */
     unsigned stall_timeout_ms;    /**< abort when no byte moves this long, default 15000 */
     unsigned http_retries;        /**< retries where safe (connect failure, 503); default 2 */
-    const char *user_agent;       /**< default "libotrp/<version>" */
+    /** NULL = "libotrp/<version>"; "" = send no User-Agent; otherwise up to 256
+     *  printable ASCII bytes (otrp_agent_new() refuses others: OTRP_ERR_INVALID_ARG). */
+    const char *user_agent;
 
     otrp_progress_fn progress;    /**< NULL = no progress reports (default) */
     void *progress_user;          /**< passed to progress */

@@ -40,7 +40,8 @@ otrp_status otrp_agent_new(const otrp_agent_config *config, otrp_agent **out)
         merged.struct_size = sizeof merged;
     }
     if (merged.max_message_size == 0 || merged.tee_busy_retries > MAX_BUSY_RETRIES ||
-        merged.tee_busy_backoff_ms > MAX_BACKOFF_MS || merged.log_level > OTRP_LOG_SILENT)
+        merged.tee_busy_backoff_ms > MAX_BACKOFF_MS || merged.log_level > OTRP_LOG_SILENT ||
+        !otrp__http_user_agent_ok(merged.user_agent))
         return OTRP_ERR_INVALID_ARG;
     otrp_agent *agent = calloc(1, sizeof *agent);
     if (agent == NULL)

@@ -51,6 +51,7 @@ struct transfer {
     int cancelled;         /* the transfer loop saw the cancel flag */
     int stalled;           /* the transfer loop saw no progress for stall_timeout_ms */
     int sending;           /* the connection is up: the stall clock runs */
+    long body_code;        /* the status code of the body being received; 0 before */
     curl_off_t last_dl, last_ul;
     uint64_t last_progress_ms;
 };
@@ -59,9 +60,10 @@ struct otrp__http {
     otrp__http_settings s;
     CURL *easy;
     CURLM *multi;
-    struct curl_slist *headers_empty; /* Accept; Content-Type and Expect suppressed */
-    struct curl_slist *headers_body;  /* Accept, Content-Type; Expect suppressed */
+    struct curl_slist *headers_empty; /* User-Agent, Accept; Content-Type suppressed */
+    struct curl_slist *headers_body;  /* User-Agent, Accept, Content-Type; Expect suppressed */
     struct transfer x;
+    curl_off_t cap_set; /* the CURLOPT_MAXFILESIZE_LARGE value set last; -1 before */
     char *uri;  /* the URI checked and set on the easy handle last; NULL before */
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -277,8 +279,9 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     otrp__http *t = user;
     struct transfer *x = &t->x;
     size_t n = size * nmemb; /* size is always 1 */
-    long code = 0;
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (x->body_code == 0) /* the headers are complete: the code is final for this body */
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &x->body_code);
+    long code = x->body_code;
     if (code < 200 || code > 299) {
         if (n > ERROR_BODY_MAX - x->dropped) {
             x->error_body_cut = 1; /* the status code is the answer: stop reading */
@@ -347,7 +350,6 @@ static int set_options(otrp__http *t)
 {
     const otrp__http_settings *s = &t->s;
     CURL *e = t->easy;
-    long stall_s = (long)(s->stall_timeout_ms / 1000u) + 2;
     int ok = 1;
 #define SET(opt, val) ok &= curl_easy_setopt(e, opt, val) == CURLE_OK
     SET(CURLOPT_NOSIGNAL, 1L);
@@ -358,10 +360,9 @@ static int set_options(otrp__http *t)
     SET(CURLOPT_POST, 1L);
     SET(CURLOPT_CONNECTTIMEOUT_MS, ms_option(s->connect_timeout_ms));
     SET(CURLOPT_TIMEOUT_MS, ms_option(s->http_timeout_ms));
-    /* Backstop only: libcurl averages speed over a few seconds, so its verdict comes
-     * late; the transfer loop measures the stall itself (stall_expired()). */
-    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-    SET(CURLOPT_LOW_SPEED_TIME, stall_s);
+    /* No CURLOPT_LOW_SPEED_*: the transfer loop measures the stall itself
+     * (stall_expired()), to the POLL_SLICE_MS; libcurl's check averages over seconds
+     * and costs a timer update on every pass of its state machine. */
     SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
@@ -380,12 +381,67 @@ static int set_options(otrp__http *t)
     }
     if (s->pinned_keys != NULL)
         SET(CURLOPT_PINNEDPUBLICKEY, s->pinned_keys);
-    SET(CURLOPT_USERAGENT, s->user_agent);
+    /* The User-Agent goes in the header lists (built once) rather than through
+     * CURLOPT_USERAGENT, which libcurl formats into a new string for every request. */
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_NOPROGRESS, 1L);
 #undef SET
     return ok;
+}
+
+/* Append one line to a header list; 0 when out of memory (the list stays whole). */
+static int append_header(struct curl_slist **list, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(*list, line);
+    if (l == NULL)
+        return 0;
+    *list = l;
+    return 1;
+}
+
+int otrp__http_user_agent_ok(const char *ua)
+{
+    if (ua == NULL || ua[0] == '\0')
+        return 1;
+    size_t n = strnlen(ua, OTRP__HTTP_USER_AGENT_MAX + 1);
+    if (n > OTRP__HTTP_USER_AGENT_MAX || ua[0] == ' ')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)ua[i] < 0x20 || (unsigned char)ua[i] > 0x7e)
+            return 0; /* a CR or LF would start another header */
+    return 1;
+}
+
+/* The two header lists, built once: one for the empty first POST, one for a POST with a
+ * body. "Name:" with no value removes a header libcurl would add by itself: the form
+ * Content-Type of a POST, and "Expect: 100-continue" before a body over 1 MiB (the TAM
+ * would have to answer 100 first: a round trip for nothing). */
+static int build_headers(otrp__http *t)
+{
+    char ua[sizeof "User-Agent: " + OTRP__HTTP_USER_AGENT_MAX];
+    const char *ua_line = NULL;
+    if (t->s.user_agent[0] != '\0') {
+        (void)snprintf(ua, sizeof ua, "User-Agent: %s", t->s.user_agent);
+        ua_line = ua;
+    }
+    static const char *const empty[] = {"Accept: " OTRP__HTTP_MEDIA_TYPE, "Content-Type:"};
+    static const char *const body[] = {"Accept: " OTRP__HTTP_MEDIA_TYPE,
+                                       "Content-Type: " OTRP__HTTP_MEDIA_TYPE, "Expect:"};
+    struct {
+        struct curl_slist **list;
+        const char *const *lines;
+        size_t n;
+    } build[] = {{&t->headers_empty, empty, sizeof empty / sizeof empty[0]},
+                 {&t->headers_body, body, sizeof body / sizeof body[0]}};
+    for (size_t b = 0; b < sizeof build / sizeof build[0]; b++) {
+        if (ua_line != NULL && !append_header(build[b].list, ua_line))
+            return 0;
+        for (size_t i = 0; i < build[b].n; i++)
+            if (!append_header(build[b].list, build[b].lines[i]))
+                return 0;
+    }
+    return 1;
 }
 
 otrp_status otrp__http_new(const otrp__http_settings *settings, otrp__http **out)
@@ -397,6 +453,8 @@ otrp_status otrp__http_new(const otrp__http_settings *settings, otrp__http **out
         return OTRP_ERR_INVALID_ARG;
     if (settings->pinned_keys != NULL && strncmp(settings->pinned_keys, "sha256//", 8) != 0)
         return OTRP_ERR_INVALID_ARG;
+    if (!otrp__http_user_agent_ok(settings->user_agent))
+        return OTRP_ERR_INVALID_ARG;
     if (!curl_global_ref())
         return OTRP_ERR_INTERNAL;
     otrp__http *t = calloc(1, sizeof *t);
@@ -406,29 +464,13 @@ otrp_status otrp__http_new(const otrp__http_settings *settings, otrp__http **out
     }
     t->s = *settings;
     apply_defaults(&t->s);
+    t->cap_set = -1;
     otrp_status st = OTRP_ERR_NO_MEMORY;
     t->easy = curl_easy_init();
     t->multi = curl_multi_init();
     if (t->easy == NULL || t->multi == NULL)
         goto fail;
-    const char *accept = "Accept: " OTRP__HTTP_MEDIA_TYPE;
-    /* "Name:" with no value removes a header libcurl would add by itself: the form
-     * Content-Type of an empty POST and "Expect: 100-continue". */
-    struct curl_slist *l;
-    if ((l = curl_slist_append(NULL, accept)) == NULL)
-        goto fail;
-    t->headers_empty = l;
-    if ((l = curl_slist_append(t->headers_empty, "Content-Type:")) == NULL)
-        goto fail;
-    if ((l = curl_slist_append(t->headers_empty, "Expect:")) == NULL)
-        goto fail;
-    if ((l = curl_slist_append(NULL, accept)) == NULL)
-        goto fail;
-    t->headers_body = l;
-    if ((l = curl_slist_append(t->headers_body, "Content-Type: " OTRP__HTTP_MEDIA_TYPE)) ==
-        NULL)
-        goto fail;
-    if ((l = curl_slist_append(t->headers_body, "Expect:")) == NULL)
+    if (!build_headers(t))
         goto fail;
     if (!set_options(t)) {
         st = OTRP_ERR_INTERNAL;
@@ -675,7 +717,10 @@ static otrp_status post_once(otrp__http *t, const void *body,
           CURLE_OK;
     ok &= curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER,
                            body_len > 0 ? t->headers_body : t->headers_empty) == CURLE_OK;
-    ok &= curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap) == CURLE_OK;
+    if ((curl_off_t)cap != t->cap_set) {
+        ok &= curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap) == CURLE_OK;
+        t->cap_set = ok ? (curl_off_t)cap : -1;
+    }
     if (!ok) {
         set_detail(info->detail, sizeof info->detail, "libcurl refused an option");
         return OTRP_ERR_INTERNAL;

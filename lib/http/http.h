@@ -32,6 +32,16 @@ int otrp__http_media_type_is(const char *value, const char *want);
 /* Room for a detail sentence, NUL included. Longer details are cut. */
 #define OTRP__HTTP_DETAIL_MAX 256
 
+/* Longest User-Agent accepted (configuration: printable ASCII, see below). */
+#define OTRP__HTTP_USER_AGENT_MAX 256
+
+/*
+ * 1 when ua can be sent as a User-Agent value: NULL or "" (the default, or none), or up
+ * to OTRP__HTTP_USER_AGENT_MAX printable ASCII bytes not starting with a space. A CR or
+ * LF would let configuration inject headers. otrp_agent_new() refuses the others.
+ */
+int otrp__http_user_agent_ok(const char *ua);
+
 /* Longest TAM URI accepted (a URI is configuration, not data: this is generous). */
 #define OTRP__HTTP_URI_MAX 2048
 
@@ -51,7 +61,7 @@ typedef struct otrp__http_settings {
     unsigned stall_timeout_ms;   /* no byte moved this long: give up */
     unsigned http_retries;       /* extra attempts where safe (see otrp__http_post) */
     unsigned retry_backoff_ms;   /* first wait before a retry, doubled per retry */
-    const char *user_agent;      /* NULL = "libotrp/<version>" */
+    const char *user_agent;      /* NULL = "libotrp/<version>"; "" = no User-Agent */
     size_t max_message_size;     /* response body cap in bytes */
     /*
      * Non-zero asks a running POST to stop (OTRP_ERR_CANCELLED). Written by another
