@@ -481,6 +481,58 @@ static void capture_log(void *user, otrp_log_level level, const char *line)
         c->leaked_body = 1;
 }
 
+/* Keeps the "payload bytes read" figure of the relay's debug line. */
+static void capture_payload_read(void *user, otrp_log_level level, const char *line)
+{
+    (void)level;
+    const char *p = strstr(line, " payload bytes read");
+    if (p == NULL)
+        return;
+    while (p > line && p[-1] >= '0' && p[-1] <= '9')
+        p--;
+    *(size_t *)user = (size_t)strtoull(p, NULL, 10);
+}
+
+/* A GetDeviceStateRequest goes to every TEE: once rid and tid are known the agent stops
+ * reading the payload, however large the rest (the TEEs read it, and check it). */
+static void test_relay_gds_reads_payload_only_to_tid(void **state)
+{
+    (void)state;
+    size_t read = 0;
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    cfg.log = capture_payload_read;
+    cfg.log_user = &read;
+    cfg.log_level = OTRP_LOG_DEBUG;
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    script_tee *a, *b;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("TEE A", &a)), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("TEE B", &b)), OTRP_OK);
+    a->answer = GDS_ELEMENT("A1");
+    b->answer = GDS_ELEMENT("B1");
+    size_t big = 64 * 1024;
+    char *tbs = malloc(big + 256);
+    strcpy(tbs, "{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r-1\",\"tid\":\"t-1\","
+                "\"ocspdat\":[\"");
+    size_t n = strlen(tbs);
+    memset(tbs + n, 'Q', big);
+    strcpy(tbs + n + big, "\"],\"supportedsigalgs\":[\"RS256\"]}}");
+    char *msg = msg_make("GetDeviceStateRequest", tbs);
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_string_equal(resp, "{\"GetDeviceStateResponse\":[" GDS_ELEMENT("A1") "," GDS_ELEMENT("B1") "]}");
+    assert_int_equal(a->process_calls, 1);
+    assert_int_equal(b->process_calls, 1);
+    assert_true(read > 0);
+    assert_true(read < 1024);
+    otrp_free(resp);
+    free(msg);
+    free(tbs);
+    otrp_agent_free(agent);
+}
+
 static void test_relay_logs_names_never_bodies(void **state)
 {
     (void)state;
@@ -811,6 +863,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relay_general_jws_and_long_tail, setup_two, teardown),
         cmocka_unit_test_setup_teardown(test_relay_tee_after_large_fields, setup_two, teardown),
         cmocka_unit_test_setup_teardown(test_relay_device_state_document, setup_one, teardown),
+        cmocka_unit_test(test_relay_gds_reads_payload_only_to_tid),
         cmocka_unit_test(test_relay_logs_names_never_bodies),
         cmocka_unit_test_setup_teardown(test_ta_information_from_the_tee_that_has_it, setup_two, teardown),
         cmocka_unit_test(test_agent_config_validation),

@@ -421,6 +421,8 @@ otrp_status otrp__route_read(const char *msg, size_t len, otrp__direction dir,
     route->name = known->name;
     route->tbs_name = known->tbs_name;
     route->get_device_state = strncmp(known->name, "GetDevice", 9) == 0;
+    if (route->get_device_state && dir == OTRP__TAM_REQUEST)
+        r.wanted_fields &= ~OTRP__FIELD_BIT(OTRP__FIELD_TEE); /* fanned out: no tee to find */
     if ((st = message_status(otrp__jc_expect(&c, ':'))) != OTRP_OK)
         return st;
     if (otrp__jc_peek(&c) != '{') {
