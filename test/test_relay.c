@@ -481,6 +481,19 @@ static void capture_log(void *user, otrp_log_level level, const char *line)
         c->leaked_body = 1;
 }
 
+/* An agent that logs everything, down to debug lines, to log(user, ...). */
+static otrp_agent *new_debug_logging_agent(otrp_log_fn log, void *user)
+{
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    cfg.log = log;
+    cfg.log_user = user;
+    cfg.log_level = OTRP_LOG_DEBUG;
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    return agent;
+}
+
 /* Keeps the "payload bytes read" figure of the relay's debug line. */
 static void capture_payload_read(void *user, otrp_log_level level, const char *line)
 {
@@ -499,13 +512,7 @@ static void test_relay_gds_reads_payload_only_to_tid(void **state)
 {
     (void)state;
     size_t read = 0;
-    otrp_agent_config cfg;
-    otrp_agent_config_init(&cfg);
-    cfg.log = capture_payload_read;
-    cfg.log_user = &read;
-    cfg.log_level = OTRP_LOG_DEBUG;
-    otrp_agent *agent = NULL;
-    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    otrp_agent *agent = new_debug_logging_agent(capture_payload_read, &read);
     script_tee *a, *b;
     assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("TEE A", &a)), OTRP_OK);
     assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("TEE B", &b)), OTRP_OK);
@@ -537,13 +544,7 @@ static void test_relay_logs_names_never_bodies(void **state)
 {
     (void)state;
     struct log_capture cap = {0, 0};
-    otrp_agent_config cfg;
-    otrp_agent_config_init(&cfg);
-    cfg.log = capture_log;
-    cfg.log_user = &cap;
-    cfg.log_level = OTRP_LOG_DEBUG;
-    otrp_agent *agent = NULL;
-    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    otrp_agent *agent = new_debug_logging_agent(capture_log, &cap);
     script_tee *s;
     assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("SECRET-MARKER-TEE", &s)), OTRP_OK);
     s->mode = SCRIPT_GARBAGE;
