@@ -2,7 +2,9 @@
  * Benchmark of the TAM transport (lib/http) over loopback, as ratios against a floor
  * measured in the same run: the floor is a bare libcurl easy handle doing the same
  * keep-alive POSTs with curl_easy_perform(). Also shows what keep-alive saves: the same
- * POSTs with a new transport (a new TCP and TLS connection) each time.
+ * POSTs with a new transport (a new TCP and TLS connection) each time. The floor sends
+ * the transport's request head (its default User-Agent included); the process runs on
+ * one CPU, like bench/session.
  *
  * usage: bench_http [posts per round]   (run from the source tree: it calls
  * scripts/pki-test.sh)
@@ -18,6 +20,7 @@
 #include "http/http.h"
 #include "otrp/otrp.h"
 #include "reftam.h"
+#include "support/cpu_pin.h"
 
 #define DEFAULT_POSTS 300
 #define BODY_SIZE 1024
@@ -59,7 +62,8 @@ static size_t sink(char *data, size_t size, size_t n, void *user)
 static double floor_us(const char *url, const char *ca_file, int posts)
 {
     CURL *c = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: " OTRP__HTTP_MEDIA_TYPE);
+    struct curl_slist *h = curl_slist_append(NULL, "User-Agent: libotrp/" OTRP_VERSION_STRING);
+    h = curl_slist_append(h, "Accept: " OTRP__HTTP_MEDIA_TYPE);
     h = curl_slist_append(h, "Content-Type: " OTRP__HTTP_MEDIA_TYPE);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -143,6 +147,7 @@ int main(int argc, char **argv)
     int posts = argc > 1 ? atoi(argv[1]) : DEFAULT_POSTS;
     if (posts <= 0)
         posts = DEFAULT_POSTS;
+    (void)bench_pin_to_one_cpu();
     memset(body, '{', BODY_SIZE);
     memset(answer, '}', BODY_SIZE);
 

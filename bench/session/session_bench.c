@@ -26,9 +26,7 @@
  * 0.95 to 1.89). On one CPU both loops pay the same context switches and the ratio
  * measures what the agent adds.
  */
-#define _GNU_SOURCE /* sched_setaffinity, sched_getcpu */
 #include <curl/curl.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +37,7 @@
 #include "otrp/otrp.h"
 #include "http/http.h"
 #include "reftam.h"
+#include "support/cpu_pin.h"
 #include "support/mock_fixture.h"
 #include "support/mock_wrap.h"
 #include "util/base64.h"
@@ -555,20 +554,9 @@ static void part_big(const char *root, const char *tam_dir, const char *tee_dir,
     (void)root;
 }
 
-/* Keep this thread, and every thread started after it, on the CPU it runs on now. */
-static void pin_to_one_cpu(void)
-{
-    int cpu = sched_getcpu();
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET((size_t)(cpu < 0 ? 0 : cpu), &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0)
-        fprintf(stderr, "bench/session: cannot pin to one CPU; figures will be noisy\n");
-}
-
 int main(void)
 {
-    pin_to_one_cpu();
+    (void)bench_pin_to_one_cpu();
     static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
                                              "all_proxy", "ALL_PROXY"};
     for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++)
