@@ -1,7 +1,6 @@
 /* otrp-tam init, provision-tee, add-ta and the TLS server certificate; see reftam.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "mocktee/store.h"
 #include "reftam.h"
 #include "util/json_strict.h"
+#include "util/detail.h"
 
 /* Identity certificates live this long (no time bombs in a demo directory). */
 #define CERT_YEARS 30
@@ -22,30 +22,17 @@
 #define MAX_PEM ((size_t)256 * 1024)
 #define MAX_CATALOG ((size_t)8 * 1024 * 1024)
 
-static otrp_status fail(char *detail, size_t cap, otrp_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static otrp_status fail(char *detail, size_t cap, otrp_status st, const char *fmt, ...)
-{
-    if (detail != NULL && cap > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(detail, cap, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 static otrp_status make_dirs(const char *dir, const char *const *subs, char *detail, size_t cap)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return fail(detail, cap, OTRP_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+        return otrp__fail(detail, cap, OTRP_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
     for (; *subs != NULL; subs++) {
         char path[4096];
         if (snprintf(path, sizeof path, "%s/%s", dir, *subs) >= (int)sizeof path)
-            return fail(detail, cap, OTRP_ERR_CONFIG, "path too long");
+            return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "path too long");
         if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return fail(detail, cap, OTRP_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+            return otrp__fail(detail, cap, OTRP_ERR_IO, "cannot create %s: %s", path,
+                              strerror(errno));
     }
     return OTRP_OK;
 }
@@ -55,11 +42,11 @@ static otrp_status write_file(const char *dir, const char *name, const void *dat
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return fail(detail, cap, OTRP_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
+        return otrp__fail(detail, cap, OTRP_ERR_IO, "cannot open %s: %s", dir, strerror(errno));
     otrp_status st = otrp__mock_atomic_write(fd, name, data, len, mode);
     close(fd);
     if (st != OTRP_OK)
-        return fail(detail, cap, st, "cannot write %s/%s", dir, name);
+        return otrp__fail(detail, cap, st, "cannot write %s/%s", dir, name);
     return OTRP_OK;
 }
 
@@ -79,7 +66,7 @@ static otrp_status make_identity_san(const char *dir, const char *sub, otrp__jos
     memset(out, 0, sizeof *out);
     otrp_status st = otrp__jose_key_generate(kty, IDENTITY_BITS, &out->key, why, sizeof why);
     if (st != OTRP_OK)
-        return fail(detail, cap, st, "%s key: %s", sub, why);
+        return otrp__fail(detail, cap, st, "%s key: %s", sub, why);
     int64_t now = (int64_t)time(NULL);
     otrp__x509_spec spec;
     memset(&spec, 0, sizeof spec);
@@ -97,7 +84,7 @@ static otrp_status make_identity_san(const char *dir, const char *sub, otrp__jos
     spec.san_ip = san_ip;
     st = otrp__x509_make(&spec, &out->der, why, sizeof why);
     if (st != OTRP_OK)
-        return fail(detail, cap, st, "%s certificate: %s", sub, why);
+        return otrp__fail(detail, cap, st, "%s certificate: %s", sub, why);
     char path[4096];
     (void)snprintf(path, sizeof path, "%s/%s", dir, sub);
     otrp_buf pem = {0};
@@ -140,15 +127,15 @@ otrp_status reftam_init(const char *dir, const reftam_init_opts *o, char *detail
     const char *sdname = o->sdname != NULL ? o->sdname : "sd.otrp.example";
     if (!reftam_id_valid(tamid) || !reftam_id_valid(spid) || !reftam_id_valid(sdname) ||
         strpbrk(tamid, ",=+\"\\<>;") != NULL || strpbrk(spid, ",=+\"\\<>;") != NULL)
-        return fail(detail, cap, OTRP_ERR_CONFIG,
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG,
                     "tamid, spid and sdname must be 1..128 printable characters (no DN specials)");
     char path[4096];
     struct stat sb;
     if (snprintf(path, sizeof path, "%s/tam.json", dir) >= (int)sizeof path)
-        return fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
     if (stat(path, &sb) == 0)
-        return fail(detail, cap, OTRP_ERR_CONFIG, "%s exists: %s is a TAM directory already", path,
-                    dir);
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s exists: %s is a TAM directory already",
+                          path, dir);
     static const char *const subs[] = {"ca", "tam", "sp", "tas", "tls", NULL};
     otrp_status st = make_dirs(dir, subs, detail, cap);
     if (st == OTRP_OK)
@@ -194,9 +181,9 @@ otrp_status reftam_provision_tee(const char *dir, const char *teedir, const char
     char ca_cert[4096], ca_key[4096];
     if (snprintf(ca_cert, sizeof ca_cert, "%s/ca/cert.pem", dir) >= (int)sizeof ca_cert ||
         snprintf(ca_key, sizeof ca_key, "%s/ca/key.pem", dir) >= (int)sizeof ca_key)
-        return fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
     if (access(ca_cert, R_OK) != 0 || access(ca_key, R_OK) != 0)
-        return fail(detail, cap, OTRP_ERR_CONFIG, "%s is not a TAM directory (no ca/)", dir);
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s is not a TAM directory (no ca/)", dir);
     otrp__mock_provision_opts o;
     memset(&o, 0, sizeof o);
     o.name = name;
@@ -244,8 +231,8 @@ static otrp_status load_catalog(const char *dir, cJSON **doc, char *detail, size
         st = OTRP_ERR_STATE_CORRUPT;
     }
     if (st != OTRP_OK)
-        return fail(detail, cap, st == OTRP_ERR_IO ? st : OTRP_ERR_STATE_CORRUPT,
-                    "%s is unreadable or corrupt", path);
+        return otrp__fail(detail, cap, st == OTRP_ERR_IO ? st : OTRP_ERR_STATE_CORRUPT,
+                          "%s is unreadable or corrupt", path);
     return OTRP_OK;
 }
 
@@ -260,7 +247,8 @@ static otrp_status load_sp_key(const char *dir, otrp__jose_key **key, char *deta
         st = otrp__jose_key_load(b.data, b.len, key, why, sizeof why);
     otrp_buf_free(&b);
     if (st != OTRP_OK)
-        return fail(detail, cap, OTRP_ERR_CONFIG, "%s: %s", path, why[0] ? why : "cannot read");
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s: %s", path,
+                          why[0] ? why : "cannot read");
     return OTRP_OK;
 }
 
@@ -269,11 +257,11 @@ otrp_status reftam_add_ta(const char *dir, const char *taid, const void *bin, si
 {
     *version = 0;
     if (!reftam_id_valid(taid))
-        return fail(detail, cap, OTRP_ERR_INVALID_ARG,
-                    "TA id must be 1..128 printable ASCII characters without spaces");
+        return otrp__fail(detail, cap, OTRP_ERR_INVALID_ARG,
+                          "TA id must be 1..128 printable ASCII characters without spaces");
     if (len == 0 || len > REFTAM_MAX_TA)
-        return fail(detail, cap, OTRP_ERR_INVALID_ARG, "a TA file must hold 1..%zu bytes",
-                    REFTAM_MAX_TA);
+        return otrp__fail(detail, cap, OTRP_ERR_INVALID_ARG, "a TA file must hold 1..%zu bytes",
+                          REFTAM_MAX_TA);
     char bin_hash[65];
     otrp_status st = otrp__mock_blob_name(bin, len, bin_hash);
     cJSON *doc = NULL;
@@ -367,7 +355,8 @@ static otrp_status make_tls(const char *dir, char *detail, size_t cap)
     otrp__x509_certs_free(c);
     if (st != OTRP_OK) {
         identity_free(&ca);
-        return fail(detail, cap, OTRP_ERR_CONFIG, "%s/ca: %s", dir, why[0] ? why : "unreadable");
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s/ca: %s", dir,
+                          why[0] ? why : "unreadable");
     }
     /* subjectAltName for the names clients use (RFC 2818 / RFC 6125 check those, not the
      * CN, once a certificate has one); the CN stays 127.0.0.1 for older clients. */
@@ -389,7 +378,7 @@ otrp_status reftam_tls_material(const char *dir, char **cert_pem, char **key_pem
     *key_pem = NULL;
     char path[4096];
     if (snprintf(path, sizeof path, "%s/tls/cert.pem", dir) >= (int)sizeof path)
-        return fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
     otrp_status st = OTRP_OK;
     if (access(path, R_OK) != 0) {
         static const char *const subs[] = {"tls", NULL};
@@ -399,12 +388,12 @@ otrp_status reftam_tls_material(const char *dir, char **cert_pem, char **key_pem
     }
     if (st == OTRP_OK && (read_pem_text(dir, "cert.pem", cert_pem) != OTRP_OK ||
                           read_pem_text(dir, "key.pem", key_pem) != OTRP_OK))
-        st = fail(detail, cap, OTRP_ERR_CONFIG, "cannot read %s/tls/", dir);
+        st = otrp__fail(detail, cap, OTRP_ERR_CONFIG, "cannot read %s/tls/", dir);
     otrp__jose_key *key = NULL;
     otrp_buf spki = {0};
     if (st == OTRP_OK && otrp__jose_key_load((const uint8_t *)*key_pem, strlen(*key_pem), &key,
                                              NULL, 0) != OTRP_OK)
-        st = fail(detail, cap, OTRP_ERR_CONFIG, "%s/tls/key.pem is not a key", dir);
+        st = otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s/tls/key.pem is not a key", dir);
     if (st == OTRP_OK)
         st = otrp__jose_key_export_spki_der(key, &spki);
     char h[48];

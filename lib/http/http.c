@@ -9,7 +9,6 @@
  */
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "http/http.h"
 #include "otrp/version.h"
+#include "util/detail.h"
 #include "util/mem.h"
 
 /* How long one wait for socket activity lasts: the latency of cancel and stall checks. */
@@ -89,19 +89,6 @@ static void curl_global_unref(void)
 }
 
 /* ---- small helpers ---- */
-
-static void set_detail(char *detail, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_detail(char *detail, size_t size, const char *fmt, ...)
-{
-    if (detail == NULL || size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, size, fmt, ap);
-    va_end(ap);
-}
 
 /* Copy untrusted text for a detail: printable ASCII only, bounded. */
 static void quote(char *out, size_t size, const char *in)
@@ -214,19 +201,19 @@ otrp_status otrp__http_check_uri(const char *uri, int allow_http, char *detail,
                                  size_t detail_size)
 {
     if (uri == NULL || uri[0] == '\0') {
-        set_detail(detail, detail_size, "TAM URI is empty");
+        otrp__set_detail(detail, detail_size, "TAM URI is empty");
         return OTRP_ERR_BAD_URI;
     }
     size_t len = strnlen(uri, OTRP__HTTP_URI_MAX + 1);
     if (len > OTRP__HTTP_URI_MAX) {
-        set_detail(detail, detail_size, "TAM URI longer than %u bytes", OTRP__HTTP_URI_MAX);
+        otrp__set_detail(detail, detail_size, "TAM URI longer than %u bytes", OTRP__HTTP_URI_MAX);
         return OTRP_ERR_BAD_URI;
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)uri[i];
         if (c <= 0x20 || c >= 0x7f) {
-            set_detail(detail, detail_size,
-                       "TAM URI has a space, control or non-ASCII byte at offset %zu", i);
+            otrp__set_detail(detail, detail_size,
+                             "TAM URI has a space, control or non-ASCII byte at offset %zu", i);
             return OTRP_ERR_BAD_URI;
         }
     }
@@ -237,7 +224,7 @@ otrp_status otrp__http_check_uri(const char *uri, int allow_http, char *detail,
     char *scheme = NULL, *host = NULL, *user = NULL;
     CURLUcode uc = curl_url_set(u, CURLUPART_URL, uri, CURLU_NON_SUPPORT_SCHEME);
     if (uc != CURLUE_OK) {
-        set_detail(detail, detail_size, "TAM URI malformed: %s", curl_url_strerror(uc));
+        otrp__set_detail(detail, detail_size, "TAM URI malformed: %s", curl_url_strerror(uc));
         st = OTRP_ERR_BAD_URI;
         goto out;
     }
@@ -245,22 +232,22 @@ otrp_status otrp__http_check_uri(const char *uri, int allow_http, char *detail,
         (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
         char q[QUOTE_MAX + 1];
         quote(q, sizeof q, scheme);
-        set_detail(detail, detail_size, "TAM URI scheme '%s' is not http or https", q);
+        otrp__set_detail(detail, detail_size, "TAM URI scheme '%s' is not http or https", q);
         st = OTRP_ERR_BAD_URI;
         goto out;
     }
     if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0') {
-        set_detail(detail, detail_size, "TAM URI has no host");
+        otrp__set_detail(detail, detail_size, "TAM URI has no host");
         st = OTRP_ERR_BAD_URI;
         goto out;
     }
     if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
-        set_detail(detail, detail_size, "TAM URI carries user information (credentials)");
+        otrp__set_detail(detail, detail_size, "TAM URI carries user information (credentials)");
         st = OTRP_ERR_BAD_URI;
         goto out;
     }
     if (strcmp(scheme, "http") == 0 && !allow_http) {
-        set_detail(detail, detail_size, "TAM URI is plain http and allow_http is not set");
+        otrp__set_detail(detail, detail_size, "TAM URI is plain http and allow_http is not set");
         st = OTRP_ERR_HTTP_INSECURE;
         goto out;
     }
@@ -543,8 +530,8 @@ static otrp_status map_tls_verify_failure(otrp__http *t, char *detail, size_t si
     long verify = -1;
     curl_easy_getinfo(t->easy, CURLINFO_SSL_VERIFYRESULT, &verify);
     if (verify == X509_V_ERR_CERT_HAS_EXPIRED_ || verify == X509_V_ERR_CERT_NOT_YET_VALID_) {
-        set_detail(detail, size, "TAM certificate outside its validity period: %s",
-                   t->errbuf);
+        otrp__set_detail(detail, size, "TAM certificate outside its validity period: %s",
+                         t->errbuf);
         return OTRP_ERR_CERT_EXPIRED;
     }
     /*
@@ -555,11 +542,11 @@ static otrp_status map_tls_verify_failure(otrp__http *t, char *detail, size_t si
      */
     if (verify == X509_V_ERR_HOSTNAME_MISMATCH_ || verify == X509_V_OK_ ||
         verify == X509_V_NOT_YET_READ_) {
-        set_detail(detail, size, "TAM certificate does not match the host: %s", t->errbuf);
+        otrp__set_detail(detail, size, "TAM certificate does not match the host: %s", t->errbuf);
         return OTRP_ERR_TLS_HOSTNAME;
     }
-    set_detail(detail, size, "TAM certificate not trusted (verify result %ld): %s", verify,
-               t->errbuf);
+    otrp__set_detail(detail, size, "TAM certificate not trusted (verify result %ld): %s", verify,
+                     t->errbuf);
     return OTRP_ERR_TLS_CERT;
 }
 
@@ -572,56 +559,56 @@ static otrp_status map_curl_error(otrp__http *t, CURLcode rc, int *retry, char *
     switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
         if (x->cancelled) {
-            set_detail(detail, size, "cancelled during the HTTP exchange");
+            otrp__set_detail(detail, size, "cancelled during the HTTP exchange");
             return OTRP_ERR_CANCELLED;
         }
         if (x->stalled) {
-            set_detail(detail, size, "TAM connection stalled: no byte moved for %u ms",
-                       t->s.stall_timeout_ms);
+            otrp__set_detail(detail, size, "TAM connection stalled: no byte moved for %u ms",
+                             t->s.stall_timeout_ms);
             return OTRP_ERR_TIMEOUT;
         }
         break;
     case CURLE_WRITE_ERROR:
         if (x->write_status == OTRP_ERR_TOO_LARGE) {
-            set_detail(detail, size, "TAM response body exceeds the limit of %zu bytes",
-                       x->cap);
+            otrp__set_detail(detail, size, "TAM response body exceeds the limit of %zu bytes",
+                             x->cap);
             return OTRP_ERR_TOO_LARGE;
         }
         if (x->write_status != OTRP_OK) {
-            set_detail(detail, size, "cannot store the TAM response");
+            otrp__set_detail(detail, size, "cannot store the TAM response");
             return x->write_status;
         }
         break;
     case CURLE_FILESIZE_EXCEEDED: {
         /* libcurl refuses the Content-Length header before it stores the value. */
-        set_detail(detail, size, "TAM response Content-Length exceeds the limit of %zu bytes",
-                   x->cap);
+        otrp__set_detail(detail, size, "TAM response Content-Length exceeds the limit of %zu bytes",
+                         x->cap);
         return OTRP_ERR_TOO_LARGE;
     }
     case CURLE_OPERATION_TIMEDOUT: {
         curl_off_t pre = 0;
         curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
         if (pre == 0)
-            set_detail(detail, size, "connect timeout (%u ms): %s", t->s.connect_timeout_ms,
-                       t->errbuf);
+            otrp__set_detail(detail, size, "connect timeout (%u ms): %s", t->s.connect_timeout_ms,
+                             t->errbuf);
         else
-            set_detail(detail, size, "HTTP exchange timeout (%u ms): %s",
-                       t->s.http_timeout_ms, t->errbuf);
+            otrp__set_detail(detail, size, "HTTP exchange timeout (%u ms): %s",
+                             t->s.http_timeout_ms, t->errbuf);
         return OTRP_ERR_TIMEOUT;
     }
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
         *retry = 1; /* nothing was sent */
-        set_detail(detail, size, "cannot connect to the TAM: %s", t->errbuf);
+        otrp__set_detail(detail, size, "cannot connect to the TAM: %s", t->errbuf);
         return OTRP_ERR_HTTP_CONNECT;
     case CURLE_PEER_FAILED_VERIFICATION:
         return map_tls_verify_failure(t, detail, size);
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-        set_detail(detail, size, "TAM public key matches no pinned key: %s", t->errbuf);
+        otrp__set_detail(detail, size, "TAM public key matches no pinned key: %s", t->errbuf);
         return OTRP_ERR_TLS_PIN;
     case CURLE_SSL_CACERT_BADFILE:
-        set_detail(detail, size, "cannot load the CA certificates: %s", t->errbuf);
+        otrp__set_detail(detail, size, "cannot load the CA certificates: %s", t->errbuf);
         return OTRP_ERR_CONFIG;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
@@ -631,26 +618,26 @@ static otrp_status map_curl_error(otrp__http *t, CURLcode rc, int *retry, char *
     case CURLE_SSL_SHUTDOWN_FAILED:
     case CURLE_SSL_ENGINE_INITFAILED:
     case CURLE_USE_SSL_FAILED:
-        set_detail(detail, size, "TLS handshake with the TAM failed: %s", t->errbuf);
+        otrp__set_detail(detail, size, "TLS handshake with the TAM failed: %s", t->errbuf);
         return OTRP_ERR_TLS;
     case CURLE_URL_MALFORMAT:
-        set_detail(detail, size, "TAM URI refused by libcurl: %s", t->errbuf);
+        otrp__set_detail(detail, size, "TAM URI refused by libcurl: %s", t->errbuf);
         return OTRP_ERR_BAD_URI;
     case CURLE_UNSUPPORTED_PROTOCOL:
         /* The scheme was checked before: this is an answer that is not HTTP at all
          * ("Received HTTP/0.9 when not allowed"): the protocol error below. */
         break;
     case CURLE_OUT_OF_MEMORY:
-        set_detail(detail, size, "out of memory in libcurl");
+        otrp__set_detail(detail, size, "out of memory in libcurl");
         return OTRP_ERR_NO_MEMORY;
     case CURLE_FAILED_INIT:
-        set_detail(detail, size, "libcurl transfer could not run");
+        otrp__set_detail(detail, size, "libcurl transfer could not run");
         return OTRP_ERR_INTERNAL;
     default:
         break;
     }
-    set_detail(detail, size, "HTTP exchange with the TAM failed (curl %d): %s", (int)rc,
-               t->errbuf);
+    otrp__set_detail(detail, size, "HTTP exchange with the TAM failed (curl %d): %s", (int)rc,
+                     t->errbuf);
     return OTRP_ERR_HTTP_PROTOCOL;
 }
 
@@ -668,16 +655,16 @@ static otrp_status judge_response(otrp__http *t, long code, int *retry, char *de
         if (otrp__http_media_type_is(ct, OTRP__HTTP_MEDIA_TYPE))
             return OTRP_OK;
         quote(q, sizeof q, ct);
-        set_detail(detail, size, "TAM answered HTTP %ld with media type '%s', not %s", code,
-                   ct == NULL ? "(none)" : q, OTRP__HTTP_MEDIA_TYPE);
+        otrp__set_detail(detail, size, "TAM answered HTTP %ld with media type '%s', not %s", code,
+                         ct == NULL ? "(none)" : q, OTRP__HTTP_MEDIA_TYPE);
         return OTRP_ERR_HTTP_CONTENT_TYPE;
     }
     if (code >= 300 && code <= 399) {
         char *location = NULL;
         curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &location);
         quote(q, sizeof q, location);
-        set_detail(detail, size, "TAM answered HTTP %ld redirect to '%s' (not followed)",
-                   code, location == NULL ? "(no Location)" : q);
+        otrp__set_detail(detail, size, "TAM answered HTTP %ld redirect to '%s' (not followed)",
+                         code, location == NULL ? "(no Location)" : q);
         return OTRP_ERR_HTTP_REDIRECT;
     }
     if (code == 503) {
@@ -686,16 +673,16 @@ static otrp_status judge_response(otrp__http *t, long code, int *retry, char *de
         curl_off_t after = 0;
         curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &after);
         if (after > RETRY_AFTER_MAX_S) {
-            set_detail(detail, size,
-                       "TAM answered HTTP status 503 and asks to retry after %lld s "
-                       "(more than the %u s this transport waits)",
-                       (long long)after, RETRY_AFTER_MAX_S);
+            otrp__set_detail(detail, size,
+                             "TAM answered HTTP status 503 and asks to retry after %lld s "
+                             "(more than the %u s this transport waits)",
+                             (long long)after, RETRY_AFTER_MAX_S);
             return OTRP_ERR_HTTP_STATUS;
         }
         t->x.retry_after_ms = (unsigned)after * 1000u;
         *retry = 1;
     }
-    set_detail(detail, size, "TAM answered HTTP status %ld", code);
+    otrp__set_detail(detail, size, "TAM answered HTTP status %ld", code);
     return OTRP_ERR_HTTP_STATUS;
 }
 
@@ -722,7 +709,7 @@ static otrp_status post_once(otrp__http *t, const void *body,
         t->cap_set = ok ? (curl_off_t)cap : -1;
     }
     if (!ok) {
-        set_detail(info->detail, sizeof info->detail, "libcurl refused an option");
+        otrp__set_detail(info->detail, sizeof info->detail, "libcurl refused an option");
         return OTRP_ERR_INTERNAL;
     }
     CURLcode rc = run_transfer(t);
@@ -769,13 +756,13 @@ static otrp_status use_uri(otrp__http *t, const char *uri, otrp__http_result *in
     free(t->uri);
     t->uri = otrp__strndup(uri, strlen(uri));
     if (t->uri == NULL) {
-        set_detail(info->detail, sizeof info->detail, "out of memory");
+        otrp__set_detail(info->detail, sizeof info->detail, "out of memory");
         return OTRP_ERR_NO_MEMORY;
     }
     if (curl_easy_setopt(t->easy, CURLOPT_URL, uri) != CURLE_OK) {
         free(t->uri);
         t->uri = NULL;
-        set_detail(info->detail, sizeof info->detail, "libcurl refused the URI");
+        otrp__set_detail(info->detail, sizeof info->detail, "libcurl refused the URI");
         return OTRP_ERR_INTERNAL;
     }
     return OTRP_OK;
@@ -789,13 +776,14 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
         info = &scratch;
     memset(info, 0, sizeof *info);
     if (t == NULL || response == NULL || (body == NULL && body_len > 0)) {
-        set_detail(info->detail, sizeof info->detail, "invalid argument to the transport");
+        otrp__set_detail(info->detail, sizeof info->detail, "invalid argument to the transport");
         return OTRP_ERR_INVALID_ARG;
     }
     /* The response is reset before sending: a body inside it would be clobbered. */
     uintptr_t b = (uintptr_t)body, r = (uintptr_t)response->data;
     if (body_len > 0 && response->data != NULL && b >= r && b < r + response->cap) {
-        set_detail(info->detail, sizeof info->detail, "request body lies in the response buffer");
+        otrp__set_detail(info->detail, sizeof info->detail,
+                         "request body lies in the response buffer");
         return OTRP_ERR_INVALID_ARG;
     }
     uint64_t start = otrp_monotonic_ms();
@@ -815,7 +803,7 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
         if (st == OTRP_OK || !retry || info->attempts > t->s.http_retries)
             break;
         if (!backoff_sleep(t, t->x.retry_after_ms > 0 ? t->x.retry_after_ms : backoff)) {
-            set_detail(info->detail, sizeof info->detail, "cancelled while waiting to retry");
+            otrp__set_detail(info->detail, sizeof info->detail, "cancelled while waiting to retry");
             st = OTRP_ERR_CANCELLED;
             break;
         }
@@ -823,8 +811,8 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
     }
     if (st != OTRP_OK && info->attempts > 1) {
         size_t n = strlen(info->detail);
-        set_detail(info->detail + n, sizeof info->detail - n, " (after %u attempts)",
-                   info->attempts);
+        otrp__set_detail(info->detail + n, sizeof info->detail - n, " (after %u attempts)",
+                         info->attempts);
     }
     info->duration_ms = otrp_monotonic_ms() - start;
     return st;

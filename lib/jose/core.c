@@ -2,7 +2,6 @@
 #include "jose/internal.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,16 +149,6 @@ otrp__jose_enc otrp__jose_enc_from_name(const char *name)
 
 /* ---- details and encodings ---- */
 
-void otrp__jose_detail(char *detail, size_t cap, const char *fmt, ...)
-{
-    if (detail == NULL || cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    (void)vsnprintf(detail, cap, fmt, ap);
-    va_end(ap);
-}
-
 otrp_status otrp__jose_b64url_dup(const char *in, size_t len, const char *what,
                                   uint8_t **out, size_t *out_len, char *detail,
                                   size_t detail_cap)
@@ -171,7 +160,7 @@ otrp_status otrp__jose_b64url_dup(const char *in, size_t len, const char *what,
     otrp_status st = otrp__b64_decode(in, len, buf, &n, OTRP__B64_URL);
     if (st != OTRP_OK) {
         free(buf);
-        otrp__jose_detail(detail, detail_cap, "%s is not base64url", what);
+        otrp__set_detail(detail, detail_cap, "%s is not base64url", what);
         return st;
     }
     buf[n] = 0;
@@ -286,11 +275,11 @@ otrp_status otrp__jose_parse_header(const char *b64, size_t len, const char *wha
                                     cJSON **out, char *detail, size_t detail_cap)
 {
     if (len > otrp__b64_encoded_len(OTRP__JOSE_MAX_HEADER, OTRP__B64_URL)) {
-        otrp__jose_detail(detail, detail_cap, "%s too large", what);
+        otrp__set_detail(detail, detail_cap, "%s too large", what);
         return OTRP_ERR_TOO_LARGE;
     }
     if (len == 0) {
-        otrp__jose_detail(detail, detail_cap, "%s is empty", what);
+        otrp__set_detail(detail, detail_cap, "%s is empty", what);
         return OTRP_ERR_JOSE_FORMAT;
     }
     uint8_t *json = NULL;
@@ -302,17 +291,17 @@ otrp_status otrp__jose_parse_header(const char *b64, size_t len, const char *wha
     char why[96] = "";
     st = otrp__json_parse((const char *)json, n, OTRP__JSON_MAX_DEPTH, &obj, why, sizeof(why));
     if (st == OTRP_ERR_MSG_DUPLICATE || st == OTRP_ERR_MSG_DEPTH) {
-        otrp__jose_detail(detail, detail_cap, "%s: %s", what, why);
+        otrp__set_detail(detail, detail_cap, "%s: %s", what, why);
     } else if (st != OTRP_OK && has_typographic_quotes(json, n)) {
-        otrp__jose_detail(detail, detail_cap,
-                          "%s is not JSON: it uses typographic quotes (U+201C/U+201D) "
-                          "instead of '\"'", what);
+        otrp__set_detail(detail, detail_cap,
+                         "%s is not JSON: it uses typographic quotes (U+201C/U+201D) "
+                         "instead of '\"'", what);
         st = OTRP_ERR_JOSE_FORMAT;
     } else if (st != OTRP_OK) {
-        otrp__jose_detail(detail, detail_cap, "%s is not JSON", what);
+        otrp__set_detail(detail, detail_cap, "%s is not JSON", what);
         st = st == OTRP_ERR_NO_MEMORY ? st : OTRP_ERR_JOSE_FORMAT;
     } else if (!cJSON_IsObject(obj)) {
-        otrp__jose_detail(detail, detail_cap, "%s is not a JSON object", what);
+        otrp__set_detail(detail, detail_cap, "%s is not a JSON object", what);
         cJSON_Delete(obj);
         obj = NULL;
         st = OTRP_ERR_JOSE_FORMAT;
@@ -333,8 +322,8 @@ otrp_status otrp__jose_allowed_members(const cJSON *object, const char *const *a
         for (size_t i = 0; allowed[i] != NULL && !ok; i++)
             ok = it->string != NULL && strcmp(it->string, allowed[i]) == 0;
         if (!ok) {
-            otrp__jose_detail(detail, detail_cap, "%s: member '%.40s' not allowed", what,
-                              it->string != NULL ? it->string : "");
+            otrp__set_detail(detail, detail_cap, "%s: member '%.40s' not allowed", what,
+                             it->string != NULL ? it->string : "");
             return OTRP_ERR_JOSE_FORMAT;
         }
     }
@@ -356,8 +345,8 @@ otrp_status otrp__jose_disjoint(const cJSON *a, const cJSON *b, const cJSON *c,
         for (const cJSON *it = hdr[i]->child; it != NULL; it = it->next)
             for (int j = i + 1; j < 3; j++)
                 if (it->string != NULL && has_member(hdr[j], it->string)) {
-                    otrp__jose_detail(detail, detail_cap,
-                                      "header parameter '%.40s' appears twice", it->string);
+                    otrp__set_detail(detail, detail_cap,
+                                     "header parameter '%.40s' appears twice", it->string);
                     return OTRP_ERR_JOSE_FORMAT;
                 }
     }
@@ -368,19 +357,19 @@ otrp_status otrp__jose_check_crit(const cJSON *protected_hdr, const cJSON *unpro
                                   const cJSON *unprot2, char *detail, size_t detail_cap)
 {
     if (has_member(unprot1, "crit") || has_member(unprot2, "crit")) {
-        otrp__jose_detail(detail, detail_cap, "'crit' must be in the protected header");
+        otrp__set_detail(detail, detail_cap, "'crit' must be in the protected header");
         return OTRP_ERR_JOSE_FORMAT;
     }
     const cJSON *crit = protected_hdr != NULL ? otrp__json_member(protected_hdr, "crit") : NULL;
     if (crit == NULL)
         return OTRP_OK;
     if (!cJSON_IsArray(crit) || crit->child == NULL) {
-        otrp__jose_detail(detail, detail_cap, "'crit' is not a non-empty array");
+        otrp__set_detail(detail, detail_cap, "'crit' is not a non-empty array");
         return OTRP_ERR_JOSE_FORMAT;
     }
     const cJSON *first = crit->child;
-    otrp__jose_detail(detail, detail_cap, "critical header '%.40s' not understood",
-                      cJSON_IsString(first) && first->valuestring ? first->valuestring : "?");
+    otrp__set_detail(detail, detail_cap, "critical header '%.40s' not understood",
+                     cJSON_IsString(first) && first->valuestring ? first->valuestring : "?");
     return OTRP_ERR_JOSE_CRIT;
 }
 
@@ -415,8 +404,8 @@ otrp_status otrp__jose_split_compact(const char *text, size_t len, size_t n, con
     for (size_t k = 0;; k++) {
         k += otrp__b64url_span(text + k, len - k);
         if (k < len && text[k] != '.') {
-            otrp__jose_detail(detail, detail_cap, "neither a JSON %s nor a compact %s (byte %zu)",
-                              what, what, k);
+            otrp__set_detail(detail, detail_cap, "neither a JSON %s nor a compact %s (byte %zu)",
+                             what, what, k);
             return OTRP_ERR_JOSE_FORMAT;
         }
         if (count < n) {
@@ -429,7 +418,7 @@ otrp_status otrp__jose_split_compact(const char *text, size_t len, size_t n, con
             break;
     }
     if (count != n) {
-        otrp__jose_detail(detail, detail_cap, "compact %s must have exactly %zu parts", what, n);
+        otrp__set_detail(detail, detail_cap, "compact %s must have exactly %zu parts", what, n);
         return OTRP_ERR_JOSE_FORMAT;
     }
     return OTRP_OK;
@@ -446,11 +435,11 @@ otrp_status otrp__jose_member_str(const cJSON *obj, const char *name, int requir
     if (m == NULL) {
         if (!required)
             return OTRP_OK;
-        otrp__jose_detail(detail, detail_cap, "%s member '%s' missing", what, name);
+        otrp__set_detail(detail, detail_cap, "%s member '%s' missing", what, name);
         return OTRP_ERR_JOSE_FORMAT;
     }
     if (!cJSON_IsString(m) || m->valuestring == NULL) {
-        otrp__jose_detail(detail, detail_cap, "%s member '%s' is not a string", what, name);
+        otrp__set_detail(detail, detail_cap, "%s member '%s' is not a string", what, name);
         return OTRP_ERR_JOSE_FORMAT;
     }
     *s = m->valuestring;
@@ -467,7 +456,7 @@ otrp_status otrp__jose_member_obj(const cJSON *obj, const char *name, const char
     if (m == NULL)
         return OTRP_OK;
     if (!cJSON_IsObject(m)) {
-        otrp__jose_detail(detail, detail_cap, "%s member '%s' is not an object", what, name);
+        otrp__set_detail(detail, detail_cap, "%s member '%s' is not an object", what, name);
         return OTRP_ERR_JOSE_FORMAT;
     }
     *out = m;
@@ -481,7 +470,7 @@ otrp_status otrp__jose_json_members(const cJSON *obj, const char *list_name,
                                     size_t detail_cap)
 {
     if (!cJSON_IsObject(obj)) {
-        otrp__jose_detail(detail, detail_cap, "%s is not a JSON object", what);
+        otrp__set_detail(detail, detail_cap, "%s is not a JSON object", what);
         return OTRP_ERR_JOSE_FORMAT;
     }
     otrp_status st = otrp__json_check_tree(obj, OTRP__JSON_MAX_DEPTH, detail, detail_cap);
@@ -500,8 +489,8 @@ otrp_status otrp__jose_json_members(const cJSON *obj, const char *list_name,
     /* PROFILE P2: the general serialization is accepted with exactly one element */
     if (!cJSON_IsArray(list) || list->child == NULL || list->child->next != NULL ||
         !cJSON_IsObject(list->child)) {
-        otrp__jose_detail(detail, detail_cap, "%s '%s' must hold exactly one object", what,
-                          list_name);
+        otrp__set_detail(detail, detail_cap, "%s '%s' must hold exactly one object", what,
+                         list_name);
         return OTRP_ERR_JOSE_FORMAT;
     }
     *elem = list->child;

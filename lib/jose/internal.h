@@ -4,6 +4,7 @@
 
 #include "jose/compat.h"
 #include "jose/jose.h"
+#include "util/detail.h"
 
 /* How many PSA keys lib/jose keeps imported at most (of mbedTLS 2.28's 32 volatile key
  * slots per process; see key.c). */
@@ -138,13 +139,6 @@ otrp_status otrp__jose_json_members(const cJSON *obj, const char *list_name,
                                     const char *const *element, const char *what,
                                     const cJSON **elem, otrp__jose_form *form, char *detail,
                                     size_t detail_cap);
-
-/* Write a short detail. */
-void otrp__jose_detail(char *detail, size_t cap, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 
 /* Decode base64url (no padding) of a JSON/compact member into a fresh allocation
  * (one spare NUL byte). OTRP_ERR_BASE64 with a detail naming what. */

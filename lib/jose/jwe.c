@@ -499,15 +499,15 @@ static otrp_status make_jwe(const void *plaintext, size_t len, const otrp__jose_
                              : OTRP__JOSE_ENC_A128CBC_HS256;
     otrp__jose_form form = opts != NULL ? opts->form : OTRP__JOSE_FORM_DEFAULT;
     if (!is_key_mgmt(alg) || otrp__jwe_cek_len(enc) == 0) {
-        otrp__jose_detail(detail, cap, "JWE alg/enc not supported");
+        otrp__set_detail(detail, cap, "JWE alg/enc not supported");
         return OTRP_ERR_JOSE_ALG;
     }
     if (key->kty != OTRP__JOSE_KTY_RSA) {
-        otrp__jose_detail(detail, cap, "JWE key management needs an RSA key");
+        otrp__set_detail(detail, cap, "JWE key management needs an RSA key");
         return OTRP_ERR_KEY_MISMATCH;
     }
     if (key->bits < OTRP__JOSE_RSA_MIN_BITS) {
-        otrp__jose_detail(detail, cap, "RSA key below %u bits", OTRP__JOSE_RSA_MIN_BITS);
+        otrp__set_detail(detail, cap, "RSA key below %u bits", OTRP__JOSE_RSA_MIN_BITS);
         return OTRP_ERR_KEY;
     }
     if (len > OTRP__JOSE_MAX_TEXT)
@@ -533,10 +533,10 @@ static otrp_status make_jwe(const void *plaintext, size_t len, const otrp__jose_
     char prot[80];
     int alg_prot = form == OTRP__JOSE_FORM_COMPACT || (opts != NULL && opts->alg_in_protected);
     if (alg_prot)
-        otrp__jose_detail(prot, sizeof(prot), "{\"alg\":\"%s\",\"enc\":\"%s\"}",
-                          otrp__jose_alg_name(alg), otrp__jose_enc_name(enc));
+        otrp__set_detail(prot, sizeof(prot), "{\"alg\":\"%s\",\"enc\":\"%s\"}",
+                         otrp__jose_alg_name(alg), otrp__jose_enc_name(enc));
     else
-        otrp__jose_detail(prot, sizeof(prot), "{\"enc\":\"%s\"}", otrp__jose_enc_name(enc));
+        otrp__set_detail(prot, sizeof(prot), "{\"enc\":\"%s\"}", otrp__jose_enc_name(enc));
     uint8_t ek[RSA_MAX_BYTES];
     size_t ek_len = 0;
     if (st == OTRP_OK)
@@ -582,7 +582,7 @@ otrp_status otrp__jwe_encrypt_json(const void *plaintext, size_t len,
         return OTRP_ERR_INVALID_ARG;
     otrp__jose_form form = opts != NULL ? opts->form : OTRP__JOSE_FORM_DEFAULT;
     if (form == OTRP__JOSE_FORM_COMPACT) {
-        otrp__jose_detail(detail, detail_cap, "compact JWE is not JSON");
+        otrp__set_detail(detail, detail_cap, "compact JWE is not JSON");
         return OTRP_ERR_JOSE_FORMAT;
     }
     if (form != OTRP__JOSE_FORM_DEFAULT && form != OTRP__JOSE_FORM_GENERAL &&
@@ -736,7 +736,7 @@ static otrp_status decode_fixed(const char *b64, size_t len, const char *what, u
                                 size_t cap, size_t *out_len, char *detail, size_t dcap)
 {
     if (len > otrp__b64_encoded_len(cap, OTRP__B64_URL)) {
-        otrp__jose_detail(detail, dcap, "JWE %s too long", what);
+        otrp__set_detail(detail, dcap, "JWE %s too long", what);
         return OTRP_ERR_JOSE_FORMAT;
     }
     /* decode through a scratch buffer: the decoder may want a few bytes of slack */
@@ -745,7 +745,7 @@ static otrp_status decode_fixed(const char *b64, size_t len, const char *what, u
     if (st == OTRP_OK)
         memcpy(out, tmp, *out_len);
     if (st != OTRP_OK)
-        otrp__jose_detail(detail, dcap, "JWE %s is not base64url", what);
+        otrp__set_detail(detail, dcap, "JWE %s is not base64url", what);
     return st;
 }
 
@@ -763,7 +763,7 @@ static otrp_status jwe_headers(const struct jwe_in *in, unsigned flags, cJSON **
         static const char *const PROT[] = {"enc", "alg", NULL};
         static const char *const RH[] = {"alg", NULL};
         if (in->unprot != NULL) {
-            otrp__jose_detail(detail, cap, "JWE shared unprotected header not allowed");
+            otrp__set_detail(detail, cap, "JWE shared unprotected header not allowed");
             return OTRP_ERR_JOSE_FORMAT;
         }
         st = otrp__jose_allowed_members(prot, PROT, "JWE protected header", detail, cap);
@@ -779,26 +779,26 @@ static otrp_status jwe_headers(const struct jwe_in *in, unsigned flags, cJSON **
     if (st != OTRP_OK)
         return st;
     if (otrp__jose_find(prot, in->unprot, in->rheader, "zip") != NULL) {
-        otrp__jose_detail(detail, cap, "JWE compression ('zip') not supported");
+        otrp__set_detail(detail, cap, "JWE compression ('zip') not supported");
         return OTRP_ERR_JOSE_ALG;
     }
     const cJSON *e = otrp__json_member(prot, "enc");
     if (e == NULL) {
-        otrp__jose_detail(detail, cap, "'enc' must be in the JWE protected header");
+        otrp__set_detail(detail, cap, "'enc' must be in the JWE protected header");
         return otrp__jose_find(NULL, in->unprot, in->rheader, "enc") != NULL
                    ? OTRP_ERR_JOSE_FORMAT
                    : OTRP_ERR_JOSE_ALG;
     }
     *enc = cJSON_IsString(e) ? otrp__jose_enc_from_name(e->valuestring) : OTRP__JOSE_ENC_NONE;
     if (*enc == OTRP__JOSE_ENC_NONE) {
-        otrp__jose_detail(detail, cap, "JWE 'enc' not supported");
+        otrp__set_detail(detail, cap, "JWE 'enc' not supported");
         return OTRP_ERR_JOSE_ALG;
     }
     const cJSON *a = otrp__jose_find(prot, in->unprot, in->rheader, "alg");
     *alg = a != NULL && cJSON_IsString(a) ? otrp__jose_alg_from_name(a->valuestring)
                                           : OTRP__JOSE_ALG_NONE;
     if (!is_key_mgmt(*alg)) {
-        otrp__jose_detail(detail, cap, "JWE 'alg' missing or not supported");
+        otrp__set_detail(detail, cap, "JWE 'alg' missing or not supported");
         return OTRP_ERR_JOSE_ALG;
     }
     return OTRP_OK;
@@ -816,12 +816,12 @@ static otrp_status decrypt_in(const struct jwe_in *in, const otrp__jose_key *key
     if (st != OTRP_OK)
         return st;
     if (key->kty != OTRP__JOSE_KTY_RSA || key->priv == NULL) {
-        otrp__jose_detail(detail, cap, "JWE %s needs an RSA private key",
-                          otrp__jose_alg_name(alg));
+        otrp__set_detail(detail, cap, "JWE %s needs an RSA private key",
+                         otrp__jose_alg_name(alg));
         return OTRP_ERR_KEY_MISMATCH;
     }
     if (key->bits < OTRP__JOSE_RSA_MIN_BITS && (flags & OTRP__JOSE_F_ALLOW_WEAK_RSA) == 0) {
-        otrp__jose_detail(detail, cap, "RSA key below %u bits", OTRP__JOSE_RSA_MIN_BITS);
+        otrp__set_detail(detail, cap, "RSA key below %u bits", OTRP__JOSE_RSA_MIN_BITS);
         return OTRP_ERR_KEY;
     }
     uint8_t ek[RSA_MAX_BYTES], iv[AES_BLOCK], tagbuf[64];
@@ -835,13 +835,13 @@ static otrp_status decrypt_in(const struct jwe_in *in, const otrp__jose_key *key
     if (st != OTRP_OK)
         return st;
     if (iv_len != otrp__jwe_iv_len(enc)) {
-        otrp__jose_detail(detail, cap, "JWE iv has the wrong length for %s",
-                          otrp__jose_enc_name(enc));
+        otrp__set_detail(detail, cap, "JWE iv has the wrong length for %s",
+                         otrp__jose_enc_name(enc));
         return OTRP_ERR_JOSE_FORMAT;
     }
     if (tag_len != otrp__jwe_tag_len(enc)) {
-        otrp__jose_detail(detail, cap, "JWE tag has the wrong length for %s",
-                          otrp__jose_enc_name(enc));
+        otrp__set_detail(detail, cap, "JWE tag has the wrong length for %s",
+                         otrp__jose_enc_name(enc));
         return OTRP_ERR_JOSE_FORMAT;
     }
     /* ciphertext || tag in one buffer (what AES-GCM wants) */
@@ -855,7 +855,7 @@ static otrp_status decrypt_in(const struct jwe_in *in, const otrp__jose_key *key
     if (st == OTRP_OK) {
         st = otrp__b64_decode(in->ct, in->ct_len, ct, &ct_len, OTRP__B64_URL);
         if (st != OTRP_OK)
-            otrp__jose_detail(detail, cap, "JWE ciphertext is not base64url");
+            otrp__set_detail(detail, cap, "JWE ciphertext is not base64url");
     }
     if (st == OTRP_OK && in->aad != NULL) {
         uint8_t *tmp = NULL;
@@ -882,7 +882,7 @@ static otrp_status decrypt_in(const struct jwe_in *in, const otrp__jose_key *key
                                        ct_len, ct + ct_len, tag_len, pt, &pt_len);
     otrp__memzero(cek, sizeof(cek));
     if (st == OTRP_ERR_DECRYPT)
-        otrp__jose_detail(detail, cap, "%s", DECRYPT_FAILED);
+        otrp__set_detail(detail, cap, "%s", DECRYPT_FAILED);
     if (st == OTRP_OK)
         st = otrp_buf_append(plaintext, pt, pt_len);
     if (st == OTRP_OK && info != NULL) {
@@ -920,7 +920,7 @@ otrp_status otrp__jwe_decrypt(const char *text, size_t len, const otrp__jose_key
     if (text == NULL || key == NULL || plaintext == NULL)
         return OTRP_ERR_INVALID_ARG;
     if (len > OTRP__JOSE_MAX_TEXT) {
-        otrp__jose_detail(detail, detail_cap, "JWE larger than %u bytes", OTRP__JOSE_MAX_TEXT);
+        otrp__set_detail(detail, detail_cap, "JWE larger than %u bytes", OTRP__JOSE_MAX_TEXT);
         return OTRP_ERR_TOO_LARGE;
     }
     if (otrp__jose_is_json(text, len)) {

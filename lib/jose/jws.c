@@ -52,11 +52,11 @@ static otrp_status dup_member(const char *s, size_t len, char **out, size_t *out
 static otrp_status check_alg(const cJSON *alg, otrp__jose_alg *out, char *detail, size_t cap)
 {
     if (alg == NULL) {
-        otrp__jose_detail(detail, cap, "JWS header has no 'alg'");
+        otrp__set_detail(detail, cap, "JWS header has no 'alg'");
         return OTRP_ERR_JOSE_ALG;
     }
     if (!cJSON_IsString(alg) || alg->valuestring == NULL) {
-        otrp__jose_detail(detail, cap, "JWS 'alg' is not a string");
+        otrp__set_detail(detail, cap, "JWS 'alg' is not a string");
         return OTRP_ERR_JOSE_FORMAT;
     }
     const char *name = alg->valuestring;
@@ -66,11 +66,11 @@ static otrp_status check_alg(const cJSON *alg, otrp__jose_alg *out, char *detail
         return OTRP_OK;
     }
     if (strcmp(name, "none") == 0)
-        otrp__jose_detail(detail, cap, "unsecured JWS (alg 'none') refused");
+        otrp__set_detail(detail, cap, "unsecured JWS (alg 'none') refused");
     else if (strncmp(name, "HS", 2) == 0)
-        otrp__jose_detail(detail, cap, "HMAC alg '%.16s' refused", name);
+        otrp__set_detail(detail, cap, "HMAC alg '%.16s' refused", name);
     else
-        otrp__jose_detail(detail, cap, "JWS alg '%.16s' not supported", name);
+        otrp__set_detail(detail, cap, "JWS alg '%.16s' not supported", name);
     return OTRP_ERR_JOSE_ALG;
 }
 
@@ -93,7 +93,7 @@ static otrp_status finish_parse(otrp__jws *jws, const char *sig_b64, size_t sig_
         static const char *const PROT[] = {"alg", "x5c", NULL};
         static const char *const UNPROT[] = {"x5c", NULL};
         if (jws->protected_len == 0) {
-            otrp__jose_detail(detail, cap, "JWS has no protected header");
+            otrp__set_detail(detail, cap, "JWS has no protected header");
             return OTRP_ERR_JOSE_FORMAT;
         }
         st = otrp__jose_allowed_members(jws->protected_hdr, PROT, "protected header", detail,
@@ -102,7 +102,7 @@ static otrp_status finish_parse(otrp__jws *jws, const char *sig_b64, size_t sig_
             st = otrp__jose_allowed_members(jws->header, UNPROT, "unprotected header",
                                             detail, cap);
         if (st == OTRP_OK && otrp__json_member(jws->protected_hdr, "alg") == NULL) {
-            otrp__jose_detail(detail, cap, "'alg' must be in the protected header");
+            otrp__set_detail(detail, cap, "'alg' must be in the protected header");
             st = OTRP_ERR_JOSE_FORMAT;
         }
         if (st != OTRP_OK)
@@ -121,7 +121,7 @@ static otrp_status finish_parse(otrp__jws *jws, const char *sig_b64, size_t sig_
         st = otrp__jose_b64url_dup(sig_b64, sig_b64_len, "signature", &jws->sig,
                                    &jws->sig_len, detail, cap);
     if (st == OTRP_OK && jws->sig_len == 0) {
-        otrp__jose_detail(detail, cap, "signature is empty");
+        otrp__set_detail(detail, cap, "signature is empty");
         st = OTRP_ERR_JOSE_FORMAT;
     }
     return st;
@@ -136,7 +136,7 @@ static otrp_status parse_compact(otrp__jws *jws, const char *text, size_t len,
     if (st != OTRP_OK)
         return st;
     if (plen[0] == 0) {
-        otrp__jose_detail(detail, cap, "compact JWS has no protected header");
+        otrp__set_detail(detail, cap, "compact JWS has no protected header");
         return OTRP_ERR_JOSE_FORMAT;
     }
     st = dup_member(part[0], plen[0], &jws->protected_b64, &jws->protected_len);
@@ -172,7 +172,7 @@ static otrp_status parse_object(otrp__jws *jws, const cJSON *obj, unsigned flags
     if (st != OTRP_OK)
         return st;
     if (prot != NULL && prot_len == 0) {
-        otrp__jose_detail(detail, cap, "JWS 'protected' is empty (omit it instead)");
+        otrp__set_detail(detail, cap, "JWS 'protected' is empty (omit it instead)");
         return OTRP_ERR_JOSE_FORMAT;
     }
     if (hdr != NULL) {
@@ -212,7 +212,7 @@ otrp_status otrp__jws_parse(const char *text, size_t len, unsigned flags, otrp__
     if (text == NULL || out == NULL)
         return OTRP_ERR_INVALID_ARG;
     if (len > OTRP__JOSE_MAX_TEXT) {
-        otrp__jose_detail(detail, detail_cap, "JWS larger than %u bytes", OTRP__JOSE_MAX_TEXT);
+        otrp__set_detail(detail, detail_cap, "JWS larger than %u bytes", OTRP__JOSE_MAX_TEXT);
         return OTRP_ERR_TOO_LARGE;
     }
     if (otrp__jose_is_json(text, len)) {
@@ -275,7 +275,7 @@ otrp_status otrp__jws_x5c(const otrp__jws *jws, otrp__x509_certs **out, char *de
         return OTRP_ERR_INVALID_ARG;
     const cJSON *x5c = otrp__jws_header_member(jws, "x5c");
     if (x5c == NULL) {
-        otrp__jose_detail(detail, detail_cap, "JWS has no x5c header");
+        otrp__set_detail(detail, detail_cap, "JWS has no x5c header");
         return OTRP_ERR_NOT_FOUND;
     }
     otrp__x509_certs *certs = NULL;
@@ -302,13 +302,13 @@ otrp_status otrp__jws_verify(const otrp__jws *jws, const otrp__jose_key *key,
     if (st == OTRP_OK)
         st = otrp__jose_verify_digest(key, jws->alg, digest, jws->sig, jws->sig_len, flags);
     if (st == OTRP_ERR_KEY_MISMATCH)
-        otrp__jose_detail(detail, detail_cap, "alg %s does not fit the key type",
-                          otrp__jose_alg_name(jws->alg));
+        otrp__set_detail(detail, detail_cap, "alg %s does not fit the key type",
+                         otrp__jose_alg_name(jws->alg));
     else if (st == OTRP_ERR_KEY)
-        otrp__jose_detail(detail, detail_cap, "RSA key of %u bits below %u",
-                          otrp__jose_key_bits(key), OTRP__JOSE_RSA_MIN_BITS);
+        otrp__set_detail(detail, detail_cap, "RSA key of %u bits below %u",
+                         otrp__jose_key_bits(key), OTRP__JOSE_RSA_MIN_BITS);
     else if (st == OTRP_ERR_SIGNATURE)
-        otrp__jose_detail(detail, detail_cap, "JWS signature does not verify");
+        otrp__set_detail(detail, detail_cap, "JWS signature does not verify");
     return st;
 }
 
@@ -337,17 +337,17 @@ static otrp_status make_parts(const void *payload, size_t len, const otrp__jose_
     if (alg == OTRP__JOSE_ALG_NONE)
         alg = key->kty == OTRP__JOSE_KTY_RSA ? OTRP__JOSE_ALG_RS256 : OTRP__JOSE_ALG_ES256;
     if (alg != OTRP__JOSE_ALG_RS256 && alg != OTRP__JOSE_ALG_ES256) {
-        otrp__jose_detail(detail, cap, "not a JWS alg");
+        otrp__set_detail(detail, cap, "not a JWS alg");
         return OTRP_ERR_JOSE_ALG;
     }
     if ((alg == OTRP__JOSE_ALG_RS256) != (key->kty == OTRP__JOSE_KTY_RSA) || key->priv == NULL) {
-        otrp__jose_detail(detail, cap, "key cannot sign with %s", otrp__jose_alg_name(alg));
+        otrp__set_detail(detail, cap, "key cannot sign with %s", otrp__jose_alg_name(alg));
         return OTRP_ERR_KEY_MISMATCH;
     }
     char defprot[32];
     const char *prot = opts != NULL ? opts->protected_json : NULL;
     if (prot == NULL) {
-        otrp__jose_detail(defprot, sizeof(defprot), "{\"alg\":\"%s\"}", otrp__jose_alg_name(alg));
+        otrp__set_detail(defprot, sizeof(defprot), "{\"alg\":\"%s\"}", otrp__jose_alg_name(alg));
         prot = defprot;
     }
     /* The protected header must be a valid header carrying this alg. */
@@ -356,8 +356,8 @@ static otrp_status make_parts(const void *payload, size_t len, const otrp__jose_
     if (st != OTRP_OK || !cJSON_IsObject(ph) || otrp__json_string(ph, "alg") == NULL ||
         otrp__jose_alg_from_name(otrp__json_string(ph, "alg")) != alg) {
         cJSON_Delete(ph);
-        otrp__jose_detail(detail, cap, "protected header must carry alg %s",
-                          otrp__jose_alg_name(alg));
+        otrp__set_detail(detail, cap, "protected header must carry alg %s",
+                         otrp__jose_alg_name(alg));
         return OTRP_ERR_JOSE_FORMAT;
     }
     const cJSON *hdr = opts != NULL ? opts->header : NULL;
@@ -366,7 +366,7 @@ static otrp_status make_parts(const void *payload, size_t len, const otrp__jose_
             (opts->form == OTRP__JOSE_FORM_COMPACT) ||
             otrp__jose_disjoint(ph, hdr, NULL, detail, cap) != OTRP_OK) {
             cJSON_Delete(ph);
-            otrp__jose_detail(detail, cap, "unprotected header not allowed here");
+            otrp__set_detail(detail, cap, "unprotected header not allowed here");
             return OTRP_ERR_JOSE_FORMAT;
         }
         p->header = cJSON_Duplicate(hdr, 1);
@@ -437,7 +437,7 @@ otrp_status otrp__jws_sign_json(const void *payload, size_t len, const otrp__jos
         return OTRP_ERR_INVALID_ARG;
     otrp__jose_form form = opts != NULL ? opts->form : OTRP__JOSE_FORM_DEFAULT;
     if (form == OTRP__JOSE_FORM_COMPACT) {
-        otrp__jose_detail(detail, detail_cap, "compact JWS is not JSON");
+        otrp__set_detail(detail, detail_cap, "compact JWS is not JSON");
         return OTRP_ERR_JOSE_FORMAT;
     }
     if (form != OTRP__JOSE_FORM_DEFAULT && form != OTRP__JOSE_FORM_FLATTENED &&

@@ -260,7 +260,7 @@ otrp_status otrp__jose_key_make(otrp__jose_kty kty, const uint8_t *priv, size_t 
     if (st == OTRP_OK) {
         if (pub != NULL && priv != NULL &&
             (pub_len != canon_len || memcmp(pub, canon, canon_len) != 0)) {
-            otrp__jose_detail(detail, detail_cap, "public key does not match private key");
+            otrp__set_detail(detail, detail_cap, "public key does not match private key");
             st = OTRP_ERR_KEY;
         } else {
             free(key->pub);
@@ -269,14 +269,14 @@ otrp_status otrp__jose_key_make(otrp__jose_kty kty, const uint8_t *priv, size_t 
             canon = NULL;
         }
     } else if (st == OTRP_ERR_KEY) {
-        otrp__jose_detail(detail, detail_cap, "key material rejected by the crypto library");
+        otrp__set_detail(detail, detail_cap, "key material rejected by the crypto library");
     }
     free(canon);
     if (st == OTRP_OK) {
         if (kty == OTRP__JOSE_KTY_RSA &&
             (key->bits < RSA_WEAK_MIN_BITS || key->bits > OTRP__JOSE_RSA_MAX_BITS)) {
-            otrp__jose_detail(detail, detail_cap, "RSA key of %u bits not supported",
-                              key->bits);
+            otrp__set_detail(detail, detail_cap, "RSA key of %u bits not supported",
+                             key->bits);
             st = OTRP_ERR_KEY;
         } else if (kty == OTRP__JOSE_KTY_EC_P256 && key->bits != 256) {
             st = OTRP_ERR_KEY;
@@ -346,12 +346,12 @@ otrp_status otrp__jose_key_from_pk(const mbedtls_pk_context *pk, int is_private,
         kty = OTRP__JOSE_KTY_RSA;
     } else if (type == MBEDTLS_PK_ECKEY || type == MBEDTLS_PK_ECDSA) {
         if (otrp__compat_pk_ec_group(pk) != MBEDTLS_ECP_DP_SECP256R1) {
-            otrp__jose_detail(detail, detail_cap, "EC curve not supported (only P-256)");
+            otrp__set_detail(detail, detail_cap, "EC curve not supported (only P-256)");
             return OTRP_ERR_KEY;
         }
         kty = OTRP__JOSE_KTY_EC_P256;
     } else {
-        otrp__jose_detail(detail, detail_cap, "key type not supported (RSA or EC P-256)");
+        otrp__set_detail(detail, detail_cap, "key type not supported (RSA or EC P-256)");
         return OTRP_ERR_KEY;
     }
     uint8_t *scratch = malloc(KEY_DER_SCRATCH);
@@ -421,7 +421,7 @@ otrp_status otrp__jose_key_load(const uint8_t *data, size_t len, otrp__jose_key 
     if (len > MAX_KEY_INPUT)
         return OTRP_ERR_TOO_LARGE;
     if (len == 0) {
-        otrp__jose_detail(detail, detail_cap, "empty key input");
+        otrp__set_detail(detail, detail_cap, "empty key input");
         return OTRP_ERR_KEY;
     }
     /* mbedTLS wants PEM NUL-terminated with the NUL counted. */
@@ -461,11 +461,11 @@ otrp_status otrp__jose_key_load(const uint8_t *data, size_t len, otrp__jose_key 
     otrp__memzero(buf, len);
     free(buf);
     if (st == OTRP_OK && kind == 0) {
-        otrp__jose_detail(detail, detail_cap,
-                          "not a PKCS#8/PKCS#1/SEC1 private key, SPKI or certificate");
+        otrp__set_detail(detail, detail_cap,
+                         "not a PKCS#8/PKCS#1/SEC1 private key, SPKI or certificate");
         st = OTRP_ERR_KEY;
     } else if (st == OTRP_ERR_CERT_PARSE) {
-        otrp__jose_detail(detail, detail_cap, "certificate does not parse");
+        otrp__set_detail(detail, detail_cap, "certificate does not parse");
     }
     if (st == OTRP_OK)
         st = otrp__jose_key_from_pk(kind == 3 ? &crt.pk : &pk, kind == 1, out, detail,
@@ -683,20 +683,20 @@ static otrp_status jwk_get(const cJSON *jwk, const char *name, int required,
     if (item == NULL) {
         if (!required)
             return OTRP_OK;
-        otrp__jose_detail(detail, cap, "JWK member '%s' missing", name);
+        otrp__set_detail(detail, cap, "JWK member '%s' missing", name);
         return OTRP_ERR_KEY;
     }
     if (!cJSON_IsString(item) || item->valuestring == NULL) {
-        otrp__jose_detail(detail, cap, "JWK member '%s' is not a string", name);
+        otrp__set_detail(detail, cap, "JWK member '%s' is not a string", name);
         return OTRP_ERR_KEY;
     }
     size_t len = strlen(item->valuestring);
     if (len == 0 || len > JWK_MEMBER_MAX_B64) {
-        otrp__jose_detail(detail, cap, "JWK member '%s' has a bad length", name);
+        otrp__set_detail(detail, cap, "JWK member '%s' has a bad length", name);
         return OTRP_ERR_KEY;
     }
     char what[48];
-    otrp__jose_detail(what, sizeof(what), "JWK member '%s'", name);
+    otrp__set_detail(what, sizeof(what), "JWK member '%s'", name);
     return otrp__jose_b64url_dup(item->valuestring, len, what, &m->data, &m->len, detail,
                                  cap);
 }
@@ -711,11 +711,11 @@ static otrp_status jwk_rsa(const cJSON *jwk, otrp__jose_key **out, char *detail,
     for (int i = 0; i < COUNT && st == OTRP_OK; i++)
         st = jwk_get(jwk, names[i], i <= E, &m[i], detail, cap);
     if (st == OTRP_OK && (m[P].data == NULL) != (m[Q].data == NULL)) {
-        otrp__jose_detail(detail, cap, "JWK has only one of 'p' and 'q'");
+        otrp__set_detail(detail, cap, "JWK has only one of 'p' and 'q'");
         st = OTRP_ERR_KEY;
     }
     if (st == OTRP_OK && m[P].data != NULL && m[D].data == NULL) {
-        otrp__jose_detail(detail, cap, "JWK has primes but no 'd'");
+        otrp__set_detail(detail, cap, "JWK has primes but no 'd'");
         st = OTRP_ERR_KEY;
     }
     mbedtls_pk_context pk;
@@ -733,7 +733,7 @@ static otrp_status jwk_rsa(const cJSON *jwk, otrp__jose_key **out, char *detail,
         if (ret == 0)
             ret = priv ? mbedtls_rsa_check_privkey(rsa) : mbedtls_rsa_check_pubkey(rsa);
         if (ret != 0) {
-            otrp__jose_detail(detail, cap, "JWK RSA parameters are inconsistent");
+            otrp__set_detail(detail, cap, "JWK RSA parameters are inconsistent");
             st = OTRP_ERR_KEY;
         } else {
             st = otrp__jose_key_from_pk(&pk, priv, out, detail, cap);
@@ -749,7 +749,7 @@ static otrp_status jwk_ec(const cJSON *jwk, otrp__jose_key **out, char *detail, 
 {
     const char *crv = otrp__json_string(jwk, "crv");
     if (crv == NULL || strcmp(crv, "P-256") != 0) {
-        otrp__jose_detail(detail, cap, "JWK curve not supported (only P-256)");
+        otrp__set_detail(detail, cap, "JWK curve not supported (only P-256)");
         return OTRP_ERR_KEY;
     }
     struct jwk_member x = {0}, y = {0}, d = {0};
@@ -760,7 +760,7 @@ static otrp_status jwk_ec(const cJSON *jwk, otrp__jose_key **out, char *detail, 
         st = jwk_get(jwk, "d", 0, &d, detail, cap);
     if (st == OTRP_OK && (x.len != P256_SCALAR_LEN || y.len != P256_SCALAR_LEN ||
                           (d.data != NULL && d.len != P256_SCALAR_LEN))) {
-        otrp__jose_detail(detail, cap, "JWK P-256 coordinates must be 32 bytes");
+        otrp__set_detail(detail, cap, "JWK P-256 coordinates must be 32 bytes");
         st = OTRP_ERR_KEY;
     }
     if (st == OTRP_OK) {
@@ -783,7 +783,7 @@ otrp_status otrp__jose_key_from_jwk_json(const cJSON *jwk, otrp__jose_key **out,
     if (jwk == NULL || out == NULL)
         return OTRP_ERR_INVALID_ARG;
     if (!cJSON_IsObject(jwk)) {
-        otrp__jose_detail(detail, detail_cap, "JWK is not a JSON object");
+        otrp__set_detail(detail, detail_cap, "JWK is not a JSON object");
         return OTRP_ERR_KEY;
     }
     otrp_status st = otrp__json_check_tree(jwk, OTRP__JSON_MAX_DEPTH, detail, detail_cap);
@@ -794,7 +794,7 @@ otrp_status otrp__jose_key_from_jwk_json(const cJSON *jwk, otrp__jose_key **out,
         return jwk_rsa(jwk, out, detail, detail_cap);
     if (kty != NULL && strcmp(kty, "EC") == 0)
         return jwk_ec(jwk, out, detail, detail_cap);
-    otrp__jose_detail(detail, detail_cap, "JWK kty missing or not supported (RSA, EC)");
+    otrp__set_detail(detail, detail_cap, "JWK kty missing or not supported (RSA, EC)");
     return OTRP_ERR_KEY;
 }
 
@@ -828,7 +828,7 @@ otrp_status otrp__jose_key_generate(otrp__jose_kty kty, unsigned bits,
     psa_key_attributes_t attr = PSA_KEY_ATTRIBUTES_INIT;
     if (kty == OTRP__JOSE_KTY_RSA) {
         if (bits < OTRP__JOSE_RSA_MIN_BITS || bits > OTRP__JOSE_RSA_MAX_BITS || bits % 8 != 0) {
-            otrp__jose_detail(detail, detail_cap, "RSA size must be 2048..4096 bits");
+            otrp__set_detail(detail, detail_cap, "RSA size must be 2048..4096 bits");
             return OTRP_ERR_KEY;
         }
         psa_set_key_type(&attr, PSA_KEY_TYPE_RSA_KEY_PAIR);
@@ -854,7 +854,7 @@ otrp_status otrp__jose_key_generate(otrp__jose_kty kty, unsigned bits,
         }
         otrp__jose_unlock();
         if (ps != PSA_SUCCESS) {
-            otrp__jose_detail(detail, detail_cap, "key generation failed");
+            otrp__set_detail(detail, detail_cap, "key generation failed");
             st = ps == PSA_ERROR_INSUFFICIENT_ENTROPY ? OTRP_ERR_RANDOM : OTRP_ERR_CRYPTO;
         }
     }

@@ -79,13 +79,13 @@ static otrp_status add_der(otrp__x509_certs *certs, const uint8_t *der, size_t l
     if (len > MAX_CERT_DER)
         return OTRP_ERR_TOO_LARGE;
     if (otrp__x509_certs_count(certs) >= MAX_X5C_CERTS) {
-        otrp__jose_detail(detail, cap, "more than %u certificates", MAX_X5C_CERTS);
+        otrp__set_detail(detail, cap, "more than %u certificates", MAX_X5C_CERTS);
         return OTRP_ERR_TOO_LARGE;
     }
     int ret = mbedtls_x509_crt_parse_der(&certs->chain, der, len);
     if (ret != 0) {
-        otrp__jose_detail(detail, cap, "certificate does not parse (mbedTLS -0x%04x)",
-                          (unsigned)-ret);
+        otrp__set_detail(detail, cap, "certificate does not parse (mbedTLS -0x%04x)",
+                         (unsigned)-ret);
         return OTRP_ERR_CERT_PARSE;
     }
     return OTRP_OK;
@@ -117,7 +117,7 @@ otrp_status otrp__x509_certs_add(otrp__x509_certs *certs, const uint8_t *data, s
     free(buf);
     otrp_status st = OTRP_OK;
     if (ret != 0 || tmp.raw.len == 0) {
-        otrp__jose_detail(detail, detail_cap, "PEM certificate does not parse");
+        otrp__set_detail(detail, detail_cap, "PEM certificate does not parse");
         st = OTRP_ERR_CERT_PARSE;
     }
     for (const mbedtls_x509_crt *c = &tmp; st == OTRP_OK && c != NULL; c = c->next)
@@ -139,7 +139,7 @@ otrp_status otrp__x509_certs_add_b64(otrp__x509_certs *certs, const char *b64, s
     size_t n = 0;
     otrp_status st = otrp__b64_decode(b64, len, der, &n, OTRP__B64_FIELD);
     if (st != OTRP_OK)
-        otrp__jose_detail(detail, detail_cap, "certificate is not base64");
+        otrp__set_detail(detail, detail_cap, "certificate is not base64");
     else
         st = add_der(certs, der, n, detail, detail_cap);
     free(der);
@@ -152,13 +152,13 @@ otrp_status otrp__x509_certs_add_x5c(otrp__x509_certs *certs, const cJSON *array
     if (certs == NULL || array == NULL)
         return OTRP_ERR_INVALID_ARG;
     if (!cJSON_IsArray(array) || array->child == NULL) {
-        otrp__jose_detail(detail, detail_cap, "x5c is not a non-empty array");
+        otrp__set_detail(detail, detail_cap, "x5c is not a non-empty array");
         return OTRP_ERR_JOSE_FORMAT;
     }
     size_t i = 0;
     for (const cJSON *it = array->child; it != NULL; it = it->next, i++) {
         if (!cJSON_IsString(it) || it->valuestring == NULL) {
-            otrp__jose_detail(detail, detail_cap, "x5c[%zu] is not a string", i);
+            otrp__set_detail(detail, detail_cap, "x5c[%zu] is not a string", i);
             return OTRP_ERR_JOSE_FORMAT;
         }
         otrp_status st = otrp__x509_certs_add_b64(certs, it->valuestring,
@@ -345,11 +345,11 @@ otrp_status otrp__x509_verify(const otrp__x509_certs *chain,
     if (chain == NULL || anchors == NULL || (cn == NULL && cn_cap != 0))
         return OTRP_ERR_INVALID_ARG;
     if (otrp__x509_certs_count(chain) == 0) {
-        otrp__jose_detail(detail, detail_cap, "empty certificate chain");
+        otrp__set_detail(detail, detail_cap, "empty certificate chain");
         return OTRP_ERR_CERT_UNTRUSTED;
     }
     if (otrp__x509_certs_count(anchors) == 0) {
-        otrp__jose_detail(detail, detail_cap, "no trust anchors");
+        otrp__set_detail(detail, detail_cap, "no trust anchors");
         return OTRP_ERR_CERT_UNTRUSTED;
     }
     int weak = (flags & OTRP__JOSE_F_ALLOW_WEAK_RSA) != 0;
@@ -380,40 +380,40 @@ otrp_status otrp__x509_verify(const otrp__x509_certs *chain,
     if (ret != 0) {
         if (vflags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
             if (bad_sig) {
-                otrp__jose_detail(detail, detail_cap, "certificate signature invalid");
+                otrp__set_detail(detail, detail_cap, "certificate signature invalid");
                 return OTRP_ERR_CERT_SIGNATURE;
             }
-            otrp__jose_detail(detail, detail_cap,
-                              "certificate does not chain to a trust anchor");
+            otrp__set_detail(detail, detail_cap,
+                             "certificate does not chain to a trust anchor");
             return OTRP_ERR_CERT_UNTRUSTED;
         }
         if (vflags & (MBEDTLS_X509_BADCERT_BAD_MD | MBEDTLS_X509_BADCERT_BAD_PK |
                       MBEDTLS_X509_BADCERT_BAD_KEY)) {
-            otrp__jose_detail(detail, detail_cap,
-                              "certificate uses a weak or unsupported key or hash");
+            otrp__set_detail(detail, detail_cap,
+                             "certificate uses a weak or unsupported key or hash");
             return OTRP_ERR_KEY;
         }
         if (vflags & MBEDTLS_X509_BADCERT_EXPIRED) {
-            otrp__jose_detail(detail, detail_cap,
-                              "certificate at depth %d expired or not yet valid",
-                              ctx.bad_time_depth);
+            otrp__set_detail(detail, detail_cap,
+                             "certificate at depth %d expired or not yet valid",
+                             ctx.bad_time_depth);
             return OTRP_ERR_CERT_EXPIRED;
         }
-        otrp__jose_detail(detail, detail_cap, "certificate rejected (flags 0x%x)",
-                          (unsigned)vflags);
+        otrp__set_detail(detail, detail_cap, "certificate rejected (flags 0x%x)",
+                         (unsigned)vflags);
         return OTRP_ERR_CERT_UNTRUSTED;
     }
 
     const mbedtls_x509_crt *leaf = &chain->chain;
     if (mbedtls_x509_crt_check_key_usage(leaf, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0) {
-        otrp__jose_detail(detail, detail_cap, "certificate key usage excludes signing");
+        otrp__set_detail(detail, detail_cap, "certificate key usage excludes signing");
         return OTRP_ERR_KEY;
     }
     if (cn != NULL) {
         int found = 0;
         st = subject_cn(leaf, cn, cn_cap, &found);
         if (st == OTRP_ERR_CERT_PARSE)
-            otrp__jose_detail(detail, detail_cap, "certificate Subject CN ambiguous");
+            otrp__set_detail(detail, detail_cap, "certificate Subject CN ambiguous");
         if (st != OTRP_OK)
             return st;
     }
@@ -424,7 +424,7 @@ otrp_status otrp__x509_verify(const otrp__x509_certs *chain,
             return st;
         if (key->kty == OTRP__JOSE_KTY_RSA && key->bits < OTRP__JOSE_RSA_MIN_BITS && !weak) {
             otrp__jose_key_free(key);
-            otrp__jose_detail(detail, detail_cap, "certificate RSA key too small");
+            otrp__set_detail(detail, detail_cap, "certificate RSA key too small");
             return OTRP_ERR_KEY;
         }
         *leaf_key = key;
@@ -471,7 +471,7 @@ static otrp_status san_extension(const otrp__x509_spec *spec, otrp_buf *ext, cha
 {
     size_t n_dns = count_names(spec->san_dns), n_ip = count_names(spec->san_ip);
     if (n_dns + n_ip > SAN_MAX_NAMES) {
-        otrp__jose_detail(detail, cap, "more than %u subjectAltName entries", SAN_MAX_NAMES);
+        otrp__set_detail(detail, cap, "more than %u subjectAltName entries", SAN_MAX_NAMES);
         return OTRP_ERR_INVALID_ARG;
     }
     otrp_buf names = {0};
@@ -480,7 +480,7 @@ static otrp_status san_extension(const otrp__x509_spec *spec, otrp_buf *ext, cha
         const char *name = spec->san_dns[i];
         size_t len = strlen(name);
         if (!dns_name_ok(name, len)) {
-            otrp__jose_detail(detail, cap, "subjectAltName DNS name '%.64s' not valid", name);
+            otrp__set_detail(detail, cap, "subjectAltName DNS name '%.64s' not valid", name);
             st = OTRP_ERR_INVALID_ARG;
         } else {
             st = otrp__der_tlv(&names, SAN_TAG_DNS, (const uint8_t *)name, len);
@@ -494,8 +494,8 @@ static otrp_status san_extension(const otrp__x509_spec *spec, otrp_buf *ext, cha
         else if (inet_pton(AF_INET6, spec->san_ip[i], addr) == 1)
             len = 16;
         if (len == 0) {
-            otrp__jose_detail(detail, cap, "subjectAltName IP address '%.64s' not valid",
-                              spec->san_ip[i]);
+            otrp__set_detail(detail, cap, "subjectAltName IP address '%.64s' not valid",
+                             spec->san_ip[i]);
             st = OTRP_ERR_INVALID_ARG;
         } else {
             st = otrp__der_tlv(&names, SAN_TAG_IP, addr, len);
@@ -516,13 +516,13 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
     const otrp__jose_key *signer = spec->issuer_key != NULL ? spec->issuer_key
                                                             : spec->subject_key;
     if (signer->priv == NULL) {
-        otrp__jose_detail(detail, detail_cap, "issuer key has no private part");
+        otrp__set_detail(detail, detail_cap, "issuer key has no private part");
         return OTRP_ERR_KEY;
     }
     char from[32], to[32];
     if (spec->not_after <= spec->not_before || format_time(spec->not_before, from) != OTRP_OK ||
         format_time(spec->not_after, to) != OTRP_OK) {
-        otrp__jose_detail(detail, detail_cap, "bad validity period");
+        otrp__set_detail(detail, detail_cap, "bad validity period");
         return OTRP_ERR_INVALID_ARG;
     }
     uint8_t serial[16];
@@ -557,7 +557,7 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
             ret = mbedtls_x509_dn_gets(issuer_name, sizeof(issuer_name), &issuer.subject);
         mbedtls_x509_crt_free(&issuer);
         if (ret < 0) {
-            otrp__jose_detail(detail, detail_cap, "issuer certificate unreadable");
+            otrp__set_detail(detail, detail_cap, "issuer certificate unreadable");
             otrp_buf_free(&san);
             return OTRP_ERR_CERT_PARSE;
         }
@@ -592,7 +592,7 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
         mbedtls_x509write_crt_set_issuer_key(&crt, &issuer_pk);
         if (mbedtls_x509write_crt_set_subject_name(&crt, spec->subject) != 0 ||
             mbedtls_x509write_crt_set_issuer_name(&crt, issuer_name) != 0) {
-            otrp__jose_detail(detail, detail_cap, "distinguished name does not parse");
+            otrp__set_detail(detail, detail_cap, "distinguished name does not parse");
             st = OTRP_ERR_INVALID_ARG;
         }
     }
@@ -619,8 +619,8 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
         ret = mbedtls_x509write_crt_der(&crt, buf, CERT_DER_SCRATCH, otrp__jose_legacy_rng,
                                         NULL);
         if (ret <= 0) {
-            otrp__jose_detail(detail, detail_cap, "certificate writing failed (-0x%04x)",
-                              (unsigned)-ret);
+            otrp__set_detail(detail, detail_cap, "certificate writing failed (-0x%04x)",
+                             (unsigned)-ret);
             st = OTRP_ERR_CRYPTO;
         }
     }

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,22 +9,9 @@
 #include <unistd.h>
 
 #include "mocktee/mocktee.h"
+#include "util/detail.h"
 
 #define MAX_PEM_FILE (256u * 1024u)
-
-static otrp_status fail(char *detail, size_t cap, otrp_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static otrp_status fail(char *detail, size_t cap, otrp_status st, const char *fmt, ...)
-{
-    if (detail != NULL && cap > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(detail, cap, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 static int make_dir(const char *dir, const char *sub)
 {
@@ -42,11 +28,11 @@ static otrp_status write_file(const char *dir, const char *sub, const char *name
     (void)snprintf(path, sizeof path, "%s/%s", dir, sub);
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return fail(detail, cap, OTRP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+        return otrp__fail(detail, cap, OTRP_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     otrp_status st = otrp__mock_atomic_write(fd, name, data, len, mode);
     close(fd);
     if (st != OTRP_OK)
-        return fail(detail, cap, st, "cannot write %s/%s", path, name);
+        return otrp__fail(detail, cap, st, "cannot write %s/%s", path, name);
     return OTRP_OK;
 }
 
@@ -57,20 +43,20 @@ static otrp_status load_ca(const otrp__mock_provision_opts *o, otrp__x509_certs 
     char why[160] = "";
     otrp_status st = otrp__mock_read_file(AT_FDCWD, o->ca_cert, MAX_PEM_FILE, &file);
     if (st != OTRP_OK)
-        return fail(detail, cap, OTRP_ERR_CONFIG, "cannot read %s", o->ca_cert);
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "cannot read %s", o->ca_cert);
     st = otrp__x509_certs_new(cert);
     if (st == OTRP_OK)
         st = otrp__x509_certs_add(*cert, file.data, file.len, why, sizeof why);
     if (st != OTRP_OK) {
         otrp_buf_free(&file);
-        return fail(detail, cap, OTRP_ERR_CONFIG, "%s: %s", o->ca_cert, why);
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s: %s", o->ca_cert, why);
     }
     st = otrp__mock_read_file(AT_FDCWD, o->ca_key, MAX_PEM_FILE, &file);
     if (st == OTRP_OK)
         st = otrp__jose_key_load(file.data, file.len, key, why, sizeof why);
     otrp_buf_free(&file);
     if (st != OTRP_OK || !otrp__jose_key_has_private(*key))
-        return fail(detail, cap, OTRP_ERR_CONFIG, "%s: not a private key %s", o->ca_key, why);
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s: not a private key %s", o->ca_key, why);
     return OTRP_OK;
 }
 
@@ -116,7 +102,7 @@ static otrp_status copy_trust(const char *dir, const char *src, char *detail, si
     otrp__x509_certs_free(certs);
     if (st != OTRP_OK) {
         otrp_buf_free(&file);
-        return fail(detail, cap, OTRP_ERR_CONFIG, "trust anchor %s: %s", src, why);
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "trust anchor %s: %s", src, why);
     }
     st = write_file(dir, "trust", "tam-ca.pem", file.data, file.len, 0644, detail, cap);
     otrp_buf_free(&file);
@@ -129,21 +115,22 @@ otrp_status otrp__mock_provision(const char *dir, const otrp__mock_provision_opt
     const char *name = o->name != NULL ? o->name : "mocktee";
     unsigned bits = o->key_bits != 0 ? o->key_bits : 2048;
     if (!otrp__mock_tee_name_valid(name))
-        return fail(detail, cap, OTRP_ERR_CONFIG,
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG,
                     "TEE name must be 1..128 printable ASCII characters, no space at either end");
     if (bits != 2048 && bits != 3072 && bits != 4096)
-        return fail(detail, cap, OTRP_ERR_CONFIG, "key bits must be 2048, 3072 or 4096");
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "key bits must be 2048, 3072 or 4096");
     if ((o->ca_cert == NULL) != (o->ca_key == NULL))
-        return fail(detail, cap, OTRP_ERR_CONFIG, "--ca-cert and --ca-key go together");
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "--ca-cert and --ca-key go together");
     char path[4096];
     struct stat sb;
     if (snprintf(path, sizeof path, "%s/tee.json", dir) >= (int)sizeof path)
-        return fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
     if (stat(path, &sb) == 0)
-        return fail(detail, cap, OTRP_ERR_CONFIG, "%s exists: %s is provisioned already", path, dir);
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s exists: %s is provisioned already",
+                          path, dir);
     if (make_dir(dir, "") != 0 || make_dir(dir, "identity") != 0 || make_dir(dir, "trust") != 0 ||
         make_dir(dir, "state") != 0)
-        return fail(detail, cap, OTRP_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
+        return otrp__fail(detail, cap, OTRP_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
 
     otrp_status st = otrp__jose_init();
     otrp__jose_key *key = NULL, *ca_key = NULL;
@@ -155,7 +142,7 @@ otrp_status otrp__mock_provision(const char *dir, const otrp__mock_provision_opt
     if (st == OTRP_OK) {
         st = otrp__jose_key_generate(OTRP__JOSE_KTY_RSA, bits, &key, why, sizeof why);
         if (st != OTRP_OK)
-            (void)fail(detail, cap, st, "key generation: %s", why);
+            (void)otrp__fail(detail, cap, st, "key generation: %s", why);
     }
     if (st == OTRP_OK) {
         char subject[200];
@@ -173,7 +160,7 @@ otrp_status otrp__mock_provision(const char *dir, const otrp__mock_provision_opt
         spec.not_after = now + (int64_t)OTRP__MOCK_CERT_YEARS * 365 * 86400;
         st = otrp__x509_make(&spec, &der, why, sizeof why);
         if (st != OTRP_OK)
-            (void)fail(detail, cap, st, "certificate: %s", why);
+            (void)otrp__fail(detail, cap, st, "certificate: %s", why);
     }
     if (st == OTRP_OK)
         st = otrp__jose_key_export_private_pem(key, &pem);
