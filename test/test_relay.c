@@ -393,15 +393,24 @@ static void test_relay_general_jws_and_long_tail(void **state)
     free(tail);
 }
 
+/* head, then filler_len bytes of 'Q', then tail: a signed payload with a large field. */
+static char *text_with_filler(const char *head, size_t filler_len, const char *tail)
+{
+    size_t h = strlen(head), t = strlen(tail);
+    char *text = malloc(h + filler_len + t + 1);
+    assert_non_null(text);
+    memcpy(text, head, h);
+    memset(text + h, 'Q', filler_len);
+    memcpy(text + h + filler_len, tail, t + 1);
+    return text;
+}
+
 static void test_relay_tee_after_large_fields(void **state)
 {
     fixture *f = *state;
-    size_t big = 300 * 1024;
-    char *tbs = malloc(big + 256);
-    strcpy(tbs, "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"encrypted_ta\":{\"ciphertadata\":\"");
-    size_t n = strlen(tbs);
-    memset(tbs + n, 'Q', big);
-    strcpy(tbs + n + big, "\"},\"rid\":\"r-1\",\"tid\":\"t-1\",\"tee\":\"TEE B\"}}");
+    char *tbs = text_with_filler(
+        "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"encrypted_ta\":{\"ciphertadata\":\"",
+        300 * 1024, "\"},\"rid\":\"r-1\",\"tid\":\"t-1\",\"tee\":\"TEE B\"}}");
     char *msg = msg_make("InstallTARequest", tbs);
     char *resp = NULL;
     size_t resp_len = 0;
@@ -518,13 +527,9 @@ static void test_relay_gds_reads_payload_only_to_tid(void **state)
     assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("TEE B", &b)), OTRP_OK);
     a->answer = GDS_ELEMENT("A1");
     b->answer = GDS_ELEMENT("B1");
-    size_t big = 64 * 1024;
-    char *tbs = malloc(big + 256);
-    strcpy(tbs, "{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r-1\",\"tid\":\"t-1\","
-                "\"ocspdat\":[\"");
-    size_t n = strlen(tbs);
-    memset(tbs + n, 'Q', big);
-    strcpy(tbs + n + big, "\"],\"supportedsigalgs\":[\"RS256\"]}}");
+    char *tbs = text_with_filler("{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r-1\","
+                                 "\"tid\":\"t-1\",\"ocspdat\":[\"",
+                                 64 * 1024, "\"],\"supportedsigalgs\":[\"RS256\"]}}");
     char *msg = msg_make("GetDeviceStateRequest", tbs);
     char *resp = NULL;
     size_t resp_len = 0;
