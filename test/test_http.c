@@ -982,6 +982,37 @@ static void *garbage_server(void *arg)
     return NULL;
 }
 
+/* A TAM that stops reading in the middle of a large body (the listener never accepts:
+ * the kernel's buffers take what they can, then the upload stands still). The stall
+ * clock covers sending as well as receiving: no libcurl low-speed check backs it up. */
+static void test_http_stall_while_sending(void **state)
+{
+    (void)state;
+    unsigned short port;
+    int fd = silent_listener(&port);
+    size_t len = (size_t)16 * 1024 * 1024; /* more than both sockets' buffers hold */
+    char *big = malloc(len);
+    assert_non_null(big);
+    memset(big, '{', len);
+    struct fx f;
+    fx_init(&f);
+    f.s.stall_timeout_ms = TEST_STALL_MS;
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/tam", (unsigned)port);
+    otrp_status st = fx_post_to(&f, url, big, len);
+    close(fd);
+    assert_status(&f, st, OTRP_ERR_TIMEOUT);
+    assert_detail(&f, "stalled");
+    print_message("stall while sending: verdict after %llu ms (stall timeout %u ms), %llu "
+                  "bytes out\n", (unsigned long long)f.elapsed_ms, TEST_STALL_MS,
+                  (unsigned long long)f.info.bytes_sent);
+    assert_true(f.elapsed_ms >= TEST_STALL_MS);
+    assert_true(f.elapsed_ms <= TEST_STALL_MS + STALL_SLACK_MS + 2000); /* + filling the buffers */
+    assert_true(f.info.bytes_sent < len);
+    fx_done(&f);
+    free(big);
+}
+
 static void test_http_garbage_response_is_protocol_error(void **state)
 {
     (void)state;
@@ -1235,6 +1266,7 @@ int main(void)
         cmocka_unit_test(test_http_connection_dropped_mid_body),
         cmocka_unit_test(test_http_stall_before_headers),
         cmocka_unit_test(test_http_stall_mid_body),
+        cmocka_unit_test(test_http_stall_while_sending),
         cmocka_unit_test(test_http_exchange_timeout),
         cmocka_unit_test(test_http_endless_chunked_body_cut_at_cap),
         cmocka_unit_test(test_http_oversize_content_length_refused),
