@@ -146,6 +146,37 @@ static void test_socket_agent_cancel_from_another_thread(void **state)
     fake_daemon_stop(&d);
 }
 
+/* ---- limits ---- */
+
+/* A call's max_output of SIZE_MAX (no limit worth the name) must not wrap the frame
+ * limit the backend reads the answer with: an 8 KiB answer is read whole. */
+static void test_socket_max_output_near_size_max(void **state)
+{
+    (void)state;
+    enum { NAME_LEN = 8192 };
+    struct fake_daemon d;
+    memset(&d, 0, sizeof d);
+    char *name = malloc(NAME_LEN);
+    assert_non_null(name);
+    memset(name, 'n', NAME_LEN);
+    const void *field[1] = {name};
+    size_t field_len[1] = {NAME_LEN};
+    assert_int_equal(otrp__ta_frame_encode(&d.answer, OTRP_TA_CMD_GET_NAME | OTRP_TA_ANSWER_BIT,
+                                           0, 1, field, field_len),
+                     OTRP_OK);
+    fake_daemon_start(&d, "sockmax");
+    void *ctx = NULL;
+    assert_int_equal(otrp__socket_open(d.path, &ctx), OTRP_OK);
+    otrp_buf out = {0};
+    otrp_tee_call tc = {sizeof tc, otrp_monotonic_ms() + 5000, SIZE_MAX, NULL};
+    assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), OTRP_OK);
+    assert_int_equal(out.len, NAME_LEN);
+    otrp__socket_ops.destroy(ctx);
+    otrp_buf_free(&out);
+    free(name);
+    fake_daemon_stop(&d);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -153,6 +184,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_socket_agent_cancel_from_another_thread),
+        cmocka_unit_test(test_socket_max_output_near_size_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

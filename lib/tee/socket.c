@@ -14,6 +14,11 @@
 
 #include "tee/frame.h"
 
+/* An answer frame carries, besides outputs of at most call->max_output bytes each, its
+ * header, the field lengths and the short second output of request_ta / policy_check
+ * (a TAM URI): room for those on top of max_output. */
+#define ANSWER_OVERHEAD 4096u
+
 struct socket_tee {
     struct sockaddr_un addr;
     int cancel;          /* set by cancel() from another thread: __atomic only */
@@ -86,7 +91,13 @@ static otrp_status exchange(struct socket_tee *t, const otrp_tee_call *call, uns
     t->detail[0] = '\0';
     const volatile int *cancelled = call != NULL ? call->cancelled : NULL;
     uint64_t deadline = call != NULL ? call->deadline_ms : 0;
-    size_t max = call != NULL && call->max_output != 0 ? call->max_output + 4096u : 0;
+    /* 0 lets otrp__ta_frame_read() apply OTRP_TA_MAX_FRAME, which also caps a larger
+     * limit: max_output is the caller's (the agent's limit, or anything up to SIZE_MAX
+     * from a direct caller), so the sum is only made where it cannot wrap. */
+    size_t max = 0;
+    if (call != NULL && call->max_output != 0 &&
+        call->max_output < OTRP_TA_MAX_FRAME - ANSWER_OVERHEAD)
+        max = call->max_output + ANSWER_OVERHEAD;
     otrp_status st = otrp__ta_frame_encode(&t->frame, command, 0, nin, in, in_len);
     if (st != OTRP_OK)
         return st;
