@@ -56,6 +56,32 @@ static void expect_accepted(const otrp_agent_config *cfg)
     otrp_agent_free(agent);
 }
 
+/* A string field of the configuration, set through its offset. */
+static void set_string(otrp_agent_config *cfg, size_t field, const char *value)
+{
+    memcpy((char *)cfg + field, &value, sizeof value);
+}
+
+/* Each of bad[] in the string field at offset field is refused naming name; each of
+ * good[] is accepted. */
+static void string_cases(size_t field, const char *name, const char *const *bad, size_t nbad,
+                         const char *const *good, size_t ngood)
+{
+    otrp_agent_config cfg;
+    for (size_t i = 0; i < nbad; i++) {
+        otrp_agent_config_init(&cfg);
+        set_string(&cfg, field, bad[i]);
+        expect_refused(&cfg, name);
+    }
+    for (size_t i = 0; i < ngood; i++) {
+        otrp_agent_config_init(&cfg);
+        set_string(&cfg, field, good[i]);
+        expect_accepted(&cfg);
+    }
+}
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
 static void test_config_message_size_bounds(void **state)
 {
     (void)state;
@@ -64,12 +90,12 @@ static void test_config_message_size_bounds(void **state)
     const size_t good[] = {OTRP_MIN_MESSAGE_SIZE, OTRP_DEFAULT_MAX_MESSAGE,
                            OTRP_MAX_MESSAGE_SIZE};
     otrp_agent_config cfg;
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    for (size_t i = 0; i < COUNT(bad); i++) {
         otrp_agent_config_init(&cfg);
         cfg.max_message_size = bad[i];
         expect_refused(&cfg, "max_message_size");
     }
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    for (size_t i = 0; i < COUNT(good); i++) {
         otrp_agent_config_init(&cfg);
         cfg.max_message_size = good[i];
         expect_accepted(&cfg);
@@ -95,13 +121,11 @@ static void test_config_pinned_keys_syntax(void **state)
         "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA-=", /* base64url alphabet */
         "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",  /* padding missing */
     };
-    otrp_agent_config cfg;
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        otrp_agent_config_init(&cfg);
-        cfg.pinned_keys = bad[i];
-        expect_refused(&cfg, "pinned_keys");
-    }
+    static const char *const good[] = {PIN_A, PIN_A ";" PIN_B};
+    string_cases(offsetof(otrp_agent_config, pinned_keys), "pinned_keys", bad, COUNT(bad), good,
+                 COUNT(good));
     /* more pins than OTRP_MAX_PINS */
+    otrp_agent_config cfg;
     char many[(OTRP_MAX_PINS + 1) * (sizeof PIN_A)] = "";
     for (int i = 0; i <= OTRP_MAX_PINS; i++) {
         if (i == OTRP_MAX_PINS) {
@@ -116,12 +140,6 @@ static void test_config_pinned_keys_syntax(void **state)
     otrp_agent_config_init(&cfg);
     cfg.pinned_keys = many;
     expect_refused(&cfg, "pinned_keys");
-    static const char *const good[] = {PIN_A, PIN_A ";" PIN_B};
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        otrp_agent_config_init(&cfg);
-        cfg.pinned_keys = good[i];
-        expect_accepted(&cfg);
-    }
 }
 
 static void test_config_ca_blob(void **state)
@@ -153,11 +171,11 @@ static void test_config_ca_blob(void **state)
 static void test_config_proxy_syntax(void **state)
 {
     (void)state;
-    char longest[OTRP_MAX_PROXY_LEN + 2];
+    static char longest[OTRP_MAX_PROXY_LEN + 2];
     memset(longest, 'p', sizeof longest - 1);
     memcpy(longest, "http://", 7);
     longest[sizeof longest - 1] = '\0';
-    static const char *const bad_proxy[] = {
+    const char *const bad_proxy[] = {
         "127.0.0.1:3128",           /* libcurl would guess http */
         "ftp://proxy.example:21",   /* not a proxy scheme */
         "sock5h://proxy.example:1080",
@@ -165,40 +183,25 @@ static void test_config_proxy_syntax(void **state)
         "http://proxy.example:1\r\nX-Injected: 1",
         "http://proxy example:1",
         "http://pr\xc3\xb6xy.example:1",
+        longest,
     };
-    otrp_agent_config cfg;
-    for (size_t i = 0; i < sizeof bad_proxy / sizeof bad_proxy[0]; i++) {
-        otrp_agent_config_init(&cfg);
-        cfg.proxy = bad_proxy[i];
-        expect_refused(&cfg, "proxy");
-    }
-    otrp_agent_config_init(&cfg);
-    cfg.proxy = longest;
-    expect_refused(&cfg, "proxy");
+    static const char *const good_proxy[] = {"", "http://127.0.0.1:3128", "https://proxy.example",
+                                             "socks5h://user:pw@proxy.example:1080",
+                                             "socks4a://[::1]:1080"};
+    string_cases(offsetof(otrp_agent_config, proxy), "proxy", bad_proxy, COUNT(bad_proxy),
+                 good_proxy, COUNT(good_proxy));
     /* the detail names the field, never the text (a proxy URL may carry a password) */
     char detail[256];
+    otrp_agent_config cfg;
     otrp_agent_config_init(&cfg);
     cfg.proxy = "ftp://user:s3cret@proxy.example";
     assert_int_equal(otrp_agent_config_check(&cfg, detail, sizeof detail), OTRP_ERR_INVALID_ARG);
     assert_non_null(strstr(detail, "proxy scheme"));
     assert_null(strstr(detail, "s3cret"));
-    static const char *const good_proxy[] = {"", "http://127.0.0.1:3128", "https://proxy.example",
-                                             "socks5h://user:pw@proxy.example:1080",
-                                             "socks4a://[::1]:1080"};
-    for (size_t i = 0; i < sizeof good_proxy / sizeof good_proxy[0]; i++) {
-        otrp_agent_config_init(&cfg);
-        cfg.proxy = good_proxy[i];
-        expect_accepted(&cfg);
-    }
-    otrp_agent_config_init(&cfg);
-    cfg.noproxy = "tam.example\n";
-    expect_refused(&cfg, "noproxy");
+    static const char *const bad_noproxy[] = {"tam.example\n", "t\x7f"};
     static const char *const good_noproxy[] = {"", "*", "localhost,.example.com, 10.0.0.0/8"};
-    for (size_t i = 0; i < sizeof good_noproxy / sizeof good_noproxy[0]; i++) {
-        otrp_agent_config_init(&cfg);
-        cfg.noproxy = good_noproxy[i];
-        expect_accepted(&cfg);
-    }
+    string_cases(offsetof(otrp_agent_config, noproxy), "noproxy", bad_noproxy,
+                 COUNT(bad_noproxy), good_noproxy, COUNT(good_noproxy));
 }
 
 /* otrp_agent_config_check() is otrp_agent_new()'s judgement without an agent. */

@@ -1,6 +1,6 @@
 /*
  * A small HTTP CONNECT proxy for tests, on 127.0.0.1 and an ephemeral port, one thread
- * per connection. It tunnels CONNECT requests to 127.0.0.1 targets only, answers any
+ * per connection (its first 16 connections; later ones are not accepted). It tunnels CONNECT requests to 127.0.0.1 targets only, answers any
  * other request (a plain-HTTP proxy request, a CONNECT elsewhere) with 403, and counts
  * what it saw, so that a test can tell whether a session went through it.
  */
