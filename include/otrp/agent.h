@@ -131,14 +131,15 @@ typedef struct otrp_agent_config {
      * through a CONNECT tunnel), "https://host:port" (its certificate is verified
      * against the system store, not ca_file), "socks4://", "socks4a://", "socks5://"
      * or "socks5h://host:port"; user:password@ may precede the host. At most
-     * OTRP_MAX_PROXY_LEN printable ASCII bytes. NULL (default) or "" = no proxy, unless
-     * proxy_from_env.
+     * OTRP_MAX_PROXY_LEN printable ASCII bytes, the scheme required. NULL (default) = no
+     * proxy unless proxy_from_env; "" = no proxy, whatever proxy_from_env says.
      */
     const char *proxy;
     /**
      * Hosts reached without the proxy: libcurl's CURLOPT_NOPROXY list (comma-separated
-     * host names, domains, IP addresses or CIDR ranges; "*" = every host). NULL
-     * (default) = none, or with proxy_from_env the environment's no_proxy / NO_PROXY.
+     * host names, domains, IP addresses or CIDR ranges; "*" = every host), at most
+     * OTRP_MAX_PROXY_LEN printable ASCII bytes. NULL (default) = none, or with
+     * proxy_from_env the environment's no_proxy / NO_PROXY; "" = none.
      */
     const char *noproxy;
     /**
@@ -148,10 +149,11 @@ typedef struct otrp_agent_config {
      */
     int proxy_from_env;
     /**
-     * 1 = run sessions while the SSLKEYLOGFILE environment variable is set. libcurl
-     * (with OpenSSL, GnuTLS or NSS) then appends every TLS session's secrets to that
-     * file, which lets anyone who can read it decrypt the sessions; it offers no way to
-     * switch this off for one handle. Default 0: a session is refused before any network
+     * 1 = run sessions while the SSLKEYLOGFILE environment variable is set. libcurl then
+     * appends every TLS session's secrets to that file (libcurl 7.88 on OpenSSL opens it
+     * when it is initialised; GnuTLS and NSS builds read the variable too), which lets
+     * anyone who can read it decrypt the sessions; libcurl offers no way to switch this
+     * off for one handle. Default 0: a session is refused before any network
      * use, and before libcurl is initialised (which opens the file), with
      * OTRP_ERR_TLS_KEYLOG. Not detectable: an application that initialised libcurl
      * itself while the variable was set and unset it since (libcurl keeps logging).
