@@ -3,6 +3,12 @@
 #   make fuzz-mocktee  5 minutes of libFuzzer on the mock TEE's request handling
 #   make fuzz-ci-mocktee   the same for 30 seconds
 #   make bench-tee     time per TEE operation, crypto vs. the rest (BENCHMARKS.md)
+#   make check-tsan    (mk/http.mk) also runs test_socket (otrp_agent_cancel() reaching a
+#                      waiting socket call from another thread) and test_mocktee_store
+#                      (the backend's own cancel, and otrp-tee-sim's connection threads)
+
+TSAN_TESTS += build/tsan/test/test_socket build/tsan/test/test_mocktee_store
+TSAN_NEEDS += build/tsan/bin/otrp-tee-sim
 
 CRASH_BIN := $(BUILD)/test/crash_mocktee
 CRASH_SESSIONS ?= 50

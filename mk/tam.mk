@@ -20,9 +20,11 @@ $(BUILD)/bin/otrp-tam: $(TAM_LIB)
 TOOL_LIBS_otrp-tam := $(TAM_LINK) $(MHD_LIBS)
 
 # The end-to-end tests (test/test_tam.c) drive the TAM in process; the transport tests
-# and bench-http serve scripted answers with its front end (reftam.h).
+# and bench-http serve scripted answers with its front end (reftam.h), as does the
+# environment test (test_environment.c: proxies, SSLKEYLOGFILE).
 $(BUILD)/obj/test/test_tam.o $(BUILD)/obj/test/test_http.o $(BUILD)/obj/test/test_session.o \
-$(BUILD)/obj/test/test_tam_server.o $(BUILD)/obj/bench/bench_http.o: OTRP_CPPFLAGS += -Itam
+$(BUILD)/obj/test/test_tam_server.o $(BUILD)/obj/test/test_environment.o \
+$(BUILD)/obj/bench/bench_http.o: OTRP_CPPFLAGS += -Itam
 
 # make check-tsan-tam: test_tam (16 agents in 16 threads against one TAM, and the rest)
 # built with ThreadSanitizer under build/tsan. Part of make ci-extra.

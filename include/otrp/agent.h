@@ -62,6 +62,25 @@ typedef void (*otrp_progress_fn)(void *user, const otrp_progress *progress);
 #define OTRP_DEFAULT_MAX_MESSAGE ((size_t)16 * 1024 * 1024)
 
 /**
+ * The range of otrp_agent_config.max_message_size; otrp_agent_new() refuses a value
+ * outside it (OTRP_ERR_INVALID_ARG). Below the minimum not even the outer object of an
+ * OTrP message with an empty JWS fits: every message would be refused. The maximum
+ * keeps every size sum made from the limit (a frame header on top, a base64 expansion)
+ * far from overflow also where size_t has 32 bits, and is more than any TA image needs.
+ */
+#define OTRP_MIN_MESSAGE_SIZE ((size_t)64)
+#define OTRP_MAX_MESSAGE_SIZE ((size_t)1024 * 1024 * 1024)
+
+/** The largest ca_blob_len accepted: the whole Mozilla root store in PEM is ~0.2 MiB. */
+#define OTRP_MAX_CA_BLOB ((size_t)4 * 1024 * 1024)
+
+/** At most this many pins in otrp_agent_config.pinned_keys (a key rollover needs two). */
+#define OTRP_MAX_PINS 16
+
+/** The longest proxy or noproxy string accepted (a URL is configuration, not data). */
+#define OTRP_MAX_PROXY_LEN 2048
+
+/**
  * Agent configuration. Fill it with otrp_agent_config_init() and change what you need:
  * struct_size lets the struct grow in later versions without breaking the ABI.
  */
@@ -81,8 +100,15 @@ typedef struct otrp_agent_config {
     int allow_http;               /**< accept http:// TAM URIs (default 0: https only) */
     const char *ca_file;          /**< PEM CA bundle path; NULL = system store */
     const void *ca_blob;          /**< in-memory PEM CA bundle (overrides ca_file) */
-    size_t ca_blob_len;           /**< bytes in ca_blob */
-    const char *pinned_keys;      /**< "sha256//<b64>;sha256//<b64>" SPKI pins, or NULL */
+    /** bytes in ca_blob: 0 exactly when ca_blob is NULL, at most OTRP_MAX_CA_BLOB */
+    size_t ca_blob_len;
+    /**
+     * NULL (no pinning, the default) or 1 to OTRP_MAX_PINS SPKI pins joined by ';', each
+     * "sha256//" and the standard base64 (with padding) of the 32-byte SHA-256 of the
+     * TAM's SubjectPublicKeyInfo, e.g. "sha256//<44 chars>;sha256//<44 chars>". Nothing
+     * else (libcurl's key file names included) is accepted: OTRP_ERR_INVALID_ARG.
+     */
+    const char *pinned_keys;
     unsigned connect_timeout_ms;  /**< default 10000 */
     unsigned http_timeout_ms;     /**< one whole HTTP exchange, default 60000 */
     unsigned stall_timeout_ms;    /**< abort when no byte moves this long, default 15000 */
@@ -93,6 +119,46 @@ typedef struct otrp_agent_config {
 
     otrp_progress_fn progress;    /**< NULL = no progress reports (default) */
     void *progress_user;          /**< passed to progress */
+
+    /*
+     * Proxies and the process environment. A device library must not be steered by an
+     * environment variable: by default the agent uses no proxy, whatever http_proxy,
+     * https_proxy, HTTPS_PROXY, ALL_PROXY, all_proxy or NO_PROXY say (libcurl would
+     * otherwise read them, and with allow_http a proxy would see the whole plaintext POST).
+     */
+    /**
+     * The proxy for TAM connections: "http://host:port" (an https TAM is reached
+     * through a CONNECT tunnel), "https://host:port" (its certificate is verified
+     * against the system store, not ca_file), "socks4://", "socks4a://", "socks5://"
+     * or "socks5h://host:port"; user:password@ may precede the host. At most
+     * OTRP_MAX_PROXY_LEN printable ASCII bytes, the scheme required. NULL (default) = no
+     * proxy unless proxy_from_env; "" = no proxy, whatever proxy_from_env says.
+     */
+    const char *proxy;
+    /**
+     * Hosts reached without the proxy: libcurl's CURLOPT_NOPROXY list (comma-separated
+     * host names, domains, IP addresses or CIDR ranges; "*" = every host), at most
+     * OTRP_MAX_PROXY_LEN printable ASCII bytes. NULL (default) = none, or with
+     * proxy_from_env the environment's no_proxy / NO_PROXY; "" = none.
+     */
+    const char *noproxy;
+    /**
+     * 1 = when proxy is NULL, take the proxy from the environment as libcurl does
+     * (https_proxy / HTTPS_PROXY for https, http_proxy for http, else all_proxy /
+     * ALL_PROXY), and, when noproxy is NULL, no_proxy / NO_PROXY. Default 0: ignored.
+     */
+    int proxy_from_env;
+    /**
+     * 1 = run sessions while the SSLKEYLOGFILE environment variable is set. libcurl then
+     * appends every TLS session's secrets to that file (libcurl 7.88 on OpenSSL opens it
+     * when it is initialised; GnuTLS and NSS builds read the variable too), which lets
+     * anyone who can read it decrypt the sessions; libcurl offers no way to switch this
+     * off for one handle. Default 0: a session is refused before any network
+     * use, and before libcurl is initialised (which opens the file), with
+     * OTRP_ERR_TLS_KEYLOG. Not detectable: an application that initialised libcurl
+     * itself while the variable was set and unset it since (libcurl keeps logging).
+     */
+    int allow_keylog;
 } otrp_agent_config;
 
 /** Set every field of *config to its default (struct_size included). */
@@ -103,13 +169,33 @@ typedef struct otrp_agent otrp_agent;
 
 /**
  * Create an agent. config may be NULL (all defaults); it is copied, but the strings
- * and blobs it points to must outlive the agent.
+ * and blobs it points to must outlive the agent. The whole configuration is checked
+ * here, not at the first session (see otrp_agent_config_check()); when it is refused,
+ * the reason goes to config->log at OTRP_LOG_ERROR (when that level is enabled).
  * \retval OTRP_OK
- * \retval OTRP_ERR_INVALID_ARG config->struct_size is 0 or too small, or a value is out of range
+ * \retval OTRP_ERR_INVALID_ARG config->struct_size is 0 or too small, or a value is out
+ *         of range or malformed (otrp_agent_config_check() says which)
  * \retval OTRP_ERR_NO_MEMORY
  */
 OTRP_API OTRP_NODISCARD otrp_status otrp_agent_new(const otrp_agent_config *config,
                                                    otrp_agent **out) OTRP_NONNULL(2);
+
+/**
+ * Check a configuration exactly as otrp_agent_new() does, without making an agent, and
+ * say what is wrong: max_message_size outside OTRP_MIN_MESSAGE_SIZE..
+ * OTRP_MAX_MESSAGE_SIZE, retries or backoff beyond their bounds, an unknown log level, a
+ * user_agent, pinned_keys, proxy or noproxy that is malformed, ca_blob and ca_blob_len
+ * that disagree (or a blob over OTRP_MAX_CA_BLOB), an empty ca_file. The content of CA
+ * files and blobs is libcurl's to judge, at the first session (OTRP_ERR_CONFIG).
+ * \param config  as for otrp_agent_new(); NULL = the defaults (always valid)
+ * \param detail  receives one sentence naming the field ("" when valid); may be NULL
+ * \param detail_size  bytes at detail (the sentence is cut to fit)
+ * Thread-safety: reads config only.
+ * \retval OTRP_OK
+ * \retval OTRP_ERR_INVALID_ARG
+ */
+OTRP_API OTRP_NODISCARD otrp_status otrp_agent_config_check(const otrp_agent_config *config,
+                                                            char *detail, size_t detail_size);
 
 /** Free an agent and every TEE it owns. NULL is allowed. */
 OTRP_API void otrp_agent_free(otrp_agent *agent);
@@ -239,7 +325,8 @@ OTRP_API void otrp_agent_cancel(otrp_agent *agent) OTRP_NONNULL(1);
  * - OTRP_ERR_TEE_UNKNOWN / _TEE_BUSY / _TEE_FAIL when no TEE could answer (the TAM got an
  *   OTrPBrokerError);
  * - a OTRP_ERR_MSG_* status when the TAM sent a malformed message;
- * - OTRP_ERR_NO_TAM_URI, OTRP_ERR_BAD_URI, OTRP_ERR_HTTP_INSECURE before any network use;
+ * - OTRP_ERR_NO_TAM_URI, OTRP_ERR_BAD_URI, OTRP_ERR_HTTP_INSECURE before any network use,
+ *   and OTRP_ERR_TLS_KEYLOG while SSLKEYLOGFILE is set (see allow_keylog);
  * - OTRP_ERR_SESSION_FAILED when the TAM keeps the session going past
  *   OTRP_MAX_ROUND_TRIPS messages;
  * - OTRP_ERR_CANCELLED after otrp_agent_cancel().

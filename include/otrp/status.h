@@ -62,6 +62,7 @@ extern "C" {
     X(ERR_NO_TAM_URI,       40, "no TAM URI known")                                     \
     X(ERR_SESSION_FAILED,   41, "OTrP session failed")                                  \
     X(ERR_BAD_URI,          42, "TAM URI malformed")                                    \
+    X(ERR_TLS_KEYLOG,       43, "SSLKEYLOGFILE is set: TLS secrets would be logged")    \
     /* JOSE and crypto */                                                               \
     X(ERR_BASE64,           50, "invalid base64 or base64url")                          \
     X(ERR_JSON,             51, "invalid JSON")                                         \

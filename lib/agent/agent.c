@@ -6,6 +6,7 @@
 
 #include "agent/agent_internal.h"
 #include "http/http.h"
+#include "util/detail.h"
 
 void otrp_agent_config_init(otrp_agent_config *config)
 {
@@ -26,28 +27,77 @@ void otrp_agent_config_init(otrp_agent_config *config)
 #define MAX_BUSY_RETRIES 100
 #define MAX_BACKOFF_MS 60000u
 
+/* The caller's configuration over the defaults: a caller built against an older,
+ * smaller struct gets defaults for the fields it does not know. */
+static otrp_status merge_config(const otrp_agent_config *config, otrp_agent_config *merged,
+                                char *detail, size_t size)
+{
+    otrp_agent_config_init(merged);
+    if (config == NULL)
+        return OTRP_OK;
+    if (config->struct_size < offsetof(otrp_agent_config, log))
+        return otrp__fail(detail, size, OTRP_ERR_INVALID_ARG,
+                          "struct_size %zu is smaller than any version of otrp_agent_config",
+                          config->struct_size);
+    size_t n = config->struct_size < sizeof *merged ? config->struct_size : sizeof *merged;
+    memcpy(merged, config, n);
+    merged->struct_size = sizeof *merged;
+    return OTRP_OK;
+}
+
+static otrp_status check_merged(const otrp_agent_config *c, char *detail, size_t size)
+{
+    if (c->max_message_size < OTRP_MIN_MESSAGE_SIZE || c->max_message_size > OTRP_MAX_MESSAGE_SIZE)
+        return otrp__fail(detail, size, OTRP_ERR_INVALID_ARG,
+                          "max_message_size %zu is outside %zu..%zu bytes", c->max_message_size,
+                          OTRP_MIN_MESSAGE_SIZE, OTRP_MAX_MESSAGE_SIZE);
+    if (c->tee_busy_retries > MAX_BUSY_RETRIES)
+        return otrp__fail(detail, size, OTRP_ERR_INVALID_ARG,
+                          "tee_busy_retries %u exceeds %d", c->tee_busy_retries, MAX_BUSY_RETRIES);
+    if (c->tee_busy_backoff_ms > MAX_BACKOFF_MS)
+        return otrp__fail(detail, size, OTRP_ERR_INVALID_ARG,
+                          "tee_busy_backoff_ms %u exceeds %u", c->tee_busy_backoff_ms,
+                          MAX_BACKOFF_MS);
+    if (c->log_level > OTRP_LOG_SILENT)
+        return otrp__fail(detail, size, OTRP_ERR_INVALID_ARG, "log_level %d is unknown",
+                          (int)c->log_level);
+    otrp__http_settings settings;
+    otrp__http_settings_init(&settings);
+    otrp__http_settings_from_config(&settings, c);
+    return otrp__http_settings_check(&settings, detail, size);
+}
+
+otrp_status otrp_agent_config_check(const otrp_agent_config *config, char *detail,
+                                    size_t detail_size)
+{
+    otrp_agent_config merged;
+    otrp__set_detail(detail, detail_size, "%s", "");
+    otrp_status st = merge_config(config, &merged, detail, detail_size);
+    return st != OTRP_OK ? st : check_merged(&merged, detail, detail_size);
+}
+
 otrp_status otrp_agent_new(const otrp_agent_config *config, otrp_agent **out)
 {
     *out = NULL;
     otrp_agent_config merged;
-    otrp_agent_config_init(&merged);
-    if (config != NULL) {
-        /* A caller built against an older, smaller struct gets defaults for the rest. */
-        if (config->struct_size < offsetof(otrp_agent_config, log))
-            return OTRP_ERR_INVALID_ARG;
-        size_t n = config->struct_size < sizeof merged ? config->struct_size : sizeof merged;
-        memcpy(&merged, config, n);
-        merged.struct_size = sizeof merged;
+    char detail[OTRP__DETAIL_MAX] = "";
+    otrp_status st = merge_config(config, &merged, detail, sizeof detail);
+    if (st == OTRP_OK)
+        st = check_merged(&merged, detail, sizeof detail);
+    if (st != OTRP_OK) {
+        /* No handle to keep the detail on: the caller's log sink gets it (when the
+         * struct was big enough to carry one). */
+        if (config != NULL && config->struct_size >= offsetof(otrp_agent_config, log_level) +
+                                                        sizeof config->log_level &&
+            config->log != NULL && config->log_level <= OTRP_LOG_ERROR)
+            config->log(config->log_user, OTRP_LOG_ERROR, detail);
+        return st;
     }
-    if (merged.max_message_size == 0 || merged.tee_busy_retries > MAX_BUSY_RETRIES ||
-        merged.tee_busy_backoff_ms > MAX_BACKOFF_MS || merged.log_level > OTRP_LOG_SILENT ||
-        !otrp__http_user_agent_ok(merged.user_agent))
-        return OTRP_ERR_INVALID_ARG;
     otrp_agent *agent = calloc(1, sizeof *agent);
     if (agent == NULL)
         return OTRP_ERR_NO_MEMORY;
     agent->config = merged;
-        *out = agent;
+    *out = agent;
     return OTRP_OK;
 }
 

@@ -172,6 +172,10 @@ void otrp__http_settings_from_config(otrp__http_settings *s, const otrp_agent_co
     s->http_retries = cfg->http_retries;
     s->user_agent = cfg->user_agent;
     s->max_message_size = cfg->max_message_size;
+    s->proxy = cfg->proxy;
+    s->noproxy = cfg->noproxy;
+    s->proxy_from_env = cfg->proxy_from_env;
+    s->allow_keylog = cfg->allow_keylog;
 }
 
 /* Zero means "default" in every numeric setting. */
@@ -368,6 +372,13 @@ static int set_options(otrp__http *t)
     }
     if (s->pinned_keys != NULL)
         SET(CURLOPT_PINNEDPUBLICKEY, s->pinned_keys);
+    /* The environment picks no proxy: left unset, CURLOPT_PROXY makes libcurl read
+     * https_proxy, HTTPS_PROXY, http_proxy, ALL_PROXY, and CURLOPT_NOPROXY makes it read
+     * NO_PROXY even for a configured proxy; "" stands for "none" in both. */
+    if (s->proxy != NULL || !s->proxy_from_env)
+        SET(CURLOPT_PROXY, s->proxy != NULL ? s->proxy : "");
+    if (s->noproxy != NULL || !s->proxy_from_env)
+        SET(CURLOPT_NOPROXY, s->noproxy != NULL ? s->noproxy : "");
     /* The User-Agent goes in the header lists (built once) rather than through
      * CURLOPT_USERAGENT, which libcurl formats into a new string for every request. */
     SET(CURLOPT_WRITEFUNCTION, on_body);
@@ -436,12 +447,13 @@ otrp_status otrp__http_new(const otrp__http_settings *settings, otrp__http **out
     if (settings == NULL || out == NULL)
         return OTRP_ERR_INVALID_ARG;
     *out = NULL;
-    if (settings->ca_blob != NULL && settings->ca_blob_len == 0)
-        return OTRP_ERR_INVALID_ARG;
-    if (settings->pinned_keys != NULL && strncmp(settings->pinned_keys, "sha256//", 8) != 0)
-        return OTRP_ERR_INVALID_ARG;
-    if (!otrp__http_user_agent_ok(settings->user_agent))
-        return OTRP_ERR_INVALID_ARG;
+    otrp_status checked = otrp__http_settings_check(settings, NULL, 0);
+    if (checked != OTRP_OK)
+        return checked;
+    /* Before curl_global_init(): that is when libcurl opens the key log file. */
+    checked = otrp__http_keylog_check(settings->allow_keylog, NULL, 0);
+    if (checked != OTRP_OK)
+        return checked;
     if (!curl_global_ref())
         return OTRP_ERR_INTERNAL;
     otrp__http *t = calloc(1, sizeof *t);
@@ -787,7 +799,10 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
         return OTRP_ERR_INVALID_ARG;
     }
     uint64_t start = otrp_monotonic_ms();
-    otrp_status st = use_uri(t, uri, info);
+    otrp_status st = otrp__http_keylog_check(t->s.allow_keylog, info->detail, sizeof info->detail);
+    if (st != OTRP_OK)
+        return st;
+    st = use_uri(t, uri, info);
     if (st != OTRP_OK)
         return st;
     size_t cap = t->s.max_message_size;

@@ -63,6 +63,10 @@ typedef struct otrp__http_settings {
     unsigned retry_backoff_ms;   /* first wait before a retry, doubled per retry */
     const char *user_agent;      /* NULL = "libotrp/<version>"; "" = no User-Agent */
     size_t max_message_size;     /* response body cap in bytes */
+    const char *proxy;           /* proxy URL; NULL or "" = none (unless proxy_from_env) */
+    const char *noproxy;         /* CURLOPT_NOPROXY list; NULL = none (or the env's) */
+    int proxy_from_env;          /* let libcurl read the proxy variables of the env */
+    int allow_keylog;            /* run while SSLKEYLOGFILE is set */
     /*
      * Non-zero asks a running POST to stop (OTRP_ERR_CANCELLED). Written by another
      * thread: write it with __atomic_store_n (or a C11 atomic store) so that the read
@@ -79,6 +83,24 @@ typedef struct otrp__http_settings {
 #define OTRP__HTTP_DEFAULT_RETRY_BACKOFF_MS 250u
 /* No more retries than this, whatever the configuration says (bounded work). */
 #define OTRP__HTTP_MAX_RETRIES 10u
+
+/*
+ * Check the settings without any network activity, as otrp_agent_new() and
+ * otrp__http_new() do: user_agent (otrp__http_user_agent_ok), pinned_keys (1 to
+ * OTRP_MAX_PINS "sha256//<base64 of 32 bytes>" joined by ';'), ca_blob / ca_blob_len
+ * (both set or neither, at most OTRP_MAX_CA_BLOB), ca_file (not ""), proxy (a URL of a
+ * scheme libcurl proxies with, or ""), noproxy (printable ASCII). OTRP_OK or
+ * OTRP_ERR_INVALID_ARG; detail (detail_size bytes, may be 0) names the field.
+ */
+OTRP_NODISCARD otrp_status otrp__http_settings_check(const otrp__http_settings *s, char *detail,
+                                                     size_t detail_size);
+
+/*
+ * OTRP_ERR_TLS_KEYLOG (with a detail) when the environment asks libcurl to log TLS
+ * secrets (SSLKEYLOGFILE set and not empty) and allow_keylog is 0, else OTRP_OK.
+ */
+OTRP_NODISCARD otrp_status otrp__http_keylog_check(int allow_keylog, char *detail,
+                                                   size_t detail_size);
 
 /* Fill *s with the defaults (https only, system CA store, no pins, no cancel flag). */
 void otrp__http_settings_init(otrp__http_settings *s);
@@ -101,9 +123,11 @@ typedef struct otrp__http_result {
 typedef struct otrp__http otrp__http;
 
 /*
- * Make a transport. Initialises libcurl (reference-counted, thread-safe).
- * OTRP_OK, OTRP_ERR_INVALID_ARG (NULL pointers, pins not "sha256//..."),
- * OTRP_ERR_NO_MEMORY, OTRP_ERR_INTERNAL (libcurl cannot be initialised).
+ * Make a transport. Initialises libcurl (reference-counted, thread-safe), after the
+ * checks: OTRP_OK, OTRP_ERR_INVALID_ARG (NULL pointers, otrp__http_settings_check()),
+ * OTRP_ERR_TLS_KEYLOG (otrp__http_keylog_check(): before libcurl's initialisation, which
+ * would open the key log file), OTRP_ERR_NO_MEMORY, OTRP_ERR_INTERNAL (libcurl cannot
+ * be initialised).
  */
 OTRP_NODISCARD otrp_status otrp__http_new(const otrp__http_settings *settings,
                                           otrp__http **out);
@@ -145,8 +169,12 @@ int otrp__http_uri_is_current(const otrp__http *t, const char *uri);
  * resolved), or the TAM answered 503. A 503 with Retry-After waits that long instead,
  * and is not retried when it asks for more than 8 s.
  *
+ * Proxy: settings.proxy when set; none when not, unless settings.proxy_from_env (then
+ * libcurl's reading of the environment decides).
+ *
  * Failures:
  *   OTRP_ERR_BAD_URI, OTRP_ERR_HTTP_INSECURE   before any network activity
+ *   OTRP_ERR_TLS_KEYLOG       before any network activity: SSLKEYLOGFILE is set
  *   OTRP_ERR_HTTP_CONNECT     name not resolved, connection refused/unreachable
  *   OTRP_ERR_TLS              handshake failed (protocol version, alert, ...)
  *   OTRP_ERR_TLS_CERT         the certificate chain is not trusted

@@ -97,9 +97,16 @@ otrp_status otrp__ta_frame_encode(otrp_buf *out, unsigned command, uint32_t stat
     return st;
 }
 
+/* The flags are written by other threads (otrp_agent_cancel(), ops->cancel) or by a
+ * signal handler: an atomic load, as otrp/tee.h promises, never a plain read. */
+static int flag_set(const volatile int *flag)
+{
+    return flag != NULL && __atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0;
+}
+
 static int cancelled(const volatile int *c1, const volatile int *c2)
 {
-    return (c1 != NULL && *c1) || (c2 != NULL && *c2);
+    return flag_set(c1) || flag_set(c2);
 }
 
 /* Wait until fd is ready for events; OTRP_OK, _TIMEOUT, _CANCELLED or _IO. */

@@ -33,9 +33,8 @@ otrp_status otrp__ta_frame_encode(otrp_buf *out, unsigned command, uint32_t stat
 /*
  * Read one frame from fd into buf (reset first) and decode it into *frame.
  * max bounds the whole frame. deadline_ms (otrp_monotonic_ms clock, 0 = none) bounds
- * the whole read; idle_first: when non-zero, waiting for the first byte has no deadline
- * except cancellation (servers waiting for the next request). cancel1/cancel2 (may be
- * NULL) are polled.
+ * the whole read. cancel1/cancel2 (may be NULL) are polled with atomic loads (their writers, often other threads or a signal
+ * handler, store with __atomic_store_n).
  * OTRP_ERR_IO: the peer closed or a read failed; OTRP_ERR_TIMEOUT; OTRP_ERR_CANCELLED;
  * OTRP_ERR_TEE_PROTOCOL: bad magic, version, field count; OTRP_ERR_TOO_LARGE.
  * *eof is set when the peer closed cleanly before the first byte.

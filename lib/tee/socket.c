@@ -14,9 +14,14 @@
 
 #include "tee/frame.h"
 
+/* An answer frame carries, besides outputs of at most call->max_output bytes each, its
+ * header, the field lengths and the short second output of request_ta / policy_check
+ * (a TAM URI): room for those on top of max_output. */
+#define ANSWER_OVERHEAD 4096u
+
 struct socket_tee {
     struct sockaddr_un addr;
-    volatile int cancel; /* set by cancel() from another thread */
+    int cancel;          /* set by cancel() from another thread: __atomic only */
     otrp_buf frame;      /* the last request/answer frame, reused */
     char detail[256];    /* the daemon's explanation of the last failure (ops->last_error) */
 };
@@ -82,11 +87,17 @@ static otrp_status exchange(struct socket_tee *t, const otrp_tee_call *call, uns
                             unsigned nin, const void *const *in, const size_t *in_len,
                             otrp_buf *out0, otrp_buf *out1)
 {
-    t->cancel = 0;
+    __atomic_store_n(&t->cancel, 0, __ATOMIC_RELEASE);
     t->detail[0] = '\0';
     const volatile int *cancelled = call != NULL ? call->cancelled : NULL;
     uint64_t deadline = call != NULL ? call->deadline_ms : 0;
-    size_t max = call != NULL && call->max_output != 0 ? call->max_output + 4096u : 0;
+    /* 0 lets otrp__ta_frame_read() apply OTRP_TA_MAX_FRAME, which also caps a larger
+     * limit: max_output is the caller's (the agent's limit, or anything up to SIZE_MAX
+     * from a direct caller), so the sum is only made where it cannot wrap. */
+    size_t max = 0;
+    if (call != NULL && call->max_output != 0 &&
+        call->max_output < OTRP_TA_MAX_FRAME - ANSWER_OVERHEAD)
+        max = call->max_output + ANSWER_OVERHEAD;
     otrp_status st = otrp__ta_frame_encode(&t->frame, command, 0, nin, in, in_len);
     if (st != OTRP_OK)
         return st;
@@ -196,7 +207,7 @@ static otrp_status sock_describe(void *ctx, const otrp_tee_call *call, otrp_buf 
 static void sock_cancel(void *ctx)
 {
     struct socket_tee *t = ctx;
-    t->cancel = 1;
+    __atomic_store_n(&t->cancel, 1, __ATOMIC_RELEASE);
 }
 
 static const char *sock_last_error(void *ctx)

@@ -56,6 +56,13 @@ expect "teec with a malformed UUID is a usage error" 2 "not a TA UUID" "" -- "$b
 # No libteec (or no TEE) on this machine: the status says so, the program does not crash.
 expect "teec without a TEE is TEE unavailable" 1 "ERR_TEE_UNAVAILABLE.*TEE unavailable" "" \
     -- "$bin/otrp-agent" --tee teec:8aaaf200-2450-11e4-abe2-0002a5d5c51b state
+expect "malformed --proxy is a usage error naming it" 2 "proxy scheme" "" \
+    -- "$bin/otrp-agent" $tee --proxy ftp://127.0.0.1:21 state
+expect "SSLKEYLOGFILE in the environment refuses the session" 1 "ERR_TLS_KEYLOG.*SSLKEYLOGFILE" "" \
+    -- env SSLKEYLOGFILE="$tmp/keys" "$bin/otrp-agent" $tee --timeout 5 request-ta ta1
+expect "and no key log file was made" 1 "" "" -- test -e "$tmp/keys"
+expect "--allow-keylog lets the session run" 1 "ERR_HTTP_CONNECT" "" \
+    -- env SSLKEYLOGFILE="$tmp/keys" "$bin/otrp-agent" $tee --allow-keylog --timeout 5 request-ta ta1
 expect "stderr stays silent in quiet success" 0 EMPTY '"tees"'  -- "$bin/otrp-agent" -q $tee state
 
 echo "cli $passed $failed" >> "$build/results"

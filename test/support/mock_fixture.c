@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,11 +121,27 @@ static int can_connect(const char *sock)
     return ok;
 }
 
+/* The most options a test adds to the serve command line. */
+#define FX_DAEMON_EXTRA_MAX 8
+
 pid_t fx_daemon_start(const char *dir, const char *sock)
+{
+    return fx_daemon_start_args(dir, sock, NULL);
+}
+
+pid_t fx_daemon_start_args(const char *dir, const char *sock, const char *const *extra)
 {
     char listen[600], when[32];
     (void)snprintf(listen, sizeof listen, "unix:%s", sock);
     (void)snprintf(when, sizeof when, "%lld", (long long)TEST_PKI_TIME);
+    const char *argv[7 + FX_DAEMON_EXTRA_MAX + 1] = {g_sim, "serve", dir, "--listen", listen,
+                                                     "--verify-time", when};
+    size_t argc = 7;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+        if (i == FX_DAEMON_EXTRA_MAX)
+            return -1;
+        argv[argc++] = extra[i];
+    }
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -132,7 +149,7 @@ pid_t fx_daemon_start(const char *dir, const char *sock)
         int null = open("/dev/null", O_WRONLY);
         if (null >= 0 && getenv("FX_DAEMON_VERBOSE") == NULL)
             dup2(null, 2);
-        execl(g_sim, g_sim, "serve", dir, "--listen", listen, "--verify-time", when, (char *)NULL);
+        execv(g_sim, (char *const *)(uintptr_t)argv);
         _exit(127);
     }
     for (int i = 0; i < 1000; i++) {

@@ -31,6 +31,9 @@ const char *fx_tee_sim(void);
 /* Start `otrp-tee-sim serve dir --listen unix:sock --verify-time T` and wait until it
  * accepts connections (up to 10 s). Returns the pid, or -1. */
 pid_t fx_daemon_start(const char *dir, const char *sock);
+/* The same with more serve options: extra is NULL or a NULL-terminated list of at most
+ * 8 arguments (e.g. {"--max-connections", "1", NULL}). */
+pid_t fx_daemon_start_args(const char *dir, const char *sock, const char *const *extra);
 /* A fresh provisioning directory (fx_teedir with FX_TEE_JSON) served by otrp-tee-sim on
  * dir/tee.sock: dir[dir_cap] and sock[sock_cap] receive the paths. The pid, or -1. */
 pid_t fx_teedir_daemon(char *dir, size_t dir_cap, char *sock, size_t sock_cap);

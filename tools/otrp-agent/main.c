@@ -41,6 +41,13 @@ static const char USAGE[] =
     "                      (default: the system store)\n"
     "  --pin sha256//B64   accept only a TAM key with this SPKI hash (repeatable)\n"
     "  --allow-http        allow plain http:// TAM URLs (default: https only)\n"
+    "  --proxy URL         reach the TAM through this proxy (http://, https://,\n"
+    "                      socks4://, socks4a://, socks5:// or socks5h://HOST:PORT)\n"
+    "  --noproxy LIST      hosts reached without the proxy (comma-separated, * = all)\n"
+    "  --proxy-from-env    use the proxy variables of the environment (https_proxy,\n"
+    "                      http_proxy, ALL_PROXY, NO_PROXY); default: ignored\n"
+    "  --allow-keylog      run sessions while SSLKEYLOGFILE is set (TLS secrets are\n"
+    "                      then written to that file); default: refused\n"
     "  --timeout SEC       limit of one TAM exchange and of one TEE call (default 60/30)\n"
     "  --max-message BYTES largest message accepted or produced (default 16777216)\n"
     "  -v, --verbose       say what happens (twice: more)\n"
@@ -107,7 +114,19 @@ static void progress_line(void *user, const otrp_progress *p)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-    enum { OPT_TEE = 256, OPT_TAM, OPT_CACERT, OPT_PIN, OPT_ALLOW_HTTP, OPT_TIMEOUT, OPT_MAX };
+    enum {
+        OPT_TEE = 256,
+        OPT_TAM,
+        OPT_CACERT,
+        OPT_PIN,
+        OPT_ALLOW_HTTP,
+        OPT_TIMEOUT,
+        OPT_MAX,
+        OPT_PROXY,
+        OPT_NOPROXY,
+        OPT_PROXY_FROM_ENV,
+        OPT_ALLOW_KEYLOG
+    };
     static const struct option longopts[] = {
         {"tee", required_argument, NULL, OPT_TEE},
         {"tam", required_argument, NULL, OPT_TAM},
@@ -116,6 +135,10 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"allow-http", no_argument, NULL, OPT_ALLOW_HTTP},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"max-message", required_argument, NULL, OPT_MAX},
+        {"proxy", required_argument, NULL, OPT_PROXY},
+        {"noproxy", required_argument, NULL, OPT_NOPROXY},
+        {"proxy-from-env", no_argument, NULL, OPT_PROXY_FROM_ENV},
+        {"allow-keylog", no_argument, NULL, OPT_ALLOW_KEYLOG},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -157,6 +180,18 @@ static void parse_options(int argc, char **argv, struct options *o)
         }
         case OPT_MAX:
             o->cfg.max_message_size = parse_number(optarg, "--max-message", 1ul << 30);
+            break;
+        case OPT_PROXY:
+            o->cfg.proxy = optarg;
+            break;
+        case OPT_NOPROXY:
+            o->cfg.noproxy = optarg;
+            break;
+        case OPT_PROXY_FROM_ENV:
+            o->cfg.proxy_from_env = 1;
+            break;
+        case OPT_ALLOW_KEYLOG:
+            o->cfg.allow_keylog = 1;
             break;
         case 'v':
             o->verbose++;
@@ -299,7 +334,14 @@ int main(int argc, char **argv)
     if (o.tee_count == 0)
         usage_error("no TEE given (--tee mock:DIR or --tee socket:PATH)");
     otrp_agent *agent = NULL;
-    otrp_status st = otrp_agent_new(&o.cfg, &agent);
+    char why[512];
+    otrp_status st = otrp_agent_config_check(&o.cfg, why, sizeof why);
+    if (st != OTRP_OK) {
+        /* A value the options let through (a --proxy URL, a --pin) is malformed. */
+        fprintf(stderr, PROGRAM ": %s\nTry '" PROGRAM " --help'.\n", why);
+        return EXIT_USAGE;
+    }
+    st = otrp_agent_new(&o.cfg, &agent);
     if (st != OTRP_OK)
         return failed(NULL, st, "setting up the agent");
     for (size_t i = 0; i < o.tee_count; i++) {
