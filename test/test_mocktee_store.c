@@ -82,6 +82,10 @@ static void test_mocktee_config_rejects_bad_tee_json(void **state)
         {"{\"name\":\"t\",\"require_ocsp\":\"yes\"}", "'require_ocsp'"},
         {"{\"name\":\"t\",\"quota_bytes\":-1}", "'quota_bytes'"},
         {"{\"name\":\"t\",\"quota_bytes\":1.5}", "'quota_bytes'"},
+        {"{\"name\":\"t\",\"quota_bytes\":-1e300}", "'quota_bytes'"},
+        {"{\"name\":\"t\",\"quota_bytes\":1e300}", "'quota_bytes'"},
+        {"{\"name\":\"t\",\"quota_bytes\":1e999}", "'quota_bytes'"},
+        {"{\"name\":\"t\",\"quota_bytes\":-1e999}", "'quota_bytes'"},
         {"{\"name\":\"t\",\"name\":\"u\"}", "duplicate"},
         {"[]", "JSON object"},
         {"{\"name\":", "tee.json"},
@@ -370,6 +374,117 @@ static void test_mocktee_provision_self_signed_and_ca(void **state)
     (void)snprintf(dir, sizeof dir, "%s/weak", base);
     assert_int_equal(otrp__mock_provision(dir, &o, detail, sizeof detail), OTRP_ERR_CONFIG);
     fx_rm_rf(base);
+}
+
+/* ---- numbers of the state document ---------------------------------------------------- */
+
+/* out = text with the cut bytes at at replaced by insert. */
+static void splice(const otrp_buf *text, const char *at, size_t cut, const char *insert,
+                   otrp_buf *out)
+{
+    const char *s = (const char *)text->data;
+    otrp_buf_reset(out);
+    assert_int_equal(otrp_buf_append(out, s, (size_t)(at - s)), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(out, insert), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(out, at + cut), OTRP_OK);
+}
+
+/* text with the number after "key": replaced by value (the first occurrence). */
+static void replace_number(const otrp_buf *text, const char *key, const char *value, otrp_buf *out)
+{
+    char member[64];
+    (void)snprintf(member, sizeof member, "\"%s\":", key);
+    const char *at = strstr((const char *)text->data, member);
+    assert_non_null(at);
+    at += strlen(member);
+    size_t end = strspn(at, "-+.0123456789eE");
+    assert_true(end > 0);
+    splice(text, at, end, value, out);
+}
+
+/* A populated TEE directory (dir[512]) and its state.json (good). */
+static void populated_state(char *dir, otrp_buf *good)
+{
+    char path[700];
+    assert_int_equal(fx_teedir(dir, 512, NULL), 0);
+    populate(dir);
+    (void)snprintf(path, sizeof path, "%s/state/state.json", dir);
+    assert_int_equal(test_read_file(path, good), OTRP_OK);
+}
+
+/* state.json = text is corrupt, and the detail names member. */
+static void expect_corrupt_state(const char *dir, const otrp_buf *text, const char *member)
+{
+    assert_int_equal(fx_write(dir, "state/state.json", text->data, text->len), 0);
+    otrp__mock *tee = NULL;
+    char detail[512] = "", want[64];
+    (void)snprintf(want, sizeof want, "'%s'", member);
+    otrp_status st = open_dir(dir, &tee, detail, sizeof detail);
+    /* what an install computes from the state: never undefined behaviour */
+    if (st == OTRP_OK)
+        (void)otrp__mock_storage_used(tee->state);
+    otrp__mock_close(tee);
+    if (st != OTRP_ERR_STATE_CORRUPT || strstr(detail, want) == NULL)
+        fprintf(stderr, "%.*s: %s \"%s\"\n", (int)text->len, (const char *)text->data,
+                otrp_status_name(st), detail);
+    assert_int_equal(st, OTRP_ERR_STATE_CORRUPT);
+    assert_non_null(strstr(detail, want));
+}
+
+/* The issue's case first: "pdata_len": -1e300 where the TA has no personalization data
+ * passed validation and reached a float-to-integer conversion out of range. */
+static void test_mocktee_state_length_without_data(void **state)
+{
+    (void)state;
+    char dir[512];
+    otrp_buf good = {0}, t = {0}, stray = {0};
+    populated_state(dir, &good);
+    /* a length without its data (the record has no personalization data) */
+    static const char pdata[] = "\"pdata_inline\":\"cGQ=\",";
+    const char *at = strstr((char *)good.data, pdata);
+    assert_non_null(at);
+    splice(&good, at, strlen(pdata), "", &t);
+    replace_number(&t, "pdata_len", "-1e300", &stray);
+    expect_corrupt_state(dir, &stray, "pdata_len");
+    expect_corrupt_state(dir, &t, "pdata_len");
+    /* data without its length */
+    static const char bin_len[] = "\"bin_len\":";
+    at = strstr((char *)good.data, bin_len);
+    assert_non_null(at);
+    splice(&good, at, strlen(bin_len) + strspn(at + strlen(bin_len), "0123456789") + 1, "", &t);
+    expect_corrupt_state(dir, &t, "bin_len");
+    otrp_buf_free(&good);
+    otrp_buf_free(&t);
+    otrp_buf_free(&stray);
+    fx_rm_rf(dir);
+}
+
+static void test_mocktee_state_corrupt_numbers(void **state)
+{
+    (void)state;
+    char dir[512];
+    otrp_buf good = {0}, t = {0};
+    populated_state(dir, &good);
+    /* -1e999 and 1e999 parse as infinities (JSON has no NaN); 16777217 is one byte
+     * more than a TA may have. */
+    const char *values[] = {"-1e300", "1e300", "-1e999", "1e999", "1.5", "-1", "-0.5",
+                            "16777217", "\"2\"", "true", "null"};
+    const char *fields[] = {"bin_len", "pdata_len"};
+    for (size_t f = 0; f < 2; f++) {
+        for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+            replace_number(&good, fields[f], values[v], &t);
+            expect_corrupt_state(dir, &t, fields[f]);
+        }
+    }
+    /* inline data longer than inline data may be */
+    replace_number(&good, "pdata_len", "4097", &t);
+    expect_corrupt_state(dir, &t, "pdata_len");
+    /* the good document still opens */
+    assert_int_equal(fx_write(dir, "state/state.json", good.data, good.len), 0);
+    expect_open(dir, OTRP_OK, NULL);
+    otrp_buf_free(&good);
+    otrp_buf_free(&t);
+    fx_rm_rf(dir);
 }
 
 /* ---- framing and the socket backend ----------------------------------------------------- */
@@ -739,6 +854,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mocktee_state_lock),
         cmocka_unit_test(test_mocktee_atomic_write_replaces),
         cmocka_unit_test(test_mocktee_provision_self_signed_and_ca),
+        cmocka_unit_test(test_mocktee_state_length_without_data),
+        cmocka_unit_test(test_mocktee_state_corrupt_numbers),
         cmocka_unit_test(test_mocktee_frame_roundtrip_and_table),
         cmocka_unit_test(test_mocktee_socket_backend_failures),
         cmocka_unit_test(test_mocktee_socket_backend_cancel),
