@@ -146,6 +146,8 @@ static otrp_status read_rel(const char *dir, const char *rel, size_t max, otrp_b
         return bad(detail, cap, "%s is missing", path);
     if (st == OTRP_ERR_TOO_LARGE)
         return bad(detail, cap, "%s is too large", path);
+    if (st == OTRP_ERR_UNSUPPORTED)
+        return bad(detail, cap, "%s is not a regular file", path);
     if (st != OTRP_OK)
         return bad(detail, cap, "%s cannot be read", path);
     return OTRP_OK;

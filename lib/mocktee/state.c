@@ -20,6 +20,7 @@
 
 #include "mocktee/mocktee.h"
 #include "util/base64.h"
+#include "util/detail.h"
 #include "util/json_strict.h"
 #include "util/mem.h"
 
@@ -350,6 +351,9 @@ otrp_status otrp__mock_state_load(otrp__mock *tee, char *detail, size_t cap)
         st = root != NULL ? OTRP_OK : OTRP_ERR_NO_MEMORY;
     } else if (st == OTRP_ERR_TOO_LARGE) {
         st = corrupt(&c, "too large", NULL);
+    } else if (st == OTRP_ERR_UNSUPPORTED) {
+        st = otrp__fail(detail, cap, OTRP_ERR_IO, "%s/state/state.json is not a regular file "
+                        "(a FIFO, device, directory or symbolic link)", tee->dir);
     } else if (st != OTRP_OK) {
         if (detail != NULL && cap > 0)
             (void)snprintf(detail, cap, "%s/state/state.json cannot be read", tee->dir);
