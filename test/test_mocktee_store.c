@@ -13,10 +13,12 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -82,6 +84,10 @@ static void test_mocktee_config_rejects_bad_tee_json(void **state)
         {"{\"name\":\"t\",\"require_ocsp\":\"yes\"}", "'require_ocsp'"},
         {"{\"name\":\"t\",\"quota_bytes\":-1}", "'quota_bytes'"},
         {"{\"name\":\"t\",\"quota_bytes\":1.5}", "'quota_bytes'"},
+        {"{\"name\":\"t\",\"quota_bytes\":-1e300}", "'quota_bytes'"},
+        {"{\"name\":\"t\",\"quota_bytes\":1e300}", "'quota_bytes'"},
+        {"{\"name\":\"t\",\"quota_bytes\":1e999}", "'quota_bytes'"},
+        {"{\"name\":\"t\",\"quota_bytes\":-1e999}", "'quota_bytes'"},
         {"{\"name\":\"t\",\"name\":\"u\"}", "duplicate"},
         {"[]", "JSON object"},
         {"{\"name\":", "tee.json"},
@@ -370,6 +376,385 @@ static void test_mocktee_provision_self_signed_and_ca(void **state)
     (void)snprintf(dir, sizeof dir, "%s/weak", base);
     assert_int_equal(otrp__mock_provision(dir, &o, detail, sizeof detail), OTRP_ERR_CONFIG);
     fx_rm_rf(base);
+}
+
+/* ---- the state directory against another local user ------------------------------------ */
+
+static mode_t mode_of(const char *dir, const char *rel)
+{
+    char path[700];
+    struct stat sb;
+    (void)snprintf(path, sizeof path, "%s%s%s", dir, rel[0] != '\0' ? "/" : "", rel);
+    assert_int_equal(lstat(path, &sb), 0);
+    return sb.st_mode & 07777;
+}
+
+static void chmod_rel(const char *dir, const char *rel, mode_t mode)
+{
+    char path[700];
+    (void)snprintf(path, sizeof path, "%s%s%s", dir, rel[0] != '\0' ? "/" : "", rel);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_mocktee_provision_private_dirs(void **state)
+{
+    (void)state;
+    char base[512], dir[600];
+    assert_int_equal(fx_tempdir(base, sizeof base, "modes"), 0);
+    otrp__mock_provision_opts o;
+    memset(&o, 0, sizeof o);
+    o.trust = PKI "tam-root.pem";
+    char detail[512] = "";
+    /* every directory init and the first open create is 0700 */
+    (void)snprintf(dir, sizeof dir, "%s/fresh", base);
+    assert_int_equal(otrp__mock_provision(dir, &o, detail, sizeof detail), OTRP_OK);
+    otrp__mock *tee = NULL;
+    assert_int_equal(otrp__mock_open(dir, NULL, &tee, detail, sizeof detail), OTRP_OK);
+    otrp__mock_close(tee);
+    const char *subs[] = {"", "identity", "trust", "state", "state/blobs"};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        assert_int_equal(mode_of(dir, subs[i]), 0700);
+    /* a pre-existing directory (or subdirectory) another user can write to is refused,
+     * not kept, and nothing is written into it */
+    const char *open_subs[] = {"", "identity", "trust", "state"};
+    for (size_t i = 0; i < sizeof open_subs / sizeof open_subs[0]; i++) {
+        (void)snprintf(dir, sizeof dir, "%s/open%zu", base, i);
+        assert_int_equal(mkdir(dir, 0700), 0);
+        if (open_subs[i][0] != '\0') {
+            char sub[700];
+            (void)snprintf(sub, sizeof sub, "%s/%s", dir, open_subs[i]);
+            assert_int_equal(mkdir(sub, 0700), 0);
+        }
+        chmod_rel(dir, open_subs[i], i % 2 ? 0770 : 0777);
+        detail[0] = '\0';
+        otrp_status st = otrp__mock_provision(dir, &o, detail, sizeof detail);
+        if (st != OTRP_ERR_CONFIG || strstr(detail, "writable") == NULL)
+            fprintf(stderr, "case %zu: %s \"%s\"\n", i, otrp_status_name(st), detail);
+        assert_int_equal(st, OTRP_ERR_CONFIG);
+        assert_non_null(strstr(detail, "group- or world-writable"));
+        assert_int_equal(mode_of(dir, open_subs[i]), i % 2 ? 0770 : 0777);
+        char conf[700];
+        struct stat sb;
+        (void)snprintf(conf, sizeof conf, "%s/tee.json", dir);
+        assert_int_not_equal(stat(conf, &sb), 0);
+        (void)snprintf(conf, sizeof conf, "%s/identity/key.pem", dir);
+        assert_int_not_equal(stat(conf, &sb), 0);
+    }
+    fx_rm_rf(base);
+}
+
+static void test_mocktee_state_dir_writable_refused(void **state)
+{
+    (void)state;
+    char dir[512];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    expect_open(dir, OTRP_OK, NULL);
+    const char *subs[] = {"", "state", "state/blobs"};
+    const mode_t modes[] = {0777, 0770, 0707, 0720};
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+            chmod_rel(dir, subs[i], modes[m]);
+            expect_open(dir, OTRP_ERR_CONFIG, "group- or world-writable");
+        }
+        chmod_rel(dir, subs[i], 0700);
+        expect_open(dir, OTRP_OK, NULL);
+    }
+    /* read and search bits for others are no risk to the state */
+    chmod_rel(dir, "state", 0755);
+    expect_open(dir, OTRP_OK, NULL);
+    /* a directory another user owns (that user can chmod it at will); only root can
+     * give one away to test it */
+    if (geteuid() == 0) {
+        char path[700];
+        (void)snprintf(path, sizeof path, "%s/state", dir);
+        assert_int_equal(chown(path, 65534, 65534), 0);
+        expect_open(dir, OTRP_ERR_CONFIG, "is owned by user 65534");
+        assert_int_equal(chown(path, 0, 0), 0);
+        expect_open(dir, OTRP_OK, NULL);
+    }
+    fx_rm_rf(dir);
+}
+
+/* The temporary-file names of the writes into dir while fn(user) runs (inotify). */
+static size_t tmp_names_created(const char *dir, void (*fn)(void *), void *user,
+                                char names[][128], size_t max)
+{
+    int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    assert_true(in >= 0);
+    assert_true(inotify_add_watch(in, dir, IN_CREATE) >= 0);
+    fn(user);
+    size_t n = 0;
+    char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t got;
+    while ((got = read(in, buf, sizeof buf)) > 0) {
+        for (char *p = buf; p < buf + got;) {
+            const struct inotify_event *e = (const struct inotify_event *)(void *)p;
+            if (e->len > 0 && strncmp(e->name, ".tmp-", 5) == 0 && n < max)
+                (void)snprintf(names[n++], 128, "%s", e->name);
+            p += sizeof *e + e->len;
+        }
+    }
+    close(in);
+    return n;
+}
+
+struct two_writes {
+    int fd;
+};
+
+static void write_twice(void *user)
+{
+    struct two_writes *w = user;
+    assert_int_equal(otrp__mock_atomic_write(w->fd, "f", "one", 3, 0600), OTRP_OK);
+    assert_int_equal(otrp__mock_atomic_write(w->fd, "f", "two", 3, 0600), OTRP_OK);
+}
+
+static void test_mocktee_state_temp_file_symlink(void **state)
+{
+    (void)state;
+    char dir[512], victim[700], link_path[800];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    (void)snprintf(victim, sizeof victim, "%s/victim", dir);
+    assert_int_equal(fx_write(dir, "victim", "precious", 8), 0);
+    /* links planted (while the TEE runs: opening collects stale temporary files) at the
+     * names a write of this process would have used */
+    otrp__mock *tee = NULL;
+    assert_int_equal(open_dir(dir, &tee, NULL, 0), OTRP_OK);
+    const char *planted[] = {"state.json", "f", ""};
+    for (size_t i = 0; i < sizeof planted / sizeof planted[0]; i++) {
+        char rel[128];
+        (void)snprintf(rel, sizeof rel, "state/.tmp-%ld-%s", (long)getpid(), planted[i]);
+        (void)snprintf(link_path, sizeof link_path, "%s/%s", dir, rel);
+        assert_int_equal(symlink(victim, link_path), 0);
+    }
+    /* a commit of the TEE state (RequestTA) still succeeds, into state.json */
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    otrp_buf uri = {0}, msg = {0}, b = {0};
+    assert_int_equal(otrp__mock_ops.request_ta(tee, &tc, "ta-x", NULL, &uri, &msg), OTRP_OK);
+    otrp__mock_close(tee);
+    assert_int_equal(test_read_file(victim, &b), OTRP_OK);
+    assert_int_equal(b.len, 8);
+    assert_memory_equal(b.data, "precious", 8);
+    char path[700];
+    (void)snprintf(path, sizeof path, "%s/state/state.json", dir);
+    assert_int_equal(mode_of(dir, "state/state.json") & 0077, 0);
+    assert_int_equal(test_read_file(path, &b), OTRP_OK);
+    assert_non_null(strstr((char *)b.data, "\"requested\":[\"ta-x\"]"));
+    /* names are not predictable: two writes use two names, neither the pid's */
+    (void)snprintf(path, sizeof path, "%s/state", dir);
+    struct two_writes w = {open(path, O_RDONLY | O_DIRECTORY)};
+    assert_true(w.fd >= 0);
+    char names[4][128];
+    assert_int_equal(tmp_names_created(path, write_twice, &w, names, 4), 2);
+    assert_string_not_equal(names[0], names[1]);
+    char pid_name[128];
+    (void)snprintf(pid_name, sizeof pid_name, ".tmp-%ld-f", (long)getpid());
+    assert_string_not_equal(names[0], pid_name);
+    assert_int_equal(otrp__mock_read_file(w.fd, "f", 100, &b), OTRP_OK);
+    assert_string_equal((char *)b.data, "two");
+    close(w.fd);
+    assert_int_equal(test_read_file(victim, &b), OTRP_OK);
+    assert_memory_equal(b.data, "precious", 8);
+    otrp_buf_free(&uri);
+    otrp_buf_free(&msg);
+    otrp_buf_free(&b);
+    fx_rm_rf(dir);
+}
+
+/* An open of dir in a thread, so that a test sees a blocked open instead of hanging. */
+struct timed_open {
+    const char *dir;
+    otrp_status st;
+    char detail[512];
+    int done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static void *timed_open_thread(void *arg)
+{
+    struct timed_open *t = arg;
+    otrp__mock *tee = NULL;
+    otrp_status st = open_dir(t->dir, &tee, t->detail, sizeof t->detail);
+    otrp__mock_close(tee);
+    pthread_mutex_lock(&t->mu);
+    t->st = st;
+    t->done = 1;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    return NULL;
+}
+
+/* Open dir with a FIFO at rel: it ends within 1 s with want and detail_part. A blocked
+ * open is released (a writer opens the FIFO) and the test fails. */
+static void expect_open_fifo(const char *dir, const char *rel, otrp_status want,
+                             const char *detail_part)
+{
+    char fifo[700];
+    (void)snprintf(fifo, sizeof fifo, "%s/%s", dir, rel);
+    (void)unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct timed_open t = {dir, OTRP_OK, "", 0, PTHREAD_MUTEX_INITIALIZER,
+                           PTHREAD_COND_INITIALIZER};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, timed_open_thread, &t), 0);
+    struct timespec deadline;
+    (void)clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 1;
+    pthread_mutex_lock(&t.mu);
+    while (!t.done && pthread_cond_timedwait(&t.cv, &t.mu, &deadline) == 0)
+        ;
+    int in_time = t.done;
+    pthread_mutex_unlock(&t.mu);
+    for (int released = in_time; !released;) {
+        int fd = open(fifo, O_WRONLY | O_NONBLOCK);
+        if (fd >= 0)
+            close(fd);
+        pthread_mutex_lock(&t.mu);
+        released = t.done;
+        pthread_mutex_unlock(&t.mu);
+        (void)usleep(10000);
+    }
+    assert_int_equal(pthread_join(th, NULL), 0);
+    if (!in_time || t.st != want || strstr(t.detail, detail_part) == NULL)
+        fprintf(stderr, "FIFO at %s: %s \"%s\"%s\n", rel, otrp_status_name(t.st), t.detail,
+                in_time ? "" : " (blocked for more than 1 s)");
+    assert_true(in_time);
+    assert_int_equal(t.st, want);
+    assert_non_null(strstr(t.detail, detail_part));
+    assert_int_equal(unlink(fifo), 0);
+}
+
+static void test_mocktee_state_fifo_does_not_block(void **state)
+{
+    (void)state;
+    char dir[512], path[700];
+    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    expect_open_fifo(dir, "state/state.json", OTRP_ERR_IO, "state.json is not a regular file");
+    /* the files of the provisioning directory are read the same way */
+    const char *files[] = {"tee.json", "identity/key.pem", "identity/cert.pem",
+                           "trust/tam-root.pem"};
+    otrp_buf keep = {0};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        (void)snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        assert_int_equal(test_read_file(path, &keep), OTRP_OK);
+        char want[128];
+        (void)snprintf(want, sizeof want, "%s is not a regular file", files[i]);
+        expect_open_fifo(dir, files[i], OTRP_ERR_CONFIG, want);
+        assert_int_equal(fx_write(dir, files[i], keep.data, keep.len), 0);
+    }
+    expect_open(dir, OTRP_OK, NULL);
+    otrp_buf_free(&keep);
+    fx_rm_rf(dir);
+}
+
+/* out = text with the cut bytes at at replaced by insert. */
+static void splice(const otrp_buf *text, const char *at, size_t cut, const char *insert,
+                   otrp_buf *out)
+{
+    const char *s = (const char *)text->data;
+    otrp_buf_reset(out);
+    assert_int_equal(otrp_buf_append(out, s, (size_t)(at - s)), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(out, insert), OTRP_OK);
+    assert_int_equal(otrp_buf_append_str(out, at + cut), OTRP_OK);
+}
+
+/* text with the number after "key": replaced by value (the first occurrence). */
+static void replace_number(const otrp_buf *text, const char *key, const char *value, otrp_buf *out)
+{
+    char member[64];
+    (void)snprintf(member, sizeof member, "\"%s\":", key);
+    const char *at = strstr((const char *)text->data, member);
+    assert_non_null(at);
+    at += strlen(member);
+    size_t end = strspn(at, "-+.0123456789eE");
+    assert_true(end > 0);
+    splice(text, at, end, value, out);
+}
+
+/* A populated TEE directory (dir[512]) and its state.json (good). */
+static void populated_state(char *dir, otrp_buf *good)
+{
+    char path[700];
+    assert_int_equal(fx_teedir(dir, 512, NULL), 0);
+    populate(dir);
+    (void)snprintf(path, sizeof path, "%s/state/state.json", dir);
+    assert_int_equal(test_read_file(path, good), OTRP_OK);
+}
+
+/* state.json = text is corrupt, and the detail names member. */
+static void expect_corrupt_state(const char *dir, const otrp_buf *text, const char *member)
+{
+    assert_int_equal(fx_write(dir, "state/state.json", text->data, text->len), 0);
+    otrp__mock *tee = NULL;
+    char detail[512] = "", want[64];
+    (void)snprintf(want, sizeof want, "'%s'", member);
+    otrp_status st = open_dir(dir, &tee, detail, sizeof detail);
+    /* what an install computes from the state: never undefined behaviour */
+    if (st == OTRP_OK)
+        (void)otrp__mock_storage_used(tee->state);
+    otrp__mock_close(tee);
+    if (st != OTRP_ERR_STATE_CORRUPT || strstr(detail, want) == NULL)
+        fprintf(stderr, "%.*s: %s \"%s\"\n", (int)text->len, (const char *)text->data,
+                otrp_status_name(st), detail);
+    assert_int_equal(st, OTRP_ERR_STATE_CORRUPT);
+    assert_non_null(strstr(detail, want));
+}
+
+/* The issue's case first: "pdata_len": -1e300 where the TA has no personalization data
+ * passed validation and reached a float-to-integer conversion out of range. */
+static void test_mocktee_state_length_without_data(void **state)
+{
+    (void)state;
+    char dir[512];
+    otrp_buf good = {0}, t = {0}, stray = {0};
+    populated_state(dir, &good);
+    /* a length without its data (the record has no personalization data) */
+    static const char pdata[] = "\"pdata_inline\":\"cGQ=\",";
+    const char *at = strstr((char *)good.data, pdata);
+    assert_non_null(at);
+    splice(&good, at, strlen(pdata), "", &t);
+    replace_number(&t, "pdata_len", "-1e300", &stray);
+    expect_corrupt_state(dir, &stray, "pdata_len");
+    expect_corrupt_state(dir, &t, "pdata_len");
+    /* data without its length */
+    static const char bin_len[] = "\"bin_len\":";
+    at = strstr((char *)good.data, bin_len);
+    assert_non_null(at);
+    splice(&good, at, strlen(bin_len) + strspn(at + strlen(bin_len), "0123456789") + 1, "", &t);
+    expect_corrupt_state(dir, &t, "bin_len");
+    otrp_buf_free(&good);
+    otrp_buf_free(&t);
+    otrp_buf_free(&stray);
+    fx_rm_rf(dir);
+}
+
+static void test_mocktee_state_corrupt_numbers(void **state)
+{
+    (void)state;
+    char dir[512];
+    otrp_buf good = {0}, t = {0};
+    populated_state(dir, &good);
+    /* -1e999 and 1e999 parse as infinities (JSON has no NaN); 16777217 is one byte
+     * more than a TA may have. */
+    const char *values[] = {"-1e300", "1e300", "-1e999", "1e999", "1.5", "-1", "-0.5",
+                            "16777217", "\"2\"", "true", "null"};
+    const char *fields[] = {"bin_len", "pdata_len"};
+    for (size_t f = 0; f < 2; f++) {
+        for (size_t v = 0; v < sizeof values / sizeof values[0]; v++) {
+            replace_number(&good, fields[f], values[v], &t);
+            expect_corrupt_state(dir, &t, fields[f]);
+        }
+    }
+    /* inline data longer than inline data may be */
+    replace_number(&good, "pdata_len", "4097", &t);
+    expect_corrupt_state(dir, &t, "pdata_len");
+    /* the good document still opens */
+    assert_int_equal(fx_write(dir, "state/state.json", good.data, good.len), 0);
+    expect_open(dir, OTRP_OK, NULL);
+    otrp_buf_free(&good);
+    otrp_buf_free(&t);
+    fx_rm_rf(dir);
 }
 
 /* ---- framing and the socket backend ----------------------------------------------------- */
@@ -739,6 +1124,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mocktee_state_lock),
         cmocka_unit_test(test_mocktee_atomic_write_replaces),
         cmocka_unit_test(test_mocktee_provision_self_signed_and_ca),
+        cmocka_unit_test(test_mocktee_provision_private_dirs),
+        cmocka_unit_test(test_mocktee_state_dir_writable_refused),
+        cmocka_unit_test(test_mocktee_state_temp_file_symlink),
+        cmocka_unit_test(test_mocktee_state_fifo_does_not_block),
+        cmocka_unit_test(test_mocktee_state_length_without_data),
+        cmocka_unit_test(test_mocktee_state_corrupt_numbers),
         cmocka_unit_test(test_mocktee_frame_roundtrip_and_table),
         cmocka_unit_test(test_mocktee_socket_backend_failures),
         cmocka_unit_test(test_mocktee_socket_backend_cancel),

@@ -27,6 +27,18 @@
  * One TEE instance at a time may open a directory (a lock file in state/): a second
  * open, in this or another process, fails with OTRP_ERR_LOCKED.
  *
+ * Against other local users: DIR, DIR/state/ and DIR/state/blobs/ must not be group- or
+ * world-writable nor owned by a user other than the caller or root (OTRP_ERR_CONFIG,
+ * the detail names the directory and its mode), since whoever can write there can
+ * replace the state or redirect a write; `otrp-tee-sim init` creates every directory
+ * 0700 and refuses such an existing one. Every file is read only when it is a regular
+ * file and opened without blocking (a FIFO at tee.json, a key or a trust anchor is
+ * OTRP_ERR_CONFIG, at state.json OTRP_ERR_IO, "... is not a regular file", at once);
+ * state.json and blobs are never read through a symbolic link. Temporary files have
+ * random names and are created with O_EXCL|O_NOFOLLOW. Every number of state.json and
+ * tee.json is range-checked as an integer before use (else OTRP_ERR_STATE_CORRUPT or
+ * OTRP_ERR_CONFIG naming the member).
+ *
  * Thread-safety: the handle is used by one thread at a time (the agent serializes the
  * calls to each TEE); different handles (of different directories) are independent.
  */
@@ -70,10 +82,13 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_tee_mock_new(const char *dir, otrp_tee 
  * \param opts  may be NULL
  * \param out   receives the handle
  * \retval OTRP_OK
- * \retval OTRP_ERR_CONFIG        tee.json, identity or trust anchors missing or invalid
+ * \retval OTRP_ERR_CONFIG        tee.json, identity or trust anchors missing, invalid or
+ *                               not regular files; DIR, state/ or state/blobs/ group- or
+ *                               world-writable or owned by another user
  * \retval OTRP_ERR_STATE_CORRUPT state/ holds a corrupt or foreign state document
  * \retval OTRP_ERR_LOCKED        another TEE instance has the directory open
- * \retval OTRP_ERR_IO            the state directory cannot be created or read
+ * \retval OTRP_ERR_IO            the state directory cannot be created or read, or
+ *                               state.json is not a regular file
  * \retval OTRP_ERR_INVALID_ARG   opts->struct_size is 0
  * \retval OTRP_ERR_NO_MEMORY
  */

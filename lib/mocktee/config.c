@@ -101,11 +101,10 @@ static otrp_status parse_member(const cJSON *m, otrp__mock_config *cfg, char *de
         return OTRP_OK;
     }
     if (strcmp(k, "quota_bytes") == 0) {
-        /* 2^53: the largest integer a JSON number keeps exactly. */
-        if (!cJSON_IsNumber(m) || m->valuedouble < 0 || m->valuedouble > 9007199254740992.0 ||
-            m->valuedouble != (double)(uint64_t)m->valuedouble)
-            return bad(detail, cap, "tee.json: '%s' must be a non-negative integer", k);
-        cfg->quota_bytes = (uint64_t)m->valuedouble;
+        int64_t quota = 0;
+        if (!otrp__json_int_in(m, 0, OTRP__JSON_INT_MAX, &quota))
+            return bad(detail, cap, "tee.json: '%s' must be an integer in 0..2^53", k);
+        cfg->quota_bytes = (uint64_t)quota;
         return OTRP_OK;
     }
     return bad(detail, cap, "tee.json: unknown key '%.64s' (allowed: name, version, tam_uri, "
@@ -147,6 +146,8 @@ static otrp_status read_rel(const char *dir, const char *rel, size_t max, otrp_b
         return bad(detail, cap, "%s is missing", path);
     if (st == OTRP_ERR_TOO_LARGE)
         return bad(detail, cap, "%s is too large", path);
+    if (st == OTRP_ERR_UNSUPPORTED)
+        return bad(detail, cap, "%s is not a regular file", path);
     if (st != OTRP_OK)
         return bad(detail, cap, "%s cannot be read", path);
     return OTRP_OK;

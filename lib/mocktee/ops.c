@@ -250,20 +250,22 @@ static int del_spcerts(otrp__mock_req *r, const cJSON *hashes, cJSON *certs)
         if (!cJSON_IsString(h) || strlen(h->valuestring) != 64)
             return FAIL(r, "ERR_REQUEST_INVALID", "deloldspcert holds a non-SHA-256-hex value");
         int i = 0, found = 0;
-        for (cJSON *c = certs->child; c != NULL && !found; c = c->next, i++) {
+        for (cJSON *c = certs->child; c != NULL; c = c->next, i++) {
             size_t n = strlen(c->valuestring);
             uint8_t *der = malloc(otrp__b64_decoded_max(n) + 1);
             size_t len = 0;
             char name[65];
             if (der == NULL)
                 return oom(r);
-            if (otrp__b64_decode(c->valuestring, n, der, &len, OTRP__B64_STD) == OTRP_OK &&
-                otrp__mock_blob_name(der, len, name) == OTRP_OK &&
-                strncasecmp(name, h->valuestring, 64) == 0) {
-                cJSON_DeleteItemFromArray(certs, i);
-                found = 1;
-            }
+            found = otrp__b64_decode(c->valuestring, n, der, &len, OTRP__B64_STD) == OTRP_OK &&
+                    otrp__mock_blob_name(der, len, name) == OTRP_OK &&
+                    strncasecmp(name, h->valuestring, 64) == 0;
             free(der);
+            if (found) {
+                /* c is freed: the loop must not step on to c->next */
+                cJSON_DeleteItemFromArray(certs, i);
+                break;
+            }
         }
         if (!found)
             return FAIL(r, "ERR_REQUEST_INVALID", "deloldspcert names no certificate of the SD");

@@ -13,12 +13,19 @@
 
 #define MAX_PEM_FILE (256u * 1024u)
 
-static int make_dir(const char *dir, const char *sub)
+/* dir/sub created 0700, or kept when it exists and is private (otrp__mock_private_dir):
+ * a directory another user can write to would let that user swap the keys written
+ * into it. */
+static otrp_status make_dir(const char *dir, const char *sub, char *detail, size_t cap)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s%s%s", dir, sub[0] ? "/" : "", sub) >= (int)sizeof path)
-        return -1;
-    return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
+    int fd = -1;
+    otrp_status st = otrp__mock_private_dir(AT_FDCWD, path, 1, &fd, detail, cap);
+    if (fd >= 0)
+        close(fd);
+    return st;
 }
 
 static otrp_status write_file(const char *dir, const char *sub, const char *name, const void *data,
@@ -128,11 +135,12 @@ otrp_status otrp__mock_provision(const char *dir, const otrp__mock_provision_opt
     if (stat(path, &sb) == 0)
         return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s exists: %s is provisioned already",
                           path, dir);
-    if (make_dir(dir, "") != 0 || make_dir(dir, "identity") != 0 || make_dir(dir, "trust") != 0 ||
-        make_dir(dir, "state") != 0)
-        return otrp__fail(detail, cap, OTRP_ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-
-    otrp_status st = otrp__jose_init();
+    static const char *const subs[] = {"", "identity", "trust", "state"};
+    otrp_status st = OTRP_OK;
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0] && st == OTRP_OK; i++)
+        st = make_dir(dir, subs[i], detail, cap);
+    if (st == OTRP_OK)
+        st = otrp__jose_init();
     otrp__jose_key *key = NULL, *ca_key = NULL;
     otrp__x509_certs *ca = NULL;
     otrp_buf pem = {0}, der = {0};

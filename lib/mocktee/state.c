@@ -20,6 +20,7 @@
 
 #include "mocktee/mocktee.h"
 #include "util/base64.h"
+#include "util/detail.h"
 #include "util/json_strict.h"
 #include "util/mem.h"
 
@@ -141,15 +142,9 @@ static int is_b64_array(const cJSON *item)
     return 1;
 }
 
-static int is_count(const cJSON *item)
-{
-    return cJSON_IsNumber(item) && item->valuedouble >= 0 &&
-           item->valuedouble <= (double)OTRP__MOCK_MAX_TA &&
-           item->valuedouble == (double)(uint64_t)item->valuedouble;
-}
-
-/* A blob reference: a valid name whose file exists with the recorded size. */
-static otrp_status check_blob(struct checker *c, const cJSON *name, const cJSON *len,
+/* A blob reference: a valid name whose file exists, of the recorded size (len; -1: the
+ * record has none). */
+static otrp_status check_blob(struct checker *c, const cJSON *name, int64_t len,
                               const char *what)
 {
     if (!cJSON_IsString(name) || !otrp__mock_blob_name_valid(name->valuestring))
@@ -160,15 +155,16 @@ static otrp_status check_blob(struct checker *c, const cJSON *name, const cJSON 
         return corrupt(c, "missing blob of ", what);
     if (st != OTRP_OK)
         return st;
-    if (len != NULL && (!is_count(len) || (uint64_t)len->valuedouble != size))
+    if (len >= 0 && (uint64_t)len != size)
         return corrupt(c, "blob size differs from the record of ", what);
     return OTRP_OK;
 }
 
-/* Inline data: standard base64 of exactly the recorded length, at most the inline size. */
-static int inline_ok(const cJSON *item, const cJSON *len)
+/* Inline data: standard base64 of exactly the recorded length (at most
+ * OTRP__MOCK_INLINE_MAX, checked by the caller). */
+static int inline_ok(const cJSON *item, int64_t len)
 {
-    if (!is_count(len) || len->valuedouble > (double)OTRP__MOCK_INLINE_MAX || !cJSON_IsString(item))
+    if (!cJSON_IsString(item))
         return 0;
     size_t n = strlen(item->valuestring);
     /* otrp__b64_decoded_max() of the longest encoding of OTRP__MOCK_INLINE_MAX bytes */
@@ -176,10 +172,12 @@ static int inline_ok(const cJSON *item, const cJSON *len)
     size_t got = 0;
     return otrp__b64_decoded_max(n) <= sizeof tmp &&
            otrp__b64_decode(item->valuestring, n, tmp, &got, OTRP__B64_STD) == OTRP_OK &&
-           (double)got == len->valuedouble;
+           (uint64_t)got == (uint64_t)len;
 }
 
-/* A TA's bin or pdata (key): a blob or inline data, never both; required or optional. */
+/* A TA's bin or pdata (key): a blob or inline data, never both; required or optional.
+ * Its length member is checked whenever present: every later use of it (the storage
+ * quota) converts it to an integer. */
 static otrp_status check_data(struct checker *c, const cJSON *ta, const char *key, int required,
                               const char *id)
 {
@@ -188,13 +186,25 @@ static otrp_status check_data(struct checker *c, const cJSON *ta, const char *ke
     const cJSON *blob = otrp__json_member(ta, key);
     const cJSON *in = otrp__json_member(ta, k.inline_key);
     const cJSON *len = otrp__json_member(ta, k.len_key);
+    char what[96];
     if (blob != NULL && in != NULL)
         return corrupt(c, "both a blob and inline data in TA", id);
+    if (blob == NULL && in == NULL) {
+        if (len == NULL)
+            return required ? check_blob(c, blob, -1, id) : OTRP_OK;
+        (void)snprintf(what, sizeof what, "'%s' recorded without '%s' data in TA", k.len_key,
+                       key);
+        return corrupt(c, what, id);
+    }
+    int64_t max = in != NULL ? OTRP__MOCK_INLINE_MAX : OTRP__MOCK_MAX_TA, n = 0;
+    if (!otrp__json_int_in(len, 0, max, &n)) {
+        (void)snprintf(what, sizeof what, "'%s' missing or not an integer in 0..%lld in TA",
+                       k.len_key, (long long)max);
+        return corrupt(c, what, id);
+    }
     if (in != NULL)
-        return inline_ok(in, len) ? OTRP_OK : corrupt(c, "malformed inline data of TA", id);
-    if (blob != NULL || required)
-        return check_blob(c, blob, len, id);
-    return OTRP_OK;
+        return inline_ok(in, n) ? OTRP_OK : corrupt(c, "malformed inline data of TA", id);
+    return check_blob(c, blob, n, id);
 }
 
 static otrp_status check_ta(struct checker *c, const cJSON *ta)
@@ -246,7 +256,7 @@ static otrp_status check_lists(struct checker *c, const cJSON *root)
         if (!cJSON_IsObject(k) || !is_id(otrp__json_member(k, "spid")) ||
             !is_b64(otrp__json_member(k, "pub")))
             return corrupt(c, "malformed SP AIK record", NULL);
-        otrp_status st = check_blob(c, otrp__json_member(k, "key"), NULL,
+        otrp_status st = check_blob(c, otrp__json_member(k, "key"), -1,
                                     otrp__json_string(k, "spid"));
         if (st != OTRP_OK)
             return st;
@@ -341,6 +351,9 @@ otrp_status otrp__mock_state_load(otrp__mock *tee, char *detail, size_t cap)
         st = root != NULL ? OTRP_OK : OTRP_ERR_NO_MEMORY;
     } else if (st == OTRP_ERR_TOO_LARGE) {
         st = corrupt(&c, "too large", NULL);
+    } else if (st == OTRP_ERR_UNSUPPORTED) {
+        st = otrp__fail(detail, cap, OTRP_ERR_IO, "%s/state/state.json is not a regular file "
+                        "(a FIFO, device, directory or symbolic link)", tee->dir);
     } else if (st != OTRP_OK) {
         if (detail != NULL && cap > 0)
             (void)snprintf(detail, cap, "%s/state/state.json cannot be read", tee->dir);

@@ -10,12 +10,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jose/jose.h"
+#include "util/detail.h"
 #include "util/mem.h"
 
 #define STATE_FILE "state.json"
 #define LOCK_FILE "lock"
 /* Temporary files start with this; a crash may leave them, gc removes them. */
 #define TMP_PREFIX ".tmp-"
+/* Random bytes in a temporary file's name: 128 bits, so that another user cannot plant
+ * a file at the name before the write (it is created with O_EXCL besides). */
+#define TMP_RANDOM_BYTES 16
+/* Fresh names tried before a write gives up: a file already at a random name was
+ * planted there (or the generator is broken), never a chance collision. */
+#define TMP_ATTEMPTS 4
 
 static void set_detail(char *detail, size_t cap, const char *what, const char *path, int err)
 {
@@ -23,12 +31,40 @@ static void set_detail(char *detail, size_t cap, const char *what, const char *p
         (void)snprintf(detail, cap, "%s %s: %s", what, path, strerror(err));
 }
 
-/* Open (creating when missing) a directory relative to dirfd (or absolute). */
-static int open_dir(int dirfd, const char *path, int create)
+otrp_status otrp__mock_private_dir(int at, const char *path, int create, int *fd_out,
+                                   char *detail, size_t cap)
 {
-    if (create && mkdirat(dirfd, path, 0700) != 0 && errno != EEXIST)
-        return -1;
-    return openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    *fd_out = -1;
+    if (create && mkdirat(at, path, 0700) != 0 && errno != EEXIST)
+        return otrp__fail(detail, cap, OTRP_ERR_IO, "cannot create directory %s: %s", path,
+                          strerror(errno));
+    int fd = openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        return otrp__fail(detail, cap, OTRP_ERR_IO, "cannot open directory %s: %s", path,
+                          strerror(err));
+    }
+    /* Whoever else can write here (or owns the directory, and so can chmod it) can
+     * replace state.json, a blob or a key, or plant a link where the TEE writes: such a
+     * directory is refused, never repaired or kept. */
+    if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        close(fd);
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG,
+                          "%s is group- or world-writable (mode %04o): another user could "
+                          "replace the TEE's files; make it private (chmod go-w)",
+                          path, (unsigned)(sb.st_mode & 07777));
+    }
+    if (sb.st_uid != geteuid() && sb.st_uid != 0) {
+        close(fd);
+        return otrp__fail(detail, cap, OTRP_ERR_CONFIG,
+                          "%s is owned by user %lu, not by this user or root", path,
+                          (unsigned long)sb.st_uid);
+    }
+    *fd_out = fd;
+    return OTRP_OK;
 }
 
 otrp_status otrp__mock_store_open(otrp__mock_store *store, const char *teedir, char *detail,
@@ -36,17 +72,23 @@ otrp_status otrp__mock_store_open(otrp__mock_store *store, const char *teedir, c
 {
     store->dirfd = store->blobfd = store->lockfd = -1;
     store->crash_countdown = 0;
-    char path[4096];
+    char path[4096], blobs[4096 + 8];
     if (snprintf(path, sizeof path, "%s/state", teedir) >= (int)sizeof path) {
         set_detail(detail, detail_cap, "path too long:", teedir, ENAMETOOLONG);
         return OTRP_ERR_CONFIG;
     }
-    store->dirfd = open_dir(AT_FDCWD, path, 1);
-    if (store->dirfd < 0) {
-        set_detail(detail, detail_cap, "cannot open state directory", path, errno);
-        return OTRP_ERR_IO;
-    }
-    store->lockfd = openat(store->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    (void)snprintf(blobs, sizeof blobs, "%s/blobs", path);
+    /* TEEDIR itself too: whoever can write there can rename state/ away. */
+    int topfd = -1;
+    otrp_status st = otrp__mock_private_dir(AT_FDCWD, teedir, 0, &topfd, detail, detail_cap);
+    if (st != OTRP_OK)
+        return st;
+    close(topfd);
+    st = otrp__mock_private_dir(AT_FDCWD, path, 1, &store->dirfd, detail, detail_cap);
+    if (st != OTRP_OK)
+        return st;
+    store->lockfd = openat(store->dirfd, LOCK_FILE,
+                           O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (store->lockfd < 0) {
         set_detail(detail, detail_cap, "cannot open lock file in", path, errno);
         otrp__mock_store_close(store);
@@ -65,11 +107,10 @@ otrp_status otrp__mock_store_open(otrp__mock_store *store, const char *teedir, c
         otrp__mock_store_close(store);
         return OTRP_ERR_IO;
     }
-    store->blobfd = open_dir(store->dirfd, "blobs", 1);
-    if (store->blobfd < 0) {
-        set_detail(detail, detail_cap, "cannot open blob directory in", path, errno);
+    st = otrp__mock_private_dir(AT_FDCWD, blobs, 1, &store->blobfd, detail, detail_cap);
+    if (st != OTRP_OK) {
         otrp__mock_store_close(store);
-        return OTRP_ERR_IO;
+        return st;
     }
     /* The new directories must survive a crash too. */
     (void)fsync(store->dirfd);
@@ -148,6 +189,37 @@ struct write_ctx {
     int sync_dir;
 };
 
+/* The name of a temporary file: TMP_PREFIX, then the random bytes in hex. */
+#define TMP_NAME_CAP (sizeof TMP_PREFIX + 2 * TMP_RANDOM_BYTES)
+
+/* Create a temporary file for a write into dirfd under a fresh random name (into tmp).
+ * O_EXCL and O_NOFOLLOW: a file or link another user planted at the name is never
+ * opened, the next name is tried instead. OTRP_ERR_IO, OTRP_ERR_RANDOM. */
+static otrp_status create_temp(int dirfd, unsigned mode, char tmp[TMP_NAME_CAP], int *fd)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int attempt = 0; attempt < TMP_ATTEMPTS; attempt++) {
+        uint8_t r[TMP_RANDOM_BYTES];
+        otrp_status st = otrp__jose_random(r, sizeof r);
+        if (st != OTRP_OK)
+            return st;
+        char *p = tmp + strlen(TMP_PREFIX);
+        memcpy(tmp, TMP_PREFIX, strlen(TMP_PREFIX));
+        for (size_t i = 0; i < sizeof r; i++) {
+            *p++ = hex[r[i] >> 4];
+            *p++ = hex[r[i] & 15];
+        }
+        *p = '\0';
+        *fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                     (mode_t)mode);
+        if (*fd >= 0)
+            return OTRP_OK;
+        if (errno != EEXIST)
+            return OTRP_ERR_IO;
+    }
+    return OTRP_ERR_IO;
+}
+
 /* The atomic write, with the crash points a test can stop at: 1 half the data written,
  * 2 temporary file synced, 3 renamed, 4 directory synced (when w->sync_dir). Stopping
  * leaves every file as a crash would (no clean-up) and returns OTRP_ERR_IO. */
@@ -158,19 +230,17 @@ static otrp_status atomic_write(int dirfd, const char *name, const void *data, s
     uint64_t scratch = 0;
     uint64_t *fsyncs = w->stats != NULL ? &w->stats->fsyncs : &scratch;
     uint64_t *dir_fsyncs = w->stats != NULL ? &w->stats->dir_fsyncs : &scratch;
-    char tmp[128];
-    if (snprintf(tmp, sizeof tmp, TMP_PREFIX "%ld-%.80s", (long)getpid(), name) >=
-        (int)sizeof tmp)
-        return OTRP_ERR_INVALID_ARG;
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
-    if (fd < 0)
-        return OTRP_ERR_IO;
+    char tmp[TMP_NAME_CAP];
+    int fd = -1;
+    otrp_status st = create_temp(dirfd, mode, tmp, &fd);
+    if (st != OTRP_OK)
+        return st;
     if (crash_here(crash_countdown)) {
         (void)write_fully(fd, data, len / 2);
         close(fd);
         return OTRP_ERR_IO;
     }
-    otrp_status st = write_fully(fd, data, len);
+    st = write_fully(fd, data, len);
     if (st == OTRP_OK && timed_fsync(fd, fsyncs, w->stats) != 0)
         st = OTRP_ERR_IO;
     if (close(fd) != 0 && st == OTRP_OK)
@@ -200,16 +270,28 @@ otrp_status otrp__mock_atomic_write(int dirfd, const char *name, const void *dat
     return atomic_write(dirfd, name, data, len, mode, &w);
 }
 
-otrp_status otrp__mock_read_file(int dirfd, const char *name, size_t max, otrp_buf *out)
+/* The one way the mock TEE reads a file: opened with O_NONBLOCK (a FIFO or device at
+ * the name would otherwise block open() until a writer comes), checked to be a regular
+ * file before anything is read, and read up to max bytes. extra_flags: O_NOFOLLOW for
+ * the TEE's own files, which are never links. */
+static otrp_status read_regular(int dirfd, const char *name, int extra_flags, size_t max,
+                                otrp_buf *out)
 {
     otrp_buf_reset(out);
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? OTRP_ERR_NOT_FOUND : OTRP_ERR_IO;
+    int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | extra_flags);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return OTRP_ERR_NOT_FOUND;
+        return errno == ELOOP && (extra_flags & O_NOFOLLOW) ? OTRP_ERR_UNSUPPORTED : OTRP_ERR_IO;
+    }
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
         close(fd);
         return OTRP_ERR_IO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return OTRP_ERR_UNSUPPORTED;
     }
     if ((uint64_t)sb.st_size > (uint64_t)max) {
         close(fd);
@@ -238,9 +320,14 @@ otrp_status otrp__mock_read_file(int dirfd, const char *name, size_t max, otrp_b
     return st;
 }
 
+otrp_status otrp__mock_read_file(int dirfd, const char *name, size_t max, otrp_buf *out)
+{
+    return read_regular(dirfd, name, 0, max, out);
+}
+
 otrp_status otrp__mock_store_read_state(otrp__mock_store *store, size_t max, otrp_buf *out)
 {
-    return otrp__mock_read_file(store->dirfd, STATE_FILE, max, out);
+    return read_regular(store->dirfd, STATE_FILE, O_NOFOLLOW, max, out);
 }
 
 otrp_status otrp__mock_store_sync_blobs(otrp__mock_store *store)
@@ -286,7 +373,8 @@ otrp_status otrp__mock_store_put_blob(otrp__mock_store *store, const char *name,
     struct stat sb;
     /* Content-addressed: a complete blob of this name holds these bytes already (blobs
      * only ever appear through an atomic rename). */
-    if (fstatat(store->blobfd, name, &sb, 0) == 0 && (uint64_t)sb.st_size == (uint64_t)len)
+    if (fstatat(store->blobfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(sb.st_mode) && (uint64_t)sb.st_size == (uint64_t)len)
         return OTRP_OK;
     /* The directory is synced once for all the blobs of the operation, before the state
      * that names them (otrp__mock_store_write_state); until then a crash loses the blob
@@ -303,7 +391,7 @@ otrp_status otrp__mock_store_get_blob(otrp__mock_store *store, const char *name,
 {
     if (!otrp__mock_blob_name_valid(name))
         return OTRP_ERR_INVALID_ARG;
-    return otrp__mock_read_file(store->blobfd, name, max, out);
+    return read_regular(store->blobfd, name, O_NOFOLLOW, max, out);
 }
 
 otrp_status otrp__mock_store_blob_size(otrp__mock_store *store, const char *name,
@@ -312,7 +400,7 @@ otrp_status otrp__mock_store_blob_size(otrp__mock_store *store, const char *name
     struct stat sb;
     if (!otrp__mock_blob_name_valid(name))
         return OTRP_ERR_INVALID_ARG;
-    if (fstatat(store->blobfd, name, &sb, 0) != 0)
+    if (fstatat(store->blobfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
         return errno == ENOENT ? OTRP_ERR_NOT_FOUND : OTRP_ERR_IO;
     *size = (uint64_t)sb.st_size;
     return OTRP_OK;

@@ -159,3 +159,19 @@ const char *otrp__json_string(const cJSON *object, const char *name)
     const cJSON *item = otrp__json_member(object, name);
     return cJSON_IsString(item) ? item->valuestring : NULL;
 }
+
+int otrp__json_int_in(const cJSON *item, int64_t lo, int64_t hi, int64_t *out)
+{
+    if (!cJSON_IsNumber(item))
+        return 0;
+    double d = item->valuedouble;
+    /* written so that NaN fails too */
+    if (!(d >= (double)lo && d <= (double)hi))
+        return 0;
+    int64_t v = (int64_t)d;
+    if ((double)v != d)
+        return 0;
+    if (out != NULL)
+        *out = v;
+    return 1;
+}

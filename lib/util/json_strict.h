@@ -7,6 +7,7 @@
 #define OTRP_UTIL_JSON_STRICT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <cjson/cJSON.h>
 
 #include "otrp/status.h"
@@ -33,5 +34,17 @@ const cJSON *otrp__json_member(const cJSON *object, const char *name);
 
 /* The member's string value, or NULL when absent or not a string. */
 const char *otrp__json_string(const cJSON *object, const char *name);
+
+/* 2^53: every integer up to this magnitude is exact in a JSON number (a double). */
+#define OTRP__JSON_INT_MAX 9007199254740992LL
+
+/*
+ * 1 when item is a JSON number holding an integer in [lo, hi], which is stored in *out
+ * (out may be NULL); 0 for anything else: not a number, a fraction, out of range, an
+ * infinity or NaN. The range is checked on the double, before any conversion, so no
+ * input reaches an out-of-range float-to-integer cast. lo and hi must lie within
+ * +-OTRP__JSON_INT_MAX.
+ */
+int otrp__json_int_in(const cJSON *item, int64_t lo, int64_t hi, int64_t *out);
 
 #endif
