@@ -718,6 +718,15 @@ static const struct bad_input BAD_INPUTS[] = {
     {"duplicate header member", NULL, NULL,
      "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"header\":{\"x5c\":[],\"x5c\":[]}," JWS_TAIL "}}", 0,
      OTRP_ERR_MSG_DUPLICATE, "duplicate member name"},
+    {"duplicate header member spelled with an escape", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"header\":{\"x5c\":[],\"x\\u0035c\":[]}," JWS_TAIL "}}",
+     0, OTRP_ERR_MSG_DUPLICATE, "duplicate member name"},
+    {"duplicate JWS member spelled with an escape", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"\\u0070rotected\":\"e30\"," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_DUPLICATE, "'protected' appears twice"},
+    {"routing field twice, once escaped", "InstallTARequest",
+     "{\"InstallTATBSRequest\":{\"tee\":\"A\",\"t\\u0065e\":\"B\"}}", NULL, 0,
+     OTRP_ERR_MSG_DUPLICATE, "twice: 'tee'"},
     {"payload not base64url", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"eyJ$\"," JWS_TAIL "}}", 0,
      OTRP_ERR_MSG_PAYLOAD, "not base64url"},
     {"payload padded", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"e30=\"," JWS_TAIL "}}", 0,
@@ -830,6 +839,23 @@ static void test_relay_bad_inputs_table(void **state)
     assert_int_equal(f->a->process_calls, 0); /* nothing malformed reached the TEE */
 }
 
+/* Names are read as the text they spell: escaped member names, routing fields and
+ * message names are the same names as their literal spellings (as the TEE reads them). */
+static void test_relay_escaped_names_read_as_their_text(void **state)
+{
+    fixture *f = *state;
+    char *msg = msg_make_with_tail(
+        "Install\\u0054ARequest",
+        "{\"InstallTATBSRequest\":{\"r\\u0069d\":\"r-1\",\"tid\":\"t-1\",\"t\\u0065e\":\"TEE B\"}}",
+        "\"\\u0070rotected\":\"e30\",\"sig\\u006eature\":\"c2ln\"");
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_int_equal(f->b->process_calls, 1);
+    otrp_free(resp);
+    free(msg);
+}
+
 /* Every prefix of a valid message is malformed: none crashes, none reaches the TEE. */
 static void test_relay_every_truncation_is_rejected(void **state)
 {
@@ -876,6 +902,7 @@ int main(void)
         cmocka_unit_test(test_relay_cancel_during_busy_backoff),
         cmocka_unit_test_setup_teardown(test_relay_bad_inputs_table, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_relay_every_truncation_is_rejected, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_escaped_names_read_as_their_text, setup_two, teardown),
     };
     return cmocka_run_group_tests_name("relay", tests, NULL, NULL);
 }

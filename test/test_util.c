@@ -370,6 +370,39 @@ static void test_json_scan_plain_stops_at_every_special_byte(void **state)
     }
 }
 
+/* Member names are compared as the text they spell (RFC 8259), cut at a \u0000 the way
+ * cJSON and strcmp read them: every spelling of one name is a duplicate. */
+static void test_json_scan_duplicates_compare_decoded_names(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        otrp_status want;
+    } cases[] = {
+        {"{\"a\\u001b\":1,\"a\\u001B\":2}", OTRP_ERR_MSG_DUPLICATE}, /* case of hex digits */
+        {"{\"\\u0070rotected\":1,\"protected\":2}", OTRP_ERR_MSG_DUPLICATE},
+        {"{\"protected\":1,\"x\":0,\"\\u0070rotected\":2}", OTRP_ERR_MSG_DUPLICATE},
+        {"{\"a\\/b\":1,\"a/b\":2}", OTRP_ERR_MSG_DUPLICATE},
+        {"{\"\\u00e9\":1,\"\xc3\xa9\":2}", OTRP_ERR_MSG_DUPLICATE}, /* U+00E9 both ways */
+        {"{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}", OTRP_ERR_MSG_DUPLICATE},
+        {"{\"x5c\":1,\"x5c\\u0000\":2}", OTRP_ERR_MSG_DUPLICATE}, /* read up to the NUL */
+        {"{\"a\\u0000b\":1,\"a\\u0000c\":2}", OTRP_ERR_MSG_DUPLICATE},
+        {"{\"h\":{\"k\":1,\"\\u006b\":2}}", OTRP_ERR_MSG_DUPLICATE}, /* nested */
+        {"{\"ab\":1,\"a\\u0062c\":2}", OTRP_OK},
+        {"{\"\\u0061\":1,\"b\":2,\"\\u0062\\u0063\":3}", OTRP_OK},
+        {"{\"a\\u001b\":1,\"a\\u001c\":2}", OTRP_OK},
+        {"{\"a\":1,\"b\":{\"a\":2}}", OTRP_OK}, /* one name in two objects */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char detail[96] = "";
+        otrp__json_cursor c = {cases[i].text, strlen(cases[i].text), 0, detail, sizeof detail};
+        otrp_status st = otrp__jc_skip_value(&c, 8);
+        if (st != cases[i].want)
+            fail_msg("case %zu: %s (%s), expected %s", i, otrp_status_name(st), detail,
+                     otrp_status_name(cases[i].want));
+    }
+}
+
 /* Peer text in a detail: printable ASCII, the rest as \xNN, cut between characters. */
 static void test_quote_makes_peer_text_printable(void **state)
 {
@@ -508,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_json_strict_rejects),
         cmocka_unit_test(test_json_lifted_parse_equals_plain),
         cmocka_unit_test(test_json_scan_plain_stops_at_every_special_byte),
+        cmocka_unit_test(test_json_scan_duplicates_compare_decoded_names),
         cmocka_unit_test(test_quote_makes_peer_text_printable),
         cmocka_unit_test(test_utf8_repair_replaces_every_bad_byte),
         cmocka_unit_test(test_base64url_span_ends_at_every_foreign_byte),

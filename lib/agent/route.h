@@ -8,6 +8,11 @@
  * status (TEE answers) are known; the rest of a large payload is not read by the agent
  * at all (the TEE, which checks the signature over it, does). The members after the
  * payload are still read strictly: they are found from the end of the message.
+ *
+ * Names are read as the text they spell, escapes resolved and up to a \u0000 as
+ * strcmp reads them: the message name, the JWS members and the routing fields are
+ * matched that way, and duplicates found that way (util/json_scan.h), so an escaped
+ * spelling ("\u0070rotected") is the same name to every check and to the TEE.
  */
 #ifndef OTRP_AGENT_ROUTE_H
 #define OTRP_AGENT_ROUTE_H
