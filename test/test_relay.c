@@ -378,7 +378,7 @@ static void test_relay_general_jws_and_long_tail(void **state)
     otrp_free(resp);
     free(general);
 
-    /* A header after the payload longer than the agent's tail window: still read right. */
+    /* A long header after the payload: read strictly, and right. */
     size_t big = 100 * 1024;
     char *tail = malloc(big + 200);
     strcpy(tail, "\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"header\":{\"x5c\":[\"");
@@ -874,6 +874,83 @@ static void test_relay_every_truncation_is_rejected(void **state)
     free(msg);
 }
 
+/* ---- The early stop and the strict outer read ------------------------------------- */
+
+/* The signed payload of an InstallTA whose routing fields come first and a large field
+ * follows: the agent stops decoding after the fields. */
+static char *tbs_install_large(size_t filler)
+{
+    return text_with_filler("{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r-1\",\"tid\":\"t-1\","
+                            "\"tee\":\"TEE A\",\"encrypted_ta\":{\"ciphertadata\":\"",
+                            filler, "\"}}}");
+}
+
+/* The status of relaying a message with these members after the payload. */
+static otrp_status verdict(otrp_agent *agent, const char *tbs, const char *tail)
+{
+    char *msg = msg_make_with_tail("InstallTARequest", tbs, tail);
+    char *resp = NULL;
+    size_t resp_len = 0;
+    otrp_status st = relay(agent, msg, &resp, &resp_len);
+    otrp_free(resp);
+    free(msg);
+    return st;
+}
+
+/* Defects before the end of the message, behind long strings that look like a payload's
+ * end from a window at the end: the early stop must see them just as a full read does. */
+static void test_relay_early_stop_keeps_the_outer_read_strict(void **state)
+{
+    fixture *f = *state;
+    char *inner = text_with_filler("\",\"protected\":\"", 1500, "\",\"signature\":\"c2ln\"");
+    char *two_protected = text_with_filler("\"protected\":\"", 4000, inner);
+    char *two_signatures = text_with_filler(
+        "\"signature\":\"", 4000, "\",\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\"");
+    char *unclosed_header = text_with_filler(
+        "\"header\":{\"k\":\"", 4000, "\",\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\"");
+    const struct {
+        const char *name, *tail;
+        otrp_status status;
+    } cases[] = {
+        {"two protected", two_protected, OTRP_ERR_MSG_DUPLICATE},
+        {"two signatures", two_signatures, OTRP_ERR_MSG_DUPLICATE},
+        {"header object never closed", unclosed_header, OTRP_ERR_MSG_JWS},
+    };
+    char *large = tbs_install_large(256 * 1024);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        otrp_status small_st = verdict(f->agent, TBS_INSTALL("TEE A"), cases[i].tail);
+        otrp_status large_st = verdict(f->agent, large, cases[i].tail);
+        if (small_st != cases[i].status || large_st != cases[i].status)
+            fail_msg("'%s': %s with a small payload, %s with a large one, expected %s (%s)",
+                     cases[i].name, otrp_status_name(small_st), otrp_status_name(large_st),
+                     otrp_status_name(cases[i].status), otrp_agent_last_error(f->agent));
+    }
+    assert_int_equal(verdict(f->agent, large, JWS_TAIL), OTRP_OK); /* the base passes */
+    assert_int_equal(f->a->process_calls, 1);
+
+    /* a quote in the part of the payload the agent does not decode ends the payload there */
+    char *msg = msg_make("InstallTARequest", large);
+    char *payload = strstr(msg, "\"payload\":\"") + strlen("\"payload\":\"");
+    for (size_t at = 100 * 1024; at < 100 * 1024 + 4; at++) {
+        char *cut = strdup(msg);
+        cut[payload - msg + (ptrdiff_t)at] = '"';
+        char *resp = NULL;
+        size_t resp_len = 0;
+        otrp_status st = relay(f->agent, cut, &resp, &resp_len);
+        if (st == OTRP_OK)
+            fail_msg("a quote at payload byte %zu went unseen", at);
+        assert_null(resp);
+        free(cut);
+    }
+    assert_int_equal(f->a->process_calls, 1);
+    free(msg);
+    free(large);
+    free(inner);
+    free(two_protected);
+    free(two_signatures);
+    free(unclosed_header);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -902,6 +979,7 @@ int main(void)
         cmocka_unit_test(test_relay_cancel_during_busy_backoff),
         cmocka_unit_test_setup_teardown(test_relay_bad_inputs_table, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_relay_every_truncation_is_rejected, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_early_stop_keeps_the_outer_read_strict, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_relay_escaped_names_read_as_their_text, setup_two, teardown),
     };
     return cmocka_run_group_tests_name("relay", tests, NULL, NULL);

@@ -132,11 +132,14 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_agent_add_tee(otrp_agent *agent, otrp_t
  * the answer to send back to the TAM.
  *
  * The agent checks the outer structure strictly (one member, a known request name, a
- * JWS object) and reads from the unverified JWS payload only what routing needs (`rid`,
- * `tid`, `tee`, the signed message name). It routes by `tee`; a GetDeviceStateRequest
- * goes to every TEE and the answers come back as one GetDeviceStateResponse array in
- * registration order. The body is passed to the TEE without a copy. Signatures are the
- * TEE's business: the agent holds no keys.
+ * JWS object, no duplicate member names) and reads from the unverified JWS payload only
+ * what routing needs (`rid`, `tid`, `tee`, the signed message name). The whole message
+ * is looked at however early those come; what follows them in the payload is decoded by
+ * the TEE only. Names are compared by the text they spell, escapes resolved
+ * ("\u0070rotected" is "protected"), as a JSON parser in the TEE reads them. It routes
+ * by `tee`; a GetDeviceStateRequest goes to every TEE and the answers come back as one
+ * GetDeviceStateResponse array in registration order. The body is passed to the TEE
+ * without a copy. Signatures are the TEE's business: the agent holds no keys.
  *
  * On success *resp holds the TEE's answer (free with otrp_free()); *resp may be NULL with
  * *resp_len 0 when the TEE had nothing to say. When no TEE could answer, the status says

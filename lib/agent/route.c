@@ -11,11 +11,6 @@
  * routing fields usually come first; later steps grow to the stack buffer's size. */
 #define PAYLOAD_FIRST_CHUNK 256
 #define PAYLOAD_CHUNK 4096
-/* The members after the payload (protected, a header with a certificate chain,
- * signature) are looked for in a window at the end of the message: first this many
- * bytes, doubled until the members read well or the window reaches the part of the
- * payload already read. */
-#define TAIL_FIRST_WINDOW 1024
 /* Nesting allowed inside JWS header objects. */
 #define HEADER_MAX_DEPTH 16
 
@@ -253,35 +248,34 @@ static otrp_status read_payload(struct reader *r, otrp__json_cursor *c, int *end
 
 static otrp_status jws_members(struct reader *r, otrp__json_cursor *c, int after_value);
 
-/* The routing fields were found early at c->pos: the rest of the payload is not read.
- * Its end is looked for in a window at the end of the message, and the members after
- * it are read strictly from there. The window doubles while that reading fails; once it
- * reaches c->pos the end found is exact, so a valid message is never refused. */
+/*
+ * The routing fields were found early at c->pos: the rest of the payload is not decoded.
+ * Its end is the first '"' after c->pos, found with memchr: a base64url string holds no
+ * quote and no escape, so that is the end a full read finds, and the members after it
+ * are read strictly from there. Every byte is looked at (no window at the end of the
+ * message: one could start inside a later string and pass over a duplicate member or
+ * an unclosed object before it). The last quantum is decoded, which also shows the
+ * quote is not escaped; the characters between are the TEE's to check, which decodes
+ * all of them to verify the signature.
+ */
 static otrp_status after_early_stop(struct reader *r, otrp__json_cursor *c)
 {
-    size_t from = c->pos;
-    unsigned seen = r->seen;
-    for (size_t window = TAIL_FIRST_WINDOW;; window *= 2) {
-        int exact = window >= c->len - from;
-        size_t start = exact ? from : c->len - window;
-        const char *quote = memchr(c->s + start, '"', c->len - start);
-        size_t end = quote != NULL ? (size_t)(quote - c->s) : c->len;
-        otrp_status st;
-        if (quote == NULL) {
-            c->pos = c->len;
-            otrp__jc_fail(c, "payload string not terminated");
-            st = OTRP_ERR_MSG_NOT_JSON;
-        } else if (otrp__b64url_span(c->s + start, end - start) != end - start) {
-            st = say(r, OTRP_ERR_MSG_PAYLOAD, "JWS payload is not base64url (near byte %zu)",
-                     start + otrp__b64url_span(c->s + start, end - start));
-        } else {
-            r->seen = seen;
-            c->pos = end + 1;
-            st = jws_members(r, c, 1);
-        }
-        if (st == OTRP_OK || exact)
-            return st;
+    size_t from = c->pos; /* a quantum boundary: read_payload decodes whole quanta */
+    const char *quote = memchr(c->s + from, '"', c->len - from);
+    if (quote == NULL) {
+        c->pos = c->len;
+        otrp__jc_fail(c, "payload string not terminated");
+        return OTRP_ERR_MSG_NOT_JSON;
     }
+    size_t end = (size_t)(quote - c->s);
+    size_t last = end > from ? from + (end - from - 1) / 4 * 4 : end;
+    uint8_t tail[3];
+    size_t tail_len = 0;
+    if (otrp__b64url_decode_chunk(c->s + last, end - last, tail, &tail_len, 1) != OTRP_OK)
+        return say(r, OTRP_ERR_MSG_PAYLOAD, "JWS payload is not base64url (near byte %zu)",
+                   last + otrp__b64url_span(c->s + last, end - last));
+    c->pos = end + 1;
+    return jws_members(r, c, 1);
 }
 
 /* The outer object's end: '}' then nothing but white space. */
