@@ -185,6 +185,9 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_agent_process(otrp_agent *agent, const 
  * \endcode
  * Asking each TEE is part of building the document: a TEE that does not answer is
  * reported "unreachable" ("busy" when it said so), never an error of this call.
+ * The document is valid JSON in valid UTF-8 whatever the TEEs report: control bytes are
+ * escaped, and each byte of a name or description that is not part of a well-formed
+ * UTF-8 sequence is replaced by U+FFFD.
  * \retval OTRP_OK, OTRP_ERR_NO_MEMORY
  */
 OTRP_API OTRP_NODISCARD otrp_status otrp_get_device_state(otrp_agent *agent, char **json,
@@ -213,6 +216,11 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_get_ta_information(otrp_agent *agent,
  * The detail of the last failure on this handle, e.g. "JWS member 'payload' is not a
  * string" or "TEE 'Primary TEE' answered 71 bytes that are not JSON". Empty after a
  * success. Valid until the next call on the handle.
+ *
+ * Text that came from a peer (a TEE's name or explanation, a name in a TAM message, a
+ * TAM's media type or libcurl's words about its certificate) is quoted: printable ASCII
+ * stays, every other byte (ESC, CR, LF, the bytes of UTF-8) reads as \xNN. So the detail
+ * (and the log lines that carry it) can be shown on a terminal as it is.
  */
 OTRP_API const char *otrp_agent_last_error(const otrp_agent *agent) OTRP_NONNULL(1);
 

@@ -134,8 +134,9 @@ struct otrp_tee_ops {
      * Optional (may be NULL; present when struct_size covers it): one line explaining
      * the failure of the operation that just returned, e.g. what the TEE reported and
      * where. The agent calls it right after a failed operation, under the same lock, and
-     * adds the text to its detail (otrp_agent_last_error()). The string stays valid
-     * until the next operation; "" when there is nothing to add.
+     * adds the text to its detail (otrp_agent_last_error()), quoted: bytes other than
+     * printable ASCII read as \xNN there. The string stays valid until the next
+     * operation; "" when there is nothing to add.
      */
     const char *(*last_error)(void *ctx);
 };

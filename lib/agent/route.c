@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util/base64.h"
+#include "util/detail.h"
 #include "util/json_scan.h"
 
 /* Payload characters decoded per step: multiples of 4. The first step is small because
@@ -86,15 +87,15 @@ static const struct jws_member_name {
                    MEMBER("header", M_HEADER), MEMBER("signature", M_SIGNATURE),
                    MEMBER("signatures", M_SIGNATURES)};
 
-static unsigned member_bit(const char *name)
+static const struct jws_member_name *known_member(const char *name)
 {
     size_t len = strlen(name);
-    for (size_t i = 0; i < sizeof JWS_MEMBERS / sizeof JWS_MEMBERS[0]; i++) {
+    for (size_t i = 0; i < COUNT_OF(JWS_MEMBERS); i++) {
         const struct jws_member_name *m = &JWS_MEMBERS[i];
         if (m->len == len && memcmp(m->name, name, len) == 0)
-            return m->bit;
+            return m;
     }
-    return 0;
+    return NULL;
 }
 
 static const char *type_word(int ch)
@@ -125,14 +126,29 @@ static otrp_status typed_value(struct reader *r, otrp__json_cursor *c, const cha
     return OTRP_OK;
 }
 
-/* Read a member name and the ':' after it; *bit is its jws_member bit (0: unknown). */
-static otrp_status member_name(otrp__json_cursor *c, char *name, size_t cap, unsigned *bit)
+/* The longest JWS member name, NUL included: longer names are unknown at once. */
+#define MEMBER_NAME_CAP 16
+/* Room for a member name in a detail: a known one, or an unknown one quoted. */
+#define MEMBER_TEXT_CAP (MEMBER_NAME_CAP * 4)
+
+/* Read a member name and the ':' after it; *bit is its jws_member bit (0: unknown).
+ * The name is matched decoded (escapes resolved), as the duplicate check reads names;
+ * text receives it for a detail: as written in JWS_MEMBERS when known, else quoted. */
+static otrp_status member_name(otrp__json_cursor *c, char text[MEMBER_TEXT_CAP], unsigned *bit)
 {
+    char name[MEMBER_NAME_CAP];
     size_t name_len;
-    otrp_status st = otrp__jc_string(c, name, cap - 1, &name_len, NULL, NULL, NULL);
+    otrp_status st = otrp__jc_string(c, name, sizeof name - 1, &name_len, NULL, NULL, NULL);
     if (st != OTRP_OK)
         return message_status(st);
-    *bit = name_len < cap - 1 ? member_bit(name) : 0;
+    size_t held = name_len < sizeof name - 1 ? name_len : sizeof name - 1;
+    name[held] = '\0';
+    const struct jws_member_name *m = name_len < sizeof name - 1 ? known_member(name) : NULL;
+    *bit = m != NULL ? m->bit : 0;
+    if (m != NULL)
+        (void)snprintf(text, MEMBER_TEXT_CAP, "%s", m->name);
+    else
+        otrp__quote(text, MEMBER_TEXT_CAP, name, held);
     return message_status(otrp__jc_expect(c, ':'));
 }
 
@@ -160,13 +176,13 @@ static otrp_status signature_object(struct reader *r, otrp__json_cursor *c)
     if (closed)
         c->pos++;
     while (!closed) {
-        char name[16];
+        char name[MEMBER_TEXT_CAP];
         unsigned bit;
-        otrp_status st = member_name(c, name, sizeof name, &bit);
+        otrp_status st = member_name(c, name, &bit);
         if (st != OTRP_OK)
             return st;
         if (bit != M_PROTECTED && bit != M_HEADER && bit != M_SIGNATURE)
-            return say(r, OTRP_ERR_MSG_JWS, "unknown JWS signature member '%.15s'", name);
+            return say(r, OTRP_ERR_MSG_JWS, "unknown JWS signature member '%s'", name);
         if (seen & bit)
             return say(r, OTRP_ERR_MSG_DUPLICATE, "JWS signature member '%s' appears twice", name);
         seen |= bit;
@@ -326,13 +342,13 @@ static otrp_status jws_members(struct reader *r, otrp__json_cursor *c, int after
             }
         }
         after_value = 1;
-        char name[16];
+        char name[MEMBER_TEXT_CAP];
         unsigned bit;
-        otrp_status st = member_name(c, name, sizeof name, &bit);
+        otrp_status st = member_name(c, name, &bit);
         if (st != OTRP_OK)
             return st;
         if (bit == 0)
-            return say(r, OTRP_ERR_MSG_JWS, "unknown JWS member '%.15s'", name);
+            return say(r, OTRP_ERR_MSG_JWS, "unknown JWS member '%s'", name);
         if (r->seen & bit)
             return say(r, OTRP_ERR_MSG_DUPLICATE, "JWS member '%s' appears twice", name);
         r->seen |= bit;
@@ -410,8 +426,11 @@ otrp_status otrp__route_read(const char *msg, size_t len, otrp__direction dir,
     if (st != OTRP_OK)
         return message_status(st);
     const struct message_name *known = name_len < sizeof name - 1 ? find_name(name, dir) : NULL;
-    if (known == NULL)
-        return say(&r, OTRP_ERR_MSG_UNKNOWN, "unknown OTrP message '%.63s'", name);
+    if (known == NULL) {
+        char q[OTRP__QUOTE_MAX + 1];
+        otrp__quote(q, sizeof q, name, name_len < sizeof name - 1 ? name_len : sizeof name - 1);
+        return say(&r, OTRP_ERR_MSG_UNKNOWN, "unknown OTrP message '%s'", q);
+    }
     route->name = known->name;
     route->tbs_name = known->tbs_name;
     route->get_device_state = strncmp(known->name, "GetDevice", 9) == 0;
