@@ -213,6 +213,11 @@ static void test_relay_gds_leaves_out_failed_tee(void **state)
     /* the partial answer keeps the reason the first TEE was left out */
     assert_non_null(strstr(otrp_agent_last_error(f->agent), "ERR_IO"));
     otrp_free(resp);
+    f->a->fail_status = OTRP_ERR_CANCELLED; /* a cancel the agent never asked for */
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_string_equal(resp, "{\"GetDeviceStateResponse\":[" GDS_ELEMENT("B1") "]}");
+    assert_non_null(strstr(otrp_agent_last_error(f->agent), "but the agent did not cancel"));
+    otrp_free(resp);
     free(msg);
 }
 
@@ -272,6 +277,8 @@ static void test_relay_tee_failures_give_agent_errors(void **state)
         {SCRIPT_HANG, OTRP_OK, OTRP_ERR_TEE_FAIL, "did not answer within 500 ms"},
         {SCRIPT_GARBAGE, OTRP_OK, OTRP_ERR_TEE_PROTOCOL, "19 bytes that are not an OTrP answer"},
         {SCRIPT_HUGE, OTRP_OK, OTRP_ERR_TEE_FAIL, "exceeds the 16777216-byte message limit"},
+        /* only the agent's own cancel is a cancel */
+        {SCRIPT_FAIL, OTRP_ERR_CANCELLED, OTRP_ERR_TEE_FAIL, "but the agent did not cancel"},
     };
     char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -154,6 +154,8 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_agent_add_tee(otrp_agent *agent, otrp_t
  *         OTRP_ERR_MSG_DEPTH, OTRP_ERR_TOO_LARGE   the message is malformed (*resp NULL)
  * \retval OTRP_ERR_NO_TEE, OTRP_ERR_TEE_UNKNOWN, OTRP_ERR_TEE_BUSY, OTRP_ERR_TEE_FAIL
  *         no TEE answered (*resp holds an OTrPBrokerError)
+ * \retval OTRP_ERR_CANCELLED  otrp_agent_cancel() was called (*resp NULL); a TEE that
+ *         reports a cancel nobody asked for is OTRP_ERR_TEE_FAIL
  * \retval OTRP_ERR_NO_MEMORY, OTRP_ERR_INVALID_ARG
  */
 OTRP_API OTRP_NODISCARD otrp_status otrp_agent_process(otrp_agent *agent, const char *msg,

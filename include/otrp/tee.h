@@ -65,7 +65,9 @@ typedef struct otrp_tee_call {
 /**
  * Non-zero once otrp_agent_cancel() was called for the operation this call belongs to.
  * Long-running backends poll it (an atomic load: cheap and race-free) and return
- * OTRP_ERR_CANCELLED.
+ * OTRP_ERR_CANCELLED. Only then: the agent takes OTRP_ERR_CANCELLED from a backend whose
+ * operation it did not cancel for a failure of that TEE (OTRP_ERR_TEE_FAIL; the TAM gets
+ * an OTrPBrokerError).
  */
 OTRP_API int otrp_tee_call_cancelled(const otrp_tee_call *call);
 

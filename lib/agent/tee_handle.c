@@ -63,6 +63,21 @@ static void keep_detail(otrp_tee *tee, otrp_status st)
     otrp__quote_str(tee->detail, sizeof tee->detail, text);
 }
 
+/* Only the agent's own cancel makes a cancelled operation: a backend that reports
+ * OTRP_ERR_CANCELLED unasked failed (and the TAM gets an OTrPBrokerError for it). */
+static otrp_status cancel_only_when_asked(const otrp_agent *agent, otrp_tee *tee,
+                                          otrp_status st)
+{
+    if (st != OTRP_ERR_CANCELLED || __atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST))
+        return st;
+    char said[sizeof tee->detail];
+    memcpy(said, tee->detail, sizeof said);
+    otrp__set_detail(tee->detail, sizeof tee->detail,
+                     "it reported ERR_CANCELLED, but the agent did not cancel%s%s",
+                     said[0] != '\0' ? ": " : "", said);
+    return OTRP_ERR_TEE_FAIL;
+}
+
 static void sleep_ms(unsigned ms)
 {
     struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
@@ -97,6 +112,7 @@ otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_
         pthread_mutex_lock(&tee->lock);
         otrp_status st = fn(tee->ops, tee->ctx, &call, args);
         keep_detail(tee, st);
+        st = cancel_only_when_asked(agent, tee, st);
         pthread_mutex_unlock(&tee->lock);
         if (st == OTRP_OK && call.deadline_ms != 0 && otrp_monotonic_ms() > call.deadline_ms)
             st = OTRP_ERR_TIMEOUT; /* a late answer is no answer */
