@@ -1,49 +1,11 @@
 # lib/jose: fuzzing, benchmark and the mbedTLS 3.6 leg. Included by the Makefile.
 
 # ---- libFuzzer targets ----------------------------------------------------------------
-# Our sources (lib/*/*.c) are instrumented with -fsanitize=fuzzer-no-link,address,
-# undefined; the harness test/fuzz/fuzz_<target>.c is linked with -fsanitize=fuzzer.
-# The Debian mbedTLS and cJSON libraries are not instrumented.
-#   make fuzz-jose-jws          5 minutes      make fuzz-ci-jose-jws   30 seconds
-# New corpus entries and crash artifacts go under build/fuzz/; seeds stay in
-# test/fuzz/corpus/<target>/.
-FUZZ_CC ?= clang-14
-JOSE_FUZZ := jose-b64url jose-jws jose-jwe jose-jwk
+# test/fuzz/fuzz_jose_<name>.c on the generic fuzz rules of the Makefile (seeds in
+# test/fuzz/corpus/jose_<name>/, like every target):
+#   make fuzz-jose_jws          5 minutes      make fuzz-ci-jose_jws   30 seconds
+JOSE_FUZZ := jose_b64url jose_jws jose_jwe jose_jwk
 FUZZ_TARGETS += $(JOSE_FUZZ)
-JOSE_FUZZ_DIR := build/fuzz
-JOSE_FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
-JOSE_FUZZ_CFLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer $(WARN) $(JOSE_FUZZ_SAN) \
-    -fsanitize=fuzzer-no-link $(OTRP_CPPFLAGS) $(DEP_CFLAGS)
-JOSE_FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(JOSE_FUZZ_DIR)/obj/%.o)
-
-$(JOSE_FUZZ_DIR)/obj/%.o: %.c
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  FUZZCC  $<")
-	$(Q)$(FUZZ_CC) $(JOSE_FUZZ_CFLAGS) -c $< -o $@
-
-$(JOSE_FUZZ_DIR)/bin/fuzz_jose_%: $(JOSE_FUZZ_DIR)/obj/test/fuzz/fuzz_jose_%.o $(JOSE_FUZZ_LIB_OBJS)
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(JOSE_FUZZ_SAN) -o $@ $^ $(DEP_LIBS)
-
-# $(1) = target name without the jose- prefix, $(2) = seconds
-define JOSE_FUZZ_RUN
-	@mkdir -p $(JOSE_FUZZ_DIR)/corpus/jose-$(1) $(JOSE_FUZZ_DIR)/artifacts
-	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    $(JOSE_FUZZ_DIR)/bin/fuzz_jose_$(1) -max_total_time=$(2) -timeout=20 -rss_limit_mb=2048 \
-	    -max_len=65536 -print_final_stats=1 \
-	    -artifact_prefix=$(JOSE_FUZZ_DIR)/artifacts/jose-$(1)- \
-	    $(JOSE_FUZZ_DIR)/corpus/jose-$(1) test/fuzz/corpus/jose-$(1)
-endef
-
-define JOSE_FUZZ_RULES
-.PHONY: fuzz-jose-$(1) fuzz-ci-jose-$(1)
-fuzz-jose-$(1): $(JOSE_FUZZ_DIR)/bin/fuzz_jose_$(1)
-	$$(call JOSE_FUZZ_RUN,$(1),300)
-fuzz-ci-jose-$(1): $(JOSE_FUZZ_DIR)/bin/fuzz_jose_$(1)
-	$$(call JOSE_FUZZ_RUN,$(1),30)
-endef
-$(foreach t,$(JOSE_FUZZ:jose-%=%),$(eval $(call JOSE_FUZZ_RULES,$(t))))
 # .ci/run (make ci-extra) runs each target for 30 seconds.
 CI_EXTRA += $(JOSE_FUZZ:%=fuzz-ci-%)
 

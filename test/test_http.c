@@ -436,10 +436,11 @@ static void test_http_wrong_content_type(void **state)
     static const reftam_step steps[] = {
         {.status = 200, .content_type = "application/json", .body = ANSWER},
         {.status = 200, .body = ANSWER},
-        {.status = 200, .content_type = "application/otrp+jsonx", .body = ANSWER}};
+        {.status = 200, .content_type = "application/otrp+jsonx", .body = ANSWER},
+        {.status = 200, .content_type = "text/\x1b[31m\xff", .body = ANSWER}};
     struct fx f;
     fx_init(&f);
-    fx_serve(&f, steps, 3, NULL, NULL);
+    fx_serve(&f, steps, 4, NULL, NULL);
     assert_status(&f, fx_post(&f, MSG), OTRP_ERR_HTTP_CONTENT_TYPE);
     assert_detail(&f, "'application/json'");
     assert_int_equal(f.resp.len, 0); /* a refused answer is not handed on */
@@ -447,6 +448,8 @@ static void test_http_wrong_content_type(void **state)
     assert_detail(&f, "(none)");
     assert_status(&f, fx_post(&f, MSG), OTRP_ERR_HTTP_CONTENT_TYPE);
     assert_detail(&f, "otrp+jsonx");
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_HTTP_CONTENT_TYPE);
+    assert_detail(&f, "'text/\\x1b[31m\\xff'"); /* the TAM's text, quoted */
     fx_done(&f);
 }
 

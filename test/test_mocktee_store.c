@@ -880,10 +880,10 @@ static void test_mocktee_socket_backend_failures(void **state)
         tc.deadline_ms = otrp_monotonic_ms() + 300;
         tc.max_output = 4096;
         assert_int_equal(otrp__socket_ops.get_name(ctx, &tc, &out), cases[i].st);
-        /* The daemon's detail reaches ops->last_error, printable only; a later failure
-         * without one does not repeat it. */
+        /* The daemon's detail reaches ops->last_error quoted; a later failure without
+         * one does not repeat it. */
         assert_string_equal(otrp__socket_ops.last_error(ctx),
-                            cases[i].mode == 4 ? "no such?[2Jname?" : "");
+                            cases[i].mode == 4 ? "no such\\x1b[2Jname\\x0a" : "");
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }

@@ -7,12 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
 #include "otrp/otrp.h"
 #include "support/msg_build.h"
 #include "support/script_tee.h"
+#include "tee/frame.h"
 
 #define TBS_INSTALL(tee) \
     "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r-1\",\"tid\":\"t-1\",\"tee\":\"" tee "\"," \
@@ -209,6 +213,11 @@ static void test_relay_gds_leaves_out_failed_tee(void **state)
     /* the partial answer keeps the reason the first TEE was left out */
     assert_non_null(strstr(otrp_agent_last_error(f->agent), "ERR_IO"));
     otrp_free(resp);
+    f->a->fail_status = OTRP_ERR_CANCELLED; /* a cancel the agent never asked for */
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_string_equal(resp, "{\"GetDeviceStateResponse\":[" GDS_ELEMENT("B1") "]}");
+    assert_non_null(strstr(otrp_agent_last_error(f->agent), "but the agent did not cancel"));
+    otrp_free(resp);
     free(msg);
 }
 
@@ -268,6 +277,8 @@ static void test_relay_tee_failures_give_agent_errors(void **state)
         {SCRIPT_HANG, OTRP_OK, OTRP_ERR_TEE_FAIL, "did not answer within 500 ms"},
         {SCRIPT_GARBAGE, OTRP_OK, OTRP_ERR_TEE_PROTOCOL, "19 bytes that are not an OTrP answer"},
         {SCRIPT_HUGE, OTRP_OK, OTRP_ERR_TEE_FAIL, "exceeds the 16777216-byte message limit"},
+        /* only the agent's own cancel is a cancel */
+        {SCRIPT_FAIL, OTRP_ERR_CANCELLED, OTRP_ERR_TEE_FAIL, "but the agent did not cancel"},
     };
     char *msg = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -378,7 +389,7 @@ static void test_relay_general_jws_and_long_tail(void **state)
     otrp_free(resp);
     free(general);
 
-    /* A header after the payload longer than the agent's tail window: still read right. */
+    /* A long header after the payload: read strictly, and right. */
     size_t big = 100 * 1024;
     char *tail = malloc(big + 200);
     strcpy(tail, "\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"header\":{\"x5c\":[\"");
@@ -438,6 +449,7 @@ static void test_relay_device_state_document(void **state)
     char *json = NULL;
     size_t len = 0;
     assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    assert_int_equal(len, strlen(json));
     cJSON *doc = cJSON_Parse(json);
     assert_non_null(doc);
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "library"), "version")->valuestring,
@@ -718,6 +730,15 @@ static const struct bad_input BAD_INPUTS[] = {
     {"duplicate header member", NULL, NULL,
      "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"header\":{\"x5c\":[],\"x5c\":[]}," JWS_TAIL "}}", 0,
      OTRP_ERR_MSG_DUPLICATE, "duplicate member name"},
+    {"duplicate header member spelled with an escape", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"header\":{\"x5c\":[],\"x\\u0035c\":[]}," JWS_TAIL "}}",
+     0, OTRP_ERR_MSG_DUPLICATE, "duplicate member name"},
+    {"duplicate JWS member spelled with an escape", NULL, NULL,
+     "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"\\u0070rotected\":\"e30\"," JWS_TAIL "}}", 0,
+     OTRP_ERR_MSG_DUPLICATE, "'protected' appears twice"},
+    {"routing field twice, once escaped", "InstallTARequest",
+     "{\"InstallTATBSRequest\":{\"tee\":\"A\",\"t\\u0065e\":\"B\"}}", NULL, 0,
+     OTRP_ERR_MSG_DUPLICATE, "twice: 'tee'"},
     {"payload not base64url", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"eyJ$\"," JWS_TAIL "}}", 0,
      OTRP_ERR_MSG_PAYLOAD, "not base64url"},
     {"payload padded", NULL, NULL, "{\"InstallTARequest\":{\"payload\":\"e30=\"," JWS_TAIL "}}", 0,
@@ -757,6 +778,10 @@ static const struct bad_input BAD_INPUTS[] = {
      NULL, 0, OTRP_ERR_MSG_FIELD, "too long: 'tee'"},
     {"tee with NUL escape", "InstallTARequest", "{\"InstallTATBSRequest\":{\"tee\":\"TEE\\u0000A\"}}", NULL, 0,
      OTRP_ERR_MSG_FIELD, "NUL character: 'tee'"},
+    {"rid not UTF-8", "InstallTARequest", "{\"InstallTATBSRequest\":{\"rid\":\"r\xff\",\"tee\":\"TEE A\"}}",
+     NULL, 0, OTRP_ERR_MSG_FIELD, "not UTF-8: 'rid'"},
+    {"tee not UTF-8", "InstallTARequest", "{\"InstallTATBSRequest\":{\"tee\":\"TEE \xc3\"}}", NULL, 0,
+     OTRP_ERR_MSG_FIELD, "not UTF-8: 'tee'"},
     {"tee twice", "InstallTARequest", "{\"InstallTATBSRequest\":{\"tee\":\"A\",\"tee\":\"B\"}}", NULL, 0,
      OTRP_ERR_MSG_DUPLICATE, "twice: 'tee'"},
     {"unpaired surrogate in payload", "InstallTARequest", "{\"InstallTATBSRequest\":{\"x\":\"\\ud800x\"}}", NULL, 0,
@@ -830,6 +855,23 @@ static void test_relay_bad_inputs_table(void **state)
     assert_int_equal(f->a->process_calls, 0); /* nothing malformed reached the TEE */
 }
 
+/* Names are read as the text they spell: escaped member names, routing fields and
+ * message names are the same names as their literal spellings (as the TEE reads them). */
+static void test_relay_escaped_names_read_as_their_text(void **state)
+{
+    fixture *f = *state;
+    char *msg = msg_make_with_tail(
+        "Install\\u0054ARequest",
+        "{\"InstallTATBSRequest\":{\"r\\u0069d\":\"r-1\",\"tid\":\"t-1\",\"t\\u0065e\":\"TEE B\"}}",
+        "\"\\u0070rotected\":\"e30\",\"sig\\u006eature\":\"c2ln\"");
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(relay(f->agent, msg, &resp, &resp_len), OTRP_OK);
+    assert_int_equal(f->b->process_calls, 1);
+    otrp_free(resp);
+    free(msg);
+}
+
 /* Every prefix of a valid message is malformed: none crashes, none reaches the TEE. */
 static void test_relay_every_truncation_is_rejected(void **state)
 {
@@ -846,6 +888,321 @@ static void test_relay_every_truncation_is_rejected(void **state)
     }
     assert_int_equal(f->a->process_calls, 0);
     free(msg);
+}
+
+/* ---- The early stop and the strict outer read ------------------------------------- */
+
+/* The signed payload of an InstallTA whose routing fields come first and a large field
+ * follows: the agent stops decoding after the fields. */
+static char *tbs_install_large(size_t filler)
+{
+    return text_with_filler("{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r-1\",\"tid\":\"t-1\","
+                            "\"tee\":\"TEE A\",\"encrypted_ta\":{\"ciphertadata\":\"",
+                            filler, "\"}}}");
+}
+
+/* The status of relaying a message with these members after the payload. */
+static otrp_status verdict(otrp_agent *agent, const char *tbs, const char *tail)
+{
+    char *msg = msg_make_with_tail("InstallTARequest", tbs, tail);
+    char *resp = NULL;
+    size_t resp_len = 0;
+    otrp_status st = relay(agent, msg, &resp, &resp_len);
+    otrp_free(resp);
+    free(msg);
+    return st;
+}
+
+/* Defects before the end of the message, behind long strings that look like a payload's
+ * end from a window at the end: the early stop must see them just as a full read does. */
+static void test_relay_early_stop_keeps_the_outer_read_strict(void **state)
+{
+    fixture *f = *state;
+    char *inner = text_with_filler("\",\"protected\":\"", 1500, "\",\"signature\":\"c2ln\"");
+    char *two_protected = text_with_filler("\"protected\":\"", 4000, inner);
+    char *two_signatures = text_with_filler(
+        "\"signature\":\"", 4000, "\",\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\"");
+    char *unclosed_header = text_with_filler(
+        "\"header\":{\"k\":\"", 4000, "\",\"protected\":\"eyJhbGciOiJSUzI1NiJ9\",\"signature\":\"c2ln\"");
+    const struct {
+        const char *name, *tail;
+        otrp_status status;
+    } cases[] = {
+        {"two protected", two_protected, OTRP_ERR_MSG_DUPLICATE},
+        {"two signatures", two_signatures, OTRP_ERR_MSG_DUPLICATE},
+        {"header object never closed", unclosed_header, OTRP_ERR_MSG_JWS},
+    };
+    char *large = tbs_install_large(256 * 1024);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        otrp_status small_st = verdict(f->agent, TBS_INSTALL("TEE A"), cases[i].tail);
+        otrp_status large_st = verdict(f->agent, large, cases[i].tail);
+        if (small_st != cases[i].status || large_st != cases[i].status)
+            fail_msg("'%s': %s with a small payload, %s with a large one, expected %s (%s)",
+                     cases[i].name, otrp_status_name(small_st), otrp_status_name(large_st),
+                     otrp_status_name(cases[i].status), otrp_agent_last_error(f->agent));
+    }
+    assert_int_equal(verdict(f->agent, large, JWS_TAIL), OTRP_OK); /* the base passes */
+    assert_int_equal(f->a->process_calls, 1);
+
+    /* a quote in the part of the payload the agent does not decode ends the payload there */
+    char *msg = msg_make("InstallTARequest", large);
+    char *payload = strstr(msg, "\"payload\":\"") + strlen("\"payload\":\"");
+    for (size_t at = 100 * 1024; at < 100 * 1024 + 4; at++) {
+        char *cut = strdup(msg);
+        cut[payload - msg + (ptrdiff_t)at] = '"';
+        char *resp = NULL;
+        size_t resp_len = 0;
+        otrp_status st = relay(f->agent, cut, &resp, &resp_len);
+        if (st == OTRP_OK)
+            fail_msg("a quote at payload byte %zu went unseen", at);
+        assert_null(resp);
+        free(cut);
+    }
+    assert_int_equal(f->a->process_calls, 1);
+    free(msg);
+    free(large);
+    free(inner);
+    free(two_protected);
+    free(two_signatures);
+    free(unclosed_header);
+}
+
+/* ---- Peer text in details, logs and the device state -------------------------------- */
+
+/* Peer text with an escape sequence, CR, LF and invalid UTF-8 (0xFF; 0xC3 without its
+ * continuation byte): as JSON string content, raw, and as the agent quotes it. */
+#define EVIL_JSON "Evil\\u001b[31m\\r\\n\xff" "\xc3"
+#define EVIL_RAW "Evil\x1b[31m\r\n\xff" "\xc3"
+#define EVIL_QUOTED "Evil\\x1b[31m\\x0d\\x0a\\xff\\xc3"
+/* The same, valid UTF-8 (a routing field must be: "tee not UTF-8" above). */
+#define EVIL_FIELD_JSON "Evil\\u001b[31m\\r\\n\xc3\xa9"
+#define EVIL_FIELD_QUOTED "Evil\\x1b[31m\\x0d\\x0a\\xc3\\xa9"
+
+/* Printable ASCII only: no control byte reaches a terminal, no invalid UTF-8 a parser. */
+static void assert_printable_ascii(const char *what, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        if (*p < 0x20 || *p >= 0x7f)
+            fail_msg("%s: byte 0x%02x at %zu", what, *p, (size_t)(p - (const unsigned char *)text));
+    }
+}
+
+static void check_log_line(void *user, otrp_log_level level, const char *line)
+{
+    (void)level;
+    (void)user;
+    assert_printable_ascii("log line", line);
+}
+
+/* A stand-in for a TEE daemon: answers every request with status and detail. */
+struct evil_daemon {
+    char dir[64];
+    char path[96];
+    int listen_fd;
+    otrp_status status;
+    const char *detail;
+    pthread_t thread;
+};
+
+static void *evil_daemon_run(void *p)
+{
+    struct evil_daemon *d = p;
+    for (;;) {
+        int fd = accept(d->listen_fd, NULL, NULL);
+        if (fd < 0)
+            return NULL;
+        otrp_buf in = {0}, out = {0};
+        otrp__ta_frame frame;
+        int eof = 0;
+        if (otrp__ta_frame_read(fd, &in, 1 << 20, 0, NULL, NULL, &frame, &eof) == OTRP_OK &&
+            otrp__ta_encode_failure(&out, frame.command, d->status, d->detail) == OTRP_OK)
+            (void)otrp__ta_write_all(fd, out.data, out.len, 0, NULL, NULL);
+        otrp_buf_free(&in);
+        otrp_buf_free(&out);
+        close(fd);
+    }
+}
+
+static void evil_daemon_start(struct evil_daemon *d, otrp_status status, const char *detail)
+{
+    strcpy(d->dir, "/tmp/otrp-relay-XXXXXX");
+    assert_non_null(mkdtemp(d->dir));
+    (void)snprintf(d->path, sizeof d->path, "%s/sock", d->dir);
+    struct sockaddr_un addr = {0};
+    addr.sun_family = AF_UNIX;
+    strcpy(addr.sun_path, d->path);
+    d->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(d->listen_fd >= 0);
+    assert_int_equal(bind(d->listen_fd, (const struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(listen(d->listen_fd, 4), 0);
+    d->status = status;
+    d->detail = detail;
+    assert_int_equal(pthread_create(&d->thread, NULL, evil_daemon_run, d), 0);
+}
+
+static void evil_daemon_stop(struct evil_daemon *d)
+{
+    shutdown(d->listen_fd, SHUT_RDWR); /* accept() returns: the thread ends */
+    pthread_join(d->thread, NULL);
+    close(d->listen_fd);
+    unlink(d->path);
+    rmdir(d->dir);
+}
+
+/* Every way peer text reaches otrp_agent_last_error() (and the log the CLI prints): the
+ * text shows quoted, never raw. */
+static void test_relay_peer_text_is_quoted(void **state)
+{
+    (void)state;
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    cfg.log = check_log_line;
+    cfg.log_level = OTRP_LOG_DEBUG;
+    cfg.tee_busy_retries = 0;
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    script_tee *a, *evil;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("TEE A", &a)), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new(EVIL_RAW, &evil)), OTRP_OK);
+    struct evil_daemon daemon;
+    evil_daemon_start(&daemon, OTRP_ERR_TEE_FAIL, EVIL_RAW);
+    otrp_tee *sock = NULL;
+    assert_int_equal(otrp_tee_socket_new(daemon.path, &sock), OTRP_OK);
+    otrp_agent *sock_agent = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &sock_agent), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(sock_agent, sock), OTRP_OK);
+
+    char *to_nobody = msg_make("InstallTARequest", TBS_INSTALL(EVIL_FIELD_JSON "Z"));
+    char *to_all = msg_make("GetDeviceStateRequest", GDS_TBS);
+    char *to_a = msg_make("InstallTARequest", TBS_INSTALL("TEE A"));
+    char *to_the_one = msg_make("DeleteTARequest",
+                                "{\"DeleteTATBSRequest\":{\"ver\":\"1.0\",\"rid\":7,\"tid\":\"t\"}}");
+    char *signed_name = msg_make("InstallTARequest", "{\"" EVIL_JSON "\":{}}");
+    const char *unknown_member = "{\"InstallTARequest\":{\"payload\":\"" P_OK "\",\"" EVIL_JSON "\":1,"
+                                 JWS_TAIL "}}";
+    const struct {
+        const char *name;
+        otrp_agent *agent;
+        const char *msg;
+        script_mode evil_mode; /* how the TEE named EVIL_RAW behaves */
+        script_mode a_mode;    /* how TEE A behaves (it explains a failure with EVIL_RAW) */
+        const char *a_answer;  /* what TEE A answers (NULL: a good answer) */
+        otrp_status status;
+        const char *detail;
+    } cases[] = {
+        {"the tee field", agent, to_nobody, SCRIPT_ANSWER, SCRIPT_ANSWER, NULL,
+         OTRP_ERR_TEE_UNKNOWN, "no TEE is named '" EVIL_FIELD_QUOTED "Z'"},
+        /* (names are known now) the GetDeviceState answer keeps why a TEE is left out */
+        {"a TEE's name", agent, to_all, SCRIPT_FAIL, SCRIPT_ANSWER, GDS_ELEMENT("A1"), OTRP_OK,
+         "TEE '" EVIL_QUOTED "' failed"},
+        {"a TEE's explanation", agent, to_a, SCRIPT_ANSWER, SCRIPT_FAIL, NULL, OTRP_ERR_TEE_FAIL,
+         "(ERR_IO): " EVIL_QUOTED},
+        {"a TEE's answer", agent, to_a, SCRIPT_ANSWER, SCRIPT_ANSWER,
+         "{\"" EVIL_JSON "Response\":{}}", OTRP_ERR_TEE_PROTOCOL,
+         "unknown OTrP message '" EVIL_QUOTED "Response'"},
+        {"the message name", agent, "{\"" EVIL_JSON "\":{}}", SCRIPT_ANSWER, SCRIPT_ANSWER, NULL,
+         OTRP_ERR_MSG_UNKNOWN, "unknown OTrP message '" EVIL_QUOTED "'"},
+        {"a JWS member name", agent, unknown_member, SCRIPT_ANSWER, SCRIPT_ANSWER, NULL,
+         OTRP_ERR_MSG_JWS, "unknown JWS member '" EVIL_QUOTED "'"},
+        {"the signed name", agent, signed_name, SCRIPT_ANSWER, SCRIPT_ANSWER, NULL,
+         OTRP_ERR_MSG_NAME_MISMATCH, "signed payload names '" EVIL_QUOTED "'"},
+        {"a socket daemon's explanation", sock_agent, to_the_one, SCRIPT_ANSWER, SCRIPT_ANSWER,
+         NULL, OTRP_ERR_TEE_FAIL, "(ERR_TEE_FAIL): " EVIL_QUOTED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        evil->mode = cases[i].evil_mode;
+        evil->fail_status = OTRP_ERR_IO;
+        a->mode = cases[i].a_mode;
+        a->fail_status = OTRP_ERR_IO;
+        a->error_text = EVIL_RAW;
+        a->answer = cases[i].a_answer != NULL ? cases[i].a_answer : ANSWER_INSTALL("x");
+        char *resp = NULL;
+        size_t resp_len = 0;
+        otrp_status st = relay(cases[i].agent, cases[i].msg, &resp, &resp_len);
+        otrp_free(resp);
+        const char *detail = otrp_agent_last_error(cases[i].agent);
+        if (st != cases[i].status)
+            fail_msg("%s: %s, expected %s", cases[i].name, otrp_status_name(st),
+                     otrp_status_name(cases[i].status));
+        assert_printable_ascii(cases[i].name, detail);
+        if (strstr(detail, cases[i].detail) == NULL)
+            fail_msg("%s: detail '%s' lacks '%s'", cases[i].name, detail, cases[i].detail);
+    }
+    free(to_all);
+    free(to_nobody);
+    free(to_a);
+    free(to_the_one);
+    free(signed_name);
+    otrp_agent_free(sock_agent);
+    evil_daemon_stop(&daemon);
+    otrp_agent_free(agent);
+}
+
+/* 1 when text is valid UTF-8 (RFC 3629: no overlong forms, surrogates or values past
+ * U+10FFFF). */
+static int utf8_valid(const unsigned char *p)
+{
+    while (*p != '\0') {
+        unsigned c = *p;
+        size_t n = c < 0x80 ? 0 : c >= 0xC2 && c <= 0xDF ? 1 : c >= 0xE0 && c <= 0xEF ? 2
+                 : c >= 0xF0 && c <= 0xF4 ? 3 : 9;
+        if (n == 9)
+            return 0;
+        unsigned long cp = n == 0 ? c : c & (0x3Fu >> n);
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i] & 0x3Fu);
+        }
+        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+            (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+/* TEE names (and a backend's description) with control bytes and invalid UTF-8: the
+ * document stays valid JSON in valid UTF-8; a byte that is not UTF-8 becomes U+FFFD. */
+static void test_relay_device_state_is_valid_utf8(void **state)
+{
+    (void)state;
+    otrp_agent *agent = new_agent(0, 0);
+    script_tee *evil, *bad_utf8;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new(EVIL_RAW, &evil)), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("B\xfe(\xed\xa0\x80", &bad_utf8)),
+                     OTRP_OK);
+    evil->mode = SCRIPT_FAIL;
+    evil->fail_status = OTRP_ERR_IO;
+    evil->error_text = EVIL_RAW;
+    char *msg = msg_make("GetDeviceStateRequest", GDS_TBS); /* neither TEE answers */
+    char *resp = NULL, *json = NULL;
+    size_t resp_len = 0, len = 0;
+    assert_int_equal(relay(agent, msg, &resp, &resp_len), OTRP_ERR_TEE_FAIL);
+    otrp_free(resp);
+    assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    assert_int_equal(strlen(json), len);
+    for (size_t i = 0; i < len; i++)
+        assert_true((unsigned char)json[i] >= 0x20); /* control bytes are escaped */
+    assert_true(utf8_valid((const unsigned char *)json));
+    cJSON *doc = cJSON_Parse(json);
+    assert_non_null(doc);
+    const cJSON *tees = cJSON_GetObjectItem(doc, "tees");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(tees, 0), "name")->valuestring,
+                        "Evil\x1b[31m\r\n\xef\xbf\xbd\xef\xbf\xbd");
+    const cJSON *b = cJSON_GetArrayItem(tees, 1);
+    const char *b_name = "B\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd";
+    assert_string_equal(cJSON_GetObjectItem(b, "name")->valuestring, b_name);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(b, "backend"), "name")->valuestring,
+                        b_name);
+    const char *detail =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "last_session"), "detail")->valuestring;
+    assert_printable_ascii("last_session detail", detail);
+    assert_non_null(strstr(detail, EVIL_QUOTED));
+    cJSON_Delete(doc);
+    otrp_free(json);
+    free(msg);
+    otrp_agent_free(agent);
 }
 
 int main(void)
@@ -876,6 +1233,10 @@ int main(void)
         cmocka_unit_test(test_relay_cancel_during_busy_backoff),
         cmocka_unit_test_setup_teardown(test_relay_bad_inputs_table, setup_one, teardown),
         cmocka_unit_test_setup_teardown(test_relay_every_truncation_is_rejected, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_early_stop_keeps_the_outer_read_strict, setup_one, teardown),
+        cmocka_unit_test_setup_teardown(test_relay_escaped_names_read_as_their_text, setup_two, teardown),
+        cmocka_unit_test(test_relay_peer_text_is_quoted),
+        cmocka_unit_test(test_relay_device_state_is_valid_utf8),
     };
     return cmocka_run_group_tests_name("relay", tests, NULL, NULL);
 }

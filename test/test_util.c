@@ -8,6 +8,7 @@
 
 #include "otrp/otrp.h"
 #include "util/base64.h"
+#include "util/detail.h"
 #include "util/json_lift.h"
 #include "util/json_scan.h"
 #include "util/json_strict.h"
@@ -369,6 +370,121 @@ static void test_json_scan_plain_stops_at_every_special_byte(void **state)
     }
 }
 
+/* Member names are compared as the text they spell (RFC 8259), cut at a \u0000 the way
+ * cJSON and strcmp read them: every spelling of one name is a duplicate. */
+static void test_json_scan_duplicates_compare_decoded_names(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        otrp_status want;
+    } cases[] = {
+        {"{\"a\\u001b\":1,\"a\\u001B\":2}", OTRP_ERR_MSG_DUPLICATE}, /* case of hex digits */
+        {"{\"\\u0070rotected\":1,\"protected\":2}", OTRP_ERR_MSG_DUPLICATE},
+        {"{\"protected\":1,\"x\":0,\"\\u0070rotected\":2}", OTRP_ERR_MSG_DUPLICATE},
+        {"{\"a\\/b\":1,\"a/b\":2}", OTRP_ERR_MSG_DUPLICATE},
+        {"{\"\\u00e9\":1,\"\xc3\xa9\":2}", OTRP_ERR_MSG_DUPLICATE}, /* U+00E9 both ways */
+        {"{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}", OTRP_ERR_MSG_DUPLICATE},
+        {"{\"x5c\":1,\"x5c\\u0000\":2}", OTRP_ERR_MSG_DUPLICATE}, /* read up to the NUL */
+        {"{\"a\\u0000b\":1,\"a\\u0000c\":2}", OTRP_ERR_MSG_DUPLICATE},
+        {"{\"h\":{\"k\":1,\"\\u006b\":2}}", OTRP_ERR_MSG_DUPLICATE}, /* nested */
+        {"{\"ab\":1,\"a\\u0062c\":2}", OTRP_OK},
+        {"{\"\\u0061\":1,\"b\":2,\"\\u0062\\u0063\":3}", OTRP_OK},
+        {"{\"a\\u001b\":1,\"a\\u001c\":2}", OTRP_OK},
+        {"{\"a\":1,\"b\":{\"a\":2}}", OTRP_OK}, /* one name in two objects */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char detail[96] = "";
+        otrp__json_cursor c = {cases[i].text, strlen(cases[i].text), 0, detail, sizeof detail};
+        otrp_status st = otrp__jc_skip_value(&c, 8);
+        if (st != cases[i].want)
+            fail_msg("case %zu: %s (%s), expected %s", i, otrp_status_name(st), detail,
+                     otrp_status_name(cases[i].want));
+    }
+}
+
+/* Peer text in a detail: printable ASCII, the rest as \xNN, cut between characters. */
+static void test_quote_makes_peer_text_printable(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t len; /* 0: strlen */
+        size_t cap;
+        const char *want;
+    } cases[] = {
+        {"Primary TEE", 0, 97, "Primary TEE"},
+        {"Evil\x1b[31m\r\n\xff\xc3 \x7f~", 0, 97, "Evil\\x1b[31m\\x0d\\x0a\\xff\\xc3 \\x7f~"},
+        {"caf\xc3\xa9", 0, 97, "caf\\xc3\\xa9"},         /* valid UTF-8 is escaped too */
+        {"a\0b", 3, 97, "a\\x00b"},                       /* length-delimited text */
+        {"back\\x1b", 0, 97, "back\\x1b"},                /* a backslash stays */
+        {"abcdefghij", 0, 8, "abcd..."},                  /* cut, marked */
+        {"ab\x1b\x1b", 0, 8, "ab..."},                    /* never inside an escape */
+        {"abc", 0, 4, "abc"},                             /* exactly fits: no mark */
+        {"abcdef", 0, 3, "ab"},                           /* no room for the mark */
+        {"", 0, 97, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[97];
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+        otrp__quote(out, cases[i].cap, cases[i].text, len);
+        if (strcmp(out, cases[i].want) != 0)
+            fail_msg("case %zu: '%s', expected '%s'", i, out, cases[i].want);
+        char again[97];
+        otrp__quote_str(again, sizeof again, out); /* idempotent */
+        assert_string_equal(again, out);
+    }
+    char out[8] = "keep";
+    otrp__quote(out, 0, "x", 1);
+    assert_string_equal(out, "keep");
+    otrp__quote_str(out, sizeof out, NULL);
+    assert_string_equal(out, "");
+}
+
+/* Text for a JSON document: every byte outside a well-formed UTF-8 sequence is U+FFFD. */
+static void test_utf8_repair_replaces_every_bad_byte(void **state)
+{
+    (void)state;
+#define R "\xef\xbf\xbd"
+    static const struct {
+        const char *text;
+        size_t len; /* 0: strlen */
+        const char *want; /* NULL: already valid */
+        size_t want_len;  /* 0: strlen */
+    } cases[] = {
+        {"plain ASCII", 0, NULL, 0},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf", 0, NULL, 0},
+        {"\xff", 0, R, 0},
+        {"a\xc3", 0, "a" R, 0},                   /* cut sequence at the end */
+        {"\xe2\x82x", 0, R R "x", 0},             /* cut sequence, byte by byte */
+        {"\x80", 0, R, 0},                        /* stray continuation byte */
+        {"\xc0\xaf", 0, R R, 0},                  /* overlong '/' */
+        {"\xe0\x80\x80", 0, R R R, 0},            /* overlong NUL */
+        {"\xed\xa0\x80", 0, R R R, 0},            /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", 0, R R R R, 0},      /* past U+10FFFF */
+        {"\xf5\x80", 0, R R, 0},
+        {"a\0\xfe", 3, "a\0" R, 5},               /* length-delimited */
+    };
+#undef R
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].text);
+        char *out = (char *)1;
+        size_t out_len = 99;
+        assert_int_equal(otrp__utf8_repair(cases[i].text, len, &out, &out_len), OTRP_OK);
+        if (cases[i].want == NULL) {
+            if (out != NULL)
+                fail_msg("case %zu: valid text was changed", i);
+            assert_int_equal(out_len, 0);
+            continue;
+        }
+        size_t want_len = cases[i].want_len ? cases[i].want_len : strlen(cases[i].want);
+        if (out == NULL || out_len != want_len || memcmp(out, cases[i].want, want_len) != 0)
+            fail_msg("case %zu: wrong repair", i);
+        assert_int_equal(out[out_len], '\0');
+        otrp_free(out);
+    }
+}
+
 /* The eight-at-a-time span check ends exactly where the byte loop would, at every
  * offset, for every byte outside the base64url alphabet. */
 static void test_base64url_span_ends_at_every_foreign_byte(void **state)
@@ -425,6 +541,9 @@ int main(void)
         cmocka_unit_test(test_json_strict_rejects),
         cmocka_unit_test(test_json_lifted_parse_equals_plain),
         cmocka_unit_test(test_json_scan_plain_stops_at_every_special_byte),
+        cmocka_unit_test(test_json_scan_duplicates_compare_decoded_names),
+        cmocka_unit_test(test_quote_makes_peer_text_printable),
+        cmocka_unit_test(test_utf8_repair_replaces_every_bad_byte),
         cmocka_unit_test(test_base64url_span_ends_at_every_foreign_byte),
         cmocka_unit_test(test_hex_decode),
         cmocka_unit_test(test_ct_equal_and_memzero),

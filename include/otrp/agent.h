@@ -218,11 +218,14 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_agent_add_tee(otrp_agent *agent, otrp_t
  * the answer to send back to the TAM.
  *
  * The agent checks the outer structure strictly (one member, a known request name, a
- * JWS object) and reads from the unverified JWS payload only what routing needs (`rid`,
- * `tid`, `tee`, the signed message name). It routes by `tee`; a GetDeviceStateRequest
- * goes to every TEE and the answers come back as one GetDeviceStateResponse array in
- * registration order. The body is passed to the TEE without a copy. Signatures are the
- * TEE's business: the agent holds no keys.
+ * JWS object, no duplicate member names) and reads from the unverified JWS payload only
+ * what routing needs (`rid`, `tid`, `tee`, the signed message name). The whole message
+ * is looked at however early those come; what follows them in the payload is decoded by
+ * the TEE only. Names are compared by the text they spell, escapes resolved
+ * ("\u0070rotected" is "protected"), as a JSON parser in the TEE reads them. It routes
+ * by `tee`; a GetDeviceStateRequest goes to every TEE and the answers come back as one
+ * GetDeviceStateResponse array in registration order. The body is passed to the TEE
+ * without a copy. Signatures are the TEE's business: the agent holds no keys.
  *
  * On success *resp holds the TEE's answer (free with otrp_free()); *resp may be NULL with
  * *resp_len 0 when the TEE had nothing to say. When no TEE could answer, the status says
@@ -237,6 +240,8 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_agent_add_tee(otrp_agent *agent, otrp_t
  *         OTRP_ERR_MSG_DEPTH, OTRP_ERR_TOO_LARGE   the message is malformed (*resp NULL)
  * \retval OTRP_ERR_NO_TEE, OTRP_ERR_TEE_UNKNOWN, OTRP_ERR_TEE_BUSY, OTRP_ERR_TEE_FAIL
  *         no TEE answered (*resp holds an OTrPBrokerError)
+ * \retval OTRP_ERR_CANCELLED  otrp_agent_cancel() was called (*resp NULL); a TEE that
+ *         reports a cancel nobody asked for is OTRP_ERR_TEE_FAIL
  * \retval OTRP_ERR_NO_MEMORY, OTRP_ERR_INVALID_ARG
  */
 OTRP_API OTRP_NODISCARD otrp_status otrp_agent_process(otrp_agent *agent, const char *msg,
@@ -268,6 +273,9 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_agent_process(otrp_agent *agent, const 
  * \endcode
  * Asking each TEE is part of building the document: a TEE that does not answer is
  * reported "unreachable" ("busy" when it said so), never an error of this call.
+ * The document is valid JSON in valid UTF-8 whatever the TEEs report: control bytes are
+ * escaped, and each byte of a name or description that is not part of a well-formed
+ * UTF-8 sequence is replaced by U+FFFD.
  * \retval OTRP_OK, OTRP_ERR_NO_MEMORY
  */
 OTRP_API OTRP_NODISCARD otrp_status otrp_get_device_state(otrp_agent *agent, char **json,
@@ -296,6 +304,11 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_get_ta_information(otrp_agent *agent,
  * The detail of the last failure on this handle, e.g. "JWS member 'payload' is not a
  * string" or "TEE 'Primary TEE' answered 71 bytes that are not JSON". Empty after a
  * success. Valid until the next call on the handle.
+ *
+ * Text that came from a peer (a TEE's name or explanation, a name in a TAM message, a
+ * TAM's media type or libcurl's words about its certificate) is quoted: printable ASCII
+ * stays, every other byte (ESC, CR, LF, the bytes of UTF-8) reads as \xNN. So the detail
+ * (and the log lines that carry it) can be shown on a terminal as it is.
  */
 OTRP_API const char *otrp_agent_last_error(const otrp_agent *agent) OTRP_NONNULL(1);
 

@@ -65,7 +65,9 @@ typedef struct otrp_tee_call {
 /**
  * Non-zero once otrp_agent_cancel() was called for the operation this call belongs to.
  * Long-running backends poll it (an atomic load: cheap and race-free) and return
- * OTRP_ERR_CANCELLED.
+ * OTRP_ERR_CANCELLED. Only then: the agent takes OTRP_ERR_CANCELLED from a backend whose
+ * operation it did not cancel for a failure of that TEE (OTRP_ERR_TEE_FAIL; the TAM gets
+ * an OTrPBrokerError).
  */
 OTRP_API int otrp_tee_call_cancelled(const otrp_tee_call *call);
 
@@ -134,8 +136,9 @@ struct otrp_tee_ops {
      * Optional (may be NULL; present when struct_size covers it): one line explaining
      * the failure of the operation that just returned, e.g. what the TEE reported and
      * where. The agent calls it right after a failed operation, under the same lock, and
-     * adds the text to its detail (otrp_agent_last_error()). The string stays valid
-     * until the next operation; "" when there is nothing to add.
+     * adds the text to its detail (otrp_agent_last_error()), quoted: bytes other than
+     * printable ASCII read as \xNN there. The string stays valid until the next
+     * operation; "" when there is nothing to add.
      */
     const char *(*last_error)(void *ctx);
 };

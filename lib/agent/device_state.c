@@ -5,6 +5,7 @@
 
 #include "agent/agent_internal.h"
 #include "otrp/version.h"
+#include "util/detail.h"
 #include "util/json_strict.h"
 
 /* A backend description is a small document; more is refused. */
@@ -104,7 +105,20 @@ otrp_status otrp_get_device_state(otrp_agent *agent, char **json, size_t *len)
     cJSON_Delete(root);
     if (text == NULL)
         return otrp__agent_fail(agent, OTRP_ERR_NO_MEMORY, "cannot build the device state");
+    /* TEE names and descriptions are the TEEs' bytes; cJSON escapes the control bytes
+     * among them but prints the others as they are: the document leaves as UTF-8. */
+    size_t text_len = strlen(text), repaired_len = 0;
+    char *repaired = NULL;
+    if (otrp__utf8_repair(text, text_len, &repaired, &repaired_len) != OTRP_OK) {
+        cJSON_free(text);
+        return otrp__agent_fail(agent, OTRP_ERR_NO_MEMORY, "cannot build the device state");
+    }
+    if (repaired != NULL) {
+        cJSON_free(text);
+        text = repaired;
+        text_len = repaired_len;
+    }
     *json = text;
-    *len = strlen(text);
+    *len = text_len;
     return OTRP_OK;
 }

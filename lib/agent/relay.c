@@ -7,6 +7,7 @@
 
 #include "agent/agent_internal.h"
 #include "agent/route.h"
+#include "util/detail.h"
 #include "util/json_scan.h"
 
 #define GDS_RESPONSE "GetDeviceStateResponse"
@@ -123,6 +124,7 @@ static otrp_status select_tee(otrp_agent *agent, const otrp__route *route, otrp_
                                 agent->tee_count);
     }
     const char *wanted = route->fields.value[OTRP__FIELD_TEE];
+    char q[OTRP__QUOTE_MAX + 1]; /* the TAM's text, for a detail */
     size_t unreachable = 0;
     for (size_t i = 0; i < agent->tee_count; i++) {
         const char *name = otrp__tee_name(agent, agent->tees[i]);
@@ -133,11 +135,12 @@ static otrp_status select_tee(otrp_agent *agent, const otrp__route *route, otrp_
             return OTRP_OK;
         }
     }
+    otrp__quote_str(q, sizeof q, wanted);
     if (unreachable > 0)
         return otrp__agent_fail(agent, OTRP_ERR_TEE_FAIL,
-                                "no reachable TEE is named '%.64s' (%zu TEE(s) did not tell "
-                                "their name)", wanted, unreachable);
-    return otrp__agent_fail(agent, OTRP_ERR_TEE_UNKNOWN, "no TEE is named '%.64s'", wanted);
+                                "no reachable TEE is named '%s' (%zu TEE(s) did not tell "
+                                "their name)", q, unreachable);
+    return otrp__agent_fail(agent, OTRP_ERR_TEE_UNKNOWN, "no TEE is named '%s'", q);
 }
 
 /* The TEE answers into answer itself: no copy. */

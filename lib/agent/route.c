@@ -5,17 +5,13 @@
 #include <string.h>
 
 #include "util/base64.h"
+#include "util/detail.h"
 #include "util/json_scan.h"
 
 /* Payload characters decoded per step: multiples of 4. The first step is small because
  * routing fields usually come first; later steps grow to the stack buffer's size. */
 #define PAYLOAD_FIRST_CHUNK 256
 #define PAYLOAD_CHUNK 4096
-/* The members after the payload (protected, a header with a certificate chain,
- * signature) are looked for in a window at the end of the message: first this many
- * bytes, doubled until the members read well or the window reaches the part of the
- * payload already read. */
-#define TAIL_FIRST_WINDOW 1024
 /* Nesting allowed inside JWS header objects. */
 #define HEADER_MAX_DEPTH 16
 
@@ -91,15 +87,15 @@ static const struct jws_member_name {
                    MEMBER("header", M_HEADER), MEMBER("signature", M_SIGNATURE),
                    MEMBER("signatures", M_SIGNATURES)};
 
-static unsigned member_bit(const char *name)
+static const struct jws_member_name *known_member(const char *name)
 {
     size_t len = strlen(name);
-    for (size_t i = 0; i < sizeof JWS_MEMBERS / sizeof JWS_MEMBERS[0]; i++) {
+    for (size_t i = 0; i < COUNT_OF(JWS_MEMBERS); i++) {
         const struct jws_member_name *m = &JWS_MEMBERS[i];
         if (m->len == len && memcmp(m->name, name, len) == 0)
-            return m->bit;
+            return m;
     }
-    return 0;
+    return NULL;
 }
 
 static const char *type_word(int ch)
@@ -130,14 +126,29 @@ static otrp_status typed_value(struct reader *r, otrp__json_cursor *c, const cha
     return OTRP_OK;
 }
 
-/* Read a member name and the ':' after it; *bit is its jws_member bit (0: unknown). */
-static otrp_status member_name(otrp__json_cursor *c, char *name, size_t cap, unsigned *bit)
+/* The longest JWS member name, NUL included: longer names are unknown at once. */
+#define MEMBER_NAME_CAP 16
+/* Room for a member name in a detail: a known one, or an unknown one quoted. */
+#define MEMBER_TEXT_CAP (MEMBER_NAME_CAP * 4)
+
+/* Read a member name and the ':' after it; *bit is its jws_member bit (0: unknown).
+ * The name is matched decoded (escapes resolved), as the duplicate check reads names;
+ * text receives it for a detail: as written in JWS_MEMBERS when known, else quoted. */
+static otrp_status member_name(otrp__json_cursor *c, char text[MEMBER_TEXT_CAP], unsigned *bit)
 {
+    char name[MEMBER_NAME_CAP];
     size_t name_len;
-    otrp_status st = otrp__jc_string(c, name, cap - 1, &name_len, NULL, NULL, NULL);
+    otrp_status st = otrp__jc_string(c, name, sizeof name - 1, &name_len, NULL, NULL, NULL);
     if (st != OTRP_OK)
         return message_status(st);
-    *bit = name_len < cap - 1 ? member_bit(name) : 0;
+    size_t held = name_len < sizeof name - 1 ? name_len : sizeof name - 1;
+    name[held] = '\0';
+    const struct jws_member_name *m = name_len < sizeof name - 1 ? known_member(name) : NULL;
+    *bit = m != NULL ? m->bit : 0;
+    if (m != NULL)
+        (void)snprintf(text, MEMBER_TEXT_CAP, "%s", m->name);
+    else
+        otrp__quote(text, MEMBER_TEXT_CAP, name, held);
     return message_status(otrp__jc_expect(c, ':'));
 }
 
@@ -165,13 +176,13 @@ static otrp_status signature_object(struct reader *r, otrp__json_cursor *c)
     if (closed)
         c->pos++;
     while (!closed) {
-        char name[16];
+        char name[MEMBER_TEXT_CAP];
         unsigned bit;
-        otrp_status st = member_name(c, name, sizeof name, &bit);
+        otrp_status st = member_name(c, name, &bit);
         if (st != OTRP_OK)
             return st;
         if (bit != M_PROTECTED && bit != M_HEADER && bit != M_SIGNATURE)
-            return say(r, OTRP_ERR_MSG_JWS, "unknown JWS signature member '%.15s'", name);
+            return say(r, OTRP_ERR_MSG_JWS, "unknown JWS signature member '%s'", name);
         if (seen & bit)
             return say(r, OTRP_ERR_MSG_DUPLICATE, "JWS signature member '%s' appears twice", name);
         seen |= bit;
@@ -253,35 +264,34 @@ static otrp_status read_payload(struct reader *r, otrp__json_cursor *c, int *end
 
 static otrp_status jws_members(struct reader *r, otrp__json_cursor *c, int after_value);
 
-/* The routing fields were found early at c->pos: the rest of the payload is not read.
- * Its end is looked for in a window at the end of the message, and the members after
- * it are read strictly from there. The window doubles while that reading fails; once it
- * reaches c->pos the end found is exact, so a valid message is never refused. */
+/*
+ * The routing fields were found early at c->pos: the rest of the payload is not decoded.
+ * Its end is the first '"' after c->pos, found with memchr: a base64url string holds no
+ * quote and no escape, so that is the end a full read finds, and the members after it
+ * are read strictly from there. Every byte is looked at (no window at the end of the
+ * message: one could start inside a later string and pass over a duplicate member or
+ * an unclosed object before it). The last quantum is decoded, which also shows the
+ * quote is not escaped; the characters between are the TEE's to check, which decodes
+ * all of them to verify the signature.
+ */
 static otrp_status after_early_stop(struct reader *r, otrp__json_cursor *c)
 {
-    size_t from = c->pos;
-    unsigned seen = r->seen;
-    for (size_t window = TAIL_FIRST_WINDOW;; window *= 2) {
-        int exact = window >= c->len - from;
-        size_t start = exact ? from : c->len - window;
-        const char *quote = memchr(c->s + start, '"', c->len - start);
-        size_t end = quote != NULL ? (size_t)(quote - c->s) : c->len;
-        otrp_status st;
-        if (quote == NULL) {
-            c->pos = c->len;
-            otrp__jc_fail(c, "payload string not terminated");
-            st = OTRP_ERR_MSG_NOT_JSON;
-        } else if (otrp__b64url_span(c->s + start, end - start) != end - start) {
-            st = say(r, OTRP_ERR_MSG_PAYLOAD, "JWS payload is not base64url (near byte %zu)",
-                     start + otrp__b64url_span(c->s + start, end - start));
-        } else {
-            r->seen = seen;
-            c->pos = end + 1;
-            st = jws_members(r, c, 1);
-        }
-        if (st == OTRP_OK || exact)
-            return st;
+    size_t from = c->pos; /* a quantum boundary: read_payload decodes whole quanta */
+    const char *quote = memchr(c->s + from, '"', c->len - from);
+    if (quote == NULL) {
+        c->pos = c->len;
+        otrp__jc_fail(c, "payload string not terminated");
+        return OTRP_ERR_MSG_NOT_JSON;
     }
+    size_t end = (size_t)(quote - c->s);
+    size_t last = end > from ? from + (end - from - 1) / 4 * 4 : end;
+    uint8_t tail[3];
+    size_t tail_len = 0;
+    if (otrp__b64url_decode_chunk(c->s + last, end - last, tail, &tail_len, 1) != OTRP_OK)
+        return say(r, OTRP_ERR_MSG_PAYLOAD, "JWS payload is not base64url (near byte %zu)",
+                   last + otrp__b64url_span(c->s + last, end - last));
+    c->pos = end + 1;
+    return jws_members(r, c, 1);
 }
 
 /* The outer object's end: '}' then nothing but white space. */
@@ -332,13 +342,13 @@ static otrp_status jws_members(struct reader *r, otrp__json_cursor *c, int after
             }
         }
         after_value = 1;
-        char name[16];
+        char name[MEMBER_TEXT_CAP];
         unsigned bit;
-        otrp_status st = member_name(c, name, sizeof name, &bit);
+        otrp_status st = member_name(c, name, &bit);
         if (st != OTRP_OK)
             return st;
         if (bit == 0)
-            return say(r, OTRP_ERR_MSG_JWS, "unknown JWS member '%.15s'", name);
+            return say(r, OTRP_ERR_MSG_JWS, "unknown JWS member '%s'", name);
         if (r->seen & bit)
             return say(r, OTRP_ERR_MSG_DUPLICATE, "JWS member '%s' appears twice", name);
         r->seen |= bit;
@@ -416,8 +426,11 @@ otrp_status otrp__route_read(const char *msg, size_t len, otrp__direction dir,
     if (st != OTRP_OK)
         return message_status(st);
     const struct message_name *known = name_len < sizeof name - 1 ? find_name(name, dir) : NULL;
-    if (known == NULL)
-        return say(&r, OTRP_ERR_MSG_UNKNOWN, "unknown OTrP message '%.63s'", name);
+    if (known == NULL) {
+        char q[OTRP__QUOTE_MAX + 1];
+        otrp__quote(q, sizeof q, name, name_len < sizeof name - 1 ? name_len : sizeof name - 1);
+        return say(&r, OTRP_ERR_MSG_UNKNOWN, "unknown OTrP message '%s'", q);
+    }
     route->name = known->name;
     route->tbs_name = known->tbs_name;
     route->get_device_state = strncmp(known->name, "GetDevice", 9) == 0;

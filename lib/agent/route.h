@@ -5,9 +5,15 @@
  * The outer message is {"<Name>": <JWS>} with a flattened JWS (payload, protected,
  * header?, signature) or a general one with exactly one signature. The payload is
  * decoded piecewise and read only until rid, tid and tee (requests) or rid, tid and
- * status (TEE answers) are known; the rest of a large payload is not read by the agent
- * at all (the TEE, which checks the signature over it, does). The members after the
- * payload are still read strictly: they are found from the end of the message.
+ * status (TEE answers) are known; the rest of a large payload is not decoded by the
+ * agent (the TEE, which checks the signature over it, does). The outer structure is
+ * still read whole and strictly: the payload's end is found with memchr (a base64url
+ * string holds no quote), and every member after it is read as a full read would.
+ *
+ * Names are read as the text they spell, escapes resolved and up to a \u0000 as
+ * strcmp reads them: the message name, the JWS members and the routing fields are
+ * matched that way, and duplicates found that way (util/json_scan.h), so an escaped
+ * spelling ("\u0070rotected") is the same name to every check and to the TEE.
  */
 #ifndef OTRP_AGENT_ROUTE_H
 #define OTRP_AGENT_ROUTE_H

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/detail.h"
 #include "util/json_scan.h"
 
 enum {
@@ -136,10 +137,11 @@ static otrp_status key_done(otrp__tbs_scanner *sc)
         if (sc->depth1_members++ > 0)
             return fail(sc, OTRP_ERR_MSG_PAYLOAD, "more than one top-level member", NULL);
         if (!fits || strcmp(sc->key, sc->expected_name) != 0) {
+            char q[OTRP__QUOTE_MAX + 1];
+            otrp__quote(q, sizeof q, sc->key, fits ? sc->key_len : sizeof sc->key - 1);
             if (sc->detail != NULL && sc->detail_cap > 0)
                 (void)snprintf(sc->detail, sc->detail_cap,
-                               "signed payload names '%.47s', expected '%s'", sc->key,
-                               sc->expected_name);
+                               "signed payload names '%s', expected '%s'", q, sc->expected_name);
             return OTRP_ERR_MSG_NAME_MISMATCH;
         }
     } else if (sc->depth == 2 && fits) {
@@ -160,6 +162,11 @@ static otrp_status string_done(otrp__tbs_scanner *sc)
 {
     if (sc->string_is_key)
         return key_done(sc);
+    /* JSON is UTF-8 (RFC 8259 section 8.1); a field's bytes go on into details, the
+     * device state and the OTrPBrokerError, which must stay UTF-8 themselves. */
+    if (sc->capture_field >= 0 &&
+        !otrp__utf8_valid(sc->fields->value[sc->capture_field], sc->capture_len))
+        return fail(sc, OTRP_ERR_MSG_FIELD, "not UTF-8:", FIELDS[sc->capture_field].name);
     finish_capture(sc);
     value_done(sc);
     return OTRP_OK;

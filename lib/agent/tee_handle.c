@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "agent/agent_internal.h"
+#include "util/detail.h"
 #include "util/mem.h"
 
 /* A TEE name longer than this is not a name (DSI names are short; PROFILE P7). */
@@ -46,7 +47,9 @@ void otrp_tee_free(otrp_tee *tee)
     free(tee);
 }
 
-/* Keep the backend's explanation of a failure for otrp__tee_failure(). */
+/* Keep the backend's explanation of a failure for otrp__tee_failure(), quoted: it is
+ * the TEE's text (the mock TEE's may quote a TAM message, a daemon's comes off the
+ * socket), and every backend's passes here. */
 static void keep_detail(otrp_tee *tee, otrp_status st)
 {
     const struct otrp_tee_ops *ops = tee->ops;
@@ -57,8 +60,22 @@ static void keep_detail(otrp_tee *tee, otrp_status st)
     if (ops->struct_size >= offsetof(struct otrp_tee_ops, last_error) + sizeof ops->last_error &&
         ops->last_error != NULL)
         text = ops->last_error(tee->ctx);
-    if (text != NULL)
-        (void)snprintf(tee->detail, sizeof tee->detail, "%s", text);
+    otrp__quote_str(tee->detail, sizeof tee->detail, text);
+}
+
+/* Only the agent's own cancel makes a cancelled operation: a backend that reports
+ * OTRP_ERR_CANCELLED unasked failed (and the TAM gets an OTrPBrokerError for it). */
+static otrp_status cancel_only_when_asked(const otrp_agent *agent, otrp_tee *tee,
+                                          otrp_status st)
+{
+    if (st != OTRP_ERR_CANCELLED || __atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST))
+        return st;
+    char said[sizeof tee->detail];
+    memcpy(said, tee->detail, sizeof said);
+    otrp__set_detail(tee->detail, sizeof tee->detail,
+                     "it reported ERR_CANCELLED, but the agent did not cancel%s%s",
+                     said[0] != '\0' ? ": " : "", said);
+    return OTRP_ERR_TEE_FAIL;
 }
 
 static void sleep_ms(unsigned ms)
@@ -95,6 +112,7 @@ otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_
         pthread_mutex_lock(&tee->lock);
         otrp_status st = fn(tee->ops, tee->ctx, &call, args);
         keep_detail(tee, st);
+        st = cancel_only_when_asked(agent, tee, st);
         pthread_mutex_unlock(&tee->lock);
         if (st == OTRP_OK && call.deadline_ms != 0 && otrp_monotonic_ms() > call.deadline_ms)
             st = OTRP_ERR_TIMEOUT; /* a late answer is no answer */
@@ -141,8 +159,10 @@ const char *otrp__tee_name(otrp_agent *agent, otrp_tee *tee)
 
 void otrp__tee_label(const otrp_agent *agent, const otrp_tee *tee, char *out, size_t cap)
 {
-    if (tee->name != NULL) {
-        (void)snprintf(out, cap, "'%.64s'", tee->name);
+    if (tee->name != NULL) { /* the TEE's own text */
+        char q[OTRP__QUOTE_MAX + 1];
+        otrp__quote_str(q, cap > 2 && cap - 2 < sizeof q ? cap - 2 : sizeof q, tee->name);
+        (void)snprintf(out, cap, "'%s'", q);
         return;
     }
     size_t index = 0;

@@ -31,8 +31,6 @@
 /* Error bodies (non-2xx) are read and dropped so the connection stays reusable, up to
  * this many bytes; a longer one is cut (the connection is then closed). */
 #define ERROR_BODY_MAX ((size_t)64 * 1024)
-/* Server-supplied text (media type, Location) quoted in a detail is cut to this. */
-#define QUOTE_MAX 96
 /* OpenSSL X509_V_ERR_* values reported by CURLINFO_SSL_VERIFYRESULT (stable ABI). */
 #define X509_V_OK_ 0L
 #define X509_V_NOT_YET_READ_ 1L /* libcurl's initial certverifyresult, !X509_V_OK */
@@ -89,17 +87,6 @@ static void curl_global_unref(void)
 }
 
 /* ---- small helpers ---- */
-
-/* Copy untrusted text for a detail: printable ASCII only, bounded. */
-static void quote(char *out, size_t size, const char *in)
-{
-    size_t n = 0;
-    for (; in != NULL && in[n] != '\0' && n + 1 < size && n < QUOTE_MAX; n++) {
-        unsigned char c = (unsigned char)in[n];
-        out[n] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    out[n] = '\0';
-}
 
 static char ascii_lower(char c)
 {
@@ -234,8 +221,8 @@ otrp_status otrp__http_check_uri(const char *uri, int allow_http, char *detail,
     }
     if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
-        char q[QUOTE_MAX + 1];
-        quote(q, sizeof q, scheme);
+        char q[OTRP__QUOTE_MAX + 1];
+        otrp__quote_str(q, sizeof q, scheme);
         otrp__set_detail(detail, detail_size, "TAM URI scheme '%s' is not http or https", q);
         st = OTRP_ERR_BAD_URI;
         goto out;
@@ -568,6 +555,10 @@ static otrp_status map_curl_error(otrp__http *t, CURLcode rc, int *retry, char *
     const struct transfer *x = &t->x;
     if (t->errbuf[0] == '\0')
         snprintf(t->errbuf, sizeof t->errbuf, "%s", curl_easy_strerror(rc));
+    /* libcurl's text may carry the TAM's (the subject of its certificate) */
+    char quoted[sizeof t->errbuf];
+    otrp__quote_str(quoted, sizeof quoted, t->errbuf);
+    memcpy(t->errbuf, quoted, sizeof quoted);
     switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
         if (x->cancelled) {
@@ -658,7 +649,7 @@ static otrp_status judge_response(otrp__http *t, long code, int *retry, char *de
                                   size_t size)
 {
     otrp_buf *resp = t->x.response;
-    char q[QUOTE_MAX + 1];
+    char q[OTRP__QUOTE_MAX + 1];
     if (code >= 200 && code <= 299) {
         if (resp->len == 0)
             return OTRP_OK; /* the TAM has nothing more */
@@ -666,7 +657,7 @@ static otrp_status judge_response(otrp__http *t, long code, int *retry, char *de
         curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
         if (otrp__http_media_type_is(ct, OTRP__HTTP_MEDIA_TYPE))
             return OTRP_OK;
-        quote(q, sizeof q, ct);
+        otrp__quote_str(q, sizeof q, ct);
         otrp__set_detail(detail, size, "TAM answered HTTP %ld with media type '%s', not %s", code,
                          ct == NULL ? "(none)" : q, OTRP__HTTP_MEDIA_TYPE);
         return OTRP_ERR_HTTP_CONTENT_TYPE;
@@ -674,7 +665,7 @@ static otrp_status judge_response(otrp__http *t, long code, int *retry, char *de
     if (code >= 300 && code <= 399) {
         char *location = NULL;
         curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &location);
-        quote(q, sizeof q, location);
+        otrp__quote_str(q, sizeof q, location);
         otrp__set_detail(detail, size, "TAM answered HTTP %ld redirect to '%s' (not followed)",
                          code, location == NULL ? "(no Location)" : q);
         return OTRP_ERR_HTTP_REDIRECT;

@@ -322,8 +322,9 @@ otrp_status otrp__jose_allowed_members(const cJSON *object, const char *const *a
         for (size_t i = 0; allowed[i] != NULL && !ok; i++)
             ok = it->string != NULL && strcmp(it->string, allowed[i]) == 0;
         if (!ok) {
-            otrp__set_detail(detail, detail_cap, "%s: member '%.40s' not allowed", what,
-                             it->string != NULL ? it->string : "");
+            char q[OTRP__QUOTE_MAX + 1];
+            otrp__quote_str(q, sizeof q, it->string);
+            otrp__set_detail(detail, detail_cap, "%s: member '%s' not allowed", what, q);
             return OTRP_ERR_JOSE_FORMAT;
         }
     }
@@ -345,8 +346,9 @@ otrp_status otrp__jose_disjoint(const cJSON *a, const cJSON *b, const cJSON *c,
         for (const cJSON *it = hdr[i]->child; it != NULL; it = it->next)
             for (int j = i + 1; j < 3; j++)
                 if (it->string != NULL && has_member(hdr[j], it->string)) {
-                    otrp__set_detail(detail, detail_cap,
-                                     "header parameter '%.40s' appears twice", it->string);
+                    char q[OTRP__QUOTE_MAX + 1];
+                    otrp__quote_str(q, sizeof q, it->string);
+                    otrp__set_detail(detail, detail_cap, "header parameter '%s' appears twice", q);
                     return OTRP_ERR_JOSE_FORMAT;
                 }
     }
@@ -368,8 +370,9 @@ otrp_status otrp__jose_check_crit(const cJSON *protected_hdr, const cJSON *unpro
         return OTRP_ERR_JOSE_FORMAT;
     }
     const cJSON *first = crit->child;
-    otrp__set_detail(detail, detail_cap, "critical header '%.40s' not understood",
-                     cJSON_IsString(first) && first->valuestring ? first->valuestring : "?");
+    char q[OTRP__QUOTE_MAX + 1];
+    otrp__quote_str(q, sizeof q, cJSON_IsString(first) ? first->valuestring : "?");
+    otrp__set_detail(detail, detail_cap, "critical header '%s' not understood", q);
     return OTRP_ERR_JOSE_CRIT;
 }
 

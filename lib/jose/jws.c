@@ -65,12 +65,14 @@ static otrp_status check_alg(const cJSON *alg, otrp__jose_alg *out, char *detail
         *out = a;
         return OTRP_OK;
     }
+    char q[OTRP__QUOTE_MAX + 1]; /* the signer's text */
+    otrp__quote_str(q, sizeof q, name);
     if (strcmp(name, "none") == 0)
         otrp__set_detail(detail, cap, "unsecured JWS (alg 'none') refused");
     else if (strncmp(name, "HS", 2) == 0)
-        otrp__set_detail(detail, cap, "HMAC alg '%.16s' refused", name);
+        otrp__set_detail(detail, cap, "HMAC alg '%s' refused", q);
     else
-        otrp__set_detail(detail, cap, "JWS alg '%.16s' not supported", name);
+        otrp__set_detail(detail, cap, "JWS alg '%s' not supported", q);
     return OTRP_ERR_JOSE_ALG;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tee/frame.h"
+#include "util/detail.h"
 
 /* An answer frame carries, besides outputs of at most call->max_output bytes each, its
  * header, the field lengths and the short second output of request_ta / policy_check
@@ -72,14 +73,11 @@ static int status_valid(uint32_t status)
     return status <= 0xFFFFu && strcmp(otrp_status_name((otrp_status)status), "UNKNOWN") != 0;
 }
 
-/* Keep the detail text of a failure answer, printable ASCII only (it is the peer's text
- * and ends up in the agent's detail string), cut to the buffer. */
+/* Keep the detail text of a failure answer, quoted (it is the peer's text and ends up
+ * in the agent's detail string), cut to the buffer. */
 static void keep_detail(struct socket_tee *t, const unsigned char *text, size_t len)
 {
-    size_t n = len < sizeof t->detail - 1 ? len : sizeof t->detail - 1;
-    for (size_t i = 0; i < n; i++)
-        t->detail[i] = text[i] >= 0x20 && text[i] < 0x7f ? (char)text[i] : '?';
-    t->detail[n] = '\0';
+    otrp__quote(t->detail, sizeof t->detail, (const char *)text, len);
 }
 
 /* Send the request and read the answer; outputs are copied into out[]. */

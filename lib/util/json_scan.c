@@ -280,13 +280,64 @@ static otrp_status skip_literal(otrp__json_cursor *c, const char *word)
     return OTRP_OK;
 }
 
-struct span {
+/* A member name: its span as written (quotes included), its decoded length, whether it
+ * holds an escape (every escape is shorter decoded than written) and a \u0000. */
+struct name {
     size_t start, end;
+    size_t decoded_len;
+    int escaped, has_nul;
 };
 
+/* The decoded bytes of a name already validated by otrp__jc_string, one at a time. */
+struct name_reader {
+    otrp__json_cursor c;
+    char pending[4]; /* the UTF-8 of the escape read last */
+    size_t pending_len, next;
+};
+
+/* The next decoded byte, or -1 at the end of the name or at a NUL (see skip_object). */
+static int name_byte(struct name_reader *r)
+{
+    if (r->next == r->pending_len) {
+        char ch = r->c.s[r->c.pos];
+        if (ch == '"')
+            return -1;
+        r->c.pos++;
+        if (ch != '\\')
+            return (unsigned char)ch;
+        r->pending_len = r->next = 0;
+        (void)read_escape(&r->c, r->pending, sizeof r->pending, &r->pending_len, NULL);
+    }
+    int b = (unsigned char)r->pending[r->next++];
+    return b == 0 ? -1 : b;
+}
+
+static int same_name(const char *s, size_t len, const struct name *a, const struct name *b)
+{
+    if (!a->escaped && !b->escaped) /* the common case: compare as written */
+        return a->end - a->start == b->end - b->start &&
+               memcmp(s + a->start, s + b->start, a->end - a->start) == 0;
+    struct name_reader ra = {{s, len, a->start + 1, NULL, 0}, {0}, 0, 0};
+    struct name_reader rb = {{s, len, b->start + 1, NULL, 0}, {0}, 0, 0};
+    for (;;) {
+        int x = name_byte(&ra), y = name_byte(&rb);
+        if (x != y)
+            return 0;
+        if (x < 0)
+            return 1;
+    }
+}
+
+/*
+ * Duplicate names are compared by the text they spell, escapes resolved (RFC 8259:
+ * "\u0070rotected" is "protected", "\u001b" is "\u001B"), and that text is read up to
+ * a \u0000 the way strcmp and cJSON read it: whatever spelling an attacker picks, the
+ * agent sees the same duplicates a C reader of the message (the TEE) would. The agent's
+ * name matching (route.c, tbs_scan.c) reads decoded names up to a NUL as well.
+ */
 static otrp_status skip_object(otrp__json_cursor *c, int depth_left)
 {
-    struct span names[MAX_TRACKED_MEMBERS];
+    struct name names[MAX_TRACKED_MEMBERS];
     size_t count = 0;
     c->pos++; /* '{' */
     if (otrp__jc_peek(c) == '}') {
@@ -294,20 +345,21 @@ static otrp_status skip_object(otrp__json_cursor *c, int depth_left)
         return OTRP_OK;
     }
     for (;;) {
-        size_t start, end;
-        otrp_status st = otrp__jc_string(c, NULL, 0, NULL, NULL, &start, &end);
+        struct name n = {0, 0, 0, 0, 0};
+        otrp_status st = otrp__jc_string(c, NULL, 0, &n.decoded_len, &n.has_nul, &n.start, &n.end);
         if (st != OTRP_OK)
             return st;
         if (count == MAX_TRACKED_MEMBERS)
             return fail(c, OTRP_ERR_JSON, "object has too many members");
+        n.escaped = n.decoded_len != n.end - n.start - 2;
         for (size_t i = 0; i < count; i++) {
-            if (names[i].end - names[i].start == end - start &&
-                memcmp(c->s + names[i].start, c->s + start, end - start) == 0)
+            /* names of different lengths differ, unless a NUL cuts one short */
+            const struct name *m = &names[i];
+            if ((m->decoded_len == n.decoded_len || m->has_nul || n.has_nul) &&
+                same_name(c->s, c->len, m, &n))
                 return fail(c, OTRP_ERR_MSG_DUPLICATE, "duplicate member name");
         }
-        names[count].start = start;
-        names[count].end = end;
-        count++;
+        names[count++] = n;
         if ((st = otrp__jc_expect(c, ':')) != OTRP_OK)
             return st;
         if ((st = otrp__jc_skip_value(c, depth_left - 1)) != OTRP_OK)

@@ -4,7 +4,8 @@
  * it to read the outer OTrP structure without touching (or copying) large members.
  *
  * Strictness: RFC 8259 grammar, no control characters in strings, valid escapes,
- * duplicate member names rejected (compared as written), nesting bounded.
+ * duplicate member names rejected, nesting bounded. Names are compared by the text
+ * they spell ("\u0070" is "p"), read up to a \u0000 as strcmp and cJSON read it.
  */
 #ifndef OTRP_UTIL_JSON_SCAN_H
 #define OTRP_UTIL_JSON_SCAN_H

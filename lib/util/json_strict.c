@@ -3,14 +3,17 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/detail.h"
 #include "util/json_scan.h"
 
 static void set_detail(char *detail, size_t cap, const char *text, const char *name)
 {
     if (detail == NULL || cap == 0)
         return;
+    char q[OTRP__QUOTE_MAX + 1]; /* a member name: the document's text */
+    otrp__quote_str(q, sizeof q, name);
     if (name != NULL)
-        (void)snprintf(detail, cap, "%s '%.64s'", text, name);
+        (void)snprintf(detail, cap, "%s '%s'", text, q);
     else
         (void)snprintf(detail, cap, "%s", text);
 }

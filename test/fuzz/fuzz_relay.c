@@ -2,7 +2,9 @@
  * libFuzzer target: otrp_agent_process() on arbitrary bytes, with two scripted TEEs.
  * The first input byte picks how the TEEs behave (answer, garbage, busy, fail, no
  * data, whole GetDeviceStateResponse), the rest is the message. Any crash, leak,
- * undefined behaviour, or an answer that is not what the API promises is a finding.
+ * undefined behaviour, or an answer that is not what the API promises is a finding:
+ * that includes a detail that is not printable ASCII (peer text is quoted) and a device
+ * state that is not UTF-8.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 
 #include "otrp/otrp.h"
 #include "support/script_tee.h"
+#include "util/detail.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,6 +35,7 @@ static void steer(script_tee *s, uint8_t bits)
     s->busy_times = (bits >> 3) & 1;
     s->answer = ANSWERS[(bits >> 4) & 3];
     s->name_fails = (bits >> 6) & 1;
+    s->error_text = (bits >> 7) & 1 ? "\x1b[2J\r\n\xff explained" : NULL;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,10 +72,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (st != OTRP_OK && otrp_agent_last_error(agent)[0] == '\0')
         abort();
+    for (const char *p = otrp_agent_last_error(agent); *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E)
+            abort();
+    }
     otrp_free(resp);
     char *state = NULL;
     size_t state_len = 0;
-    if (otrp_get_device_state(agent, &state, &state_len) != OTRP_OK)
+    if (otrp_get_device_state(agent, &state, &state_len) != OTRP_OK ||
+        strlen(state) != state_len || !otrp__utf8_valid(state, state_len))
         abort();
     otrp_free(state);
     free(msg);

@@ -122,6 +122,12 @@ static otrp_status script_ta_information(void *ctx, const otrp_tee_call *call,
     return s->info_status != OTRP_OK ? s->info_status : OTRP_ERR_NOT_FOUND;
 }
 
+static const char *script_last_error(void *ctx)
+{
+    const script_tee *s = ctx;
+    return s->error_text != NULL ? s->error_text : "";
+}
+
 static void script_destroy(void *ctx)
 {
     script_tee *s = ctx;
@@ -142,6 +148,7 @@ static const struct otrp_tee_ops SCRIPT_OPS = {
     .ta_information = script_ta_information,
     .describe = script_describe,
     .destroy = script_destroy,
+    .last_error = script_last_error,
 };
 
 static const struct otrp_tee_ops SCRIPT_OPS_NO_DESCRIBE = {

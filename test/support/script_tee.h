@@ -26,6 +26,7 @@ typedef struct script_tee {
     unsigned busy_times;       /* answer OTRP_ERR_TEE_BUSY this many times first */
     unsigned hang_ms;          /* for SCRIPT_HANG */
     int name_fails;            /* get_name returns OTRP_ERR_TEE_FAIL */
+    const char *error_text;    /* what last_error() returns after a failure (NULL: "") */
     /* session entry points (RequestTA, UnrequestTA, RequestPolicyCheck) */
     const char *first_uri;     /* TAM URI they return (NULL: none) */
     const char *first_msg;     /* first message they return (NULL: none) */
