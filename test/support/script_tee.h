@@ -28,6 +28,7 @@ typedef struct script_tee {
     int name_fails;            /* get_name returns OTRP_ERR_TEE_FAIL */
     /* session entry points (RequestTA, UnrequestTA, RequestPolicyCheck) */
     const char *first_uri;     /* TAM URI they return (NULL: none) */
+    size_t first_uri_len;      /* its length, for bytes with a NUL (0: strlen) */
     const char *first_msg;     /* first message they return (NULL: none) */
     otrp_status first_status;  /* their status */
     /* recorded */
