@@ -42,6 +42,8 @@ static const char USAGE[] =
     "  --pin sha256//B64   accept only a TAM key with this SPKI hash (repeatable)\n"
     "  --allow-http        allow plain http:// TAM URLs (default: https only)\n"
     "  --timeout SEC       limit of one TAM exchange and of one TEE call (default 60/30)\n"
+    "  --session-timeout SEC  limit of a whole session, every POST, retry and TEE call\n"
+    "                      included (default 300; 0: none)\n"
     "  --max-message BYTES largest message accepted or produced (default 16777216)\n"
     "  -v, --verbose       say what happens (twice: more)\n"
     "  -q, --quiet         no progress lines\n"
@@ -107,7 +109,16 @@ static void progress_line(void *user, const otrp_progress *p)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-    enum { OPT_TEE = 256, OPT_TAM, OPT_CACERT, OPT_PIN, OPT_ALLOW_HTTP, OPT_TIMEOUT, OPT_MAX };
+    enum {
+        OPT_TEE = 256,
+        OPT_TAM,
+        OPT_CACERT,
+        OPT_PIN,
+        OPT_ALLOW_HTTP,
+        OPT_TIMEOUT,
+        OPT_SESSION_TIMEOUT,
+        OPT_MAX
+    };
     static const struct option longopts[] = {
         {"tee", required_argument, NULL, OPT_TEE},
         {"tam", required_argument, NULL, OPT_TAM},
@@ -115,6 +126,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"pin", required_argument, NULL, OPT_PIN},
         {"allow-http", no_argument, NULL, OPT_ALLOW_HTTP},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT},
         {"max-message", required_argument, NULL, OPT_MAX},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -155,6 +167,12 @@ static void parse_options(int argc, char **argv, struct options *o)
             o->cfg.tee_timeout_ms = ms;
             break;
         }
+        case OPT_SESSION_TIMEOUT: /* 0 turns the bound off */
+            o->cfg.session_timeout_ms =
+                strcmp(optarg, "0") == 0
+                    ? 0u
+                    : (unsigned)parse_number(optarg, "--session-timeout", 86400) * 1000u;
+            break;
         case OPT_MAX:
             o->cfg.max_message_size = parse_number(optarg, "--max-message", 1ul << 30);
             break;
