@@ -269,7 +269,8 @@ OTRP_API void otrp_agent_cancel(otrp_agent *agent) OTRP_NONNULL(1);
  * Cancel latency: a transfer or a wait between HTTP retries sees otrp_agent_cancel()
  * within 50 ms, a busy-TEE backoff within 10 ms; a TEE call in progress as soon as its
  * backend reacts (the agent calls the backend's cancel operation and sets
- * otrp_tee_call.cancelled; the socket and teec backends stop within their poll slice).
+ * otrp_tee_call.cancelled; the socket backend stops within its 50 ms poll slice, teec
+ * asks the TEE to cancel the command).
  */
 
 /*
