@@ -198,6 +198,28 @@ static reftam_httpd_entry record_of(struct fx *f, unsigned i)
     return r;
 }
 
+struct canceller {
+    volatile int *flag;
+    unsigned after_ms;
+    int stop; /* set (atomically) by the test: leave without cancelling */
+};
+
+/* Set *flag after after_ms, unless told to stop first (a watchdog that ends a test
+ * which would otherwise hang, and leaves at once when the test is done). */
+static void *cancel_later(void *arg)
+{
+    struct canceller *c = arg;
+    uint64_t end = otrp_monotonic_ms() + c->after_ms;
+    while (otrp_monotonic_ms() < end) {
+        if (__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE))
+            return NULL;
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    __atomic_store_n(c->flag, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
 /* ---- URI and scheme ---- */
 
 static void test_http_uri_check(void **state)
@@ -602,6 +624,41 @@ static void test_http_503_long_retry_after_not_retried(void **state)
     fx_done(&f);
 }
 
+/* An HTTP-date in the past (the TAM's clock a little ahead of the device's) asks for no
+ * pause at all: libcurl reports it as a negative delay, which must not become a wait of
+ * 49 days. A watchdog cancels the POST after 5 s so that a regression fails instead of
+ * hanging. */
+static void test_http_503_retry_after_in_the_past(void **state)
+{
+    (void)state;
+    char date[64];
+    time_t past = time(NULL) - 5;
+    struct tm tm;
+    assert_non_null(gmtime_r(&past, &tm));
+    assert_true(strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0);
+    const reftam_step steps[] = {
+        {.status = 503, .header_name = "Retry-After", .header_value = date},
+        {.status = 200, .content_type = OTRP_CT, .body = ANSWER}};
+    volatile int cancel = 0;
+    struct fx f;
+    fx_init(&f);
+    f.s.cancel = &cancel;
+    fx_serve(&f, steps, 2, NULL, NULL);
+    struct canceller watchdog = {&cancel, 5000, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, &watchdog), 0);
+    otrp_status st = fx_post(&f, MSG);
+    __atomic_store_n(&watchdog.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    print_message("Retry-After: %s (5 s ago): %s after %llu ms\n", date, otrp_status_name(st),
+                  (unsigned long long)f.elapsed_ms);
+    assert_status(&f, st, OTRP_OK);
+    assert_int_equal(f.info.attempts, 2);
+    assert_int_equal(f.resp.len, strlen(ANSWER));
+    assert_true(f.elapsed_ms < 1000); /* the usual backoff (20 ms here), no more */
+    fx_done(&f);
+}
+
 static void test_http_302_not_followed(void **state)
 {
     (void)state;
@@ -958,21 +1015,47 @@ static int silent_listener(unsigned short *port)
     return fd;
 }
 
-/* Accept one connection, read the request, answer bytes that are not HTTP, close. */
-static void *garbage_server(void *arg)
+/* A one-shot raw server: accept one connection, read the request, send `answer` (the
+ * bytes libmicrohttpd would never produce), close. */
+struct raw_server {
+    int fd;
+    unsigned short port;
+    const char *answer;
+    size_t answer_len;
+    pthread_t thread;
+};
+
+static void *raw_server_main(void *arg)
 {
-    int fd = *(int *)arg;
-    int c = accept(fd, NULL, NULL);
+    struct raw_server *r = arg;
+    int c = accept(r->fd, NULL, NULL);
     if (c >= 0) {
         char buf[4096];
         ssize_t n = recv(c, buf, sizeof buf, 0);
-        (void)n;
-        static const char junk[] = "\x16\x03\x01garbage, not HTTP\r\n\r\n{}";
-        n = send(c, junk, sizeof junk - 1, MSG_NOSIGNAL);
-        (void)n;
+        for (size_t sent = 0; n >= 0 && sent < r->answer_len; sent += (size_t)n)
+            n = send(c, r->answer + sent, r->answer_len - sent, MSG_NOSIGNAL);
         close(c);
     }
     return NULL;
+}
+
+static void raw_server_start(struct raw_server *r, const char *answer, size_t len)
+{
+    r->fd = silent_listener(&r->port);
+    r->answer = answer;
+    r->answer_len = len;
+    assert_int_equal(pthread_create(&r->thread, NULL, raw_server_main, r), 0);
+}
+
+/* POST MSG to the raw server, then stop it. */
+static otrp_status raw_server_post(struct raw_server *r, struct fx *f)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/tam", (unsigned)r->port);
+    otrp_status st = fx_post_to(f, url, MSG, strlen(MSG));
+    pthread_join(r->thread, NULL);
+    close(r->fd);
+    return st;
 }
 
 /* A TAM that stops reading in the middle of a large body (the listener never accepts:
@@ -1009,21 +1092,76 @@ static void test_http_stall_while_sending(void **state)
 static void test_http_garbage_response_is_protocol_error(void **state)
 {
     (void)state;
-    unsigned short port;
-    int fd = silent_listener(&port);
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, garbage_server, &fd), 0);
+    static const char junk[] = "\x16\x03\x01garbage, not HTTP\r\n\r\n{}";
+    struct raw_server r;
+    raw_server_start(&r, junk, sizeof junk - 1);
     struct fx f;
     fx_init(&f);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/tam", (unsigned)port);
-    otrp_status st = fx_post_to(&f, url, MSG, strlen(MSG));
-    pthread_join(th, NULL);
-    close(fd);
-    assert_status(&f, st, OTRP_ERR_HTTP_PROTOCOL);
+    assert_status(&f, raw_server_post(&r, &f), OTRP_ERR_HTTP_PROTOCOL);
     assert_detail(&f, "HTTP/0.9");
     assert_int_equal(f.info.attempts, 1);
     fx_done(&f);
+}
+
+/* A response header line longer than libcurl keeps (100 KiB) is a malformed answer, not
+ * a memory shortage of the device. */
+static void test_http_overlong_header_line_is_protocol_error(void **state)
+{
+    (void)state;
+    static const char head[] = "HTTP/1.1 200 OK\r\nX-Filler: ";
+    size_t filler = (size_t)110 * 1024;
+    size_t len = sizeof head - 1 + filler + 4;
+    char *answer = malloc(len);
+    assert_non_null(answer);
+    memcpy(answer, head, sizeof head - 1);
+    memset(answer + sizeof head - 1, 'a', filler);
+    memcpy(answer + len - 4, "\r\n\r\n", 4);
+    struct raw_server r;
+    raw_server_start(&r, answer, len);
+    struct fx f;
+    fx_init(&f);
+    assert_status(&f, raw_server_post(&r, &f), OTRP_ERR_HTTP_PROTOCOL);
+    assert_detail(&f, "header line");
+    assert_int_equal(f.resp.len, 0);
+    fx_done(&f);
+    free(answer);
+}
+
+/* Two Content-Length values that differ leave the body's end to a guess (request
+ * smuggling, RFC 9112 section 6.3): the answer is refused. The same value twice, also
+ * as a list, is what RFC 9110 section 8.6 lets a recipient accept. */
+static void test_http_conflicting_content_lengths_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *lengths;
+        otrp_status want;
+    } cases[] = {
+        {"Content-Length: 2\r\nContent-Length: 4\r\n", OTRP_ERR_HTTP_PROTOCOL},
+        {"Content-Length: 4\r\ncontent-length: 2\r\n", OTRP_ERR_HTTP_PROTOCOL},
+        {"Content-Length: 2, 4\r\n", OTRP_ERR_HTTP_PROTOCOL},
+        {"Content-Length: 2\r\nContent-Length: 2\r\n", OTRP_OK},
+        {"Content-Length: 2, 2\r\n", OTRP_OK},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char answer[256];
+        int n = snprintf(answer, sizeof answer,
+                         "HTTP/1.1 200 OK\r\nContent-Type: " OTRP_CT "\r\n%s\r\n{}{}",
+                         cases[i].lengths);
+        struct raw_server r;
+        raw_server_start(&r, answer, (size_t)n);
+        struct fx f;
+        fx_init(&f);
+        otrp_status st = raw_server_post(&r, &f);
+        print_message("Content-Length case %zu: %s \"%s\"\n", i, otrp_status_name(st),
+                      f.info.detail);
+        assert_status(&f, st, cases[i].want);
+        if (st == OTRP_OK)
+            assert_int_equal(f.resp.len, 2);
+        else
+            assert_detail(&f, "Content-Length");
+        fx_done(&f);
+    }
 }
 
 static void test_https_silent_handshake_hits_connect_timeout(void **state)
@@ -1052,20 +1190,6 @@ static void test_https_silent_handshake_hits_connect_timeout(void **state)
 
 /* ---- cancel and threads ---- */
 
-struct canceller {
-    volatile int *flag;
-    unsigned after_ms;
-};
-
-static void *cancel_later(void *arg)
-{
-    struct canceller *c = arg;
-    struct timespec ts = {0, (long)c->after_ms * 1000000L};
-    nanosleep(&ts, NULL);
-    __atomic_store_n(c->flag, 1, __ATOMIC_RELEASE);
-    return NULL;
-}
-
 static void test_http_cancel_from_another_thread(void **state)
 {
     (void)state;
@@ -1075,7 +1199,7 @@ static void test_http_cancel_from_another_thread(void **state)
     fx_init(&f);
     f.s.cancel = &cancel;
     fx_serve(&f, steps, 2, NULL, NULL);
-    struct canceller c = {&cancel, 200};
+    struct canceller c = {&cancel, 200, 0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, cancel_later, &c), 0);
     otrp_status st = fx_post(&f, MSG);
@@ -1132,7 +1256,7 @@ static void test_http_cancel_during_backoff(void **state)
     f.s.cancel = &cancel;
     f.s.retry_backoff_ms = 5000;
     fx_serve(&f, steps, 1, NULL, NULL);
-    struct canceller c = {&cancel, 200};
+    struct canceller c = {&cancel, 200, 0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, cancel_later, &c), 0);
     otrp_status st = fx_post(&f, MSG);
@@ -1140,6 +1264,50 @@ static void test_http_cancel_during_backoff(void **state)
     assert_status(&f, st, OTRP_ERR_CANCELLED);
     assert_detail(&f, "waiting to retry");
     assert_true(f.elapsed_ms < 200 + 500);
+    fx_done(&f);
+}
+
+/* ---- the caller's deadline (the session timeout) ---- */
+
+static void test_http_deadline_ends_a_slow_exchange(void **state)
+{
+    (void)state;
+    static const reftam_step steps[] = {{.status = 204, .delay_ms = 8000}};
+    struct fx f;
+    fx_init(&f);
+    fx_serve(&f, steps, 1, NULL, NULL);
+    assert_int_equal(otrp__http_new(&f.s, &f.t), OTRP_OK);
+    uint64_t deadline = otrp_monotonic_ms() + 300;
+    otrp__http_set_deadline(f.t, deadline);
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_TIMEOUT);
+    assert_detail(&f, "deadline");
+    uint64_t end = otrp_monotonic_ms();
+    print_message("deadline: verdict %lld ms after it\n", (long long)(end - deadline));
+    assert_true(end >= deadline && end < deadline + STALL_SLACK_MS / 4);
+    /* Past the deadline nothing is sent at all. */
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_TIMEOUT);
+    assert_detail(&f, "before the HTTP exchange");
+    assert_int_equal(reftam_httpd_requests(f.srv), 1);
+    fx_done(&f);
+}
+
+/* A retry that could only start after the deadline is not waited for. */
+static void test_http_deadline_cuts_the_backoff_short(void **state)
+{
+    (void)state;
+    static const reftam_step steps[] = {
+        {.status = 503, .header_name = "Retry-After", .header_value = "2"}, {.status = 204}};
+    struct fx f;
+    fx_init(&f);
+    f.s.http_retries = 2;
+    fx_serve(&f, steps, 2, NULL, NULL);
+    assert_int_equal(otrp__http_new(&f.s, &f.t), OTRP_OK);
+    otrp__http_set_deadline(f.t, otrp_monotonic_ms() + 1000);
+    assert_status(&f, fx_post(&f, MSG), OTRP_ERR_TIMEOUT);
+    assert_detail(&f, "HTTP status 503");
+    assert_detail(&f, "deadline comes before the retry");
+    assert_int_equal(f.info.attempts, 1);
+    assert_true(f.elapsed_ms < 500);
     fx_done(&f);
 }
 
@@ -1254,6 +1422,7 @@ int main(void)
         cmocka_unit_test(test_http_503_forever_gives_up),
         cmocka_unit_test(test_http_503_retry_after_honoured),
         cmocka_unit_test(test_http_503_long_retry_after_not_retried),
+        cmocka_unit_test(test_http_503_retry_after_in_the_past),
         cmocka_unit_test(test_http_302_not_followed),
         cmocka_unit_test(test_http_connect_refused_retried_then_fails),
         cmocka_unit_test(test_http_connection_dropped_mid_body),
@@ -1280,9 +1449,13 @@ int main(void)
         cmocka_unit_test(test_http_cancel_from_another_thread),
         cmocka_unit_test(test_https_silent_handshake_hits_connect_timeout),
         cmocka_unit_test(test_http_garbage_response_is_protocol_error),
+        cmocka_unit_test(test_http_overlong_header_line_is_protocol_error),
+        cmocka_unit_test(test_http_conflicting_content_lengths_refused),
         cmocka_unit_test(test_http_cancel_before_start),
         cmocka_unit_test(test_http_body_inside_response_refused),
         cmocka_unit_test(test_http_cancel_during_backoff),
+        cmocka_unit_test(test_http_deadline_ends_a_slow_exchange),
+        cmocka_unit_test(test_http_deadline_cuts_the_backoff_short),
         cmocka_unit_test(test_http_parallel_transports),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

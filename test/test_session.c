@@ -36,6 +36,26 @@ struct fx {
     char *install; /* an InstallTARequest for the scripted TEE */
 };
 
+/* The fixture's configuration: plain HTTP to the loopback TAM, quick verdicts. */
+static void fixture_config(otrp_agent_config *cfg)
+{
+    otrp_agent_config_init(cfg);
+    cfg->allow_http = 1;
+    cfg->tee_busy_retries = 1;
+    cfg->tee_busy_backoff_ms = 1;
+    cfg->http_retries = 0;
+    cfg->stall_timeout_ms = 1000;
+}
+
+/* (Re)make the fixture's agent with cfg and one scripted TEE "Primary TEE". */
+static void fixture_agent(struct fx *f, const otrp_agent_config *cfg)
+{
+    otrp_agent_free(f->agent);
+    assert_int_equal(otrp_agent_new(cfg, &f->agent), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f->agent, script_tee_new("Primary TEE", &f->tee)), OTRP_OK);
+    f->tee->answer = TEE_ANSWER;
+}
+
 static int setup(void **state)
 {
     /* The server is on loopback: a proxy from the environment must not get in between. */
@@ -44,15 +64,8 @@ static int setup(void **state)
     unsetenv("ALL_PROXY");
     struct fx *f = calloc(1, sizeof *f);
     otrp_agent_config cfg;
-    otrp_agent_config_init(&cfg);
-    cfg.allow_http = 1;
-    cfg.tee_busy_retries = 1;
-    cfg.tee_busy_backoff_ms = 1;
-    cfg.http_retries = 0;
-    cfg.stall_timeout_ms = 1000;
-    assert_int_equal(otrp_agent_new(&cfg, &f->agent), OTRP_OK);
-    assert_int_equal(otrp_agent_add_tee(f->agent, script_tee_new("Primary TEE", &f->tee)), OTRP_OK);
-    f->tee->answer = TEE_ANSWER;
+    fixture_config(&cfg);
+    fixture_agent(f, &cfg);
     f->install = msg_make("InstallTARequest",
                           "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r1\",\"tid\":\"t1\","
                           "\"tee\":\"Primary TEE\"}}");
@@ -129,18 +142,86 @@ static void test_session_install_round_trip(void **state)
     assert_int_equal(last_session_number(f->agent, "bytes_received"), (long long)strlen(f->install));
 }
 
-static void test_session_tee_message_first_and_caller_uri_wins(void **state)
+/* PROFILE P10 (v1.3): the caller's URI is only a hint handed to the TEE; the agent POSTs
+ * to the URI the TEE passes back (the caller and the agent are not trusted to pick the
+ * TAM, OTrP-03 section 14.8). */
+static void test_session_tee_message_first_and_tee_uri_wins(void **state)
+{
+    struct fx *f = *state;
+    reftam_step steps[] = {{.status = 204}};
+    serve(f, steps, 1); /* the TEE names this server */
+    f->tee->first_msg = TEE_ANSWER;
+    const char *hint = "http://127.0.0.1:1/nowhere";
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", hint), OTRP_OK);
+    assert_string_equal(f->tee->last_hint, hint);
+    assert_int_equal(reftam_httpd_requests(f->srv), 1);
+    reftam_httpd_entry r;
+    assert_int_equal(reftam_httpd_record(f->srv, 0, &r), 0);
+    assert_int_equal(r.body_len, strlen(TEE_ANSWER));
+}
+
+/* Only a TEE that passes back no URI leaves the choice to the caller's. */
+static void test_session_caller_uri_used_when_tee_names_none(void **state)
 {
     struct fx *f = *state;
     reftam_step steps[] = {{.status = 204}};
     serve(f, steps, 1);
+    f->tee->first_uri = NULL;
     f->tee->first_msg = TEE_ANSWER;
-    f->tee->first_uri = "http://127.0.0.1:1/nowhere"; /* the caller's URI wins */
     assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", reftam_httpd_url(f->srv)), OTRP_OK);
-    assert_string_equal(f->tee->last_hint, reftam_httpd_url(f->srv));
-    reftam_httpd_entry r;
-    assert_int_equal(reftam_httpd_record(f->srv, 0, &r), 0);
-    assert_int_equal(r.body_len, strlen(TEE_ANSWER));
+    assert_int_equal(reftam_httpd_requests(f->srv), 1);
+}
+
+/* The TEE's URI gets the checks the caller's gets: https unless allow_http, also when the
+ * caller's hint is https. */
+static void test_session_tee_insecure_uri_refused_despite_https_hint(void **state)
+{
+    (void)state;
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK); /* https only */
+    script_tee *tee;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new("T", &tee)), OTRP_OK);
+    tee->first_uri = "http://127.0.0.1:9/tam";
+    tee->first_msg = TEE_ANSWER;
+    assert_int_equal(otrp_agent_request_ta(agent, "ta-1", "https://127.0.0.1:9/tam"),
+                     OTRP_ERR_HTTP_INSECURE);
+    assert_detail(agent, "came from the TEE");
+    assert_int_equal(tee->first_calls, 1);
+    assert_int_equal(tee->process_calls, 0);
+    otrp_agent_free(agent);
+}
+
+/* A TEE URI the agent would not use from the caller is refused before any POST, with a
+ * detail saying what is wrong with it: longer than any URI the agent uses (not "a TEE
+ * answer over the message limit"), or with a NUL inside, where a C string would end and
+ * the agent would POST to a prefix of what the TEE said. */
+static void test_session_bad_tee_uri_refused(void **state)
+{
+    struct fx *f = *state;
+    reftam_step steps[] = {{.status = 204}};
+    serve(f, steps, 1);
+    char too_long[3000], with_nul[256];
+    int n = snprintf(too_long, sizeof too_long, "%s?", reftam_httpd_url(f->srv));
+    memset(too_long + n, 'a', sizeof too_long - 1 - (size_t)n);
+    too_long[sizeof too_long - 1] = '\0';
+    n = snprintf(with_nul, sizeof with_nul, "%s", reftam_httpd_url(f->srv));
+    memcpy(with_nul + n, "\0/elsewhere", 11);
+    const struct {
+        const char *uri;
+        size_t len;
+        const char *why;
+    } cases[] = {
+        {too_long, 0, "2999 bytes is longer than the 2048-byte limit"},
+        {with_nul, (size_t)n + 11, "NUL byte at offset"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        f->tee->first_uri = cases[i].uri;
+        f->tee->first_uri_len = cases[i].len;
+        assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_BAD_URI);
+        assert_detail(f->agent, cases[i].why);
+        assert_detail(f->agent, "came from the TEE");
+    }
+    assert_int_equal(reftam_httpd_requests(f->srv), 0);
 }
 
 static void test_session_tee_with_nothing_to_do(void **state)
@@ -355,6 +436,31 @@ static void *cancel_soon(void *arg)
     return NULL;
 }
 
+/* The TEE as otrp_get_device_state() shows it: named, described, ready. */
+static void assert_tee_ready(otrp_agent *agent)
+{
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    if (strstr(json, "\"name\":\"Primary TEE\"") == NULL ||
+        strstr(json, "\"state\":\"ready\"") == NULL || strstr(json, "\"scripted\":true") == NULL)
+        fail_msg("device state: %s", json);
+    otrp_free(json);
+}
+
+static void assert_ta_information(struct fx *f)
+{
+    f->tee->known_taid = "ta-1";
+    f->tee->info_answer = "{\"TAInformation\":{}}";
+    char *info = NULL;
+    size_t len = 0;
+    otrp_status st = otrp_get_ta_information(f->agent, "sp-1", "ta-1", &info, &len);
+    if (st != OTRP_OK)
+        fail_msg("TAInformation: %s: %s", otrp_status_name(st), otrp_agent_last_error(f->agent));
+    otrp_free(info);
+}
+
+/* The cancel ends the session it was meant for, and nothing after it. */
 static void test_session_cancel_while_tam_stalls(void **state)
 {
     struct fx *f = *state;
@@ -366,13 +472,223 @@ static void test_session_cancel_while_tam_stalls(void **state)
     assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_CANCELLED);
     pthread_join(thread, NULL);
     assert_true(otrp_monotonic_ms() - start < 2000);
+    assert_tee_ready(f->agent);
+    assert_ta_information(f);
+}
+
+/* A cancel made while no operation runs is dropped (otrp/agent.h): every public
+ * operation starts uncancelled. */
+static void test_session_cancel_between_operations_is_dropped(void **state)
+{
+    struct fx *f = *state;
+    reftam_step steps[] = {{.status = 204}};
+    serve(f, steps, 1);
+    otrp_agent_cancel(f->agent);
+    assert_tee_ready(f->agent);
+    otrp_agent_cancel(f->agent);
+    assert_ta_information(f);
+    otrp_agent_cancel(f->agent);
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_OK);
+    otrp_agent_cancel(f->agent);
+    assert_int_equal(otrp_agent_policy_check(f->agent, NULL), OTRP_OK);
+    assert_int_equal(reftam_httpd_requests(f->srv), 2);
+}
+
+/* A call the cancel stopped says nothing about the TEE: it is not reported unreachable
+ * afterwards (here a TEE without describe(), whose state only its last call tells). */
+static void test_session_cancelled_tee_call_leaves_tee_ready(void **state)
+{
+    struct fx *f = *state;
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(NULL, &agent), OTRP_OK);
+    script_tee *tee;
+    assert_int_equal(otrp_agent_add_tee(agent, script_tee_new_ex("Primary TEE", 0, &tee)), OTRP_OK);
+    tee->mode = SCRIPT_FAIL;
+    tee->fail_status = OTRP_ERR_CANCELLED; /* what a backend returns once it sees the cancel */
+    char *resp = NULL;
+    size_t resp_len = 0;
+    assert_int_equal(otrp_agent_process(agent, f->install, strlen(f->install), &resp, &resp_len),
+                     OTRP_ERR_CANCELLED);
+    otrp_free(resp);
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_device_state(agent, &json, &len), OTRP_OK);
+    if (strstr(json, "\"state\":\"ready\"") == NULL)
+        fail_msg("device state: %s", json);
+    otrp_free(json);
+    otrp_agent_free(agent);
+}
+
+/* ---- the session deadline (session_timeout_ms) ---- */
+
+/* How much later than the deadline a session may end: the step in progress notices it
+ * at once (the transfer's last poll slice ends on it), then ProcessError runs. */
+#define DEADLINE_SLACK_MS 300u
+
+/* The fixture's agent again, with a session timeout. */
+static void fixture_session_timeout(struct fx *f, unsigned session_timeout_ms)
+{
+    otrp_agent_config cfg;
+    fixture_config(&cfg);
+    cfg.session_timeout_ms = session_timeout_ms;
+    fixture_agent(f, &cfg);
+}
+
+static void assert_ends_on_deadline(uint64_t start, unsigned timeout_ms, unsigned late_ms)
+{
+    uint64_t took = otrp_monotonic_ms() - start;
+    print_message("session timeout %u ms: the session ended after %llu ms\n", timeout_ms,
+                  (unsigned long long)took);
+    assert_true(took + 1 >= timeout_ms); /* our clock started a moment after the agent's */
+    assert_true(took <= timeout_ms + late_ms + DEADLINE_SLACK_MS);
+}
+
+/* A TAM that keeps the session going, slowly: each answer is another request. Without
+ * the session bound this runs 64 POSTs of 300 ms. */
+static void test_session_timeout_ends_a_slow_endless_tam(void **state)
+{
+    struct fx *f = *state;
+    fixture_session_timeout(f, 800);
+    reftam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install, .delay_ms = 300}};
+    serve(f, steps, 1);
+    uint64_t start = otrp_monotonic_ms();
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_TIMEOUT);
+    assert_ends_on_deadline(start, 800, 0);
+    assert_detail(f->agent, "session timeout of 800 ms reached in POST #3");
+    assert_int_equal(f->tee->process_calls, 2);
+    assert_int_equal(f->tee->process_error_calls, 1); /* ProcessError still went out */
+}
+
+/* A TEE that takes longer than the session has left: its call deadline is the session's
+ * (not tee_timeout_ms, 30 s here); its late answer is not sent to the TAM. */
+static void test_session_timeout_bounds_a_slow_tee(void **state)
+{
+    struct fx *f = *state;
+    fixture_session_timeout(f, 500);
+    reftam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install},
+                           {.status = 204}};
+    serve(f, steps, 2);
+    f->tee->mode = SCRIPT_HANG;
+    f->tee->hang_ms = 100; /* answers 100 ms after its deadline */
+    uint64_t start = otrp_monotonic_ms();
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_TIMEOUT);
+    assert_ends_on_deadline(start, 500, 100);
+    assert_true(f->tee->last_deadline_ms >= start && f->tee->last_deadline_ms <= start + 500);
+    assert_detail(f->agent, "session timeout of 500 ms reached while the TEE processed TAM message #1");
+    assert_int_equal(reftam_httpd_requests(f->srv), 1);
+    assert_int_equal(f->tee->process_error_calls, 1);
+}
+
+/* A busy TEE's backoff that would end past the deadline is not waited for. */
+static void test_session_timeout_cuts_a_busy_tee_backoff(void **state)
+{
+    struct fx *f = *state;
+    otrp_agent_config cfg;
+    fixture_config(&cfg);
+    cfg.session_timeout_ms = 1000;
+    cfg.tee_busy_retries = 10;
+    cfg.tee_busy_backoff_ms = 400; /* 400, 800, ...: the second is past the deadline */
+    fixture_agent(f, &cfg);
+    reftam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install},
+                           {.status = 204}};
+    serve(f, steps, 2);
+    f->tee->busy_times = 100;
+    uint64_t start = otrp_monotonic_ms();
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_ERR_TIMEOUT);
+    uint64_t took = otrp_monotonic_ms() - start;
+    assert_true(took >= 400 && took < 1000);
+    assert_int_equal(f->tee->process_calls, 2);
+    assert_detail(f->agent, "session timeout of 1000 ms reached while the TEE processed");
+    assert_int_equal(reftam_httpd_requests(f->srv), 1);
+}
+
+/* The default is 5 minutes; a caller built before the field existed (a smaller
+ * struct_size) gets it too; 0 means no session bound. Seen through the deadline of a TEE
+ * call when tee_timeout_ms sets none. */
+static void test_session_timeout_default_older_struct_and_none(void **state)
+{
+    struct fx *f = *state;
+    otrp_agent_config cfg;
+    fixture_config(&cfg);
+    assert_int_equal(cfg.session_timeout_ms, 300000);
+    assert_int_equal(OTRP_DEFAULT_SESSION_TIMEOUT_MS, 300000);
+    cfg.tee_timeout_ms = 0;
+    cfg.struct_size = offsetof(otrp_agent_config, session_timeout_ms);
+    cfg.session_timeout_ms = 1; /* beyond the caller's struct: not read */
+    fixture_agent(f, &cfg);
+    reftam_step steps[] = {{.status = 200, .content_type = CT, .body = f->install},
+                           {.status = 204}};
+    serve(f, steps, 2);
+    uint64_t start = otrp_monotonic_ms();
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_OK);
+    uint64_t end = otrp_monotonic_ms();
+    assert_true(f->tee->last_deadline_ms + 1 >= start + 300000 &&
+                f->tee->last_deadline_ms <= end + 300000);
+
+    fixture_config(&cfg);
+    cfg.tee_timeout_ms = 0;
+    cfg.session_timeout_ms = 0;
+    fixture_agent(f, &cfg);
+    reftam_httpd_stop(f->srv); /* the script again from its first step */
+    serve(f, steps, 2);
+    assert_int_equal(otrp_agent_request_ta(f->agent, "ta-1", NULL), OTRP_OK);
+    assert_int_equal(f->tee->process_calls, 1);
+    assert_int_equal(f->tee->last_deadline_ms, 0);
+}
+
+/* A 503 whose Retry-After is an HTTP-date in the past (the TAM's clock ahead of the
+ * device's) is retried after the usual backoff, not after 49 days. */
+static void test_session_503_retry_after_in_the_past(void **state)
+{
+    struct fx *f = *state;
+    otrp_agent_config cfg;
+    fixture_config(&cfg);
+    cfg.http_retries = 1;
+    cfg.session_timeout_ms = 5000; /* the cap of this test */
+    fixture_agent(f, &cfg);
+    char date[64];
+    time_t past = time(NULL) - 5;
+    struct tm tm;
+    assert_non_null(gmtime_r(&past, &tm));
+    assert_true(strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0);
+    reftam_step steps[] = {{.status = 503, .header_name = "Retry-After", .header_value = date},
+                           {.status = 200, .content_type = CT, .body = f->install},
+                           {.status = 204}};
+    serve(f, steps, 3);
+    uint64_t start = otrp_monotonic_ms();
+    otrp_status st = otrp_agent_request_ta(f->agent, "ta-1", NULL);
+    if (st != OTRP_OK)
+        fail_msg("%s: %s", otrp_status_name(st), otrp_agent_last_error(f->agent));
+    assert_true(otrp_monotonic_ms() - start < 2000);
+    assert_int_equal(reftam_httpd_requests(f->srv), 3);
+}
+
+/* policy_check shares one deadline among its TEEs' sessions and stops at it. */
+static void test_session_timeout_shared_by_policy_check(void **state)
+{
+    struct fx *f = *state;
+    fixture_session_timeout(f, 600);
+    script_tee *second;
+    assert_int_equal(otrp_agent_add_tee(f->agent, script_tee_new("Second TEE", &second)), OTRP_OK);
+    reftam_step steps[] = {{.status = 204, .delay_ms = 2000}};
+    serve(f, steps, 1);
+    second->first_uri = reftam_httpd_url(f->srv);
+    uint64_t start = otrp_monotonic_ms();
+    assert_int_equal(otrp_agent_policy_check(f->agent, NULL), OTRP_ERR_TIMEOUT);
+    assert_ends_on_deadline(start, 600, 0);
+    assert_detail(f->agent, "session timeout of 600 ms reached in POST #1");
+    assert_int_equal(second->first_calls, 0); /* not started: no time left */
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_session_install_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_session_tee_message_first_and_caller_uri_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_tee_message_first_and_tee_uri_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_caller_uri_used_when_tee_names_none, setup,
+                                        teardown),
+        cmocka_unit_test(test_session_tee_insecure_uri_refused_despite_https_hint),
+        cmocka_unit_test_setup_teardown(test_session_bad_tee_uri_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_tee_with_nothing_to_do, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_no_tam_uri, setup, teardown),
         cmocka_unit_test(test_session_insecure_uri_refused_before_tee),
@@ -388,6 +704,20 @@ int main(void)
                                         teardown),
         cmocka_unit_test(test_session_progress_reports),
         cmocka_unit_test_setup_teardown(test_session_cancel_while_tam_stalls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_cancel_between_operations_is_dropped, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_session_cancelled_tee_call_leaves_tee_ready, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_session_timeout_ends_a_slow_endless_tam, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_session_timeout_bounds_a_slow_tee, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_timeout_cuts_a_busy_tee_backoff, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_session_timeout_default_older_struct_and_none, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_session_503_retry_after_in_the_past, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_timeout_shared_by_policy_check, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("session", tests, NULL, NULL);
 }

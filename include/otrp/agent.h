@@ -61,6 +61,10 @@ typedef void (*otrp_progress_fn)(void *user, const otrp_progress *progress);
 /** The largest message the agent accepts or lets a TEE return, unless configured. */
 #define OTRP_DEFAULT_MAX_MESSAGE ((size_t)16 * 1024 * 1024)
 
+/** The default bound of one session operation: room for the 64 POSTs of the longest
+ *  session on a slow network, not for hours of retries. */
+#define OTRP_DEFAULT_SESSION_TIMEOUT_MS 300000u
+
 /**
  * The range of otrp_agent_config.max_message_size; otrp_agent_new() refuses a value
  * outside it (OTRP_ERR_INVALID_ARG). Below the minimum not even the outer object of an
@@ -159,6 +163,15 @@ typedef struct otrp_agent_config {
      * itself while the variable was set and unset it since (libcurl keeps logging).
      */
     int allow_keylog;
+    /**
+     * The longest one session operation (otrp_agent_request_ta(), _unrequest_ta(),
+     * _policy_check()) may take from its call to its return, every POST, retry, backoff
+     * and TEE call included (see "Deadlines, waits and cancel" below). Default
+     * OTRP_DEFAULT_SESSION_TIMEOUT_MS (5 minutes); 0 = no bound beyond the per-step ones.
+     * Added after progress_user: a caller whose struct_size ends before this field gets
+     * the default.
+     */
+    unsigned session_timeout_ms;
 } otrp_agent_config;
 
 /** Set every field of *config to its default (struct_size included). */
@@ -314,10 +327,49 @@ OTRP_API const char *otrp_agent_last_error(const otrp_agent *agent) OTRP_NONNULL
 
 /**
  * Ask the operation running on agent (in another thread) to stop soon: it returns
- * OTRP_ERR_CANCELLED. Safe from any thread and from signal-free contexts; the request
- * stays in force until the next operation starts.
+ * OTRP_ERR_CANCELLED. Safe from any thread and from signal-free contexts.
+ *
+ * A cancel applies to the operation in progress only. Every operation that reaches a TEE
+ * or a TAM (otrp_agent_process(), otrp_agent_request_ta(), _unrequest_ta(),
+ * _policy_check(), otrp_get_device_state(), otrp_get_ta_information()) starts by
+ * clearing the request: a cancel made while no operation runs is dropped and does not
+ * touch the next one, and so is a cancel that lands just before an operation's first
+ * step. To stop an operation that may only be starting, repeat the cancel until the
+ * operation has returned. How soon it stops: see "Deadlines, waits and cancel" below.
  */
 OTRP_API void otrp_agent_cancel(otrp_agent *agent) OTRP_NONNULL(1);
+
+/*
+ * Deadlines, waits and cancel.
+ *
+ * Each step has its own bound: one HTTP exchange (one attempt) http_timeout_ms, its
+ * connect connect_timeout_ms, a transfer in which no byte moves stall_timeout_ms, one TEE
+ * call tee_timeout_ms (the backend gets it as otrp_tee_call.deadline_ms; an answer after
+ * it counts as none).
+ *
+ * A session operation as a whole has session_timeout_ms: one deadline, set when the call
+ * starts and shared by every TEE session of an otrp_agent_policy_check(). Every step ends
+ * by it: a TEE call gets the earlier of its own deadline and the session's; the HTTP
+ * transfer in progress is stopped when the deadline comes (to the millisecond); a retry
+ * or a busy-TEE retry whose backoff would end after it is not waited for; no POST starts
+ * after it. The operation then returns OTRP_ERR_TIMEOUT with a detail starting "session
+ * timeout of N ms reached" and naming the step, and the TEEs are told with ProcessError
+ * (which gets tee_timeout_ms of its own). An in-process backend that ignores its call
+ * deadline cannot be preempted: the return is late by as much as it overruns.
+ *
+ * Waits between retries: a TAM connection that fails or a 503 is retried at most
+ * http_retries times after 250 ms, doubling up to 8 s; a 503 asking for 0..8 s with
+ * Retry-After waits that long, one asking for more is not retried, and a Retry-After date
+ * in the past (the TAM's clock ahead of the device's) asks for no pause (the usual
+ * backoff applies). A busy TEE is retried tee_busy_retries times after
+ * tee_busy_backoff_ms, doubling.
+ *
+ * Cancel latency: a transfer or a wait between HTTP retries sees otrp_agent_cancel()
+ * within 50 ms, a busy-TEE backoff within 10 ms; a TEE call in progress as soon as its
+ * backend reacts (the agent calls the backend's cancel operation and sets
+ * otrp_tee_call.cancelled; the socket backend stops within its 50 ms poll slice, teec
+ * asks the TEE to cancel the command).
+ */
 
 /*
  * Sessions with a TAM over HTTP (draft-ietf-teep-otrp-over-http-02, PROFILE P10).
@@ -325,9 +377,18 @@ OTRP_API void otrp_agent_cancel(otrp_agent *agent) OTRP_NONNULL(1);
  * Each call asks a TEE what to tell the TAM, then runs the POST loop: the TEE's first
  * message (or an empty POST), the TAM's answer handed to the TEE(s) exactly as
  * otrp_agent_process() would, the TEE's answer POSTed back, until the TAM answers with
- * no body. The TAM URI is the tam_uri argument when given, else the one the TEE
- * returns (its configured TAM). Transport security: https only unless allow_http,
- * certificate and host name verified, optional pins, no redirects (see the config).
+ * no body.
+ *
+ * The TEE chooses the TAM (PROFILE P10, otrp-over-http-02 section 5.1): the tam_uri
+ * argument is only a hint handed to the TEE, and the agent POSTs to the URI the TEE
+ * passes back, also when it differs from the hint; only when the TEE passes back none
+ * does the agent use tam_uri. The app and the agent are not trusted to pick the TAM
+ * (OTrP-03 section 14.8). Whichever URI is used is checked before any POST: absolute
+ * https (http only with allow_http), a host, no user information, no space, control or
+ * NUL byte, at most 2048 bytes (OTRP_ERR_BAD_URI, OTRP_ERR_HTTP_INSECURE; the detail says
+ * whether it came from the TEE or the caller); a bad tam_uri fails before the TEE is
+ * asked. Transport security: certificate and host name verified, optional pins, no
+ * redirects (see the config).
  *
  * A session succeeds when the TAM ended it and nothing failed on the way. It fails with:
  * - the transport's status (OTRP_ERR_HTTP_*, OTRP_ERR_TLS*, OTRP_ERR_TIMEOUT, ...) when
@@ -342,6 +403,8 @@ OTRP_API void otrp_agent_cancel(otrp_agent *agent) OTRP_NONNULL(1);
  *   and OTRP_ERR_TLS_KEYLOG while SSLKEYLOGFILE is set (see allow_keylog);
  * - OTRP_ERR_SESSION_FAILED when the TAM keeps the session going past
  *   OTRP_MAX_ROUND_TRIPS messages;
+ * - OTRP_ERR_TIMEOUT also when session_timeout_ms ran out (the detail starts "session
+ *   timeout of N ms reached");
  * - OTRP_ERR_CANCELLED after otrp_agent_cancel().
  * otrp_agent_last_error() names the step that failed; the figures of the session are
  * in otrp_get_device_state()'s last_session.
@@ -352,7 +415,7 @@ OTRP_API void otrp_agent_cancel(otrp_agent *agent) OTRP_NONNULL(1);
 
 /**
  * OTrP RequestTA: a client application needs TA taid. The first registered TEE that
- * supports it is asked; tam_uri may be NULL (the TEE's configured TAM is used).
+ * supports it is asked; tam_uri (a hint for the TEE, see above) may be NULL.
  * OTRP_OK also when the TEE had nothing to ask of a TAM (the TA is already there);
  * OTRP_ERR_NO_TAM_URI when neither the caller nor the TEE names a TAM (a TEE may keep
  * the request for a later otrp_agent_policy_check() that names one, as the mock TEE does).
@@ -369,10 +432,12 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_agent_unrequest_ta(otrp_agent *agent,
 
 /**
  * OTrP RequestPolicyCheck on every TEE that supports it, in registration order: each
- * TEE with pending work gets a session with its TAM (tam_uri when given; each TEE also
- * gets it as the tam_uri_hint of its policy_check, see otrp/tee.h). A TEE with pending
- * work, no TAM URI of its own and no tam_uri fails with OTRP_ERR_NO_TAM_URI. Returns the
- * first failure, after trying every TEE.
+ * TEE with pending work gets a session with the TAM it names (tam_uri when it names
+ * none; each TEE gets tam_uri as the tam_uri_hint of its policy_check, see otrp/tee.h).
+ * A TEE with pending work, no TAM URI of its own and no tam_uri fails with
+ * OTRP_ERR_NO_TAM_URI. Returns the first failure, after trying every TEE, except that a
+ * cancel or the end of session_timeout_ms (shared by all the TEEs' sessions) stops at
+ * once.
  */
 OTRP_API OTRP_NODISCARD otrp_status otrp_agent_policy_check(otrp_agent *agent,
                                                             const char *tam_uri)

@@ -52,7 +52,10 @@ OTRP_API void otrp_buf_free(otrp_buf *buf) OTRP_NONNULL(1);
 /** What the agent tells a backend about one call. */
 typedef struct otrp_tee_call {
     size_t struct_size;   /**< sizeof(otrp_tee_call) of the agent that made it */
-    uint64_t deadline_ms; /**< give up by this otrp_monotonic_ms() instant; 0 = none */
+    /** Give up by this otrp_monotonic_ms() instant; 0 = none. The agent's
+     *  tee_timeout_ms from the call, or the end of the session operation's
+     *  session_timeout_ms when that comes first. */
+    uint64_t deadline_ms;
     size_t max_output;    /**< the agent's message size limit (also out->max) */
     /**
      * Becomes non-zero when otrp_agent_cancel() is called (from another thread) during
@@ -97,12 +100,18 @@ struct otrp_tee_ops {
     /**
      * Session entry points (OTrP over HTTP): either output may stay empty.
      *
-     * tam_uri_hint is the TAM URI the agent's caller named (NULL when none); the agent
-     * POSTs to it whatever the TEE answers in tam_uri. A TEE signals work for a TAM by
-     * answering a non-empty tam_uri (its own TAM, or the hint) or msg; OTRP_OK with both
-     * empty means "nothing for a TAM", and the agent then contacts no TAM. A TEE that has
-     * work but knows no TAM URI and got no hint returns OTRP_ERR_NO_TAM_URI; the agent
-     * reports that status (with the backend's last_error text) instead of
+     * tam_uri_hint is the TAM URI the agent's caller named (NULL when none): only a
+     * hint. The TEE chooses the TAM (PROFILE P10, otrp-over-http-02 section 5.1): the
+     * agent POSTs to the URI the TEE answers in tam_uri, also when it differs from the
+     * hint, and to the hint only when tam_uri stays empty. The agent and the app are not
+     * trusted to pick the TAM (OTrP-03 section 14.8): a TEE adopts a hint only when it
+     * has no TAM of its own (or the hint is on its allow-list). The agent checks the URI
+     * it uses (https unless allow_http, syntax, at most 2048 bytes, no NUL byte) and
+     * refuses a bad one with OTRP_ERR_BAD_URI or OTRP_ERR_HTTP_INSECURE before any POST.
+     * A TEE signals work for a TAM by answering a non-empty tam_uri or msg; OTRP_OK with
+     * both empty means "nothing for a TAM", and the agent then contacts no TAM. A TEE
+     * that has work but knows no TAM URI and got no hint returns OTRP_ERR_NO_TAM_URI; the
+     * agent reports that status (with the backend's last_error text) instead of
      * OTRP_ERR_TEE_FAIL.
      *
      * Change during 0.1 development (no release had it): policy_check gained

@@ -21,6 +21,7 @@ void otrp_agent_config_init(otrp_agent_config *config)
     config->http_timeout_ms = 60000;
     config->stall_timeout_ms = 15000;
     config->http_retries = 2;
+    config->session_timeout_ms = OTRP_DEFAULT_SESSION_TIMEOUT_MS;
 }
 
 /* Upper bounds that keep a typo from becoming an hour-long hang. */
@@ -191,13 +192,21 @@ otrp_status otrp__agent_fail(otrp_agent *agent, otrp_status status, const char *
     return status;
 }
 
+void otrp__op_begin(otrp_agent *agent)
+{
+    agent->error[0] = '\0';
+    agent->deadline_ms = 0;
+    agent->deadline_hit = 0;
+    /* A cancel made before this point was meant for no operation (otrp/agent.h). */
+    __atomic_store_n(&agent->cancelled, 0, __ATOMIC_SEQ_CST);
+}
+
 void otrp__stats_begin(otrp_agent *agent, const char *operation)
 {
+    otrp__op_begin(agent);
     memset(&agent->last, 0, sizeof agent->last);
     agent->last.operation = operation;
     agent->last.start_ms = otrp_monotonic_ms();
-    agent->error[0] = '\0';
-    __atomic_store_n(&agent->cancelled, 0, __ATOMIC_SEQ_CST);
 }
 
 void otrp__stats_end(otrp_agent *agent, otrp_status result)

@@ -49,6 +49,10 @@ struct otrp_agent {
     size_t tee_count;
     char error[OTRP__DETAIL_MAX];
     int cancelled; /* set by otrp_agent_cancel() from any thread: __atomic only */
+    /* The session deadline (otrp_monotonic_ms()) of the operation in progress, which
+     * every TEE call and POST of it honours; 0 = none. */
+    uint64_t deadline_ms;
+    int deadline_hit; /* a TEE call or wait of the operation ended on that deadline */
     otrp__session_stats last;
     struct otrp__http *http; /* the TAM transport, made at the first session */
     /* Buffers the session loop keeps across sessions, each up to OTRP__RESPONSE_KEEP_MAX
@@ -69,7 +73,11 @@ otrp_status otrp__agent_fail(otrp_agent *agent, otrp_status status, const char *
 __attribute__((format(printf, 3, 4)))
 void otrp__log(const otrp_agent *agent, otrp_log_level level, const char *fmt, ...);
 
-/* Start and finish the figures of one operation. */
+/* The first step of every public operation: no detail, no deadline, and no cancel (a
+ * cancel made while no operation ran is dropped, see otrp_agent_cancel()). */
+void otrp__op_begin(otrp_agent *agent);
+
+/* Start (otrp__op_begin() included) and finish the figures of one operation. */
 void otrp__stats_begin(otrp_agent *agent, const char *operation);
 void otrp__stats_end(otrp_agent *agent, otrp_status result);
 
@@ -77,8 +85,10 @@ void otrp__stats_end(otrp_agent *agent, otrp_status result);
 typedef otrp_status (*otrp__tee_invoke_fn)(const struct otrp_tee_ops *ops, void *ctx,
                                            const otrp_tee_call *call, void *args);
 
-/* Call a TEE under its lock with a deadline, retrying a busy TEE with backoff.
- * A backend that answers after the deadline gets OTRP_ERR_TIMEOUT. */
+/* Call a TEE under its lock with a deadline (tee_timeout_ms, or the session deadline
+ * when that comes first), retrying a busy TEE with backoff that ends early on cancel
+ * and is not waited for when it would end past the session deadline. A backend that
+ * answers after the deadline gets OTRP_ERR_TIMEOUT. */
 otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_fn fn,
                              void *args);
 

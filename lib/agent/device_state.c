@@ -91,7 +91,7 @@ otrp_status otrp_get_device_state(otrp_agent *agent, char **json, size_t *len)
 {
     *json = NULL;
     *len = 0;
-    agent->error[0] = '\0';
+    otrp__op_begin(agent);
     cJSON *root = cJSON_CreateObject();
     cJSON *library = cJSON_AddObjectToObject(root, "library");
     cJSON *tees = cJSON_AddArrayToObject(root, "tees");

@@ -1,5 +1,6 @@
 /* Sessions with a TAM over HTTP: RequestTA, UnrequestTA and policy checks, each the POST
  * loop of draft-ietf-teep-otrp-over-http-02 section 5 (PROFILE P8, P10). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,15 +72,40 @@ static otrp_status invoke_process_error(const struct otrp_tee_ops *ops, void *ct
 }
 
 /* The TAM could not be reached or answered badly: every TEE forgets the session. The
- * agent does not know which TEEs a GetDeviceState fan-out touched, so it tells all. */
+ * agent does not know which TEEs a GetDeviceState fan-out touched, so it tells all.
+ * The session's deadline may be what ended it: ProcessError gets tee_timeout_ms of its
+ * own, so that a TEE still learns to forget the session. */
 static void tell_process_error(otrp_agent *agent)
 {
+    uint64_t deadline = agent->deadline_ms;
+    agent->deadline_ms = 0;
     for (size_t i = 0; i < agent->tee_count; i++) {
         otrp_tee *tee = agent->tees[i];
         if (tee->ops->process_error != NULL &&
             otrp__tee_invoke(agent, tee, invoke_process_error, NULL) != OTRP_OK)
             otrp__log(agent, OTRP_LOG_WARN, "TEE #%zu ProcessError failed", i + 1);
     }
+    agent->deadline_ms = deadline;
+}
+
+/* 1 once the operation's session deadline has come. */
+static int session_expired(const otrp_agent *agent)
+{
+    return agent->deadline_ms != 0 && otrp_monotonic_ms() >= agent->deadline_ms;
+}
+
+/* Fail the operation on its session deadline; the detail says in which step. */
+__attribute__((format(printf, 2, 3)))
+static otrp_status session_timeout(otrp_agent *agent, const char *fmt, ...)
+{
+    char step[OTRP__DETAIL_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(step, sizeof step, fmt, ap);
+    va_end(ap);
+    agent->deadline_hit = 1;
+    return otrp__agent_fail(agent, OTRP_ERR_TIMEOUT, "session timeout of %u ms reached %s",
+                            agent->config.session_timeout_ms, step);
 }
 
 static otrp_status ensure_transport(otrp_agent *agent)
@@ -117,6 +143,11 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
             tell_process_error(agent);
             break;
         }
+        if (session_expired(agent)) {
+            st = session_timeout(agent, "before POST #%u", round_trip);
+            tell_process_error(agent);
+            break;
+        }
         report(agent, OTRP_STAGE_POST, round_trip);
         otrp__http_result info;
         memset(&info, 0, sizeof info);
@@ -124,7 +155,10 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
         agent->last.bytes_sent += info.bytes_sent;
         agent->last.bytes_received += info.bytes_received;
         if (st != OTRP_OK) {
-            otrp__agent_fail(agent, st, "POST #%u: %s", round_trip, info.detail);
+            if (info.deadline_reached)
+                session_timeout(agent, "in POST #%u: %s", round_trip, info.detail);
+            else
+                otrp__agent_fail(agent, st, "POST #%u: %s", round_trip, info.detail);
             tell_process_error(agent);
             break;
         }
@@ -136,6 +170,14 @@ static otrp_status post_loop(otrp_agent *agent, const char *uri, otrp_buf *first
         report(agent, OTRP_STAGE_TEE_PROCESS, round_trip);
         otrp_status rst = otrp__relay_buf(agent, (const char *)response->data, response->len,
                                           answer);
+        if (agent->deadline_hit) { /* a TEE call ran out of session: the answer is moot */
+            char detail[OTRP__DETAIL_MAX];
+            (void)snprintf(detail, sizeof detail, "%s", agent->error);
+            st = session_timeout(agent, "while the TEE processed TAM message #%u: %s",
+                                 round_trip, detail);
+            tell_process_error(agent);
+            break;
+        }
         if (rst != OTRP_OK && answer->len == 0) { /* malformed TAM message, cancel, memory */
             char detail[OTRP__DETAIL_MAX];
             (void)snprintf(detail, sizeof detail, "%s", agent->error);
@@ -177,27 +219,50 @@ static otrp_status no_tam_uri(otrp_agent *agent, const otrp_tee *tee, first_step
                             tee->detail);
 }
 
+/* The URI a TEE passed back (len bytes, not trusted to be a C string), checked as the
+ * caller's is; the URI the transport POSTed to last passed this check already. */
+static otrp_status check_tee_uri(otrp_agent *agent, const otrp_buf *uri)
+{
+    const char *text = (const char *)uri->data;
+    if (memchr(text, '\0', uri->len) == NULL && otrp__http_uri_is_current(agent->http, text))
+        return OTRP_OK;
+    char detail[OTRP__HTTP_DETAIL_MAX];
+    otrp_status st = otrp__http_check_uri_bytes(text, uri->len, agent->config.allow_http,
+                                                detail, sizeof detail);
+    if (st != OTRP_OK)
+        return otrp__agent_fail(agent, st, "%s (the URI came from the TEE)", detail);
+    return OTRP_OK;
+}
+
 /* One session with the TAM that tee's first step names. */
 static otrp_status run_session(otrp_agent *agent, otrp_tee *tee, first_step step,
                                const char *taid, const char *tam_uri)
 {
-    char detail[OTRP__HTTP_DETAIL_MAX];
-    /* A bad URI from the caller fails before any TEE call; the URI the transport POSTed
-     * to last passed this check already. */
+    /* A bad URI from the caller fails before any TEE call, although it is only a hint;
+     * the URI the transport POSTed to last passed this check already. */
     if (tam_uri != NULL && !otrp__http_uri_is_current(agent->http, tam_uri)) {
+        char detail[OTRP__HTTP_DETAIL_MAX];
         otrp_status st = otrp__http_check_uri(tam_uri, agent->config.allow_http, detail,
                                               sizeof detail);
         if (st != OTRP_OK)
-            return otrp__agent_fail(agent, st, "%s", detail);
+            return otrp__agent_fail(agent, st, "%s (the URI came from the caller)", detail);
     }
     report(agent, OTRP_STAGE_TEE_REQUEST, 0);
     otrp_buf tee_uri = {0}, msg = {0};
-    tee_uri.max = OTRP__HTTP_URI_MAX;
+    /* The URI may be as long as any TEE output: its own limit is checked below, where
+     * the detail can say that the URI was too long. */
+    tee_uri.max = agent->config.max_message_size;
     msg.max = agent->config.max_message_size;
     struct first_args args = {step, taid, tam_uri, &tee_uri, &msg};
     otrp_status st = otrp__tee_invoke(agent, tee, invoke_first, &args);
     if (st == OTRP_ERR_NO_TAM_URI) {
         st = no_tam_uri(agent, tee, step);
+        goto out;
+    }
+    if (st == OTRP_ERR_TIMEOUT && agent->deadline_hit) {
+        char label[96];
+        otrp__tee_label(agent, tee, label, sizeof label);
+        st = session_timeout(agent, "while TEE %s prepared %s", label, step_name(step));
         goto out;
     }
     if (st != OTRP_OK) {
@@ -209,18 +274,18 @@ static otrp_status run_session(otrp_agent *agent, otrp_tee *tee, first_step step
         otrp__log(agent, OTRP_LOG_INFO, "%s: the TEE has nothing for a TAM", step_name(step));
         goto out;
     }
-    const char *uri = tam_uri != NULL ? tam_uri : (const char *)tee_uri.data;
-    if (uri == NULL || uri[0] == '\0') {
+    /* PROFILE P10: the TEE chooses the TAM; the caller's URI only when it names none. */
+    const char *uri = tee_uri.len > 0 ? (const char *)tee_uri.data : tam_uri;
+    if (uri == NULL) {
         st = no_tam_uri(agent, tee, step);
         goto out;
     }
-    if (tam_uri == NULL &&
-        (st = otrp__http_check_uri(uri, agent->config.allow_http, detail, sizeof detail)) != OTRP_OK) {
-        st = otrp__agent_fail(agent, st, "%s (the URI came from the TEE)", detail);
+    if (tee_uri.len > 0 && (st = check_tee_uri(agent, &tee_uri)) != OTRP_OK)
         goto out;
-    }
-    if ((st = ensure_transport(agent)) == OTRP_OK)
+    if ((st = ensure_transport(agent)) == OTRP_OK) {
+        otrp__http_set_deadline(agent->http, agent->deadline_ms);
         st = post_loop(agent, uri, &msg);
+    }
 out:
     otrp_buf_free(&tee_uri);
     otrp_buf_free(&msg);
@@ -236,10 +301,18 @@ static otrp_tee *first_supporting(otrp_agent *agent, first_step step)
     return NULL;
 }
 
+/* The start of a session operation: its figures, and its deadline for every step. */
+static void session_begin(otrp_agent *agent, const char *operation)
+{
+    otrp__stats_begin(agent, operation);
+    unsigned timeout = agent->config.session_timeout_ms;
+    agent->deadline_ms = timeout != 0 ? agent->last.start_ms + timeout : 0;
+}
+
 static otrp_status ta_session(otrp_agent *agent, first_step step, const char *operation,
                               const char *taid, const char *tam_uri)
 {
-    otrp__stats_begin(agent, operation);
+    session_begin(agent, operation);
     otrp_status st;
     otrp_tee *tee = first_supporting(agent, step);
     if (taid[0] == '\0')
@@ -266,7 +339,7 @@ otrp_status otrp_agent_unrequest_ta(otrp_agent *agent, const char *taid, const c
 
 otrp_status otrp_agent_policy_check(otrp_agent *agent, const char *tam_uri)
 {
-    otrp__stats_begin(agent, "policy_check");
+    session_begin(agent, "policy_check");
     otrp_status first = OTRP_OK;
     char first_detail[OTRP__DETAIL_MAX] = "";
     size_t asked = 0;
@@ -276,8 +349,8 @@ otrp_status otrp_agent_policy_check(otrp_agent *agent, const char *tam_uri)
             continue;
         asked++;
         otrp_status st = run_session(agent, tee, STEP_POLICY_CHECK, NULL, tam_uri);
-        if (st == OTRP_ERR_CANCELLED) {
-            first = st;
+        if (st == OTRP_ERR_CANCELLED || (st == OTRP_ERR_TIMEOUT && agent->deadline_hit)) {
+            first = st; /* the others would fail alike: the detail is set */
             break;
         }
         if (st != OTRP_OK && first == OTRP_OK) {
@@ -286,7 +359,7 @@ otrp_status otrp_agent_policy_check(otrp_agent *agent, const char *tam_uri)
         }
         agent->last.result = OTRP_OK; /* each TEE's session is judged on its own */
     }
-    if (first == OTRP_ERR_CANCELLED)
+    if (first == OTRP_ERR_CANCELLED || (first == OTRP_ERR_TIMEOUT && agent->deadline_hit))
         ; /* the detail is set */
     else if (asked == 0)
         first = otrp__agent_fail(agent, agent->tee_count ? OTRP_ERR_UNSUPPORTED : OTRP_ERR_NO_TEE,

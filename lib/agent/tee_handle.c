@@ -85,17 +85,32 @@ static void sleep_ms(unsigned ms)
     }
 }
 
-/* Back off for ms, waking early when the operation is cancelled. */
-static int backoff(otrp_agent *agent, unsigned ms)
+/* Back off for ms from now, waking early when the operation is cancelled. OTRP_OK,
+ * OTRP_ERR_CANCELLED, or OTRP_ERR_TIMEOUT at once when the wait would end past the
+ * session deadline (the retry could not be made in time). */
+static otrp_status backoff(otrp_agent *agent, uint64_t now, unsigned ms)
 {
+    if (agent->deadline_ms != 0 && now + ms >= agent->deadline_ms) {
+        agent->deadline_hit = 1;
+        return OTRP_ERR_TIMEOUT;
+    }
     while (ms > 0) {
         if (__atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST))
-            return 0;
+            return OTRP_ERR_CANCELLED;
         unsigned step = ms < CANCEL_POLL_MS ? ms : CANCEL_POLL_MS;
         sleep_ms(step);
         ms -= step;
     }
-    return !__atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST);
+    return __atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST) ? OTRP_ERR_CANCELLED : OTRP_OK;
+}
+
+/* The deadline of a call made at now: tee_timeout_ms, or the session's when earlier. */
+static uint64_t call_deadline(const otrp_agent *agent, uint64_t now)
+{
+    uint64_t d = agent->config.tee_timeout_ms ? now + agent->config.tee_timeout_ms : 0;
+    if (agent->deadline_ms != 0 && (d == 0 || agent->deadline_ms < d))
+        d = agent->deadline_ms;
+    return d;
 }
 
 otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_fn fn,
@@ -106,8 +121,11 @@ otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_
         if (__atomic_load_n(&agent->cancelled, __ATOMIC_SEQ_CST))
             return OTRP_ERR_CANCELLED;
         uint64_t now = otrp_monotonic_ms();
-        otrp_tee_call call = {sizeof call,
-                              agent->config.tee_timeout_ms ? now + agent->config.tee_timeout_ms : 0,
+        if (agent->deadline_ms != 0 && now >= agent->deadline_ms) {
+            agent->deadline_hit = 1; /* the session has no time left for this call */
+            return OTRP_ERR_TIMEOUT;
+        }
+        otrp_tee_call call = {sizeof call, call_deadline(agent, now),
                               agent->config.max_message_size, &agent->cancelled};
         pthread_mutex_lock(&tee->lock);
         otrp_status st = fn(tee->ops, tee->ctx, &call, args);
@@ -116,13 +134,18 @@ otrp_status otrp__tee_invoke(otrp_agent *agent, otrp_tee *tee, otrp__tee_invoke_
         pthread_mutex_unlock(&tee->lock);
         if (st == OTRP_OK && call.deadline_ms != 0 && otrp_monotonic_ms() > call.deadline_ms)
             st = OTRP_ERR_TIMEOUT; /* a late answer is no answer */
-        tee->last_status = st;
+        if (st == OTRP_ERR_TIMEOUT && agent->deadline_ms != 0 &&
+            call.deadline_ms == agent->deadline_ms)
+            agent->deadline_hit = 1; /* the session's deadline was the call's */
+        if (st != OTRP_ERR_CANCELLED) /* a call the cancel stopped says nothing of the TEE */
+            tee->last_status = st;
         if (st != OTRP_ERR_TEE_BUSY || attempt >= agent->config.tee_busy_retries)
             return st;
         otrp__log(agent, OTRP_LOG_INFO, "TEE busy; retry %u of %u in %u ms", attempt + 1,
                   agent->config.tee_busy_retries, delay);
-        if (!backoff(agent, delay))
-            return OTRP_ERR_CANCELLED;
+        otrp_status wait = backoff(agent, otrp_monotonic_ms(), delay);
+        if (wait != OTRP_OK)
+            return wait;
         delay = delay > UINT32_MAX / 2 ? delay : delay * 2;
     }
 }

@@ -22,7 +22,9 @@
 #include "util/detail.h"
 #include "util/mem.h"
 
-/* How long one wait for socket activity lasts: the latency of cancel and stall checks. */
+/* How long one wait for socket activity or one slice of a backoff lasts: the latency of
+ * cancel and stall checks (the deadline is met to the millisecond: the last slice ends
+ * on it). */
 #define POLL_SLICE_MS 50
 /* Backoff between retries grows up to this (a TAM that is down stays down a while). */
 #define RETRY_BACKOFF_MAX_MS 8000u
@@ -31,6 +33,11 @@
 /* Error bodies (non-2xx) are read and dropped so the connection stays reusable, up to
  * this many bytes; a longer one is cut (the connection is then closed). */
 #define ERROR_BODY_MAX ((size_t)64 * 1024)
+/* libcurl's limit on one response header line (DYN_HTTP_HEADER in 7.x and 8.x); a longer
+ * line ends the transfer with CURLE_OUT_OF_MEMORY. */
+#define CURL_HEADER_LINE_MAX_KIB 100
+/* Digits of a Content-Length value compared; more would not fit a 64-bit curl_off_t. */
+#define CONTENT_LENGTH_DIGITS_MAX 18u
 /* OpenSSL X509_V_ERR_* values reported by CURLINFO_SSL_VERIFYRESULT (stable ABI). */
 #define X509_V_OK_ 0L
 #define X509_V_NOT_YET_READ_ 1L /* libcurl's initial certverifyresult, !X509_V_OK */
@@ -48,6 +55,12 @@ struct transfer {
     otrp_status write_status; /* why the write callback refused data */
     int cancelled;         /* the transfer loop saw the cancel flag */
     int stalled;           /* the transfer loop saw no progress for stall_timeout_ms */
+    int past_deadline;     /* the transfer loop reached the caller's deadline */
+    int head_done;         /* the header callback saw the end of the final head */
+    int length_seen;       /* a Content-Length value was seen in this head */
+    curl_off_t length;     /* that value */
+    curl_off_t length_other; /* the value that disagreed with it (length_conflict) */
+    int length_conflict;   /* two Content-Length values differ: the answer is refused */
     int sending;           /* the connection is up: the stall clock runs */
     long body_code;        /* the status code of the body being received; 0 before */
     curl_off_t last_dl, last_ul;
@@ -63,6 +76,7 @@ struct otrp__http {
     struct transfer x;
     curl_off_t cap_set; /* the CURLOPT_MAXFILESIZE_LARGE value set last; -1 before */
     char *uri;  /* the URI checked and set on the easy handle last; NULL before */
+    uint64_t deadline_ms; /* otrp__http_set_deadline(); 0 = none */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -115,16 +129,23 @@ static int cancel_requested(const otrp__http *t)
     return t->s.cancel != NULL && __atomic_load_n(t->s.cancel, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* Sleep ms, waking every POLL_SLICE_MS to look at the cancel flag. 0 when cancelled. */
-static int backoff_sleep(const otrp__http *t, unsigned ms)
+/*
+ * Wait ms before a retry, waking every POLL_SLICE_MS to look at the cancel flag.
+ * OTRP_OK after the wait, OTRP_ERR_CANCELLED, or OTRP_ERR_TIMEOUT at once (no wait) when
+ * the retry could not start before the deadline: waiting for it would be time lost.
+ */
+static otrp_status backoff_sleep(const otrp__http *t, unsigned ms, char *detail, size_t size)
 {
     uint64_t end = otrp_monotonic_ms() + ms;
+    if (t->deadline_ms != 0 && end >= t->deadline_ms)
+        return otrp__fail(detail, size, OTRP_ERR_TIMEOUT,
+                          "the deadline comes before the retry (due in %u ms)", ms);
     for (;;) {
         if (cancel_requested(t))
-            return 0;
+            return otrp__fail(detail, size, OTRP_ERR_CANCELLED, "cancelled while waiting to retry");
         uint64_t now = otrp_monotonic_ms();
         if (now >= end)
-            return 1;
+            return OTRP_OK;
         uint64_t left = end - now;
         if (left > POLL_SLICE_MS)
             left = POLL_SLICE_MS;
@@ -191,13 +212,27 @@ static void apply_defaults(otrp__http_settings *s)
 otrp_status otrp__http_check_uri(const char *uri, int allow_http, char *detail,
                                  size_t detail_size)
 {
-    if (uri == NULL || uri[0] == '\0') {
+    return otrp__http_check_uri_bytes(uri, uri != NULL ? strlen(uri) : 0, allow_http, detail,
+                                      detail_size);
+}
+
+otrp_status otrp__http_check_uri_bytes(const char *uri, size_t len, int allow_http,
+                                       char *detail, size_t detail_size)
+{
+    if (uri == NULL || len == 0) {
         otrp__set_detail(detail, detail_size, "TAM URI is empty");
         return OTRP_ERR_BAD_URI;
     }
-    size_t len = strnlen(uri, OTRP__HTTP_URI_MAX + 1);
     if (len > OTRP__HTTP_URI_MAX) {
-        otrp__set_detail(detail, detail_size, "TAM URI longer than %u bytes", OTRP__HTTP_URI_MAX);
+        otrp__set_detail(detail, detail_size, "TAM URI of %zu bytes is longer than the %u-byte limit",
+                         len, OTRP__HTTP_URI_MAX);
+        return OTRP_ERR_BAD_URI;
+    }
+    const char *nul = memchr(uri, '\0', len);
+    if (nul != NULL) {
+        /* As a C string it would end there: a prefix of the URI would be used. */
+        otrp__set_detail(detail, detail_size, "TAM URI has a NUL byte at offset %zu",
+                         (size_t)(nul - uri));
         return OTRP_ERR_BAD_URI;
     }
     for (size_t i = 0; i < len; i++) {
@@ -282,18 +317,77 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+/* The values of one Content-Length field ("42", or the list "42, 42"): each must agree with
+ * every other value of this head. 0 on a disagreement (recorded in x). A value that is not
+ * a number is libcurl's to refuse. */
+static int content_length_agrees(struct transfer *x, const char *v, const char *end)
+{
+    while (v < end) {
+        while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+            v++;
+        if (v == end || *v < '0' || *v > '9')
+            return 1;
+        curl_off_t n = 0;
+        for (unsigned digits = 0; v < end && *v >= '0' && *v <= '9'; v++) {
+            if (++digits > CONTENT_LENGTH_DIGITS_MAX)
+                return 1; /* libcurl refuses a length this large */
+            n = n * 10 + (*v - '0');
+        }
+        if (x->length_seen && n != x->length) {
+            x->length_other = n;
+            x->length_conflict = 1;
+            return 0;
+        }
+        x->length_seen = 1;
+        x->length = n;
+        while (v < end && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
+            v++;
+    }
+    return 1;
+}
+
+static int has_prefix_ci(const char *data, size_t n, const char *prefix)
+{
+    size_t i = 0;
+    for (; prefix[i] != '\0'; i++)
+        if (i >= n || ascii_lower(data[i]) != prefix[i])
+            return 0;
+    return 1;
+}
+
+/*
+ * One header line of a response, as libcurl hands them (whole lines, CRLF included):
+ * counts the Content-Length values of the head and marks its end. libcurl 7.88 takes two
+ * differing Content-Length headers and uses one: the body's end would be a guess.
+ */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
+{
+    struct transfer *x = &((otrp__http *)user)->x;
+    size_t n = size * nmemb; /* size is always 1 */
+    static const char field[] = "content-length:";
+    if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) { /* a new head (after a 1xx, say) */
+        x->head_done = 0;
+        x->length_seen = 0;
+    } else if (n <= 2 && n > 0 && (data[0] == '\r' || data[0] == '\n')) {
+        x->head_done = 1;
+    } else if (has_prefix_ci(data, n, field) &&
+               !content_length_agrees(x, data + sizeof field - 1, data + n)) {
+        return 0; /* libcurl ends the transfer: CURLE_WRITE_ERROR */
+    }
+    return n;
+}
+
 /* The stall clock, read between two rounds of the transfer loop: 1 when no byte has
  * moved for stall_timeout_ms since the request started going out. Checked here rather
  * than in a libcurl progress callback: libcurl calls that on every pass through its
  * state machine, several times per POST, and the transfer loop wakes at least every
  * POLL_SLICE_MS anyway. */
-static int stall_expired(otrp__http *t)
+static int stall_expired(otrp__http *t, uint64_t now)
 {
     struct transfer *x = &t->x;
     curl_off_t dlnow = 0, ulnow = 0;
     curl_easy_getinfo(t->easy, CURLINFO_SIZE_DOWNLOAD_T, &dlnow);
     curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &ulnow);
-    uint64_t now = otrp_monotonic_ms();
     if (!x->sending) {
         /* Until the request goes out, the connect timeout is in charge. */
         curl_off_t pre = 0;
@@ -370,6 +464,8 @@ static int set_options(otrp__http *t)
      * CURLOPT_USERAGENT, which libcurl formats into a new string for every request. */
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, t);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, t);
     SET(CURLOPT_NOPROGRESS, 1L);
 #undef SET
     return ok;
@@ -512,12 +608,23 @@ static CURLcode run_transfer(otrp__http *t)
         }
         if (done || running == 0)
             break;
-        if (stall_expired(t)) {
+        uint64_t now = otrp_monotonic_ms(); /* once per round: stall clock and deadline */
+        if (stall_expired(t, now)) {
             t->x.stalled = 1;
             result = CURLE_ABORTED_BY_CALLBACK;
             break;
         }
-        if (curl_multi_poll(t->multi, NULL, 0, POLL_SLICE_MS, NULL) != CURLM_OK)
+        int wait_ms = POLL_SLICE_MS;
+        if (t->deadline_ms != 0) {
+            if (now >= t->deadline_ms) {
+                t->x.past_deadline = 1;
+                result = CURLE_ABORTED_BY_CALLBACK;
+                break;
+            }
+            if (t->deadline_ms - now < POLL_SLICE_MS)
+                wait_ms = (int)(t->deadline_ms - now);
+        }
+        if (curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL) != CURLM_OK)
             break;
     }
     curl_multi_remove_handle(t->multi, t->easy);
@@ -570,8 +677,18 @@ static otrp_status map_curl_error(otrp__http *t, CURLcode rc, int *retry, char *
                              t->s.stall_timeout_ms);
             return OTRP_ERR_TIMEOUT;
         }
+        if (x->past_deadline) {
+            otrp__set_detail(detail, size, "the deadline came during the HTTP exchange");
+            return OTRP_ERR_TIMEOUT;
+        }
         break;
     case CURLE_WRITE_ERROR:
+        if (x->length_conflict) {
+            otrp__set_detail(detail, size,
+                             "TAM response has Content-Length values that differ (%lld and %lld)",
+                             (long long)x->length, (long long)x->length_other);
+            return OTRP_ERR_HTTP_PROTOCOL;
+        }
         if (x->write_status == OTRP_ERR_TOO_LARGE) {
             otrp__set_detail(detail, size, "TAM response body exceeds the limit of %zu bytes",
                              x->cap);
@@ -630,9 +747,21 @@ static otrp_status map_curl_error(otrp__http *t, CURLcode rc, int *retry, char *
         /* The scheme was checked before: this is an answer that is not HTTP at all
          * ("Received HTTP/0.9 when not allowed"): the protocol error below. */
         break;
-    case CURLE_OUT_OF_MEMORY:
+    case CURLE_OUT_OF_MEMORY: {
+        /* While a head arrives, this is libcurl refusing a header line over its limit:
+         * the answer is malformed, the device is not short of memory. */
+        curl_off_t pre = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+        if (pre > 0 && !x->head_done) {
+            otrp__set_detail(detail, size,
+                             "TAM response has a header line longer than libcurl's limit of "
+                             "%d KiB",
+                             CURL_HEADER_LINE_MAX_KIB);
+            return OTRP_ERR_HTTP_PROTOCOL;
+        }
         otrp__set_detail(detail, size, "out of memory in libcurl");
         return OTRP_ERR_NO_MEMORY;
+    }
     case CURLE_FAILED_INIT:
         otrp__set_detail(detail, size, "libcurl transfer could not run");
         return OTRP_ERR_INTERNAL;
@@ -675,6 +804,10 @@ static otrp_status judge_response(otrp__http *t, long code, int *retry, char *de
          * pause it asks for (Retry-After) when that is short enough to wait for. */
         curl_off_t after = 0;
         curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &after);
+        /* An HTTP-date in the past (the TAM's clock a little ahead of ours) comes as a
+         * negative delay: no pause asked for, the usual backoff applies. */
+        if (after < 0)
+            after = 0;
         if (after > RETRY_AFTER_MAX_S) {
             otrp__set_detail(detail, size,
                              "TAM answered HTTP status 503 and asks to retry after %lld s "
@@ -741,6 +874,11 @@ static otrp_status post_once(otrp__http *t, const void *body,
     return st;
 }
 
+void otrp__http_set_deadline(otrp__http *t, uint64_t deadline_ms)
+{
+    t->deadline_ms = deadline_ms;
+}
+
 int otrp__http_uri_is_current(const otrp__http *t, const char *uri)
 {
     return t != NULL && uri != NULL && t->uri != NULL && strcmp(uri, t->uri) == 0;
@@ -796,6 +934,11 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
     st = use_uri(t, uri, info);
     if (st != OTRP_OK)
         return st;
+    if (t->deadline_ms != 0 && start >= t->deadline_ms) {
+        info->deadline_reached = 1;
+        return otrp__fail(info->detail, sizeof info->detail, OTRP_ERR_TIMEOUT,
+                          "the deadline came before the HTTP exchange");
+    }
     size_t cap = t->s.max_message_size;
     if (response->max != 0 && response->max < cap)
         cap = response->max;
@@ -806,11 +949,18 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
         info->attempts++;
         info->detail[0] = '\0';
         st = post_once(t, body, body_len, response, cap, info, &retry);
+        info->deadline_reached = t->x.past_deadline;
         if (st == OTRP_OK || !retry || info->attempts > t->s.http_retries)
             break;
-        if (!backoff_sleep(t, t->x.retry_after_ms > 0 ? t->x.retry_after_ms : backoff)) {
-            otrp__set_detail(info->detail, sizeof info->detail, "cancelled while waiting to retry");
-            st = OTRP_ERR_CANCELLED;
+        char why[OTRP__HTTP_DETAIL_MAX];
+        otrp_status wst = backoff_sleep(t, t->x.retry_after_ms > 0 ? t->x.retry_after_ms : backoff,
+                                        why, sizeof why);
+        if (wst != OTRP_OK) {
+            info->deadline_reached = wst == OTRP_ERR_TIMEOUT;
+            /* Keep what the attempt got, so the detail says why there was a retry. */
+            size_t n = strlen(info->detail);
+            otrp__set_detail(info->detail + n, sizeof info->detail - n, "; %s", why);
+            st = wst;
             break;
         }
         backoff = backoff >= RETRY_BACKOFF_MAX_MS / 2 ? RETRY_BACKOFF_MAX_MS : backoff * 2;

@@ -116,6 +116,7 @@ typedef struct otrp__http_result {
     unsigned new_connections;  /* TCP connections opened (0: an existing one was reused) */
     unsigned attempts;         /* 1 + retries made */
     uint64_t duration_ms;      /* wall time of the whole call, backoff included */
+    int deadline_reached;      /* the failure (OTRP_ERR_TIMEOUT) is the deadline's */
     char detail[OTRP__HTTP_DETAIL_MAX]; /* "" on success, else what failed and why */
 } otrp__http_result;
 
@@ -145,6 +146,24 @@ OTRP_NODISCARD otrp_status otrp__http_check_uri(const char *uri, int allow_http,
                                                 char *detail, size_t detail_size);
 
 /*
+ * The same for len bytes that need not end in a NUL (a URI a TEE passed back): a NUL
+ * among them is refused (OTRP_ERR_BAD_URI), since used as a C string the URI would end
+ * there; so is a length over OTRP__HTTP_URI_MAX (the detail gives both).
+ */
+OTRP_NODISCARD otrp_status otrp__http_check_uri_bytes(const char *uri, size_t len,
+                                                      int allow_http, char *detail,
+                                                      size_t detail_size);
+
+/*
+ * The instant (otrp_monotonic_ms()) by which every later otrp__http_post() on t must be
+ * over, retries and backoff included; 0 = none (the default). A POST past it fails with
+ * OTRP_ERR_TIMEOUT: at once when it is already past, when the transfer reaches it (to the
+ * millisecond: the last poll slice ends on it), and at once instead of a backoff that
+ * would end after it. The session loop sets it per operation (session_timeout_ms).
+ */
+void otrp__http_set_deadline(otrp__http *t, uint64_t deadline_ms);
+
+/*
  * 1 when uri is the URI the previous otrp__http_post() on t was made to (so it passed
  * otrp__http_check_uri() with this transport's allow_http), else 0. Lets a caller skip
  * checking again the URI of every session to the same TAM.
@@ -167,7 +186,9 @@ int otrp__http_uri_is_current(const otrp__http *t, const char *uri);
  * Retries, at most settings.http_retries, with doubling backoff, only when the request
  * cannot have been processed: the connection could not be made (or the name not
  * resolved), or the TAM answered 503. A 503 with Retry-After waits that long instead,
- * and is not retried when it asks for more than 8 s.
+ * and is not retried when it asks for more than 8 s; a Retry-After date in the past
+ * (clock skew) asks for no pause: the usual backoff applies. Every wait looks at the
+ * cancel flag every 50 ms and ends at the deadline (otrp__http_set_deadline()).
  *
  * Proxy: settings.proxy when set; none when not, unless settings.proxy_from_env (then
  * libcurl's reading of the environment decides).
@@ -185,8 +206,11 @@ int otrp__http_uri_is_current(const otrp__http *t, const char *uri);
  *   OTRP_ERR_HTTP_REDIRECT    3xx (not followed; the detail names the Location)
  *   OTRP_ERR_HTTP_STATUS      any other non-2xx (the detail and http_code give the code)
  *   OTRP_ERR_HTTP_CONTENT_TYPE  2xx with a body of another (or no) media type
- *   OTRP_ERR_HTTP_PROTOCOL    connection dropped, truncated or malformed response
- *   OTRP_ERR_TIMEOUT          connect, whole-exchange or stall timeout (detail says which)
+ *   OTRP_ERR_HTTP_PROTOCOL    connection dropped, truncated or malformed response (also
+ *                             a header line over libcurl's 100 KiB, or Content-Length
+ *                             headers whose values differ)
+ *   OTRP_ERR_TIMEOUT          connect, whole-exchange or stall timeout, or the deadline
+ *                             (detail says which)
  *   OTRP_ERR_CANCELLED        the cancel flag was set
  *   OTRP_ERR_TOO_LARGE        the response body exceeds the cap
  *   OTRP_ERR_NO_MEMORY, OTRP_ERR_INVALID_ARG, OTRP_ERR_INTERNAL

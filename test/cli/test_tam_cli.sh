@@ -130,6 +130,12 @@ rc=$?
 grep -q "stopped (SIGTERM): 3 sessions, 3 completed, 0 ended by a TEE failure, 1 refused" "$tmp/main.log" &&
     ok "serve reports its sessions when it stops" || bad "serve reports its sessions when it stops"
 
+serve_start slow --fault delay:5000 -q
+expect "--session-timeout ends a session that runs out of time" 1 \
+    "ERR_TIMEOUT.*session timeout of 1000 ms reached in POST #1" "" -- \
+    "$bin/otrp-agent" --tee mock:"$tmp/tee" --tam "$url" --allow-http --session-timeout 1 request-ta cli-ta
+serve_stop
+
 serve_start fault --fault 500@2 -q
 expect "an injected 500 fails the session with the HTTP status" 1 "ERR_HTTP_STATUS" "" -- \
     "$bin/otrp-agent" --tee mock:"$tmp/tee" --tam "$url" --allow-http request-ta cli-ta

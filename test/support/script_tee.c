@@ -83,7 +83,8 @@ static otrp_status script_first(script_tee *s, const char *taid, const char *hin
         return s->first_status;
     otrp_status st = OTRP_OK;
     if (s->first_uri != NULL)
-        st = otrp_buf_append_str(tam_uri, s->first_uri);
+        st = otrp_buf_append(tam_uri, s->first_uri,
+                             s->first_uri_len != 0 ? s->first_uri_len : strlen(s->first_uri));
     if (st == OTRP_OK && s->first_msg != NULL)
         st = otrp_buf_append_str(msg, s->first_msg);
     return st;

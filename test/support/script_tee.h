@@ -29,6 +29,7 @@ typedef struct script_tee {
     const char *error_text;    /* what last_error() returns after a failure (NULL: "") */
     /* session entry points (RequestTA, UnrequestTA, RequestPolicyCheck) */
     const char *first_uri;     /* TAM URI they return (NULL: none) */
+    size_t first_uri_len;      /* its length, for bytes with a NUL (0: strlen) */
     const char *first_msg;     /* first message they return (NULL: none) */
     otrp_status first_status;  /* their status */
     /* recorded */

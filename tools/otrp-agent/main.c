@@ -49,6 +49,8 @@ static const char USAGE[] =
     "  --allow-keylog      run sessions while SSLKEYLOGFILE is set (TLS secrets are\n"
     "                      then written to that file); default: refused\n"
     "  --timeout SEC       limit of one TAM exchange and of one TEE call (default 60/30)\n"
+    "  --session-timeout SEC  limit of a whole session, every POST, retry and TEE call\n"
+    "                      included (default 300; 0: none)\n"
     "  --max-message BYTES largest message accepted or produced (default 16777216)\n"
     "  -v, --verbose       say what happens (twice: more)\n"
     "  -q, --quiet         no progress lines\n"
@@ -121,11 +123,12 @@ static void parse_options(int argc, char **argv, struct options *o)
         OPT_PIN,
         OPT_ALLOW_HTTP,
         OPT_TIMEOUT,
-        OPT_MAX,
         OPT_PROXY,
         OPT_NOPROXY,
         OPT_PROXY_FROM_ENV,
-        OPT_ALLOW_KEYLOG
+        OPT_ALLOW_KEYLOG,
+        OPT_SESSION_TIMEOUT,
+        OPT_MAX
     };
     static const struct option longopts[] = {
         {"tee", required_argument, NULL, OPT_TEE},
@@ -134,6 +137,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"pin", required_argument, NULL, OPT_PIN},
         {"allow-http", no_argument, NULL, OPT_ALLOW_HTTP},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"session-timeout", required_argument, NULL, OPT_SESSION_TIMEOUT},
         {"max-message", required_argument, NULL, OPT_MAX},
         {"proxy", required_argument, NULL, OPT_PROXY},
         {"noproxy", required_argument, NULL, OPT_NOPROXY},
@@ -178,6 +182,12 @@ static void parse_options(int argc, char **argv, struct options *o)
             o->cfg.tee_timeout_ms = ms;
             break;
         }
+        case OPT_SESSION_TIMEOUT: /* 0 turns the bound off */
+            o->cfg.session_timeout_ms =
+                strcmp(optarg, "0") == 0
+                    ? 0u
+                    : (unsigned)parse_number(optarg, "--session-timeout", 86400) * 1000u;
+            break;
         case OPT_MAX:
             o->cfg.max_message_size = parse_number(optarg, "--max-message", 1ul << 30);
             break;
