@@ -505,6 +505,7 @@ static void test_session_cancelled_tee_call_leaves_tee_ready(void **state)
     assert_int_equal(otrp_agent_add_tee(agent, script_tee_new_ex("Primary TEE", 0, &tee)), OTRP_OK);
     tee->mode = SCRIPT_FAIL;
     tee->fail_status = OTRP_ERR_CANCELLED; /* what a backend returns once it sees the cancel */
+    tee->cancel_agent = agent;             /* ...which is made while the call runs */
     char *resp = NULL;
     size_t resp_len = 0;
     assert_int_equal(otrp_agent_process(agent, f->install, strlen(f->install), &resp, &resp_len),

@@ -1,5 +1,7 @@
 #include "script_tee.h"
 
+#include "otrp/agent.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,8 @@ static otrp_status script_process(void *ctx, const otrp_tee_call *call, const ch
     case SCRIPT_NO_DATA:
         return OTRP_OK;
     case SCRIPT_FAIL:
+        if (s->cancel_agent != NULL) /* as another thread would, while the call runs */
+            otrp_agent_cancel(s->cancel_agent);
         return s->fail_status;
     case SCRIPT_HANG: {
         uint64_t now = otrp_monotonic_ms();

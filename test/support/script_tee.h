@@ -23,6 +23,7 @@ typedef struct script_tee {
     script_mode mode;
     const char *answer;        /* for SCRIPT_ANSWER (not copied) */
     otrp_status fail_status;   /* for SCRIPT_FAIL */
+    struct otrp_agent *cancel_agent; /* SCRIPT_FAIL: otrp_agent_cancel() it first (NULL: no) */
     unsigned busy_times;       /* answer OTRP_ERR_TEE_BUSY this many times first */
     unsigned hang_ms;          /* for SCRIPT_HANG */
     int name_fails;            /* get_name returns OTRP_ERR_TEE_FAIL */
