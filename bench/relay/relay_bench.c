@@ -4,9 +4,12 @@
  * fields. Every figure is printed beside a floor measured in the same run: a memcpy of
  * the same bytes, and one base64url decode of the payload.
  *
- * Goals (issue 2): tee first, 16 MiB costs at most 2x what 1 KiB costs; tee last, at
- * most 3x one base64url decode of the payload; peak extra heap at most 64 KiB plus the
- * decoded routing fields.
+ * Goals: tee first, what 16 MiB costs beyond 1 KiB is at most 2x one memchr() over the
+ * same bytes (the strict outer read looks at every byte once: a reader that skipped part
+ * of the payload could not see a quote that ends it early, issue 11 item 4; before that
+ * fix the goal was "16 MiB at most 2x 1 KiB", which only a reader that trusts the end of
+ * the message could meet); tee last, at most 3x one base64url decode of the payload;
+ * peak extra heap at most 64 KiB plus the decoded routing fields.
  */
 #include <malloc.h>
 #include <stdint.h>
@@ -210,6 +213,14 @@ static void run_memcpy(void *p)
     sink += (size_t)r->copy[r->len / 2];
 }
 
+/* The floor of the strict outer read: one scan of every byte for a quote there is not. */
+static void run_memchr(void *p)
+{
+    struct run *r = p;
+    const void *hit = memchr(r->msg, '\x01', r->len);
+    sink += hit == NULL ? 1u : 2u;
+}
+
 static void run_decode(void *p)
 {
     struct run *r = p;
@@ -235,7 +246,7 @@ int main(void)
     printf("bench/relay: otrp_agent_process() with an instant TEE (median of %d batches)\n", SAMPLES);
     printf("%-5s %10s %12s %9s %12s %8s %12s %9s %10s\n", "tee", "bytes", "relay ns", "ns/byte",
            "memcpy ns", "x memcpy", "b64dec ns", "x b64dec", "heap+ B");
-    double first_1k = 0, first_16m = 0;
+    double first_1k = 0, first_16m = 0, memchr_16m = 0;
     double worst_last_ratio = 0;
     size_t worst_heap = 0;
     for (int tee_first = 1; tee_first >= 0; tee_first--) {
@@ -267,8 +278,10 @@ int main(void)
                    t_proc / t_copy, t_dec, t_proc / t_dec, extra);
             if (tee_first && i == 0)
                 first_1k = t_proc;
-            if (tee_first && sizes[i] == 16 * 1024 * 1024)
+            if (tee_first && sizes[i] == 16 * 1024 * 1024) {
                 first_16m = t_proc;
+                memchr_16m = median_ns(run_memchr, &r, 3);
+            }
             if (!tee_first && sizes[i] >= 1024 * 1024 && t_proc / t_dec > worst_last_ratio)
                 worst_last_ratio = t_proc / t_dec;
             if (extra > worst_heap)
@@ -279,9 +292,9 @@ int main(void)
             free(msg);
         }
     }
-    double growth = first_16m / first_1k;
-    printf("\ngoal: tee first, 16 MiB / 1 KiB time = %.2f (goal <= 2.00): %s\n", growth,
-           growth <= 2.0 ? "met" : "MISSED");
+    double growth = (first_16m - first_1k) / memchr_16m;
+    printf("\ngoal: tee first, (16 MiB - 1 KiB time) / one memchr of 16 MiB (%.0f ns) = %.2f "
+           "(goal <= 2.00): %s\n", memchr_16m, growth, growth <= 2.0 ? "met" : "MISSED");
     printf("goal: tee last (>= 1 MiB), time / one base64url decode = %.2f (goal <= 3.00): %s\n",
            worst_last_ratio, worst_last_ratio <= 3.0 ? "met" : "MISSED");
     printf("goal: peak extra heap %zu B (goal <= 65536 B + routing fields): %s\n", worst_heap,
