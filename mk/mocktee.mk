@@ -4,6 +4,11 @@
 #   make fuzz-ci-mocktee   the same for 30 seconds
 #   make bench-tee     time per TEE operation, crypto vs. the rest (BENCHMARKS.md)
 
+# otrp-tee-sim is the mock TEE as a daemon: it links libotrp-mocktee.
+MOCKTEE_TOOLS += otrp-tee-sim
+$(BUILD)/bin/otrp-tee-sim: $(MOCKTEE_STATIC)
+TOOL_LIBS_otrp-tee-sim := $(MOCKTEE_STATIC)
+
 CRASH_BIN := $(BUILD)/test/crash_mocktee
 CRASH_SESSIONS ?= 50
 
