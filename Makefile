@@ -300,6 +300,7 @@ check-libs: lib $(BUILD)/bin/otrp-agent nomock-agent
 # examples/custom_tee.c, and the memory of otrp-agent with and without the mock TEE.
 figures-split: all nomock-agent
 	$(Q)sh scripts/lib-figures.sh $(BUILD) $(BUILD)/bin/otrp-agent $(NOMOCK_AGENT)
+
 fuzz: $(FUZZ_TARGETS:%=fuzz-%)
 fuzz-ci: $(FUZZ_TARGETS:%=fuzz-ci-%)
 
