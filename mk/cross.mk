@@ -4,7 +4,8 @@
 #                     missing (scripts/deps-cross.sh), builds the library, the tools and
 #                     every test for arm64 under build/aarch64, runs the tests under
 #                     qemu-aarch64-static, the teec checks against OP-TEE's real
-#                     libteec (CROSS_EXTRA_aarch64, from mk/teec.mk) and the CLI tests
+#                     libteec (CROSS_EXTRA_aarch64, from mk/teec.mk), the library split
+#                     checks on the arm64 libraries (check-libs) and the CLI tests
 #                     (arm64 programs through binfmt_misc). Ends with
 #                     "N passed, N failed". Part of make ci-extra.
 #
@@ -22,7 +23,8 @@ CROSS_BUILD_aarch64 ?= build/aarch64
 # The sub-make of one cross leg: $(call cross_make,ARCH,TARGETS,ENV)
 cross_make = $(3) PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_$(1)_TRIPLET)/pkgconfig:/usr/share/pkgconfig \
     $(MAKE) --no-print-directory BUILD=$(CROSS_BUILD_$(1)) CC=$(CROSS_$(1)_TRIPLET)-gcc \
-    AR=$(CROSS_$(1)_TRIPLET)-ar CROSS_ARCH=$(1) $(2)
+    AR=$(CROSS_$(1)_TRIPLET)-ar NM=$(CROSS_$(1)_TRIPLET)-nm READELF=$(CROSS_$(1)_TRIPLET)-readelf \
+    CROSS_ARCH=$(1) $(2)
 
 .PHONY: cross-aarch64 cross-deps-aarch64
 cross-deps-aarch64:
@@ -34,5 +36,7 @@ cross-aarch64: cross-deps-aarch64
 	+$(Q)$(call cross_make,aarch64,test-run $(CROSS_EXTRA_aarch64),OTRP_TEST_RUNNER="$(CROSS_aarch64_RUNNER)")
 	$(Q)sh test/cli/test_cli.sh $(CROSS_BUILD_aarch64) || true
 	$(Q)sh scripts/summary.sh $(CROSS_BUILD_aarch64)/results
+
+CROSS_EXTRA_aarch64 += check-libs
 
 CI_EXTRA += cross-aarch64

@@ -10,6 +10,11 @@
 TSAN_TESTS += build/tsan/test/test_socket build/tsan/test/test_mocktee_store
 TSAN_NEEDS += build/tsan/bin/otrp-tee-sim
 
+# otrp-tee-sim is the mock TEE as a daemon: it links libotrp-mocktee.
+MOCKTEE_TOOLS += otrp-tee-sim
+$(BUILD)/bin/otrp-tee-sim: $(MOCKTEE_STATIC)
+TOOL_LIBS_otrp-tee-sim := $(MOCKTEE_STATIC)
+
 CRASH_BIN := $(BUILD)/test/crash_mocktee
 CRASH_SESSIONS ?= 50
 

@@ -6,8 +6,9 @@
 
 # TAM_SRCS and TAM_OBJS come from mk/00-tam-objects.mk.
 TAM_LIB := $(BUILD)/lib/libotrp-tam.a
-# Everything that links the archive lists libotrp again after it (static link order).
-TAM_LINK := $(TAM_LIB) $(STATIC_LIB)
+# Everything that links the archive lists the mock TEE library (the TAM's JOSE and TEE
+# provisioning) and libotrp after it (static link order).
+TAM_LINK := $(TAM_LIB) $(MOCKTEE_STATIC) $(STATIC_LIB)
 
 $(BUILD)/obj/tools/otrp-tam/main.o: OTRP_CPPFLAGS += -Itam
 
@@ -16,7 +17,8 @@ $(TAM_LIB): $(TAM_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/bin/otrp-tam: $(TAM_LIB)
+MOCKTEE_TOOLS += otrp-tam
+$(BUILD)/bin/otrp-tam: $(TAM_LIB) $(MOCKTEE_STATIC)
 TOOL_LIBS_otrp-tam := $(TAM_LINK) $(MHD_LIBS)
 
 # The end-to-end tests (test/test_tam.c) drive the TAM in process; the transport tests

@@ -1,8 +1,9 @@
 # lib/tee/teec (the GlobalPlatform TEE Client API backend).
 #
 # libteec is loaded with dlopen, which lives in libdl before glibc 2.34 and on Android
-# (--as-needed drops it where libc has it).
-DEP_LIBS += -ldl
+# (--as-needed drops it where libc has it, so libotrp.so on Debian 12 has no NEEDED
+# libdl). DEP_LIBS includes OTRP_DEP_LIBS.
+OTRP_DEP_LIBS += -ldl
 
 # The libteec stand-in for the tests (test/teec/standin.c): a shared library with the
 # soname libteec.so.2, so the backend's default search finds it once test_teec has

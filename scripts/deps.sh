@@ -6,6 +6,11 @@ set -eu
 
 PACKAGES="build-essential pkg-config libmbedtls-dev libcjson-dev libcurl4-openssl-dev
 libcmocka-dev libmicrohttpd-dev jose clang-14 libclang-rt-14-dev openssl"
+# scripts/check-install.sh links the example as a static user of libotrp does, with
+# pkg-config --static: that names libcurl's own private libraries, whose -dev packages
+# provide the -l names.
+PACKAGES="$PACKAGES libnghttp2-dev librtmp-dev libssh2-1-dev libpsl-dev libkrb5-dev
+libldap-dev libzstd-dev libidn2-dev libbrotli-dev zlib1g-dev libssl-dev"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -3,7 +3,7 @@
  * \brief Constructors of the TEE transport backends that ship with the library.
  *
  * Each returns an otrp_tee handle for otrp_agent_add_tee(). The mock TEE (an OTrP TEE
- * in software) has its own header, otrp/mocktee.h.
+ * in software) is a library of its own, libotrp-mocktee, with its header otrp/mocktee.h.
  */
 #ifndef OTRP_BACKENDS_H
 #define OTRP_BACKENDS_H

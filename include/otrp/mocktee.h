@@ -41,6 +41,12 @@
  *
  * Thread-safety: the handle is used by one thread at a time (the agent serializes the
  * calls to each TEE); different handles (of different directories) are independent.
+ *
+ * Library: this header belongs to libotrp-mocktee, not to libotrp, and otrp/otrp.h does
+ * not include it. Build with `pkg-config --cflags --libs otrp-mocktee` (which brings
+ * libotrp along); the mock TEE library links mbedTLS and carries the JOSE code, which
+ * the agent itself never needs. Its shared library exports the two functions below
+ * only.
  */
 #ifndef OTRP_MOCKTEE_H_PUBLIC
 #define OTRP_MOCKTEE_H_PUBLIC

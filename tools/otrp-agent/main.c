@@ -20,7 +20,8 @@
 /* Pins are joined into one curl-style list; this is far more than a few pins need. */
 #define PINS_MAX 1024
 
-static const char USAGE[] =
+/* --help: USAGE_HEAD, the TEE kinds this binary was built with, USAGE_TAIL. */
+static const char USAGE_HEAD[] =
     "usage: " PROGRAM " [options] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
@@ -32,10 +33,8 @@ static const char USAGE[] =
     "  ta-info SPID TAID   print the TEE's signed TAInformation about a TA\n"
     "\n"
     "Options:\n"
-    "  --tee KIND:ARG      a TEE (repeatable, in order): mock:DIR (the mock TEE of a\n"
-    "                      provisioning directory, in process), socket:PATH (a TEE\n"
-    "                      daemon such as otrp-tee-sim serve) or teec:UUID (the OTrP TA\n"
-    "                      with that UUID, through the GP TEE Client API, libteec)\n"
+    "  --tee KIND:ARG      a TEE (repeatable, in order); this otrp-agent has:\n";
+static const char USAGE_TAIL[] =
     "  --tam URL           the TAM (default: the one the TEE is configured with)\n"
     "  --cacert FILE       PEM CA bundle the TAM certificate must chain to\n"
     "                      (default: the system store)\n"
@@ -210,7 +209,9 @@ static void parse_options(int argc, char **argv, struct options *o)
             o->quiet = 1;
             break;
         case 'h':
-            fputs(USAGE, stdout);
+            fputs(USAGE_HEAD, stdout);
+            cli_print_tee_kinds(stdout);
+            fputs(USAGE_TAIL, stdout);
             exit(EXIT_SUCCESS);
         case 'V':
             printf(PROGRAM " (libotrp) %s\n", otrp_version());
@@ -342,7 +343,7 @@ int main(int argc, char **argv)
     if (optind >= argc)
         usage_error("no command given");
     if (o.tee_count == 0)
-        usage_error("no TEE given (--tee mock:DIR or --tee socket:PATH)");
+        usage_error("no TEE given (--tee KIND:ARG; --help lists the kinds)");
     otrp_agent *agent = NULL;
     char why[512];
     otrp_status st = otrp_agent_config_check(&o.cfg, why, sizeof why);
