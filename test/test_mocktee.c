@@ -27,7 +27,7 @@
 #define PKI TEST_PKI_DIR "/"
 
 /* Keys and TAMs shared by all tests (loaded once). */
-static test_tam *g_tam1, *g_tam2, *g_rogue, *g_expired, *g_tamec;
+static test_tam *g_tam1, *g_tam2, *g_rogue, *g_expired, *g_tamec, *g_nomark, *g_tee_signer;
 static otrp__jose_key *g_sp1, *g_sp2, *g_sp_rogue;
 static char *g_sp1_cert, *g_sp2_cert;
 /* A TEE directory after GetDeviceState + CreateSD(sd1 of sp1 by tam1) + InstallTA(ta1). */
@@ -206,6 +206,8 @@ static int group_setup(void **state)
         test_tam_new(PKI "rogue-tam-key.pem", PKI "rogue-tam.pem", &g_rogue) != OTRP_OK ||
         test_tam_new(PKI "tam1-key.pem", PKI "tam1-expired.pem", &g_expired) != OTRP_OK ||
         test_tam_new(PKI "tam-ec-key.pem", PKI "tam-ec.pem", &g_tamec) != OTRP_OK ||
+        test_tam_new(PKI "tam1-key.pem", PKI "tam1-nomark.pem", &g_nomark) != OTRP_OK ||
+        test_tam_new(PKI "tee-issued-key.pem", PKI "tee-issued.pem", &g_tee_signer) != OTRP_OK ||
         test_load_key(PKI "sp1-key.pem", &g_sp1) != OTRP_OK ||
         test_load_key(PKI "sp2-key.pem", &g_sp2) != OTRP_OK ||
         test_load_key(PKI "sp-rogue-key.pem", &g_sp_rogue) != OTRP_OK)
@@ -244,6 +246,8 @@ static int group_teardown(void **state)
     test_tam_free(g_rogue);
     test_tam_free(g_expired);
     test_tam_free(g_tamec);
+    test_tam_free(g_nomark);
+    test_tam_free(g_tee_signer);
     otrp__jose_key_free(g_sp1);
     otrp__jose_key_free(g_sp2);
     otrp__jose_key_free(g_sp_rogue);
@@ -530,11 +534,14 @@ static void test_mocktee_err_unsupported_crypto_alg(void **state)
     test_tam_answer_free(&a);
 }
 
+/* Untrusted signers: another root, expired, a P-256 key (P3), no OTrP TAM marker, and a
+ * TEE identity issued by the TEE's own trust anchor (PROFILE P10: a TEE identity is
+ * never a TAM). */
 static void test_mocktee_err_tam_not_trusted(void **state)
 {
     fx *f = *state;
-    test_tam *tams[] = {g_rogue, g_expired, g_tamec};
-    for (size_t i = 0; i < 3; i++) {
+    test_tam *tams[] = {g_rogue, g_expired, g_tamec, g_nomark, g_tee_signer};
+    for (size_t i = 0; i < sizeof tams / sizeof tams[0]; i++) {
         test_tam_answer a;
         assert_int_equal(test_tam_get_device_state(tams[i], NULL, &f->msg), OTRP_OK);
         assert_int_equal(call(&f->c, &f->msg, &f->out), OTRP_OK);
@@ -543,8 +550,13 @@ static void test_mocktee_err_tam_not_trusted(void **state)
         assert_string_equal(a.status, "fail");
         assert_string_equal(a.error_code, "ERR_TAM_NOT_TRUSTED");
         assert_null(otrp__json_member(a.tbs, "edsi")); /* never to an untrusted TAM */
+        if (tams[i] == g_nomark || tams[i] == g_tee_signer)
+            assert_non_null(strstr(a.error_message, "OTrP TAM"));
         test_tam_answer_free(&a);
     }
+    /* A later request signed with a TEE identity is refused the same way. */
+    assert_int_equal(test_tam_learn_from(g_tee_signer, f->tam), OTRP_OK);
+    delete_ta1_fails(f, g_tee_signer, NULL, "ERR_TAM_NOT_TRUSTED");
 }
 
 static void test_mocktee_err_tam_not_authorized(void **state)

@@ -174,6 +174,15 @@ static int trust_signer(otrp__mock_req *r)
         return otrp__mock_fail(r, "ERR_TAM_NOT_TRUSTED",
                                "TAM certificate has no Subject CN (the tamid, PROFILE P4)");
     }
+    /* The anchors may issue TEE identities too (the reference TAM's CA does): only the
+     * OTrP TAM marker tells a TAM certificate from them (PROFILE P10). */
+    if (!otrp__x509_certs_has_eku(r->chain, 0, OTRP__X509_EKU_OTRP_TAM,
+                                  OTRP__X509_EKU_OTRP_TAM_LEN)) {
+        otrp__jose_key_free(leaf);
+        return otrp__mock_fail(r, "ERR_TAM_NOT_TRUSTED",
+                               "certificate of \"%.64s\" lacks the OTrP TAM extended key usage: "
+                               "it is no TAM certificate", r->tamid);
+    }
     r->tam_key = leaf;
     return 0;
 }
