@@ -530,7 +530,10 @@ static void test_mocktee_err_unsupported_crypto_alg(void **state)
     test_tam_answer a;
     exchange(&f->c, f->tam, "GetDeviceState", &f->msg, &f->out, &a);
     assert_string_equal(a.error_code, "ERR_UNSUPPORTED_CRYPTO_ALG");
-    assert_true(cJSON_IsArray(otrp__json_member(a.tbs, "supportedsigalgs")));
+    /* only what the TEE accepts from a TAM: RS256, the TAM keys being RSA (P3) */
+    char *algs = cJSON_PrintUnformatted(otrp__json_member(a.tbs, "supportedsigalgs"));
+    assert_string_equal(algs, "[\"RS256\"]");
+    cJSON_free(algs);
     test_tam_answer_free(&a);
 }
 
@@ -655,6 +658,26 @@ static void test_mocktee_err_spcert_invalid(void **state)
     req_fail(&f->c, f->tam, "UpdateSD",
              "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"changes\":{\"spcert\":[\"!!\"]}}", NULL, NULL,
              "ERR_SPCERT_INVALID", &f->msg, &f->out);
+}
+
+static char *template_spaik(fx *f);
+
+/* ERR_SPCERT_INVALID only where the draft lists it (CreateSD, UpdateSD): a bad SP
+ * certificate that comes with an InstallTA or UpdateTA makes the TA unverifiable. */
+static void test_mocktee_spcert_error_per_message(void **state)
+{
+    fx *f = *state;
+    char *spaik = template_spaik(f);
+    const char *names[] = {"InstallTA", "UpdateTA"};
+    const char *content[] = {"{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta9\",\"spcert\":\"!!\"}",
+                             "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta1\",\"spcert\":[\"!!\"]}"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *extra = ta_extra(g_sp1, spaik, "x", 1, NULL, i);
+        req_fail(&f->c, f->tam, names[i], content[i], extra, NULL, "ERR_TA_INVALID", &f->msg,
+                 &f->out);
+        cJSON_Delete(extra);
+    }
+    free(spaik);
 }
 
 static char *template_spaik(fx *f)
@@ -1419,6 +1442,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_err_sdname_already_used, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_spcert_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_ta_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_spcert_error_per_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_ta_already_installed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_ta_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_tee_resource_full, setup, teardown),

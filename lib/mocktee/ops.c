@@ -41,6 +41,16 @@ static cJSON *get_array(cJSON *obj, const char *key)
     return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
+/* The code of a bad SP certificate: ERR_SPCERT_INVALID where the draft lists it (CreateSD,
+ * UpdateSD); an SP certificate that comes with InstallTA or UpdateTA is there to verify
+ * the TA, so there the TA cannot be verified: ERR_TA_INVALID. */
+static const char *spcert_error(const otrp__mock_req *r)
+{
+    otrp__mock_kind k = r->def->kind;
+    return k == OTRP__MOCK_CREATE_SD || k == OTRP__MOCK_UPDATE_SD ? "ERR_SPCERT_INVALID"
+                                                                  : "ERR_TA_INVALID";
+}
+
 /* Normalise one SP certificate (base64 or base64url DER) to standard base64 after checking
  * that it parses and has a usable key. NULL (and a failure recorded) otherwise. */
 static char *spcert_normalise(otrp__mock_req *r, const char *b64)
@@ -65,7 +75,7 @@ static char *spcert_normalise(otrp__mock_req *r, const char *b64)
         else
             FAIL(r, "ERR_TEE_FAIL", "out of memory");
     } else {
-        FAIL(r, "ERR_SPCERT_INVALID", "spcert: %s", why);
+        FAIL(r, spcert_error(r), "spcert: %s", why);
     }
     otrp__jose_key_free(k);
     otrp__x509_certs_free(c);
@@ -83,20 +93,20 @@ static int add_spcerts(otrp__mock_req *r, const cJSON *item, cJSON *list, int ab
     }
     const cJSON *one = cJSON_IsString(item) ? item : NULL;
     if (one == NULL && !cJSON_IsArray(item))
-        return FAIL(r, "ERR_SPCERT_INVALID", "spcert must be a base64 certificate or an array");
+        return FAIL(r, spcert_error(r), "spcert must be a base64 certificate or an array");
     const cJSON *e = one != NULL ? one : item->child;
     if (e == NULL && !absent_ok)
-        return FAIL(r, "ERR_SPCERT_INVALID", "spcert is an empty array");
+        return FAIL(r, spcert_error(r), "spcert is an empty array");
     for (; e != NULL; e = one != NULL ? NULL : e->next) {
         if (!cJSON_IsString(e))
-            return FAIL(r, "ERR_SPCERT_INVALID", "spcert array holds a non-string");
+            return FAIL(r, spcert_error(r), "spcert array holds a non-string");
         char *norm = spcert_normalise(r, e->valuestring);
         if (norm == NULL)
             return -1;
         int have = otrp__mock_list_has(list, norm);
         if (!have && cJSON_GetArraySize(list) >= OTRP__MOCK_MAX_SPCERTS) {
             free(norm);
-            return FAIL(r, "ERR_SPCERT_INVALID", "an SD holds at most %d SP certificates",
+            return FAIL(r, spcert_error(r), "an SD holds at most %d SP certificates",
                         OTRP__MOCK_MAX_SPCERTS);
         }
         if (!have && !cJSON_AddItemToArray(list, cJSON_CreateString(norm))) {

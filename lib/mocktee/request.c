@@ -330,8 +330,8 @@ static otrp_status add_failure(otrp__mock_req *r, cJSON *tbs)
         cJSON *algs = cJSON_AddArrayToObject(tbs, "supportedsigalgs");
         if (algs == NULL)
             return OTRP_ERR_NO_MEMORY;
+        /* What the TEE verifies a TAM with: TAM keys are RSA (P3), so RS256 only. */
         cJSON_AddItemToArray(algs, cJSON_CreateString("RS256"));
-        cJSON_AddItemToArray(algs, cJSON_CreateString("ES256"));
     }
     if (r->tam_key == NULL)
         return OTRP_OK; /* nobody trusted to encrypt to */
