@@ -191,6 +191,10 @@ otrp_status reftam_provision_tee(const char *dir, const char *teedir, const char
         return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
     if (access(ca_cert, R_OK) != 0 || access(ca_key, R_OK) != 0)
         return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s is not a TAM directory (no ca/)", dir);
+    reftam_store *store = NULL;
+    otrp_status st = reftam_store_open(dir, &store, detail, cap);
+    if (st != OTRP_OK)
+        return st;
     otrp__mock_provision_opts o;
     memset(&o, 0, sizeof o);
     o.name = name;
@@ -198,7 +202,12 @@ otrp_status reftam_provision_tee(const char *dir, const char *teedir, const char
     o.ca_key = ca_key;
     o.trust = ca_cert;   /* ... and the TEE trusts TAM certificates issued by it */
     o.tam_uri = tam_uri;
-    return otrp__mock_provision(teedir, &o, detail, cap);
+    /* This TAM is the TEE's own: its requested TAs are for this tamid, whichever TAM URI
+     * a caller names (PROFILE P10). */
+    o.tam_id = reftam_store_ident(store)->tamid;
+    st = otrp__mock_provision(teedir, &o, detail, cap);
+    reftam_store_close(store);
+    return st;
 }
 
 /* The catalog entry of taid in doc (creating it). */

@@ -183,7 +183,8 @@ typedef struct reftam_init_opts {
 /* otrp-tam init: a new TAM directory (dir may exist but must not hold tam.json). */
 otrp_status reftam_init(const char *dir, const reftam_init_opts *opts, char *detail,
                         size_t cap);
-/* otrp-tam provision-tee: a mock TEE directory issued by DIR's CA, trusting it. */
+/* otrp-tam provision-tee: a mock TEE directory issued by DIR's CA, trusting it, with
+ * this TAM as its own (tee.json tam_uri = tam_uri, NULL none; tam_id = DIR's tamid). */
 otrp_status reftam_provision_tee(const char *dir, const char *teedir, const char *name,
                                  const char *tam_uri, char *detail, size_t cap);
 /* otrp-tam add-ta: sign file's bytes as the TA image of taid. *version receives the

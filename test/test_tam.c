@@ -38,6 +38,8 @@
 #define SMALL_CAP ((size_t)1024 * 1024)
 /* Nothing listens on port 1 of the loopback: a connection there is refused at once. */
 #define DEAD_TAM_URI "https://127.0.0.1:1/tam"
+/* The tamid of the run's TAM, the TAM of every TEE below (tee.json tam_id). */
+#define TAM_ID "tam.otrp.example"
 
 static char run_dir[512];     /* everything of this run */
 static char tam_dir[600];
@@ -113,7 +115,10 @@ static int group_setup(void **state)
     snprintf(pki, sizeof pki, "%s/pki", run_dir);
     char detail[256] = "";
     unsigned v = 0;
-    if (reftam_init(tam_dir, NULL, detail, sizeof detail) != OTRP_OK ||
+    reftam_init_opts io;
+    memset(&io, 0, sizeof io);
+    io.tamid = TAM_ID;
+    if (reftam_init(tam_dir, &io, detail, sizeof detail) != OTRP_OK ||
         reftam_provision_tee(tam_dir, tee_a, "tee-a", NULL, detail, sizeof detail) != OTRP_OK ||
         reftam_provision_tee(tam_dir, tee_b, "tee-b", NULL, detail, sizeof detail) != OTRP_OK ||
         reftam_tls_material(tam_dir, &tls_cert, &tls_key, tls_pin, detail, sizeof detail) !=
@@ -139,7 +144,7 @@ static int group_teardown(void **state)
 }
 
 /* A fresh copy of a template TEE directory, renamed (tee.json name), naming tam_uri as
- * its TAM (NULL: none). */
+ * its TAM's URI (NULL: none) and the run's TAM as its TAM. */
 static void fresh_tee_uri(const char *template_dir, const char *name, const char *tam_uri,
                           char *dir, size_t cap)
 {
@@ -148,8 +153,9 @@ static void fresh_tee_uri(const char *template_dir, const char *name, const char
     assert_int_equal(fx_copy_dir(template_dir, dir), 0);
     char json[512];
     snprintf(json, sizeof json,
-             "{\"name\": \"%s\", \"version\": \"1.0\", \"tam_uri\": \"%s\", \"jwe_alg\": \"RSA1_5\", "
-             "\"sign_alg\": \"RS256\", \"require_ocsp\": false, \"quota_bytes\": 67108864}",
+             "{\"name\": \"%s\", \"version\": \"1.0\", \"tam_uri\": \"%s\", \"tam_id\": \"" TAM_ID
+             "\", \"jwe_alg\": \"RSA1_5\", \"sign_alg\": \"RS256\", \"require_ocsp\": false, "
+             "\"quota_bytes\": 67108864}",
              name, tam_uri != NULL ? tam_uri : "");
     assert_int_equal(fx_write(dir, "tee.json", json, strlen(json)), 0);
 }
