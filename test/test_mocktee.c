@@ -14,7 +14,9 @@
 #include <signal.h>
 #include <cmocka.h>
 
+#include "support/id_forms.h"
 #include "support/mock_fixture.h"
+#include "support/mock_wrap.h"
 #include "mocktee/mocktee.h"
 #include "otrp/agent.h"
 #include "otrp/backends.h"
@@ -1543,6 +1545,94 @@ static void test_mocktee_gds_field_forms(void **state)
     test_tam_answer_free(&a);
 }
 
+/* The status and echoed key ("rid"/"tid") of a TEE answer to a GetDeviceState; the echo
+ * is NULL when the TEE refused the request. */
+static char *gds_echo(test_tam *tam, const char *answer, size_t len, const char *key)
+{
+    test_tam_answer a;
+    assert_int_equal(test_tam_read(tam, "GetDeviceState", answer, len, &a), OTRP_OK);
+    char *echo = NULL;
+    if (strcmp(a.status, "pass") == 0)
+        echo = strdup(otrp__json_string(a.tbs, key));
+    else
+        assert_string_equal(a.error_code, "ERR_REQUEST_INVALID");
+    test_tam_answer_free(&a);
+    return echo;
+}
+
+/* PROFILE P5: the agent and the TEE take exactly the same rid/tid forms (the table of
+ * test/support/id_forms.c), and both echo an integer as its digits. Each form goes to the
+ * TEE itself and through the agent (otrp_agent_process) to another. */
+static void test_mocktee_id_forms_agree_with_agent(void **state)
+{
+    (void)state;
+    char dir_tee[512], dir_agent[512];
+    assert_int_equal(fx_teedir(dir_tee, sizeof dir_tee, NULL), 0);
+    assert_int_equal(fx_teedir(dir_agent, sizeof dir_agent, NULL), 0);
+    conn c = open_mock(dir_tee);
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    otrp_agent *agent = NULL;
+    otrp_tee *tee = NULL;
+    mock_wrap *w = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    assert_int_equal(mock_wrap_new(dir_agent, TEST_PKI_TIME, &tee, &w), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, tee), OTRP_OK);
+    otrp_buf msg = {0}, out = {0};
+    const char *keys[] = {"rid", "tid"};
+    unsigned disagreements = 0;
+    for (size_t i = 0; i < test_id_form_count(); i++) {
+        const test_id_form *form = test_id_form_at(i);
+        for (int k = 0; k < 2; k++) {
+            char tbs[1024];
+            (void)snprintf(tbs, sizeof tbs,
+                           "{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"%s\":%s,\"%s\":\"x\","
+                           "\"ocspdat\":[],\"supportedsigalgs\":[\"RS256\"]}}",
+                           keys[k], form->json, keys[1 - k]);
+            assert_int_equal(test_tam_sign_payload(g_tam1, "GetDeviceStateRequest", tbs,
+                                                   strlen(tbs), &msg),
+                             OTRP_OK);
+            /* the TEE */
+            assert_int_equal(call(&c, &msg, &out), OTRP_OK);
+            char *echo = gds_echo(g_tam1, (char *)out.data, out.len, keys[k]);
+            /* the agent: it routes the form (the TEE is called) or refuses it */
+            unsigned before = w->process_calls;
+            char *resp = NULL;
+            size_t resp_len = 0;
+            otrp_status st = otrp_agent_process(agent, (char *)msg.data, msg.len, &resp, &resp_len);
+            int routed = w->process_calls > before;
+            int agree = (form->echo != NULL) == routed && (form->echo != NULL) == (echo != NULL);
+            if (!agree) {
+                fprintf(stderr, "%s %.40s: expected %s; the TEE %s it, the agent %s it (%s)\n",
+                        keys[k], form->json, form->echo != NULL ? "accepted" : "refused",
+                        echo != NULL ? "accepted" : "refused", routed ? "routed" : "refused",
+                        otrp_status_name(st));
+                disagreements++;
+            } else if (form->echo != NULL) {
+                assert_string_equal(echo, form->echo);
+                assert_int_equal(st, OTRP_OK);
+                cJSON *doc = cJSON_ParseWithLength(resp, resp_len);
+                char *element = cJSON_PrintUnformatted(
+                    cJSON_GetArrayItem(otrp__json_member(doc, "GetDeviceStateResponse"), 0));
+                char *relayed = gds_echo(g_tam1, element, strlen(element), keys[k]);
+                assert_string_equal(relayed, form->echo);
+                free(relayed);
+                cJSON_free(element);
+                cJSON_Delete(doc);
+            }
+            otrp_free(resp);
+            free(echo);
+        }
+    }
+    assert_int_equal(disagreements, 0);
+    otrp_agent_free(agent);
+    c.ops->destroy(c.ctx);
+    otrp_buf_free(&msg);
+    otrp_buf_free(&out);
+    fx_rm_rf(dir_tee);
+    fx_rm_rf(dir_agent);
+}
+
 static void test_mocktee_gds_failure_carries_minimal_dsi(void **state)
 {
     fx *f = *state;
@@ -1829,6 +1919,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_inline_and_blob_tas_persist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_content_to_other_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_field_forms, setup, teardown),
+        cmocka_unit_test(test_mocktee_id_forms_agree_with_agent),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_failure_carries_minimal_dsi, setup, teardown),
         cmocka_unit_test(test_mocktee_require_ocsp),
         cmocka_unit_test(test_mocktee_configured_jwe_alg),
