@@ -23,8 +23,9 @@
  *   DIR/ca/{cert,key}.pem the TAM's CA: issues the TAM, SP, TEE and TLS certificates;
  *                         the trust anchor for TEE certificates and for TAM certificates
  *                         on the TEE side
- *   DIR/tam/{cert,key}.pem the TAM identity (RSA-2048, Subject CN = tamid; cert.pem
- *                         holds the chain)
+ *   DIR/tam/{cert,key}.pem the TAM identity (RSA-2048, Subject CN = tamid, extended key
+ *                         usage "OTrP TAM" so that TEEs tell it from the TEE identities
+ *                         the same CA issues; cert.pem holds the chain)
  *   DIR/sp/{cert,key}.pem the SP's TA signing identity (P-256)
  *   DIR/tls/{cert,key}.pem the HTTPS server certificate (127.0.0.1), made by serve --tls
  *   DIR/tas/<sha256>.jws  signed TA images (PROFILE P7)
