@@ -1147,6 +1147,28 @@ static void test_mocktee_hostile_content_to_other_key(void **state)
     "{\"name\": \"mocktee-test\", \"version\": \"1.0\", \"jwe_alg\": \"RSA1_5\", "         \
     "\"quota_bytes\": 1048576" more "}"
 
+/* A fresh fixture TEE with tee_json, opened in process, and buffers for its messages. */
+typedef struct tee_fx {
+    char dir[512];
+    conn c;
+    otrp_buf msg, out;
+} tee_fx;
+
+static void tee_fx_open(tee_fx *t, const char *tee_json)
+{
+    memset(t, 0, sizeof *t);
+    assert_int_equal(fx_teedir(t->dir, sizeof t->dir, tee_json), 0);
+    t->c = open_mock(t->dir);
+}
+
+static void tee_fx_close(tee_fx *t)
+{
+    t->c.ops->destroy(t->c.ctx);
+    fx_rm_rf(t->dir);
+    otrp_buf_free(&t->msg);
+    otrp_buf_free(&t->out);
+}
+
 /* A GetDeviceState by tam; returns the DSI (free()). */
 static char *gds_dsi(conn *c, test_tam *tam, otrp_buf *msg, otrp_buf *out)
 {
@@ -1337,43 +1359,37 @@ static int sees_requested(conn *c, test_tam *tam, const char *taid, otrp_buf *ms
 static void test_mocktee_requested_ta_bound_to_chosen_tam(void **state)
 {
     (void)state;
-    char dir[512];
-    otrp_buf msg = {0}, out = {0};
-    assert_int_equal(fx_teedir(dir, sizeof dir,
-                               TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\", \"tam_id\": \"tam1.example\"")),
-                     0);
-    conn c = open_mock(dir);
-    request(&c, "ta-x", URI2, URI1); /* the hint does not win */
-    assert_int_equal(sees_requested(&c, g_tam2, "ta-x", &msg, &out), 0);
-    assert_int_equal(sees_requested(&c, g_tam1, "ta-x", &msg, &out), 1);
+    tee_fx t;
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\", \"tam_id\": \"tam1.example\""));
+    conn *c = &t.c;
+    request(c, "ta-x", URI2, URI1); /* the hint does not win */
+    assert_int_equal(sees_requested(c, g_tam2, "ta-x", &t.msg, &t.out), 0);
+    assert_int_equal(sees_requested(c, g_tam1, "ta-x", &t.msg, &t.out), 1);
     /* tam2 installing a ta-x of its own does not satisfy tam1's request */
-    char *aik2 = create_sd(&c, g_tam2, "sd2", &msg, &out);
-    install(&c, g_tam2, "sd2", "ta-x", aik2, "tam2's ta-x", "pass", &msg, &out);
-    assert_int_equal(sees_requested(&c, g_tam1, "ta-x", &msg, &out), 1);
-    char *aik1 = create_sd(&c, g_tam1, "sd1", &msg, &out);
-    install(&c, g_tam1, "sd1", "ta-x", aik1, "tam1's ta-x", "pass", &msg, &out);
-    assert_int_equal(sees_requested(&c, g_tam1, "ta-x", &msg, &out), 0);
+    char *aik2 = create_sd(c, g_tam2, "sd2", &t.msg, &t.out);
+    install(c, g_tam2, "sd2", "ta-x", aik2, "tam2's ta-x", "pass", &t.msg, &t.out);
+    assert_int_equal(sees_requested(c, g_tam1, "ta-x", &t.msg, &t.out), 1);
+    char *aik1 = create_sd(c, g_tam1, "sd1", &t.msg, &t.out);
+    install(c, g_tam1, "sd1", "ta-x", aik1, "tam1's ta-x", "pass", &t.msg, &t.out);
+    assert_int_equal(sees_requested(c, g_tam1, "ta-x", &t.msg, &t.out), 0);
     /* unrequested: listed as unneeded to tam1, whose ta-x it is, and not to tam2 */
     otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
     otrp_buf uri = {0};
-    assert_int_equal(c.ops->unrequest_ta(c.ctx, &tc, "ta-x", URI2, &uri, &msg), OTRP_OK);
+    assert_int_equal(c->ops->unrequest_ta(c->ctx, &tc, "ta-x", URI2, &uri, &t.msg), OTRP_OK);
     assert_string_equal((char *)uri.data, URI1);
-    char *dsi = gds_dsi(&c, g_tam1, &msg, &out);
+    char *dsi = gds_dsi(c, g_tam1, &t.msg, &t.out);
     assert_int_equal(dsi_count(dsi, "unneededtalist", "ta-x"), 1);
     free(dsi);
-    dsi = gds_dsi(&c, g_tam2, &msg, &out);
+    dsi = gds_dsi(c, g_tam2, &t.msg, &t.out);
     assert_int_equal(dsi_count(dsi, "unneededtalist", "ta-x"), 0);
     free(dsi);
     /* the policy check names the TEE's TAM, not the caller's */
-    assert_int_equal(c.ops->policy_check(c.ctx, &tc, URI2, &uri, &msg), OTRP_OK);
+    assert_int_equal(c->ops->policy_check(c->ctx, &tc, URI2, &uri, &t.msg), OTRP_OK);
     assert_string_equal((char *)uri.data, URI1);
     free(aik1);
     free(aik2);
     otrp_buf_free(&uri);
-    c.ops->destroy(c.ctx);
-    fx_rm_rf(dir);
-    otrp_buf_free(&msg);
-    otrp_buf_free(&out);
+    tee_fx_close(&t);
 }
 
 /* Without a TAM of its own the TEE adopts the caller's hint; a hint on its allow-list it
@@ -1381,29 +1397,20 @@ static void test_mocktee_requested_ta_bound_to_chosen_tam(void **state)
 static void test_mocktee_hint_adopted_without_own_tam_or_allowed(void **state)
 {
     (void)state;
-    char dir[512];
-    otrp_buf msg = {0}, out = {0};
-    assert_int_equal(fx_teedir(dir, sizeof dir, TEE_JSON_WITH(", \"tam_uri\": \"\"")), 0);
-    conn c = open_mock(dir);
-    request(&c, "ta-y", URI2, URI2);
-    c.ops->destroy(c.ctx);
-    fx_rm_rf(dir);
-    assert_int_equal(fx_teedir(dir, sizeof dir,
-                               TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\", \"tam_id\": \"tam1.example\", "
-                                             "\"allowed_tams\": [{\"uri\": \"" URI2 "\", "
-                                             "\"tamid\": \"tam2.example\"}]")),
-                     0);
-    c = open_mock(dir);
-    request(&c, "ta-z", URI2, URI2);
-    request(&c, "ta-w", "https://elsewhere.example/", URI1);
-    assert_int_equal(sees_requested(&c, g_tam1, "ta-z", &msg, &out), 0);
-    assert_int_equal(sees_requested(&c, g_tam2, "ta-z", &msg, &out), 1);
-    assert_int_equal(sees_requested(&c, g_tam2, "ta-w", &msg, &out), 0);
-    assert_int_equal(sees_requested(&c, g_tam1, "ta-w", &msg, &out), 1);
-    c.ops->destroy(c.ctx);
-    fx_rm_rf(dir);
-    otrp_buf_free(&msg);
-    otrp_buf_free(&out);
+    tee_fx t;
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"\""));
+    request(&t.c, "ta-y", URI2, URI2);
+    tee_fx_close(&t);
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\", \"tam_id\": \"tam1.example\", "
+                                  "\"allowed_tams\": [{\"uri\": \"" URI2 "\", "
+                                  "\"tamid\": \"tam2.example\"}]"));
+    request(&t.c, "ta-z", URI2, URI2);
+    request(&t.c, "ta-w", "https://elsewhere.example/", URI1);
+    assert_int_equal(sees_requested(&t.c, g_tam1, "ta-z", &t.msg, &t.out), 0);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-z", &t.msg, &t.out), 1);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-w", &t.msg, &t.out), 0);
+    assert_int_equal(sees_requested(&t.c, g_tam1, "ta-w", &t.msg, &t.out), 1);
+    tee_fx_close(&t);
 }
 
 /* tee.json names a TAM URI but not its tamid: the first TAM whose GetDeviceState the TEE
@@ -1411,23 +1418,32 @@ static void test_mocktee_hint_adopted_without_own_tam_or_allowed(void **state)
 static void test_mocktee_tam_uri_bound_on_first_use(void **state)
 {
     (void)state;
-    char dir[512];
-    otrp_buf msg = {0}, out = {0};
-    assert_int_equal(fx_teedir(dir, sizeof dir, TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\"")), 0);
-    conn c = open_mock(dir);
-    request(&c, "ta-v", NULL, URI1);
-    assert_int_equal(sees_requested(&c, g_tam1, "ta-v", &msg, &out), 1);
-    assert_int_equal(sees_requested(&c, g_tam2, "ta-v", &msg, &out), 0);
-    c.ops->destroy(c.ctx);
+    tee_fx t;
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\""));
+    request(&t.c, "ta-v", NULL, URI1);
+    assert_int_equal(sees_requested(&t.c, g_tam1, "ta-v", &t.msg, &t.out), 1);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-v", &t.msg, &t.out), 0);
+    t.c.ops->destroy(t.c.ctx);
     /* after a restart the binding holds: tam2 asking first sees nothing */
-    c = open_mock(dir);
-    request(&c, "ta-u", NULL, URI1);
-    assert_int_equal(sees_requested(&c, g_tam2, "ta-u", &msg, &out), 0);
-    assert_int_equal(sees_requested(&c, g_tam1, "ta-u", &msg, &out), 1);
-    c.ops->destroy(c.ctx);
-    fx_rm_rf(dir);
-    otrp_buf_free(&msg);
-    otrp_buf_free(&out);
+    t.c = open_mock(t.dir);
+    request(&t.c, "ta-u", NULL, URI1);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-u", &t.msg, &t.out), 0);
+    assert_int_equal(sees_requested(&t.c, g_tam1, "ta-u", &t.msg, &t.out), 1);
+    tee_fx_close(&t);
+}
+
+/* What tam's DSI shows of the migrated fixture: one SD holding taid, the SP AIK aik, and
+ * (entries: 1) or not (0) tam1's requested ta-wanted and unneeded ta1. */
+static void migrated_view(conn *c, test_tam *tam, const char *taid, const char *aik, int entries,
+                          otrp_buf *msg, otrp_buf *out)
+{
+    char *dsi = gds_dsi(c, tam, msg, out);
+    assert_int_equal(dsi_count(dsi, "sd", NULL), 1);
+    assert_int_equal(dsi_count(dsi, "ta", taid), 1);
+    assert_non_null(strstr(dsi, aik));
+    assert_int_equal(dsi_count(dsi, "requestedtalist", "ta-wanted"), entries);
+    assert_int_equal(dsi_count(dsi, "unneededtalist", "ta1"), entries);
+    free(dsi);
 }
 
 /* A state directory in format /2 (test/data/mocktee-state-v2, made by the code of that
@@ -1478,22 +1494,10 @@ static void test_mocktee_state_migrates_format_2(void **state)
             assert_string_equal(a.error_code, "ERR_TA_NOT_FOUND");
         test_tam_answer_free(&a);
     }
-    /* tam1: sd1 with ta1, its SP AIK, ta-wanted requested, ta1 unneeded */
-    char *dsi = gds_dsi(&c, g_tam1, &msg, &out);
-    assert_int_equal(dsi_count(dsi, "sd", NULL), 1);
-    assert_int_equal(dsi_count(dsi, "ta", "ta1"), 1);
-    assert_non_null(strstr(dsi, aik));
-    assert_int_equal(dsi_count(dsi, "requestedtalist", "ta-wanted"), 1);
-    assert_int_equal(dsi_count(dsi, "unneededtalist", "ta1"), 1);
-    free(dsi);
-    /* tam2: sd2 with ta2 and the same SP AIK (shared in /2), none of tam1's entries */
-    dsi = gds_dsi(&c, g_tam2, &msg, &out);
-    assert_int_equal(dsi_count(dsi, "sd", NULL), 1);
-    assert_int_equal(dsi_count(dsi, "ta", "ta2"), 1);
-    assert_non_null(strstr(dsi, aik));
-    assert_int_equal(dsi_count(dsi, "requestedtalist", "ta-wanted"), 0);
-    assert_int_equal(dsi_count(dsi, "unneededtalist", "ta1"), 0);
-    free(dsi);
+    /* tam1: sd1 with ta1, its SP AIK, ta-wanted requested, ta1 unneeded; tam2: sd2 with
+     * ta2 and the same SP AIK (shared in /2), none of tam1's list entries */
+    migrated_view(&c, g_tam1, "ta1", aik, 1, &msg, &out);
+    migrated_view(&c, g_tam2, "ta2", aik, 0, &msg, &out);
     c.ops->destroy(c.ctx);
     /* committed in the current format, and it opens again */
     char path[600];

@@ -1161,6 +1161,20 @@ static void stop_other_tam(other_tam *o)
     reftam_close(o->tam);
 }
 
+/* A TEE named name on f's agent (w[0]) whose own TAM is f's (its URI, TAM_ID) and, when o
+ * is given, whose allowed_tams names o as tamid. */
+static void add_tee_of(fixture *f, const char *name, const other_tam *o, const char *tamid)
+{
+    char dir[700], more[1024] = "";
+    if (o != NULL)
+        snprintf(more, sizeof more, ", \"allowed_tams\": [{\"uri\": \"%s\", \"tamid\": \"%s\"}]",
+                 reftam_server_url(o->srv), tamid);
+    fresh_tee_json(tee_a, name, reftam_server_url(f->srv), more, dir, sizeof dir);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f->w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f->agent, tee), OTRP_OK);
+}
+
 /* The tamid and the SP AIK (the JWK that signed it) of otrp_get_ta_information. */
 static void ta_info(otrp_agent *agent, const char *taid, char *tamid, size_t tamid_cap,
                     char **signer)
@@ -1196,11 +1210,7 @@ static void test_tam_wrong_tam_uri_installs_nothing(void **state)
     start_tam_and_agent(&f);
     other_tam b = {0};
     start_other_tam(&b, "tam-b.otrp.example", NULL, NULL);
-    char dir[700];
-    fresh_tee_uri(tee_a, "tee-hijack", reftam_server_url(f.srv), dir, sizeof dir);
-    otrp_tee *tee = NULL;
-    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
-    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    add_tee_of(&f, "tee-hijack", NULL, NULL);
 
     assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(b.srv)), OTRP_OK);
     reftam_stats st;
@@ -1237,14 +1247,7 @@ static void test_tam_two_tams_isolated(void **state)
     start_tam_and_agent(&f);
     other_tam b = {0};
     start_other_tam(&b, "tam-b.otrp.example", NULL, NULL);
-    char dir[700], more[1024];
-    snprintf(more, sizeof more,
-             ", \"allowed_tams\": [{\"uri\": \"%s\", \"tamid\": \"tam-b.otrp.example\"}]",
-             reftam_server_url(b.srv));
-    fresh_tee_json(tee_a, "tee-two-tams", reftam_server_url(f.srv), more, dir, sizeof dir);
-    otrp_tee *tee = NULL;
-    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
-    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    add_tee_of(&f, "tee-two-tams", &b, "tam-b.otrp.example");
     char tas[256], tamid[160];
 
     assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", NULL), OTRP_OK);
@@ -1293,13 +1296,7 @@ static void test_tam_tee_identity_is_no_tam(void **state)
     snprintf(cert, sizeof cert, "%s/identity/cert.pem", tee_b);
     other_tam c = {0};
     start_other_tam(&c, "tee-b", key, cert); /* tee-b's identity, CN tee-b */
-    char dir[700], more[1024];
-    snprintf(more, sizeof more, ", \"allowed_tams\": [{\"uri\": \"%s\", \"tamid\": \"tee-b\"}]",
-             reftam_server_url(c.srv));
-    fresh_tee_json(tee_a, "tee-no-tee-tam", reftam_server_url(f.srv), more, dir, sizeof dir);
-    otrp_tee *tee = NULL;
-    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
-    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
+    add_tee_of(&f, "tee-no-tee-tam", &c, "tee-b");
     assert_int_equal(otrp_agent_request_ta(f.agent, "tb", reftam_server_url(c.srv)),
                      OTRP_ERR_TEE_REPORTED);
     reftam_stats st;
