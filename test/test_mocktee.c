@@ -1432,6 +1432,33 @@ static void test_mocktee_tam_uri_bound_on_first_use(void **state)
     tee_fx_close(&t);
 }
 
+/* The wait for the TAM of a URI ends with the session that was to bring it: a failed
+ * session (ProcessError) or a GetDeviceState that fails leaves nothing for the next TAM
+ * to come along, e.g. through a session another TEE of the agent started. */
+static void test_mocktee_tam_uri_binding_not_left_open(void **state)
+{
+    (void)state;
+    tee_fx t;
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\""));
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    request(&t.c, "ta-s", NULL, URI1);
+    assert_int_equal(t.c.ops->process_error(t.c.ctx, &tc), OTRP_OK);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-s", &t.msg, &t.out), 0);
+    request(&t.c, "ta-s", NULL, URI1);
+    test_tam_answer a;
+    assert_int_equal(test_tam_get_device_state(g_nomark, NULL, &t.msg), OTRP_OK);
+    assert_int_equal(call(&t.c, &t.msg, &t.out), OTRP_OK);
+    assert_int_equal(test_tam_read(g_nomark, "GetDeviceState", (char *)t.out.data, t.out.len, &a),
+                     OTRP_OK);
+    assert_string_equal(a.error_code, "ERR_TAM_NOT_TRUSTED");
+    test_tam_answer_free(&a);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-s", &t.msg, &t.out), 0);
+    /* handed out again, the URI binds its TAM */
+    request(&t.c, "ta-s", NULL, URI1);
+    assert_int_equal(sees_requested(&t.c, g_tam1, "ta-s", &t.msg, &t.out), 1);
+    tee_fx_close(&t);
+}
+
 /* What tam's DSI shows of the migrated fixture: one SD holding taid, the SP AIK aik, and
  * (entries: 1) or not (0) tam1's requested ta-wanted and unneeded ta1. */
 static void migrated_view(conn *c, test_tam *tam, const char *taid, const char *aik, int entries,
@@ -1935,6 +1962,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mocktee_requested_ta_bound_to_chosen_tam),
         cmocka_unit_test(test_mocktee_hint_adopted_without_own_tam_or_allowed),
         cmocka_unit_test(test_mocktee_tam_uri_bound_on_first_use),
+        cmocka_unit_test(test_mocktee_tam_uri_binding_not_left_open),
         cmocka_unit_test(test_mocktee_state_migrates_format_2),
         cmocka_unit_test_teardown(test_mocktee_public_constructors_with_agent, fx_kill_daemon),
     };

@@ -219,11 +219,14 @@ static otrp_status mock_policy_check(void *ctx, const otrp_tee_call *call, const
     return st == OTRP_OK ? uri_answer(tee, &kept.ch, 1, tam_uri, msg) : st;
 }
 
-/* Nothing is cached per session (every request carries x5c), so nothing to forget. */
+/* Nothing is cached per session (every request carries x5c); only a TAM URI whose TAM
+ * was awaited is not any more: that session failed, and the next TAM to send a
+ * GetDeviceState (through another session) is not the one at that URI. */
 static otrp_status mock_process_error(void *ctx, const otrp_tee_call *call)
 {
-    (void)enter(ctx);
+    otrp__mock *tee = enter(ctx);
     (void)call;
+    tee->awaiting[0] = '\0';
     return OTRP_OK;
 }
 

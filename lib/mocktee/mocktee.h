@@ -90,8 +90,9 @@ typedef struct otrp__mock {
     otrp__mock_store store;
     cJSON *state;                 /* the committed state document */
     int64_t verify_time;          /* 0: now */
-    /* The TAM URI last passed back whose tamid the TEE does not know: the next TAM to
-     * pass a GetDeviceState is bound to it (tams.c). "" none. */
+    /* The TAM URI last passed back whose tamid the TEE does not know: the TAM of the next
+     * GetDeviceState, if it passes, is bound to it (tams.c); the next GetDeviceState and
+     * ProcessError (the session with that TAM failed) end the wait. "" none. */
     char awaiting[OTRP__MOCK_MAX_URI + 1];
     unsigned fault;               /* test hook: OTRP__MOCK_FAULT_* */
     char detail[OTRP__MOCK_DETAIL];
@@ -177,9 +178,8 @@ otrp_status otrp__mock_policy_choice(const otrp__mock *tee, cJSON *state, const 
  * unneeded TAs their TAM no longer has. */
 void otrp__mock_settle(cJSON *state);
 /* A GetDeviceState of tamid passed: if the TEE awaits the TAM of a URI, tamid is it
- * (learnt in state, entries bound). *bound receives 1 then. OTRP_ERR_NO_MEMORY. */
-otrp_status otrp__mock_bind_awaiting(const otrp__mock *tee, cJSON *state, const char *tamid,
-                                     int *bound);
+ * (learnt in state, entries bound). OTRP_ERR_NO_MEMORY. */
+otrp_status otrp__mock_bind_awaiting(const otrp__mock *tee, cJSON *state, const char *tamid);
 /* The tamid of the TEE's own TAM (tee.json tam_id, or learnt for tam_uri); NULL. */
 const char *otrp__mock_own_tamid(const otrp__mock *tee, const cJSON *state);
 /* The entries of a list for tamid, in the DSI's form [{"taid"}] added to t as key. */

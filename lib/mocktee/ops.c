@@ -777,7 +777,7 @@ static int handle(otrp__mock_req *r)
         /* P6: a request is listed until its TAM installed it, an unneeded TA while its
          * TAM has it */
         otrp__mock_settle(r->next);
-    } else if (otrp__mock_bind_awaiting(r->tee, r->next, r->tamid, &r->bound) != OTRP_OK) {
+    } else if (otrp__mock_bind_awaiting(r->tee, r->next, r->tamid) != OTRP_OK) {
         return oom(r);
     }
     if (gds || r->nextdsi) {
@@ -846,8 +846,6 @@ otrp_status otrp__mock_process(otrp__mock *tee, const char *msg, size_t len, otr
             if (otrp__mock_state_commit(tee, next) != OTRP_OK) {
                 FAIL(&r, "ERR_TEE_FAIL", "the TEE could not store its new state");
                 ok = 0;
-            } else if (r.bound) {
-                tee->awaiting[0] = '\0'; /* the URI's TAM is known now */
             }
         }
         if (st != OTRP_OK && st != OTRP_ERR_TOO_LARGE) {
@@ -863,6 +861,10 @@ otrp_status otrp__mock_process(otrp__mock *tee, const char *msg, size_t len, otr
     }
     if (st == OTRP_OK)
         st = otrp_buf_append(out, answer.data, answer.len);
+    /* The first GetDeviceState after a TAM URI was passed back is the one its TAM sent:
+     * it bound that TAM, or (failed) it leaves nothing for a later one to bind. */
+    if (r.def->kind == OTRP__MOCK_GET_DEVICE_STATE)
+        tee->awaiting[0] = '\0';
     otrp_buf_free(&answer);
     req_free(&r);
     return st;

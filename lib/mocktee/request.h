@@ -46,7 +46,6 @@ typedef struct otrp__mock_req {
     int offer_algs;               /* GetDeviceState failure: add supportedsigalgs */
     cJSON *out_content;           /* success: response content (did added later) */
     char *dsi;                    /* the DSI sent in this answer (edsi or content.dsi) */
-    int bound;                    /* GetDeviceState: the awaited TAM URI is bound to tamid */
     cJSON *next;                  /* the state the operation commits */
 } otrp__mock_req;
 

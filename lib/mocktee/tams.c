@@ -268,10 +268,8 @@ static otrp_status learn(cJSON *state, const char *uri, const char *tamid)
     return OTRP_OK;
 }
 
-otrp_status otrp__mock_bind_awaiting(const otrp__mock *tee, cJSON *state, const char *tamid,
-                                     int *bound)
+otrp_status otrp__mock_bind_awaiting(const otrp__mock *tee, cJSON *state, const char *tamid)
 {
-    *bound = 0;
     if (tee->awaiting[0] == '\0')
         return OTRP_OK;
     otrp__mock_choice ch = {tee->awaiting, tamid};
@@ -283,7 +281,6 @@ otrp_status otrp__mock_bind_awaiting(const otrp__mock *tee, cJSON *state, const 
     if (st != OTRP_OK)
         return st;
     otrp__mock_settle(state);
-    *bound = 1;
     return OTRP_OK;
 }
 
