@@ -47,10 +47,11 @@
  * (`requestedtalist`/`unneededtalist`) and only an install by that TAM satisfies it.
  * The TEE knows that TAM by its tamid: `tam_id` for `tam_uri` (a hint adopted while the
  * TEE has no URI of its own is then only an address, the TA stays bound to `tam_id`),
- * the `tamid` of an `allowed_tams` entry; for a URI without a known tamid, the first TAM
- * whose GetDeviceState the TEE verifies after passing that URI back is bound to it for
- * good (kept in state/). That first-use binding trusts the relay to deliver the chosen
- * TAM's request first; name `tam_id` to depend on nothing the agent does.
+ * the `tamid` of an `allowed_tams` entry; for a URI without a known tamid, the TAM of the
+ * first GetDeviceState after the TEE passed that URI back is bound to it for good (kept
+ * in state/) if the TEE verifies it; a failed one, or ProcessError, ends the wait. That
+ * first-use binding trusts the relay to deliver the chosen TAM's request first; name
+ * `tam_id` to depend on nothing the agent does.
  * TAInformation of a TA id two TAMs installed describes the one of the TEE's own TAM,
  * else the one installed first.
  *
