@@ -1473,6 +1473,33 @@ static void migrated_view(conn *c, test_tam *tam, const char *taid, const char *
     free(dsi);
 }
 
+/* A hint longer than any TAM URI the TEE keeps (OTRP__MOCK_MAX_URI) is refused: passed
+ * back cut short, or kept whole in the state, it would be wrong or make the state
+ * unreadable. */
+static void test_mocktee_overlong_hint_refused(void **state)
+{
+    (void)state;
+    tee_fx t;
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"\""));
+    char hint[OTRP__MOCK_MAX_URI + 2];
+    memset(hint, 'h', sizeof hint - 1);
+    memcpy(hint, "https://", 8);
+    hint[sizeof hint - 1] = '\0';
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    otrp_buf uri = {0};
+    assert_int_equal(t.c.ops->request_ta(t.c.ctx, &tc, "ta-h", hint, &uri, &t.msg),
+                     OTRP_ERR_INVALID_ARG);
+    hint[sizeof hint - 2] = '\0'; /* the longest one kept */
+    assert_int_equal(t.c.ops->request_ta(t.c.ctx, &tc, "ta-h", hint, &uri, &t.msg), OTRP_OK);
+    assert_string_equal((char *)uri.data, hint);
+    hint[sizeof hint - 2] = 'h';
+    assert_int_equal(t.c.ops->policy_check(t.c.ctx, &tc, hint, &uri, &t.msg), OTRP_ERR_INVALID_ARG);
+    t.c.ops->destroy(t.c.ctx);
+    t.c = open_mock(t.dir); /* the state reads back */
+    otrp_buf_free(&uri);
+    tee_fx_close(&t);
+}
+
 /* A state directory in format /2 (test/data/mocktee-state-v2, made by the code of that
  * format) is read and migrated: every SD, TA, SP AIK, DSI reference and list entry is
  * kept, each TAM still sees its own, and the next commit writes the current format. */
@@ -1963,6 +1990,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_mocktee_hint_adopted_without_own_tam_or_allowed),
         cmocka_unit_test(test_mocktee_tam_uri_bound_on_first_use),
         cmocka_unit_test(test_mocktee_tam_uri_binding_not_left_open),
+        cmocka_unit_test(test_mocktee_overlong_hint_refused),
         cmocka_unit_test(test_mocktee_state_migrates_format_2),
         cmocka_unit_test_teardown(test_mocktee_public_constructors_with_agent, fx_kill_daemon),
     };

@@ -36,7 +36,9 @@
  * (`tam_uri`) whatever the hint says, and adopts the hint only when it has no TAM URI of
  * its own or when the hint is one of `allowed_tams`. The agent then POSTs to the URI the
  * TEE passed back (otrp-over-http-02 §5.1). A policy check passes back the chosen TAM's
- * URI when that TAM has work pending, else the URI of a TAM that has.
+ * URI when that TAM has work pending, else the URI of a TAM that has. A hint longer than
+ * 2047 bytes, which the TEE could neither keep nor pass back whole, is
+ * OTRP_ERR_INVALID_ARG.
  *
  * \par Isolation between TAMs (PROFILE P10)
  * A TEE that trusts several TAMs keeps SDs by (tamid, SD name), TAs by (tamid, TA id) and

@@ -143,6 +143,15 @@ static otrp_status uri_answer(otrp__mock *tee, const otrp__mock_choice *ch, int 
     return otrp_buf_append_str(tam_uri, ch->uri);
 }
 
+/* A hint the TEE can keep and pass back whole: cut short it would name another URI. */
+static int hint_ok(otrp__mock *tee, const char *hint)
+{
+    if (hint == NULL || strlen(hint) <= OTRP__MOCK_MAX_URI)
+        return 1;
+    DETAIL(tee, "the TAM URI hint is longer than %d bytes", OTRP__MOCK_MAX_URI);
+    return 0;
+}
+
 /* RequestTA / UnrequestTA (PROFILE P6 extension): remember the need, bound to the TAM the
  * TEE chooses for it, and hand out that TAM's URI; the TAM starts with GetDeviceState, so
  * there is no message. */
@@ -154,6 +163,8 @@ static otrp_status need_change(void *ctx, const char *taid, const char *hint, in
         DETAIL(tee, "TA id must be 1..128 printable ASCII characters");
         return OTRP_ERR_INVALID_ARG;
     }
+    if (!hint_ok(tee, hint))
+        return OTRP_ERR_INVALID_ARG;
     cJSON *next = cJSON_Duplicate(tee->state, 1);
     if (next == NULL)
         return OTRP_ERR_NO_MEMORY;
@@ -197,6 +208,8 @@ static otrp_status mock_policy_check(void *ctx, const otrp_tee_call *call, const
 {
     (void)call;
     otrp__mock *tee = enter(ctx);
+    if (!hint_ok(tee, hint))
+        return OTRP_ERR_INVALID_ARG;
     int requested = cJSON_GetArraySize(otrp__json_member(tee->state, "requested"));
     int unneeded = cJSON_GetArraySize(otrp__json_member(tee->state, "unneeded"));
     if (requested == 0 && unneeded == 0) {
