@@ -154,12 +154,9 @@ static int group_teardown(void **state)
 /* A fresh copy of a template TEE directory, renamed (tee.json name), naming tam_uri as
  * its TAM's URI (NULL: none) and the run's TAM as its TAM; more: further tee.json
  * members (text starting with a comma, or ""). */
-static void fresh_tee_json(const char *template_dir, const char *name, const char *tam_uri,
-                           const char *more, char *dir, size_t cap)
+static void write_tee_json(const char *dir, const char *name, const char *tam_uri,
+                           const char *more)
 {
-    snprintf(dir, cap, "%s/t%u-%s", run_dir, __atomic_add_fetch(&dir_counter, 1, __ATOMIC_SEQ_CST),
-             name);
-    assert_int_equal(fx_copy_dir(template_dir, dir), 0);
     char json[2048];
     snprintf(json, sizeof json,
              "{\"name\": \"%s\", \"version\": \"1.0\", \"tam_uri\": \"%s\", \"tam_id\": \"" TAM_ID
@@ -167,6 +164,15 @@ static void fresh_tee_json(const char *template_dir, const char *name, const cha
              "\"quota_bytes\": 67108864%s}",
              name, tam_uri != NULL ? tam_uri : "", more);
     assert_int_equal(fx_write(dir, "tee.json", json, strlen(json)), 0);
+}
+
+static void fresh_tee_json(const char *template_dir, const char *name, const char *tam_uri,
+                           const char *more, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s/t%u-%s", run_dir, __atomic_add_fetch(&dir_counter, 1, __ATOMIC_SEQ_CST),
+             name);
+    assert_int_equal(fx_copy_dir(template_dir, dir), 0);
+    write_tee_json(dir, name, tam_uri, more);
 }
 
 static void fresh_tee_uri(const char *template_dir, const char *name, const char *tam_uri,
@@ -447,24 +453,33 @@ static void test_tam_two_tees(void **state)
 }
 
 /* A request made while the TAM was unreachable stays pending in the TEE; the next
- * policy check runs the session that installs it. */
+ * policy check runs the session that installs it. The TEE's TAM is unreachable at first
+ * (its URI a dead port), then reachable (the TEE is configured with the live URI). */
 static void test_tam_policy_check_installs_pending(void **state)
 {
     (void)state;
     fixture f = {0};
     start_tam_and_agent(&f);
-    /* The mock TEE signals pending work with its configured TAM URI. */
     char dir[700];
-    fresh_tee_uri(tee_a, "tee-policy", reftam_server_url(f.srv), dir, sizeof dir);
+    fresh_tee_uri(tee_a, "tee-policy", DEAD_TAM_URI, dir, sizeof dir);
     otrp_tee *tee = NULL;
     assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
     assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
-    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", "https://127.0.0.1:1/tam"),
-                     OTRP_ERR_HTTP_CONNECT);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", reftam_server_url(f.srv)),
+                     OTRP_ERR_HTTP_CONNECT); /* the TEE's TAM, not the caller's */
     assert_int_equal(f.w[0]->process_error_calls, 1);
+    assert_int_equal(reftam_server_requests(f.srv), 0);
     char tas[256];
     installed_tas(f.agent, "tee-policy", tas, sizeof tas);
     assert_string_equal(tas, "");
+    /* the TEE again, now configured with its TAM's live URI */
+    otrp_agent_free(f.agent);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    write_tee_json(dir, "tee-policy", reftam_server_url(f.srv), "");
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
     assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK); /* the TEE's TAM */
     installed_tas(f.agent, "tee-policy", tas, sizeof tas);
     assert_string_equal(tas, "ta2,");
@@ -476,8 +491,9 @@ static void test_tam_policy_check_installs_pending(void **state)
 }
 
 /* otrp_agent_policy_check(agent, tam_uri): the TEE signals pending work with its own
- * TAM URI; NULL uses that one, a caller's URI replaces it (PROFILE P10). Here the TEE's
- * configured TAM is unreachable and the caller's is the live one. */
+ * TAM URI, and that one wins over a caller's (PROFILE P10, otrp-over-http-02 §5.1): here
+ * the TEE's configured TAM is unreachable and the caller names a live one, which is never
+ * contacted; the work stays pending. */
 static void test_tam_policy_check_caller_uri(void **state)
 {
     (void)state;
@@ -489,22 +505,14 @@ static void test_tam_policy_check_caller_uri(void **state)
     assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
     assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
     assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", NULL), OTRP_ERR_HTTP_CONNECT);
-    /* NULL: the TEE's own (unreachable) TAM; the TA stays pending. */
     assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_ERR_HTTP_CONNECT);
-    assert_int_equal(f.w[0]->process_error_calls, 2);
+    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)),
+                     OTRP_ERR_HTTP_CONNECT);
+    assert_int_equal(f.w[0]->process_error_calls, 3);
     assert_int_equal(reftam_server_requests(f.srv), 0);
     char tas[256];
     installed_tas(f.agent, "tee-policy-uri", tas, sizeof tas);
     assert_string_equal(tas, "");
-    /* The caller's URI wins over the TEE's. */
-    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
-    installed_tas(f.agent, "tee-policy-uri", tas, sizeof tas);
-    assert_string_equal(tas, "ta2,");
-    /* Nothing pending: no session, whichever URI the caller names. */
-    unsigned before = reftam_server_requests(f.srv);
-    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
-    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK);
-    assert_int_equal(reftam_server_requests(f.srv), before);
     stop(&f);
 }
 
@@ -1108,9 +1116,11 @@ static void test_tam_foreign_tee_refused(void **state)
     fixture f = {0};
     start_tam_and_agent(&f);
     /* The fixture TEE of the mock TEE tests: self-signed, trusting the test TAM root only;
-     * make it trust this TAM's CA so that it answers at all. */
+     * make it trust this TAM's CA so that it answers at all, and name no TAM of its own
+     * so that it adopts the caller's. */
     char dir[700];
-    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    assert_int_equal(fx_teedir(dir, sizeof dir,
+                               "{\"name\": \"mocktee-test\", \"tam_uri\": \"\"}"), 0);
     char *ca = slurp(tam_dir, "ca/cert.pem");
     assert_int_equal(fx_write(dir, "trust/reftam.pem", ca, strlen(ca)), 0);
     free(ca);
