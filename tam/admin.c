@@ -51,16 +51,19 @@ static otrp_status write_file(const char *dir, const char *name, const void *dat
 }
 
 /* An identity: a fresh key, a certificate for subject issued by (ca_der, ca_key) or
- * self-signed, written as sub/key.pem and sub/cert.pem (+ the CA certificate). */
+ * self-signed, written as sub/key.pem and sub/cert.pem (+ the CA certificate). A TAM
+ * identity (is_tam) carries the OTrP TAM extended key usage: the same CA issues TEE
+ * identities, which the TEEs must not take for TAMs (PROFILE P10). */
 typedef struct identity {
     otrp__jose_key *key;
     otrp_buf der;
 } identity;
 
 static otrp_status make_identity_san(const char *dir, const char *sub, otrp__jose_kty kty,
-                                     const char *subject, int is_ca, const identity *issuer,
-                                     const char *const *san_dns, const char *const *san_ip,
-                                     identity *out, char *detail, size_t cap)
+                                     const char *subject, int is_ca, int is_tam,
+                                     const identity *issuer, const char *const *san_dns,
+                                     const char *const *san_ip, identity *out, char *detail,
+                                     size_t cap)
 {
     char why[160] = "";
     memset(out, 0, sizeof *out);
@@ -82,6 +85,10 @@ static otrp_status make_identity_san(const char *dir, const char *sub, otrp__jos
     spec.is_ca = is_ca;
     spec.san_dns = san_dns;
     spec.san_ip = san_ip;
+    if (is_tam) {
+        spec.eku_oid = OTRP__X509_EKU_OTRP_TAM;
+        spec.eku_oid_len = OTRP__X509_EKU_OTRP_TAM_LEN;
+    }
     st = otrp__x509_make(&spec, &out->der, why, sizeof why);
     if (st != OTRP_OK)
         return otrp__fail(detail, cap, st, "%s certificate: %s", sub, why);
@@ -103,11 +110,11 @@ static otrp_status make_identity_san(const char *dir, const char *sub, otrp__jos
 }
 
 static otrp_status make_identity(const char *dir, const char *sub, otrp__jose_kty kty,
-                                 const char *subject, int is_ca, const identity *issuer,
-                                 identity *out, char *detail, size_t cap)
+                                 const char *subject, int is_ca, int is_tam,
+                                 const identity *issuer, identity *out, char *detail, size_t cap)
 {
-    return make_identity_san(dir, sub, kty, subject, is_ca, issuer, NULL, NULL, out, detail,
-                             cap);
+    return make_identity_san(dir, sub, kty, subject, is_ca, is_tam, issuer, NULL, NULL, out,
+                             detail, cap);
 }
 
 static void identity_free(identity *id)
@@ -147,15 +154,15 @@ otrp_status reftam_init(const char *dir, const reftam_init_opts *o, char *detail
     char subject[300];
     if (st == OTRP_OK) {
         (void)snprintf(subject, sizeof subject, "CN=%s CA,O=libotrp reference TAM", tamid);
-        st = make_identity(dir, "ca", OTRP__JOSE_KTY_RSA, subject, 1, NULL, &ca, detail, cap);
+        st = make_identity(dir, "ca", OTRP__JOSE_KTY_RSA, subject, 1, 0, NULL, &ca, detail, cap);
     }
     if (st == OTRP_OK) { /* P4: tamid is the Subject CN of the TAM certificate */
         (void)snprintf(subject, sizeof subject, "CN=%s,O=libotrp reference TAM", tamid);
-        st = make_identity(dir, "tam", OTRP__JOSE_KTY_RSA, subject, 0, &ca, &tam, detail, cap);
+        st = make_identity(dir, "tam", OTRP__JOSE_KTY_RSA, subject, 0, 1, &ca, &tam, detail, cap);
     }
     if (st == OTRP_OK) { /* P3: SP keys are P-256 */
         (void)snprintf(subject, sizeof subject, "CN=%s,O=libotrp reference TAM", spid);
-        st = make_identity(dir, "sp", OTRP__JOSE_KTY_EC_P256, subject, 0, &ca, &sp, detail, cap);
+        st = make_identity(dir, "sp", OTRP__JOSE_KTY_EC_P256, subject, 0, 0, &ca, &sp, detail, cap);
     }
     identity_free(&ca);
     identity_free(&tam);
@@ -184,6 +191,10 @@ otrp_status reftam_provision_tee(const char *dir, const char *teedir, const char
         return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "directory path too long");
     if (access(ca_cert, R_OK) != 0 || access(ca_key, R_OK) != 0)
         return otrp__fail(detail, cap, OTRP_ERR_CONFIG, "%s is not a TAM directory (no ca/)", dir);
+    reftam_store *store = NULL;
+    otrp_status st = reftam_store_open(dir, &store, detail, cap);
+    if (st != OTRP_OK)
+        return st;
     otrp__mock_provision_opts o;
     memset(&o, 0, sizeof o);
     o.name = name;
@@ -191,7 +202,12 @@ otrp_status reftam_provision_tee(const char *dir, const char *teedir, const char
     o.ca_key = ca_key;
     o.trust = ca_cert;   /* ... and the TEE trusts TAM certificates issued by it */
     o.tam_uri = tam_uri;
-    return otrp__mock_provision(teedir, &o, detail, cap);
+    /* This TAM is the TEE's own: its requested TAs are for this tamid, whichever TAM URI
+     * a caller names (PROFILE P10). */
+    o.tam_id = reftam_store_ident(store)->tamid;
+    st = otrp__mock_provision(teedir, &o, detail, cap);
+    reftam_store_close(store);
+    return st;
 }
 
 /* The catalog entry of taid in doc (creating it). */
@@ -364,7 +380,7 @@ static otrp_status make_tls(const char *dir, char *detail, size_t cap)
     static const char *const san_ip[] = {"127.0.0.1", NULL};
     identity tls;
     st = make_identity_san(dir, "tls", OTRP__JOSE_KTY_EC_P256,
-                           "CN=127.0.0.1,O=libotrp reference TAM", 0, &ca, san_dns, san_ip, &tls,
+                           "CN=127.0.0.1,O=libotrp reference TAM", 0, 0, &ca, san_dns, san_ip, &tls,
                            detail, cap);
     identity_free(&tls);
     identity_free(&ca);

@@ -23,8 +23,9 @@
  *   DIR/ca/{cert,key}.pem the TAM's CA: issues the TAM, SP, TEE and TLS certificates;
  *                         the trust anchor for TEE certificates and for TAM certificates
  *                         on the TEE side
- *   DIR/tam/{cert,key}.pem the TAM identity (RSA-2048, Subject CN = tamid; cert.pem
- *                         holds the chain)
+ *   DIR/tam/{cert,key}.pem the TAM identity (RSA-2048, Subject CN = tamid, extended key
+ *                         usage "OTrP TAM" so that TEEs tell it from the TEE identities
+ *                         the same CA issues; cert.pem holds the chain)
  *   DIR/sp/{cert,key}.pem the SP's TA signing identity (P-256)
  *   DIR/tls/{cert,key}.pem the HTTPS server certificate (127.0.0.1), made by serve --tls
  *   DIR/tas/<sha256>.jws  signed TA images (PROFILE P7)
@@ -183,7 +184,8 @@ typedef struct reftam_init_opts {
 /* otrp-tam init: a new TAM directory (dir may exist but must not hold tam.json). */
 otrp_status reftam_init(const char *dir, const reftam_init_opts *opts, char *detail,
                         size_t cap);
-/* otrp-tam provision-tee: a mock TEE directory issued by DIR's CA, trusting it. */
+/* otrp-tam provision-tee: a mock TEE directory issued by DIR's CA, trusting it, with
+ * this TAM as its own (tee.json tam_uri = tam_uri, NULL none; tam_id = DIR's tamid). */
 otrp_status reftam_provision_tee(const char *dir, const char *teedir, const char *name,
                                  const char *tam_uri, char *detail, size_t cap);
 /* otrp-tam add-ta: sign file's bytes as the TA image of taid. *version receives the

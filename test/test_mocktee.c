@@ -14,7 +14,9 @@
 #include <signal.h>
 #include <cmocka.h>
 
+#include "support/id_forms.h"
 #include "support/mock_fixture.h"
+#include "support/mock_wrap.h"
 #include "mocktee/mocktee.h"
 #include "otrp/agent.h"
 #include "otrp/backends.h"
@@ -27,7 +29,7 @@
 #define PKI TEST_PKI_DIR "/"
 
 /* Keys and TAMs shared by all tests (loaded once). */
-static test_tam *g_tam1, *g_tam2, *g_rogue, *g_expired, *g_tamec;
+static test_tam *g_tam1, *g_tam2, *g_rogue, *g_expired, *g_tamec, *g_nomark, *g_tee_signer;
 static otrp__jose_key *g_sp1, *g_sp2, *g_sp_rogue;
 static char *g_sp1_cert, *g_sp2_cert;
 /* A TEE directory after GetDeviceState + CreateSD(sd1 of sp1 by tam1) + InstallTA(ta1). */
@@ -206,6 +208,8 @@ static int group_setup(void **state)
         test_tam_new(PKI "rogue-tam-key.pem", PKI "rogue-tam.pem", &g_rogue) != OTRP_OK ||
         test_tam_new(PKI "tam1-key.pem", PKI "tam1-expired.pem", &g_expired) != OTRP_OK ||
         test_tam_new(PKI "tam-ec-key.pem", PKI "tam-ec.pem", &g_tamec) != OTRP_OK ||
+        test_tam_new(PKI "tam1-key.pem", PKI "tam1-nomark.pem", &g_nomark) != OTRP_OK ||
+        test_tam_new(PKI "tee-issued-key.pem", PKI "tee-issued.pem", &g_tee_signer) != OTRP_OK ||
         test_load_key(PKI "sp1-key.pem", &g_sp1) != OTRP_OK ||
         test_load_key(PKI "sp2-key.pem", &g_sp2) != OTRP_OK ||
         test_load_key(PKI "sp-rogue-key.pem", &g_sp_rogue) != OTRP_OK)
@@ -244,6 +248,8 @@ static int group_teardown(void **state)
     test_tam_free(g_rogue);
     test_tam_free(g_expired);
     test_tam_free(g_tamec);
+    test_tam_free(g_nomark);
+    test_tam_free(g_tee_signer);
     otrp__jose_key_free(g_sp1);
     otrp__jose_key_free(g_sp2);
     otrp__jose_key_free(g_sp_rogue);
@@ -295,12 +301,13 @@ static void session_entry_points(conn *c, const char *taid, int expect_pending)
         assert_string_equal((char *)uri.data, "https://tam.example/otrp");
     else
         assert_int_equal(uri.len, 0); /* "no data" */
-    /* The caller's TAM URI (the hint) wins over the configured one; no work, no URI. */
+    /* The TEE has a TAM of its own: the caller's TAM URI (the hint) does not replace it
+     * (PROFILE P10); no work, no URI. */
     assert_int_equal(c->ops->policy_check(c->ctx, &tc, "https://hint.example/", &uri, &msg),
                      OTRP_OK);
     assert_int_equal(msg.len, 0);
     if (expect_pending)
-        assert_string_equal((char *)uri.data, "https://hint.example/");
+        assert_string_equal((char *)uri.data, "https://tam.example/otrp");
     else
         assert_int_equal(uri.len, 0);
     (void)taid;
@@ -325,7 +332,7 @@ static void lifecycle(conn *c)
     assert_int_equal(empty.len, 0);
     assert_int_equal(c->ops->request_ta(c->ctx, &tc, "ta1", "https://hint.example/", &uri, &empty),
                      OTRP_OK);
-    assert_string_equal((char *)uri.data, "https://hint.example/");
+    assert_string_equal((char *)uri.data, "https://tam.example/otrp");
     session_entry_points(c, "ta1", 1);
 
     /* GetDeviceState: no SD yet, ta1 requested. */
@@ -526,15 +533,21 @@ static void test_mocktee_err_unsupported_crypto_alg(void **state)
     test_tam_answer a;
     exchange(&f->c, f->tam, "GetDeviceState", &f->msg, &f->out, &a);
     assert_string_equal(a.error_code, "ERR_UNSUPPORTED_CRYPTO_ALG");
-    assert_true(cJSON_IsArray(otrp__json_member(a.tbs, "supportedsigalgs")));
+    /* only what the TEE accepts from a TAM: RS256, the TAM keys being RSA (P3) */
+    char *algs = cJSON_PrintUnformatted(otrp__json_member(a.tbs, "supportedsigalgs"));
+    assert_string_equal(algs, "[\"RS256\"]");
+    cJSON_free(algs);
     test_tam_answer_free(&a);
 }
 
+/* Untrusted signers: another root, expired, a P-256 key (P3), no OTrP TAM marker, and a
+ * TEE identity issued by the TEE's own trust anchor (PROFILE P10: a TEE identity is
+ * never a TAM). */
 static void test_mocktee_err_tam_not_trusted(void **state)
 {
     fx *f = *state;
-    test_tam *tams[] = {g_rogue, g_expired, g_tamec};
-    for (size_t i = 0; i < 3; i++) {
+    test_tam *tams[] = {g_rogue, g_expired, g_tamec, g_nomark, g_tee_signer};
+    for (size_t i = 0; i < sizeof tams / sizeof tams[0]; i++) {
         test_tam_answer a;
         assert_int_equal(test_tam_get_device_state(tams[i], NULL, &f->msg), OTRP_OK);
         assert_int_equal(call(&f->c, &f->msg, &f->out), OTRP_OK);
@@ -543,17 +556,19 @@ static void test_mocktee_err_tam_not_trusted(void **state)
         assert_string_equal(a.status, "fail");
         assert_string_equal(a.error_code, "ERR_TAM_NOT_TRUSTED");
         assert_null(otrp__json_member(a.tbs, "edsi")); /* never to an untrusted TAM */
+        if (tams[i] == g_nomark || tams[i] == g_tee_signer)
+            assert_non_null(strstr(a.error_message, "OTrP TAM"));
         test_tam_answer_free(&a);
     }
+    /* A later request signed with a TEE identity is refused the same way. */
+    assert_int_equal(test_tam_learn_from(g_tee_signer, f->tam), OTRP_OK);
+    delete_ta1_fails(f, g_tee_signer, NULL, "ERR_TAM_NOT_TRUSTED");
 }
 
+/* (Another TAM's SD is not found at all: test_mocktee_isolation_sds_tas_spaiks.) */
 static void test_mocktee_err_tam_not_authorized(void **state)
 {
     fx *f = *state;
-    /* tam2 is trusted but does not own sd1 */
-    assert_int_equal(test_tam_learn_from(g_tam2, f->tam), OTRP_OK);
-    gds(&f->c, g_tam2, &f->msg, &f->out);
-    delete_ta1_fails(f, g_tam2, NULL, "ERR_TAM_NOT_AUTHORIZED");
     /* tamid that is not the signer's */
     req_fail(&f->c, f->tam, "DeleteTA", "{\"tamid\":\"tam2.example\",\"sdname\":\"sd1\",\"taid\":\"ta1\"}",
              NULL, NULL, "ERR_TAM_NOT_AUTHORIZED", &f->msg, &f->out);
@@ -645,6 +660,26 @@ static void test_mocktee_err_spcert_invalid(void **state)
              "ERR_SPCERT_INVALID", &f->msg, &f->out);
 }
 
+static char *template_spaik(fx *f);
+
+/* ERR_SPCERT_INVALID only where the draft lists it (CreateSD, UpdateSD): a bad SP
+ * certificate that comes with an InstallTA or UpdateTA makes the TA unverifiable. */
+static void test_mocktee_spcert_error_per_message(void **state)
+{
+    fx *f = *state;
+    char *spaik = template_spaik(f);
+    const char *names[] = {"InstallTA", "UpdateTA"};
+    const char *content[] = {"{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta9\",\"spcert\":\"!!\"}",
+                             "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"taid\":\"ta1\",\"spcert\":[\"!!\"]}"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *extra = ta_extra(g_sp1, spaik, "x", 1, NULL, i);
+        req_fail(&f->c, f->tam, names[i], content[i], extra, NULL, "ERR_TA_INVALID", &f->msg,
+                 &f->out);
+        cJSON_Delete(extra);
+    }
+    free(spaik);
+}
+
 static char *template_spaik(fx *f)
 {
     /* The template's SP AIK, from a fresh DSI. */
@@ -730,7 +765,7 @@ static void test_mocktee_large_members_checked(void **state)
     assert_string_equal(a.status, "pass");
     assert_int_equal(dsi_count(a.dsi, "ta", "ta-big"), 1);
     test_tam_answer_free(&a);
-    const cJSON *ta = otrp__mock_ta_find_any(((otrp__mock *)f->c.ctx)->state, "ta-big", NULL);
+    const cJSON *ta = otrp__mock_ta_find_any(((otrp__mock *)f->c.ctx)->state, "tam1.example", "ta-big", NULL);
     assert_non_null(ta);
     assert_int_equal((size_t)otrp__json_member(ta, "bin_len")->valuedouble, n);
     assert_int_equal((size_t)otrp__json_member(ta, "pdata_len")->valuedouble, n);
@@ -815,7 +850,7 @@ static void test_mocktee_inline_and_blob_tas_persist(void **state)
     for (size_t k = 0; k < 4; k++) {
         char taid[16];
         (void)snprintf(taid, sizeof taid, "size%zu", k);
-        const cJSON *ta = otrp__mock_ta_find_any(tee->state, taid, NULL);
+        const cJSON *ta = otrp__mock_ta_find_any(tee->state, "tam1.example", taid, NULL);
         assert_non_null(ta);
         assert_int_equal(otrp__mock_ta_data(tee, ta, "bin", &got), OTRP_OK);
         assert_int_equal(got.len, sizes[k]);
@@ -983,7 +1018,7 @@ static void test_mocktee_crash_at_every_write_step(void **state)
             otrp__mock *tee = c.ctx;
             check_store_clean(tee);
             cJSON *sd = NULL;
-            const cJSON *ta = otrp__mock_ta_find_any(tee->state, taid, &sd);
+            const cJSON *ta = otrp__mock_ta_find_any(tee->state, "tam1.example", taid, &sd);
             otrp_buf bin = {0};
             if (ta != NULL)
                 assert_int_equal(otrp__mock_ta_data(tee, ta, "bin", &bin), OTRP_OK);
@@ -1103,6 +1138,437 @@ static void test_mocktee_hostile_content_to_other_key(void **state)
     test_tam_answer_free(&a);
 }
 
+/* ---- isolation between TAMs (PROFILE P10) ------------------------------------------------ */
+
+#define URI1 "https://tam1.example/otrp"
+#define URI2 "https://tam2.example/otrp"
+/* A tee.json of the fixture TEE with more members (text starting with a comma). */
+#define TEE_JSON_WITH(more)                                                               \
+    "{\"name\": \"mocktee-test\", \"version\": \"1.0\", \"jwe_alg\": \"RSA1_5\", "         \
+    "\"quota_bytes\": 1048576" more "}"
+
+/* A fresh fixture TEE with tee_json, opened in process, and buffers for its messages. */
+typedef struct tee_fx {
+    char dir[512];
+    conn c;
+    otrp_buf msg, out;
+} tee_fx;
+
+static void tee_fx_open(tee_fx *t, const char *tee_json)
+{
+    memset(t, 0, sizeof *t);
+    assert_int_equal(fx_teedir(t->dir, sizeof t->dir, tee_json), 0);
+    t->c = open_mock(t->dir);
+}
+
+static void tee_fx_close(tee_fx *t)
+{
+    t->c.ops->destroy(t->c.ctx);
+    fx_rm_rf(t->dir);
+    otrp_buf_free(&t->msg);
+    otrp_buf_free(&t->out);
+}
+
+/* A GetDeviceState by tam; returns the DSI (free()). */
+static char *gds_dsi(conn *c, test_tam *tam, otrp_buf *msg, otrp_buf *out)
+{
+    test_tam_answer a;
+    assert_int_equal(test_tam_get_device_state(tam, NULL, msg), OTRP_OK);
+    exchange(c, tam, "GetDeviceState", msg, out, &a);
+    assert_string_equal(a.status, "pass");
+    char *dsi = strdup(a.dsi);
+    test_tam_answer_free(&a);
+    return dsi;
+}
+
+/* CreateSD sdname of SP sp1 by tam; returns its teespaik (free()). */
+static char *create_sd(conn *c, test_tam *tam, const char *sdname, otrp_buf *msg, otrp_buf *out)
+{
+    test_tam_answer a;
+    req_pass(c, tam, "CreateSD",
+             content_of("{\"spid\":\"sp1\",\"sdname\":\"%s\",\"spcert\":\"%s\"}", sdname, g_sp1_cert),
+             NULL, msg, out, &a);
+    char *spaik = strdup(otrp__json_string(a.content, "teespaik"));
+    test_tam_answer_free(&a);
+    return spaik;
+}
+
+/* InstallTA taid (binary bin) into sdname by tam, encrypted to spaik; the answer's status
+ * and error code must be want ("pass" or an ERR_ code). */
+static void install(conn *c, test_tam *tam, const char *sdname, const char *taid, const char *spaik,
+                    const char *bin, const char *want, otrp_buf *msg, otrp_buf *out)
+{
+    cJSON *extra = ta_extra(g_sp1, spaik, bin, strlen(bin), NULL, 0);
+    const char *content = content_of("{\"spid\":\"sp1\",\"sdname\":\"%s\",\"taid\":\"%s\"}", sdname, taid);
+    test_tam_answer a;
+    if (strcmp(want, "pass") == 0)
+        req_pass(c, tam, "InstallTA", content, extra, msg, out, &a);
+    else
+        req_fail(c, tam, "InstallTA", content, extra, NULL, want, msg, out);
+    if (strcmp(want, "pass") == 0)
+        test_tam_answer_free(&a);
+    cJSON_Delete(extra);
+}
+
+/* The TA binary of taid in tamid's SDs. */
+static void assert_ta_binary(conn *c, const char *tamid, const char *taid, const char *bin)
+{
+    otrp__mock *tee = c->ctx;
+    const cJSON *ta = otrp__mock_ta_find_any(tee->state, tamid, taid, NULL);
+    assert_non_null(ta);
+    otrp_buf b = {0};
+    assert_int_equal(otrp__mock_ta_data(tee, ta, "bin", &b), OTRP_OK);
+    assert_int_equal(b.len, strlen(bin));
+    assert_memory_equal(b.data, bin, b.len);
+    otrp_buf_free(&b);
+}
+
+/* A second trusted TAM neither sees, nor squats, nor replaces the first one's SD, TA or
+ * SP AIK, even with the same SD name, TA id and SP id. */
+static void test_mocktee_isolation_sds_tas_spaiks(void **state)
+{
+    fx *f = *state;
+    char *aik1 = template_spaik(f);
+    assert_int_equal(test_tam_learn_from(g_tam2, f->tam), OTRP_OK);
+    char *dsi = gds_dsi(&f->c, g_tam2, &f->msg, &f->out);
+    assert_int_equal(dsi_count(dsi, "sd", NULL), 0);
+    assert_null(strstr(dsi, aik1));
+    free(dsi);
+    /* tam1's sd1 does not exist for tam2 */
+    delete_ta1_fails(f, g_tam2, NULL, "ERR_SD_NOT_FOUND");
+    /* tam2's own sd1 of the same SP id, with an SP AIK of its own */
+    char *aik2 = create_sd(&f->c, g_tam2, "sd1", &f->msg, &f->out);
+    assert_string_not_equal(aik2, aik1);
+    /* tam1's SP AIK is of no use to tam2 ... */
+    install(&f->c, g_tam2, "sd1", "ta1", aik1, "squatter", "ERR_TA_INVALID", &f->msg, &f->out);
+    /* ... and tam2 installs ta1 beside tam1's, which stays as it was */
+    install(&f->c, g_tam2, "sd1", "ta1", aik2, "tam2's own ta1", "pass", &f->msg, &f->out);
+    assert_ta_binary(&f->c, "tam2.example", "ta1", "tam2's own ta1");
+    assert_ta_binary(&f->c, "tam1.example", "ta1", "TA one binary");
+    /* renewing its SP AIK renews tam2's only */
+    test_tam_answer a;
+    req_pass(&f->c, g_tam2, "UpdateSD",
+             "{\"spid\":\"sp1\",\"sdname\":\"sd1\",\"changes\":{\"renewteespaik\":true}}", NULL,
+             &f->msg, &f->out, &a);
+    assert_string_not_equal(otrp__json_string(a.content, "teespaik"), aik2);
+    assert_string_not_equal(otrp__json_string(a.content, "teespaik"), aik1);
+    assert_int_equal(dsi_count(a.dsi, "ta", NULL), 1);
+    test_tam_answer_free(&a);
+    dsi = gds_dsi(&f->c, f->tam, &f->msg, &f->out);
+    char *still = spaik_of(dsi, "sp1");
+    assert_string_equal(still, aik1);
+    assert_int_equal(dsi_count(dsi, "sd", NULL), 1);
+    assert_int_equal(dsi_count(dsi, "ta", "ta1"), 1);
+    free(still);
+    free(dsi);
+    /* TAInformation of (sp1, ta1) names the TA installed first, tam1's */
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    otrp_buf info = {0};
+    assert_int_equal(f->c.ops->ta_information(f->c.ctx, &tc, "sp1", "ta1", &info), OTRP_OK);
+    cJSON *doc = cJSON_Parse((char *)info.data);
+    otrp__jws *jws = NULL;
+    assert_int_equal(otrp__jws_parse_json(otrp__json_member(doc, "TAInformation"), 0, &jws, NULL, 0),
+                     OTRP_OK);
+    size_t plen = 0;
+    assert_non_null(strstr((const char *)otrp__jws_payload(jws, &plen), "\"tamid\":\"tam1.example\""));
+    otrp__jws_free(jws);
+    cJSON_Delete(doc);
+    otrp_buf_free(&info);
+    /* tam2 deletes its SD with its TA: tam1's SD, TA and SP AIK stay */
+    assert_int_equal(test_tam_learn_from(g_tam2, f->tam), OTRP_OK);
+    dsi = gds_dsi(&f->c, g_tam2, &f->msg, &f->out);
+    free(dsi);
+    req_pass(&f->c, g_tam2, "DeleteSD", "{\"sdname\":\"sd1\",\"deleteta\":true}", NULL, &f->msg,
+             &f->out, &a);
+    test_tam_answer_free(&a);
+    dsi = gds_dsi(&f->c, f->tam, &f->msg, &f->out);
+    still = spaik_of(dsi, "sp1");
+    assert_string_equal(still, aik1);
+    assert_int_equal(dsi_count(dsi, "ta", "ta1"), 1);
+    free(still);
+    free(dsi);
+    assert_ta_binary(&f->c, "tam1.example", "ta1", "TA one binary");
+    free(aik1);
+    free(aik2);
+}
+
+/* tee.json's TAMs: tam_id and allowed_tams are checked like every other member. */
+static void test_mocktee_config_tams(void **state)
+{
+    (void)state;
+    struct {
+        const char *json;
+        const char *detail; /* NULL: accepted */
+    } cases[] = {
+        {"{\"name\":\"t\",\"tam_id\":\"\"}", "'tam_id' must not be empty"},
+        {"{\"name\":\"t\",\"tam_id\":7}", "'tam_id' must be a string"},
+        {"{\"name\":\"t\",\"allowed_tams\":{}}", "must be an array"},
+        {"{\"name\":\"t\",\"allowed_tams\":[{\"uri\":\"https://a/\"}]}", "{\"uri\", \"tamid\"}"},
+        {"{\"name\":\"t\",\"allowed_tams\":[{\"uri\":\"https://a/\",\"tamid\":\"a\",\"x\":1}]}",
+         "{\"uri\", \"tamid\"}"},
+        {"{\"name\":\"t\",\"allowed_tams\":[{\"uri\":\"\",\"tamid\":\"a\"}]}", "uri is empty"},
+        {"{\"name\":\"t\",\"allowed_tams\":[{\"uri\":\"https://a/\",\"tamid\":\"\"}]}", "must not be empty"},
+        {"{\"name\":\"t\",\"tam_uri\":\"https://own/\",\"tam_id\":\"own TAM\","
+         "\"allowed_tams\":[{\"uri\":\"https://a/\",\"tamid\":\"a\"},{\"uri\":\"https://b/\",\"tamid\":\"b\"}]}",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        otrp__mock_config cfg;
+        char detail[256] = "";
+        otrp_status st = otrp__mock_parse_config(cases[i].json, strlen(cases[i].json), &cfg, detail,
+                                                 sizeof detail);
+        if (cases[i].detail == NULL) {
+            assert_int_equal(st, OTRP_OK);
+            assert_string_equal(cfg.tam_id, "own TAM");
+            assert_int_equal(cfg.n_allowed, 2);
+            assert_string_equal(cfg.allowed_tams[1].uri, "https://b/");
+            assert_string_equal(cfg.allowed_tams[1].tamid, "b");
+            continue;
+        }
+        if (st != OTRP_ERR_CONFIG || strstr(detail, cases[i].detail) == NULL)
+            fprintf(stderr, "case %zu: %s \"%s\"\n", i, otrp_status_name(st), detail);
+        assert_int_equal(st, OTRP_ERR_CONFIG);
+        assert_non_null(strstr(detail, cases[i].detail));
+    }
+}
+
+/* request_ta with a hint; the TAM URI the TEE passes back. */
+static void request(conn *c, const char *taid, const char *hint, const char *want_uri)
+{
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    otrp_buf uri = {0}, msg = {0};
+    assert_int_equal(c->ops->request_ta(c->ctx, &tc, taid, hint, &uri, &msg), OTRP_OK);
+    assert_int_equal(msg.len, 0);
+    assert_string_equal((char *)uri.data, want_uri);
+    otrp_buf_free(&uri);
+    otrp_buf_free(&msg);
+}
+
+/* 1 when tam's GetDeviceState lists taid as requested. */
+static int sees_requested(conn *c, test_tam *tam, const char *taid, otrp_buf *msg, otrp_buf *out)
+{
+    char *dsi = gds_dsi(c, tam, msg, out);
+    int n = dsi_count(dsi, "requestedtalist", taid);
+    free(dsi);
+    return n;
+}
+
+/* The TEE chooses the TAM (OTrP-03 §14.8: the app and the agent are untrusted): with a TAM
+ * of its own it keeps it whatever the caller says; a requested TA is bound to that TAM,
+ * listed to it alone and satisfied only by an install from it. */
+static void test_mocktee_requested_ta_bound_to_chosen_tam(void **state)
+{
+    (void)state;
+    tee_fx t;
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\", \"tam_id\": \"tam1.example\""));
+    conn *c = &t.c;
+    request(c, "ta-x", URI2, URI1); /* the hint does not win */
+    assert_int_equal(sees_requested(c, g_tam2, "ta-x", &t.msg, &t.out), 0);
+    assert_int_equal(sees_requested(c, g_tam1, "ta-x", &t.msg, &t.out), 1);
+    /* tam2 installing a ta-x of its own does not satisfy tam1's request */
+    char *aik2 = create_sd(c, g_tam2, "sd2", &t.msg, &t.out);
+    install(c, g_tam2, "sd2", "ta-x", aik2, "tam2's ta-x", "pass", &t.msg, &t.out);
+    assert_int_equal(sees_requested(c, g_tam1, "ta-x", &t.msg, &t.out), 1);
+    char *aik1 = create_sd(c, g_tam1, "sd1", &t.msg, &t.out);
+    install(c, g_tam1, "sd1", "ta-x", aik1, "tam1's ta-x", "pass", &t.msg, &t.out);
+    assert_int_equal(sees_requested(c, g_tam1, "ta-x", &t.msg, &t.out), 0);
+    /* unrequested: listed as unneeded to tam1, whose ta-x it is, and not to tam2 */
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    otrp_buf uri = {0};
+    assert_int_equal(c->ops->unrequest_ta(c->ctx, &tc, "ta-x", URI2, &uri, &t.msg), OTRP_OK);
+    assert_string_equal((char *)uri.data, URI1);
+    char *dsi = gds_dsi(c, g_tam1, &t.msg, &t.out);
+    assert_int_equal(dsi_count(dsi, "unneededtalist", "ta-x"), 1);
+    free(dsi);
+    dsi = gds_dsi(c, g_tam2, &t.msg, &t.out);
+    assert_int_equal(dsi_count(dsi, "unneededtalist", "ta-x"), 0);
+    free(dsi);
+    /* the policy check names the TEE's TAM, not the caller's */
+    assert_int_equal(c->ops->policy_check(c->ctx, &tc, URI2, &uri, &t.msg), OTRP_OK);
+    assert_string_equal((char *)uri.data, URI1);
+    free(aik1);
+    free(aik2);
+    otrp_buf_free(&uri);
+    tee_fx_close(&t);
+}
+
+/* Without a TAM of its own the TEE adopts the caller's hint; a hint on its allow-list it
+ * adopts in any case, bound to the tamid the list names. */
+static void test_mocktee_hint_adopted_without_own_tam_or_allowed(void **state)
+{
+    (void)state;
+    tee_fx t;
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"\""));
+    request(&t.c, "ta-y", URI2, URI2);
+    tee_fx_close(&t);
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\", \"tam_id\": \"tam1.example\", "
+                                  "\"allowed_tams\": [{\"uri\": \"" URI2 "\", "
+                                  "\"tamid\": \"tam2.example\"}]"));
+    request(&t.c, "ta-z", URI2, URI2);
+    request(&t.c, "ta-w", "https://elsewhere.example/", URI1);
+    assert_int_equal(sees_requested(&t.c, g_tam1, "ta-z", &t.msg, &t.out), 0);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-z", &t.msg, &t.out), 1);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-w", &t.msg, &t.out), 0);
+    assert_int_equal(sees_requested(&t.c, g_tam1, "ta-w", &t.msg, &t.out), 1);
+    tee_fx_close(&t);
+}
+
+/* tee.json names a TAM URI but not its tamid: the first TAM whose GetDeviceState the TEE
+ * verifies after passing that URI back is bound to it, for good (kept in the state). */
+static void test_mocktee_tam_uri_bound_on_first_use(void **state)
+{
+    (void)state;
+    tee_fx t;
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\""));
+    request(&t.c, "ta-v", NULL, URI1);
+    assert_int_equal(sees_requested(&t.c, g_tam1, "ta-v", &t.msg, &t.out), 1);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-v", &t.msg, &t.out), 0);
+    t.c.ops->destroy(t.c.ctx);
+    /* after a restart the binding holds: tam2 asking first sees nothing */
+    t.c = open_mock(t.dir);
+    request(&t.c, "ta-u", NULL, URI1);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-u", &t.msg, &t.out), 0);
+    assert_int_equal(sees_requested(&t.c, g_tam1, "ta-u", &t.msg, &t.out), 1);
+    tee_fx_close(&t);
+}
+
+/* The wait for the TAM of a URI ends with the session that was to bring it: a failed
+ * session (ProcessError) or a GetDeviceState that fails leaves nothing for the next TAM
+ * to come along, e.g. through a session another TEE of the agent started. */
+static void test_mocktee_tam_uri_binding_not_left_open(void **state)
+{
+    (void)state;
+    tee_fx t;
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\""));
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    request(&t.c, "ta-s", NULL, URI1);
+    assert_int_equal(t.c.ops->process_error(t.c.ctx, &tc), OTRP_OK);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-s", &t.msg, &t.out), 0);
+    request(&t.c, "ta-s", NULL, URI1);
+    test_tam_answer a;
+    assert_int_equal(test_tam_get_device_state(g_nomark, NULL, &t.msg), OTRP_OK);
+    assert_int_equal(call(&t.c, &t.msg, &t.out), OTRP_OK);
+    assert_int_equal(test_tam_read(g_nomark, "GetDeviceState", (char *)t.out.data, t.out.len, &a),
+                     OTRP_OK);
+    assert_string_equal(a.error_code, "ERR_TAM_NOT_TRUSTED");
+    test_tam_answer_free(&a);
+    assert_int_equal(sees_requested(&t.c, g_tam2, "ta-s", &t.msg, &t.out), 0);
+    /* handed out again, the URI binds its TAM */
+    request(&t.c, "ta-s", NULL, URI1);
+    assert_int_equal(sees_requested(&t.c, g_tam1, "ta-s", &t.msg, &t.out), 1);
+    tee_fx_close(&t);
+}
+
+/* What tam's DSI shows of the migrated fixture: one SD holding taid, the SP AIK aik, and
+ * (entries: 1) or not (0) tam1's requested ta-wanted and unneeded ta1. */
+static void migrated_view(conn *c, test_tam *tam, const char *taid, const char *aik, int entries,
+                          otrp_buf *msg, otrp_buf *out)
+{
+    char *dsi = gds_dsi(c, tam, msg, out);
+    assert_int_equal(dsi_count(dsi, "sd", NULL), 1);
+    assert_int_equal(dsi_count(dsi, "ta", taid), 1);
+    assert_non_null(strstr(dsi, aik));
+    assert_int_equal(dsi_count(dsi, "requestedtalist", "ta-wanted"), entries);
+    assert_int_equal(dsi_count(dsi, "unneededtalist", "ta1"), entries);
+    free(dsi);
+}
+
+/* A hint longer than any TAM URI the TEE keeps (OTRP__MOCK_MAX_URI) is refused: passed
+ * back cut short, or kept whole in the state, it would be wrong or make the state
+ * unreadable. */
+static void test_mocktee_overlong_hint_refused(void **state)
+{
+    (void)state;
+    tee_fx t;
+    tee_fx_open(&t, TEE_JSON_WITH(", \"tam_uri\": \"\""));
+    char hint[OTRP__MOCK_MAX_URI + 2];
+    memset(hint, 'h', sizeof hint - 1);
+    memcpy(hint, "https://", 8);
+    hint[sizeof hint - 1] = '\0';
+    otrp_tee_call tc = {sizeof tc, 0, 0, NULL};
+    otrp_buf uri = {0};
+    assert_int_equal(t.c.ops->request_ta(t.c.ctx, &tc, "ta-h", hint, &uri, &t.msg),
+                     OTRP_ERR_INVALID_ARG);
+    hint[sizeof hint - 2] = '\0'; /* the longest one kept */
+    assert_int_equal(t.c.ops->request_ta(t.c.ctx, &tc, "ta-h", hint, &uri, &t.msg), OTRP_OK);
+    assert_string_equal((char *)uri.data, hint);
+    hint[sizeof hint - 2] = 'h';
+    assert_int_equal(t.c.ops->policy_check(t.c.ctx, &tc, hint, &uri, &t.msg), OTRP_ERR_INVALID_ARG);
+    t.c.ops->destroy(t.c.ctx);
+    t.c = open_mock(t.dir); /* the state reads back */
+    otrp_buf_free(&uri);
+    tee_fx_close(&t);
+}
+
+/* A state directory in format /2 (test/data/mocktee-state-v2, made by the code of that
+ * format) is read and migrated: every SD, TA, SP AIK, DSI reference and list entry is
+ * kept, each TAM still sees its own, and the next commit writes the current format. */
+static void test_mocktee_state_migrates_format_2(void **state)
+{
+    (void)state;
+    char dir[512], cmd[1400];
+    otrp_buf msg = {0}, out = {0};
+    assert_int_equal(fx_teedir(dir, sizeof dir,
+                               TEE_JSON_WITH(", \"tam_uri\": \"" URI1 "\", \"tam_id\": \"tam1.example\"")),
+                     0);
+    (void)snprintf(cmd, sizeof cmd, "cp -R test/data/mocktee-state-v2/state.json "
+                   "test/data/mocktee-state-v2/blobs '%s/state/'", dir);
+    assert_int_equal(system(cmd), 0);
+    otrp_buf v2 = {0};
+    assert_int_equal(test_read_file("test/data/mocktee-state-v2/state.json", &v2), OTRP_OK);
+    cJSON *old = cJSON_Parse((char *)v2.data);
+    otrp_buf_free(&v2);
+    const char *aik = otrp__json_string(otrp__json_member(old, "spaiks")->child, "pub");
+    const cJSON *refs = otrp__json_member(old, "dsirefs");
+    conn c = open_mock(dir);
+    assert_ta_binary(&c, "tam1.example", "ta1", "TA one binary");
+    otrp_buf b = {0};
+    assert_int_equal(otrp__mock_ta_data(c.ctx, otrp__mock_ta_find_any(((otrp__mock *)c.ctx)->state,
+                                                                   "tam1.example", "ta-big", NULL),
+                                        "bin", &b),
+                     OTRP_OK);
+    assert_int_equal(b.len, 6000);
+    otrp_buf_free(&b);
+    /* the DSI references: each TAM's next request with the old hash is accepted */
+    test_tam *tams[] = {g_tam1, g_tam2};
+    const char *deletes[] = {"{\"sdname\":\"sd1\",\"taid\":\"ta-big\"}", "{\"sdname\":\"sd2\",\"taid\":\"nosuch\"}"};
+    for (int i = 0; i < 2; i++) {
+        test_tam_opts o;
+        memset(&o, 0, sizeof o);
+        o.dsihash = otrp__json_string(i == 0 ? refs->child : refs->child->next, "hash");
+        o.tee = "mocktee-test";
+        if (tams[i] != g_tam1) /* the TEE key, learnt from this TEE identity before */
+            assert_int_equal(test_tam_learn_from(tams[i], g_tam1), OTRP_OK);
+        test_tam_answer a;
+        req(&c, tams[i], "DeleteTA", deletes[i], NULL, &o, &msg, &out, &a);
+        /* accepted (tam2's names no TA of its SD): the reference held */
+        if (i == 0)
+            assert_string_equal(a.status, "pass");
+        else
+            assert_string_equal(a.error_code, "ERR_TA_NOT_FOUND");
+        test_tam_answer_free(&a);
+    }
+    /* tam1: sd1 with ta1, its SP AIK, ta-wanted requested, ta1 unneeded; tam2: sd2 with
+     * ta2 and the same SP AIK (shared in /2), none of tam1's list entries */
+    migrated_view(&c, g_tam1, "ta1", aik, 1, &msg, &out);
+    migrated_view(&c, g_tam2, "ta2", aik, 0, &msg, &out);
+    c.ops->destroy(c.ctx);
+    /* committed in the current format, and it opens again */
+    char path[600];
+    (void)snprintf(path, sizeof path, "%s/state/state.json", dir);
+    otrp_buf now = {0};
+    assert_int_equal(test_read_file(path, &now), OTRP_OK);
+    assert_non_null(strstr((char *)now.data, "\"format\":\"otrp-mocktee-state/3\""));
+    otrp_buf_free(&now);
+    c = open_mock(dir);
+    assert_ta_binary(&c, "tam2.example", "ta2", "TA two");
+    c.ops->destroy(c.ctx);
+    cJSON_Delete(old);
+    fx_rm_rf(dir);
+    otrp_buf_free(&msg);
+    otrp_buf_free(&out);
+}
+
 /* ---- PROFILE details ------------------------------------------------------------------- */
 
 /* Sign a hand-written GetDeviceState TBS with tam1 and return the answer. */
@@ -1135,6 +1601,94 @@ static void test_mocktee_gds_field_forms(void **state)
     gds_custom(f, "{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"rid\":1.5,\"tid\":\"t\"}}", &a);
     assert_string_equal(a.error_code, "ERR_REQUEST_INVALID");
     test_tam_answer_free(&a);
+}
+
+/* The status and echoed key ("rid"/"tid") of a TEE answer to a GetDeviceState; the echo
+ * is NULL when the TEE refused the request. */
+static char *gds_echo(test_tam *tam, const char *answer, size_t len, const char *key)
+{
+    test_tam_answer a;
+    assert_int_equal(test_tam_read(tam, "GetDeviceState", answer, len, &a), OTRP_OK);
+    char *echo = NULL;
+    if (strcmp(a.status, "pass") == 0)
+        echo = strdup(otrp__json_string(a.tbs, key));
+    else
+        assert_string_equal(a.error_code, "ERR_REQUEST_INVALID");
+    test_tam_answer_free(&a);
+    return echo;
+}
+
+/* PROFILE P5: the agent and the TEE take exactly the same rid/tid forms (the table of
+ * test/support/id_forms.c), and both echo an integer as its digits. Each form goes to the
+ * TEE itself and through the agent (otrp_agent_process) to another. */
+static void test_mocktee_id_forms_agree_with_agent(void **state)
+{
+    (void)state;
+    char dir_tee[512], dir_agent[512];
+    assert_int_equal(fx_teedir(dir_tee, sizeof dir_tee, NULL), 0);
+    assert_int_equal(fx_teedir(dir_agent, sizeof dir_agent, NULL), 0);
+    conn c = open_mock(dir_tee);
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    otrp_agent *agent = NULL;
+    otrp_tee *tee = NULL;
+    mock_wrap *w = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    assert_int_equal(mock_wrap_new(dir_agent, TEST_PKI_TIME, &tee, &w), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(agent, tee), OTRP_OK);
+    otrp_buf msg = {0}, out = {0};
+    const char *keys[] = {"rid", "tid"};
+    unsigned disagreements = 0;
+    for (size_t i = 0; i < test_id_form_count(); i++) {
+        const test_id_form *form = test_id_form_at(i);
+        for (int k = 0; k < 2; k++) {
+            char tbs[1024];
+            (void)snprintf(tbs, sizeof tbs,
+                           "{\"GetDeviceStateTBSRequest\":{\"ver\":\"1.0\",\"%s\":%s,\"%s\":\"x\","
+                           "\"ocspdat\":[],\"supportedsigalgs\":[\"RS256\"]}}",
+                           keys[k], form->json, keys[1 - k]);
+            assert_int_equal(test_tam_sign_payload(g_tam1, "GetDeviceStateRequest", tbs,
+                                                   strlen(tbs), &msg),
+                             OTRP_OK);
+            /* the TEE */
+            assert_int_equal(call(&c, &msg, &out), OTRP_OK);
+            char *echo = gds_echo(g_tam1, (char *)out.data, out.len, keys[k]);
+            /* the agent: it routes the form (the TEE is called) or refuses it */
+            unsigned before = w->process_calls;
+            char *resp = NULL;
+            size_t resp_len = 0;
+            otrp_status st = otrp_agent_process(agent, (char *)msg.data, msg.len, &resp, &resp_len);
+            int routed = w->process_calls > before;
+            int agree = (form->echo != NULL) == routed && (form->echo != NULL) == (echo != NULL);
+            if (!agree) {
+                fprintf(stderr, "%s %.40s: expected %s; the TEE %s it, the agent %s it (%s)\n",
+                        keys[k], form->json, form->echo != NULL ? "accepted" : "refused",
+                        echo != NULL ? "accepted" : "refused", routed ? "routed" : "refused",
+                        otrp_status_name(st));
+                disagreements++;
+            } else if (form->echo != NULL) {
+                assert_string_equal(echo, form->echo);
+                assert_int_equal(st, OTRP_OK);
+                cJSON *doc = cJSON_ParseWithLength(resp, resp_len);
+                char *element = cJSON_PrintUnformatted(
+                    cJSON_GetArrayItem(otrp__json_member(doc, "GetDeviceStateResponse"), 0));
+                char *relayed = gds_echo(g_tam1, element, strlen(element), keys[k]);
+                assert_string_equal(relayed, form->echo);
+                free(relayed);
+                cJSON_free(element);
+                cJSON_Delete(doc);
+            }
+            otrp_free(resp);
+            free(echo);
+        }
+    }
+    assert_int_equal(disagreements, 0);
+    otrp_agent_free(agent);
+    c.ops->destroy(c.ctx);
+    otrp_buf_free(&msg);
+    otrp_buf_free(&out);
+    fx_rm_rf(dir_tee);
+    fx_rm_rf(dir_agent);
 }
 
 static void test_mocktee_gds_failure_carries_minimal_dsi(void **state)
@@ -1407,6 +1961,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_err_sdname_already_used, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_spcert_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_ta_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_spcert_error_per_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_ta_already_installed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_ta_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_err_tee_resource_full, setup, teardown),
@@ -1422,12 +1977,21 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_mocktee_inline_and_blob_tas_persist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_hostile_content_to_other_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_field_forms, setup, teardown),
+        cmocka_unit_test(test_mocktee_id_forms_agree_with_agent),
         cmocka_unit_test_setup_teardown(test_mocktee_gds_failure_carries_minimal_dsi, setup, teardown),
         cmocka_unit_test(test_mocktee_require_ocsp),
         cmocka_unit_test(test_mocktee_configured_jwe_alg),
         cmocka_unit_test_setup_teardown(test_mocktee_accepted_encodings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_update_sd_deloldspcert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mocktee_update_sd_newspid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mocktee_isolation_sds_tas_spaiks, setup, teardown),
+        cmocka_unit_test(test_mocktee_config_tams),
+        cmocka_unit_test(test_mocktee_requested_ta_bound_to_chosen_tam),
+        cmocka_unit_test(test_mocktee_hint_adopted_without_own_tam_or_allowed),
+        cmocka_unit_test(test_mocktee_tam_uri_bound_on_first_use),
+        cmocka_unit_test(test_mocktee_tam_uri_binding_not_left_open),
+        cmocka_unit_test(test_mocktee_overlong_hint_refused),
+        cmocka_unit_test(test_mocktee_state_migrates_format_2),
         cmocka_unit_test_teardown(test_mocktee_public_constructors_with_agent, fx_kill_daemon),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -539,7 +539,7 @@ static void test_mocktee_state_temp_file_symlink(void **state)
     (void)snprintf(path, sizeof path, "%s/state/state.json", dir);
     assert_int_equal(mode_of(dir, "state/state.json") & 0077, 0);
     assert_int_equal(test_read_file(path, &b), OTRP_OK);
-    assert_non_null(strstr((char *)b.data, "\"requested\":[\"ta-x\"]"));
+    assert_non_null(strstr((char *)b.data, "\"requested\":[{\"taid\":\"ta-x\""));
     /* names are not predictable: two writes use two names, neither the pid's */
     (void)snprintf(path, sizeof path, "%s/state", dir);
     struct two_writes w = {open(path, O_RDONLY | O_DIRECTORY)};

@@ -27,6 +27,7 @@
 #include "support/mock_fixture.h"
 #include "support/mock_wrap.h"
 #include "support/tam_builder.h"
+#include "support/tam_fixture.h"
 #include "util/base64.h"
 #include "mocktee/mocktee.h"
 
@@ -38,6 +39,8 @@
 #define SMALL_CAP ((size_t)1024 * 1024)
 /* Nothing listens on port 1 of the loopback: a connection there is refused at once. */
 #define DEAD_TAM_URI "https://127.0.0.1:1/tam"
+/* The tamid of the run's TAM, the TAM of every TEE below (tee.json tam_id). */
+#define TAM_ID "tam.otrp.example"
 
 static char run_dir[512];     /* everything of this run */
 static char tam_dir[600];
@@ -77,7 +80,9 @@ static int write_ta(const char *name, size_t len, unsigned char fill, char *path
     return rc;
 }
 
-static int add_ta(const char *taid, size_t len, unsigned char fill, unsigned *version)
+/* Add a TA file of len bytes (fill pattern) to the catalog of the TAM directory dir. */
+static int add_ta_to(const char *dir, const char *taid, size_t len, unsigned char fill,
+                     unsigned *version)
 {
     char path[700];
     if (write_ta("ta.bin", len, fill, path, sizeof path) != 0)
@@ -92,9 +97,14 @@ static int add_ta(const char *taid, size_t len, unsigned char fill, unsigned *ve
     if (f != NULL)
         fclose(f);
     char detail[256] = "";
-    otrp_status st = reftam_add_ta(tam_dir, taid, b.data, b.len, version, detail, sizeof detail);
+    otrp_status st = reftam_add_ta(dir, taid, b.data, b.len, version, detail, sizeof detail);
     otrp_buf_free(&b);
     return st == OTRP_OK ? 0 : -1;
+}
+
+static int add_ta(const char *taid, size_t len, unsigned char fill, unsigned *version)
+{
+    return add_ta_to(tam_dir, taid, len, fill, version);
 }
 
 static int group_setup(void **state)
@@ -113,7 +123,10 @@ static int group_setup(void **state)
     snprintf(pki, sizeof pki, "%s/pki", run_dir);
     char detail[256] = "";
     unsigned v = 0;
-    if (reftam_init(tam_dir, NULL, detail, sizeof detail) != OTRP_OK ||
+    reftam_init_opts io;
+    memset(&io, 0, sizeof io);
+    io.tamid = TAM_ID;
+    if (reftam_init(tam_dir, &io, detail, sizeof detail) != OTRP_OK ||
         reftam_provision_tee(tam_dir, tee_a, "tee-a", NULL, detail, sizeof detail) != OTRP_OK ||
         reftam_provision_tee(tam_dir, tee_b, "tee-b", NULL, detail, sizeof detail) != OTRP_OK ||
         reftam_tls_material(tam_dir, &tls_cert, &tls_key, tls_pin, detail, sizeof detail) !=
@@ -139,19 +152,33 @@ static int group_teardown(void **state)
 }
 
 /* A fresh copy of a template TEE directory, renamed (tee.json name), naming tam_uri as
- * its TAM (NULL: none). */
-static void fresh_tee_uri(const char *template_dir, const char *name, const char *tam_uri,
-                          char *dir, size_t cap)
+ * its TAM's URI (NULL: none) and the run's TAM as its TAM; more: further tee.json
+ * members (text starting with a comma, or ""). */
+static void write_tee_json(const char *dir, const char *name, const char *tam_uri,
+                           const char *more)
+{
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"name\": \"%s\", \"version\": \"1.0\", \"tam_uri\": \"%s\", \"tam_id\": \"" TAM_ID
+             "\", \"jwe_alg\": \"RSA1_5\", \"sign_alg\": \"RS256\", \"require_ocsp\": false, "
+             "\"quota_bytes\": 67108864%s}",
+             name, tam_uri != NULL ? tam_uri : "", more);
+    assert_int_equal(fx_write(dir, "tee.json", json, strlen(json)), 0);
+}
+
+static void fresh_tee_json(const char *template_dir, const char *name, const char *tam_uri,
+                           const char *more, char *dir, size_t cap)
 {
     snprintf(dir, cap, "%s/t%u-%s", run_dir, __atomic_add_fetch(&dir_counter, 1, __ATOMIC_SEQ_CST),
              name);
     assert_int_equal(fx_copy_dir(template_dir, dir), 0);
-    char json[512];
-    snprintf(json, sizeof json,
-             "{\"name\": \"%s\", \"version\": \"1.0\", \"tam_uri\": \"%s\", \"jwe_alg\": \"RSA1_5\", "
-             "\"sign_alg\": \"RS256\", \"require_ocsp\": false, \"quota_bytes\": 67108864}",
-             name, tam_uri != NULL ? tam_uri : "");
-    assert_int_equal(fx_write(dir, "tee.json", json, strlen(json)), 0);
+    write_tee_json(dir, name, tam_uri, more);
+}
+
+static void fresh_tee_uri(const char *template_dir, const char *name, const char *tam_uri,
+                          char *dir, size_t cap)
+{
+    fresh_tee_json(template_dir, name, tam_uri, "", dir, cap);
 }
 
 static void fresh_tee(const char *template_dir, const char *name, char *dir, size_t cap)
@@ -177,19 +204,28 @@ static void agent_config(otrp_agent_config *cfg, const char *ca, const char *pin
     cfg->http_retries = 0;
 }
 
+/* Serve tam on loopback (HTTPS with cert and key). */
+static reftam_server *serve(reftam *tam, const char *cert, const char *key,
+                            const reftam_fault *fault)
+{
+    reftam_server_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.tam = tam;
+    sc.tls_cert_pem = cert;
+    sc.tls_key_pem = key;
+    if (fault != NULL)
+        sc.fault = *fault;
+    reftam_server *srv = NULL;
+    assert_int_equal(reftam_server_start(&sc, &srv), 0);
+    return srv;
+}
+
 static void start_tam(fixture *f, const char *cert, const char *key, const reftam_fault *fault)
 {
     char detail[256] = "";
     if (f->tam == NULL)
         assert_int_equal(reftam_open(tam_dir, NULL, &f->tam, detail, sizeof detail), OTRP_OK);
-    reftam_server_config sc;
-    memset(&sc, 0, sizeof sc);
-    sc.tam = f->tam;
-    sc.tls_cert_pem = cert;
-    sc.tls_key_pem = key;
-    if (fault != NULL)
-        sc.fault = *fault;
-    assert_int_equal(reftam_server_start(&sc, &f->srv), 0);
+    f->srv = serve(f->tam, cert, key, fault);
 }
 
 /* The usual start: the TAM over HTTPS with the test CA's certificate, and an agent that
@@ -219,8 +255,9 @@ static void stop(fixture *f)
     memset(f, 0, sizeof *f);
 }
 
-/* The TA ids the TEE named name reports (otrp_get_device_state), as "a,b,". */
-static void installed_tas(otrp_agent *agent, const char *name, char *out, size_t cap)
+/* The TA ids the TEE named name reports (otrp_get_device_state), as "a,b,", or with
+ * the TAM of each as "a@tamid,b@tamid," (with_tamid). */
+static void list_tas(otrp_agent *agent, const char *name, int with_tamid, char *out, size_t cap)
 {
     char *json = NULL;
     size_t len = 0;
@@ -239,10 +276,19 @@ static void installed_tas(otrp_agent *agent, const char *name, char *out, size_t
         cJSON_ArrayForEach(ta, cJSON_GetObjectItem(cJSON_GetObjectItem(tee, "backend"), "talist"))
         {
             strncat(out, cJSON_GetObjectItem(ta, "taid")->valuestring, cap - strlen(out) - 2);
+            if (with_tamid) {
+                strncat(out, "@", cap - strlen(out) - 2);
+                strncat(out, cJSON_GetObjectItem(ta, "tamid")->valuestring, cap - strlen(out) - 2);
+            }
             strcat(out, ",");
         }
     }
     cJSON_Delete(doc);
+}
+
+static void installed_tas(otrp_agent *agent, const char *name, char *out, size_t cap)
+{
+    list_tas(agent, name, 0, out, cap);
 }
 
 /* A number of last_session in otrp_get_device_state. */
@@ -407,24 +453,33 @@ static void test_tam_two_tees(void **state)
 }
 
 /* A request made while the TAM was unreachable stays pending in the TEE; the next
- * policy check runs the session that installs it. */
+ * policy check runs the session that installs it. The TEE's TAM is unreachable at first
+ * (its URI a dead port), then reachable (the TEE is configured with the live URI). */
 static void test_tam_policy_check_installs_pending(void **state)
 {
     (void)state;
     fixture f = {0};
     start_tam_and_agent(&f);
-    /* The mock TEE signals pending work with its configured TAM URI. */
     char dir[700];
-    fresh_tee_uri(tee_a, "tee-policy", reftam_server_url(f.srv), dir, sizeof dir);
+    fresh_tee_uri(tee_a, "tee-policy", DEAD_TAM_URI, dir, sizeof dir);
     otrp_tee *tee = NULL;
     assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
     assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
-    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", "https://127.0.0.1:1/tam"),
-                     OTRP_ERR_HTTP_CONNECT);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", reftam_server_url(f.srv)),
+                     OTRP_ERR_HTTP_CONNECT); /* the TEE's TAM, not the caller's */
     assert_int_equal(f.w[0]->process_error_calls, 1);
+    assert_int_equal(reftam_server_requests(f.srv), 0);
     char tas[256];
     installed_tas(f.agent, "tee-policy", tas, sizeof tas);
     assert_string_equal(tas, "");
+    /* the TEE again, now configured with its TAM's live URI */
+    otrp_agent_free(f.agent);
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, NULL);
+    assert_int_equal(otrp_agent_new(&cfg, &f.agent), OTRP_OK);
+    write_tee_json(dir, "tee-policy", reftam_server_url(f.srv), "");
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
     assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK); /* the TEE's TAM */
     installed_tas(f.agent, "tee-policy", tas, sizeof tas);
     assert_string_equal(tas, "ta2,");
@@ -436,8 +491,9 @@ static void test_tam_policy_check_installs_pending(void **state)
 }
 
 /* otrp_agent_policy_check(agent, tam_uri): the TEE signals pending work with its own
- * TAM URI; NULL uses that one, a caller's URI replaces it (PROFILE P10). Here the TEE's
- * configured TAM is unreachable and the caller's is the live one. */
+ * TAM URI, and that one wins over a caller's (PROFILE P10, otrp-over-http-02 §5.1): here
+ * the TEE's configured TAM is unreachable and the caller names a live one, which is never
+ * contacted; the work stays pending. */
 static void test_tam_policy_check_caller_uri(void **state)
 {
     (void)state;
@@ -449,22 +505,14 @@ static void test_tam_policy_check_caller_uri(void **state)
     assert_int_equal(mock_wrap_new(dir, 0, &tee, &f.w[0]), OTRP_OK);
     assert_int_equal(otrp_agent_add_tee(f.agent, tee), OTRP_OK);
     assert_int_equal(otrp_agent_request_ta(f.agent, "ta2", NULL), OTRP_ERR_HTTP_CONNECT);
-    /* NULL: the TEE's own (unreachable) TAM; the TA stays pending. */
     assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_ERR_HTTP_CONNECT);
-    assert_int_equal(f.w[0]->process_error_calls, 2);
+    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)),
+                     OTRP_ERR_HTTP_CONNECT);
+    assert_int_equal(f.w[0]->process_error_calls, 3);
     assert_int_equal(reftam_server_requests(f.srv), 0);
     char tas[256];
     installed_tas(f.agent, "tee-policy-uri", tas, sizeof tas);
     assert_string_equal(tas, "");
-    /* The caller's URI wins over the TEE's. */
-    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
-    installed_tas(f.agent, "tee-policy-uri", tas, sizeof tas);
-    assert_string_equal(tas, "ta2,");
-    /* Nothing pending: no session, whichever URI the caller names. */
-    unsigned before = reftam_server_requests(f.srv);
-    assert_int_equal(otrp_agent_policy_check(f.agent, reftam_server_url(f.srv)), OTRP_OK);
-    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK);
-    assert_int_equal(reftam_server_requests(f.srv), before);
     stop(&f);
 }
 
@@ -1068,9 +1116,11 @@ static void test_tam_foreign_tee_refused(void **state)
     fixture f = {0};
     start_tam_and_agent(&f);
     /* The fixture TEE of the mock TEE tests: self-signed, trusting the test TAM root only;
-     * make it trust this TAM's CA so that it answers at all. */
+     * make it trust this TAM's CA so that it answers at all, and name no TAM of its own
+     * so that it adopts the caller's. */
     char dir[700];
-    assert_int_equal(fx_teedir(dir, sizeof dir, NULL), 0);
+    assert_int_equal(fx_teedir(dir, sizeof dir,
+                               "{\"name\": \"mocktee-test\", \"tam_uri\": \"\"}"), 0);
     char *ca = slurp(tam_dir, "ca/cert.pem");
     assert_int_equal(fx_write(dir, "trust/reftam.pem", ca, strlen(ca)), 0);
     free(ca);
@@ -1087,6 +1137,189 @@ static void test_tam_foreign_tee_refused(void **state)
     assert_int_equal(f.w[0]->process_error_calls, 1);
     stop(&f);
     fx_rm_rf(dir);
+}
+
+/* ---- two TAMs trusted by one TEE (PROFILE P10 "Isolation between TAMs") ----------------- */
+
+/* A second reference TAM beside the run's (same CA, TLS certificate and SP id), serving
+ * over HTTPS. key_pem/cert_pem: its identity files (NULL: a TAM identity of its own). */
+typedef struct other_tam {
+    char dir[700];
+    reftam *tam;
+    reftam_server *srv;
+} other_tam;
+
+static void start_other_tam(other_tam *o, const char *tamid, const char *key_pem,
+                            const char *cert_pem)
+{
+    snprintf(o->dir, sizeof o->dir, "%s/t%u-%s", run_dir,
+             __atomic_add_fetch(&dir_counter, 1, __ATOMIC_SEQ_CST), tamid);
+    assert_int_equal(fx_tam_beside(tam_dir, o->dir, tamid, key_pem, cert_pem), 0);
+    unsigned v = 0;
+    /* its own "ta1", other bytes than the run's TAM's: the TA id a wrong TAM would take */
+    assert_int_equal(add_ta_to(o->dir, "ta1", 2000, 77, &v), 0);
+    assert_int_equal(add_ta_to(o->dir, "tb", 1000, 55, &v), 0);
+    char detail[256] = "";
+    if (reftam_open(o->dir, NULL, &o->tam, detail, sizeof detail) != OTRP_OK)
+        fail_msg("open %s: %s", o->dir, detail);
+    o->srv = serve(o->tam, tls_cert, tls_key, NULL);
+}
+
+static void stop_other_tam(other_tam *o)
+{
+    reftam_server_stop(o->srv);
+    reftam_close(o->tam);
+}
+
+/* A TEE named name on f's agent (w[0]) whose own TAM is f's (its URI, TAM_ID) and, when o
+ * is given, whose allowed_tams names o as tamid. */
+static void add_tee_of(fixture *f, const char *name, const other_tam *o, const char *tamid)
+{
+    char dir[700], more[1024] = "";
+    if (o != NULL)
+        snprintf(more, sizeof more, ", \"allowed_tams\": [{\"uri\": \"%s\", \"tamid\": \"%s\"}]",
+                 reftam_server_url(o->srv), tamid);
+    fresh_tee_json(tee_a, name, reftam_server_url(f->srv), more, dir, sizeof dir);
+    otrp_tee *tee = NULL;
+    assert_int_equal(mock_wrap_new(dir, 0, &tee, &f->w[0]), OTRP_OK);
+    assert_int_equal(otrp_agent_add_tee(f->agent, tee), OTRP_OK);
+}
+
+/* The tamid and the SP AIK (the JWK that signed it) of otrp_get_ta_information. */
+static void ta_info(otrp_agent *agent, const char *taid, char *tamid, size_t tamid_cap,
+                    char **signer)
+{
+    char *info = NULL;
+    size_t len = 0;
+    assert_int_equal(otrp_get_ta_information(agent, "sp.otrp.example", taid, &info, &len), OTRP_OK);
+    cJSON *doc = cJSON_ParseWithLength(info, len);
+    otrp_free(info);
+    otrp__jws *jws = NULL;
+    assert_int_equal(otrp__jws_parse_json(cJSON_GetObjectItem(doc, "TAInformation"), 0, &jws,
+                                          NULL, 0),
+                     OTRP_OK);
+    size_t plen = 0;
+    cJSON *payload = cJSON_Parse((const char *)otrp__jws_payload(jws, &plen));
+    const cJSON *t = cJSON_GetObjectItem(cJSON_GetObjectItem(payload, "TAInformationTBS"), "tamid");
+    snprintf(tamid, tamid_cap, "%s", cJSON_IsString(t) ? t->valuestring : "");
+    *signer = cJSON_PrintUnformatted(otrp__jws_header_member(jws, "signer"));
+    cJSON_Delete(payload);
+    otrp__jws_free(jws);
+    cJSON_Delete(doc);
+}
+
+/* The issue's hijack: a TEE that trusts two TAMs, a RequestTA naming the second one's URI
+ * (a malicious manifest, an honest installer). The TEE has a TAM of its own, so the hint
+ * does not replace it and ta1 is bound to the TEE's TAM: the second TAM, if the agent
+ * reaches it at all, sees nothing to do and installs nothing, and the genuine TAM still
+ * installs ta1, which is then its TA (TAInformation names it). */
+static void test_tam_wrong_tam_uri_installs_nothing(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam_and_agent(&f);
+    other_tam b = {0};
+    start_other_tam(&b, "tam-b.otrp.example", NULL, NULL);
+    add_tee_of(&f, "tee-hijack", NULL, NULL);
+
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(b.srv)), OTRP_OK);
+    reftam_stats st;
+    reftam_get_stats(b.tam, &st);
+    assert_int_equal(st.operations, 0);
+    assert_int_equal(st.tee_failures + st.violations, 0);
+    char tas[256];
+    list_tas(f.agent, "tee-hijack", 1, tas, sizeof tas);
+    assert_null(strstr(tas, "tam-b")); /* nothing of the second TAM's */
+    /* the genuine TAM (the TEE's; already done if the agent took the TEE's URI) */
+    assert_int_equal(otrp_agent_policy_check(f.agent, NULL), OTRP_OK);
+    list_tas(f.agent, "tee-hijack", 1, tas, sizeof tas);
+    assert_string_equal(tas, "ta1@" TAM_ID ",");
+    char tamid[160];
+    char *signer = NULL;
+    ta_info(f.agent, "ta1", tamid, sizeof tamid, &signer);
+    assert_string_equal(tamid, TAM_ID);
+    cJSON_free(signer);
+    reftam_get_stats(b.tam, &st);
+    assert_int_equal(st.operations, 0);
+    stop_other_tam(&b);
+    stop(&f);
+}
+
+/* Both TAMs serve one TEE (the second by its allow-list), with the same SP id, SD name and
+ * a TA id in common: neither sees the other's SD or TA (the second creates its own SD of
+ * that name and installs its own ta1, which it could not do on top of the first's), each
+ * has its own SP AIK, the first still updates its TA with its own, and the second deleting
+ * its ta1 leaves the first's. */
+static void test_tam_two_tams_isolated(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam_and_agent(&f);
+    other_tam b = {0};
+    start_other_tam(&b, "tam-b.otrp.example", NULL, NULL);
+    add_tee_of(&f, "tee-two-tams", &b, "tam-b.otrp.example");
+    char tas[256], tamid[160];
+
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", NULL), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", reftam_server_url(b.srv)), OTRP_OK);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "tb", reftam_server_url(b.srv)), OTRP_OK);
+    reftam_stats st;
+    reftam_get_stats(b.tam, &st);
+    assert_int_equal(st.operations, 3); /* CreateSD, InstallTA ta1, InstallTA tb */
+    assert_int_equal(st.tee_failures + st.violations, 0);
+    list_tas(f.agent, "tee-two-tams", 1, tas, sizeof tas);
+    assert_string_equal(tas, "ta1@" TAM_ID ",ta1@tam-b.otrp.example,tb@tam-b.otrp.example,");
+    /* separate SP AIKs for the one SP id: TAInformation is signed with the SD's */
+    char *aik_a = NULL, *aik_b = NULL;
+    ta_info(f.agent, "ta1", tamid, sizeof tamid, &aik_a); /* the TEE's own TAM's ta1 */
+    assert_string_equal(tamid, TAM_ID);
+    ta_info(f.agent, "tb", tamid, sizeof tamid, &aik_b);
+    assert_string_equal(tamid, "tam-b.otrp.example");
+    assert_string_not_equal(aik_a, aik_b);
+    /* the first TAM updates its ta1 with its own SP AIK */
+    unsigned v = 0;
+    assert_int_equal(add_ta("ta1", 3500, 3, &v), 0);
+    assert_int_equal(otrp_agent_request_ta(f.agent, "ta1", NULL), OTRP_OK);
+    assert_true(last_session(f.agent, "round_trips") == 2); /* GetDeviceState, UpdateTA */
+    /* the second TAM drops its ta1; the first's stays */
+    assert_int_equal(otrp_agent_unrequest_ta(f.agent, "ta1", reftam_server_url(b.srv)), OTRP_OK);
+    list_tas(f.agent, "tee-two-tams", 1, tas, sizeof tas);
+    assert_string_equal(tas, "ta1@" TAM_ID ",tb@tam-b.otrp.example,");
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.tee_failures + st.violations, 0);
+    cJSON_free(aik_a);
+    cJSON_free(aik_b);
+    stop_other_tam(&b);
+    stop(&f);
+}
+
+/* A TEE identity (issued by the same CA as the TAMs) is no TAM certificate: a "TAM" that
+ * signs with one is refused at its GetDeviceState (ERR_TAM_NOT_TRUSTED), even when the TEE
+ * lets the caller name it, and installs nothing. */
+static void test_tam_tee_identity_is_no_tam(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam_and_agent(&f);
+    char key[800], cert[800];
+    snprintf(key, sizeof key, "%s/identity/key.pem", tee_b);
+    snprintf(cert, sizeof cert, "%s/identity/cert.pem", tee_b);
+    other_tam c = {0};
+    start_other_tam(&c, "tee-b", key, cert); /* tee-b's identity, CN tee-b */
+    add_tee_of(&f, "tee-no-tee-tam", &c, "tee-b");
+    assert_int_equal(otrp_agent_request_ta(f.agent, "tb", reftam_server_url(c.srv)),
+                     OTRP_ERR_TEE_REPORTED);
+    reftam_stats st;
+    reftam_get_stats(c.tam, &st);
+    assert_int_equal(st.tee_failures, 1);
+    assert_int_equal(st.operations, 0);
+    if (strstr(st.last_failure, "ERR_TAM_NOT_TRUSTED") == NULL)
+        fail_msg("the TAM's failure: %s", st.last_failure);
+    char tas[256];
+    installed_tas(f.agent, "tee-no-tee-tam", tas, sizeof tas);
+    assert_string_equal(tas, "");
+    stop_other_tam(&c);
+    stop(&f);
 }
 
 /* ---- TEE answers the TAM must refuse ---------------------------------------------------- */
@@ -1484,6 +1717,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_refuses_bad_posts),
         cmocka_unit_test(test_tam_refuses_bad_session_posts),
         cmocka_unit_test(test_tam_foreign_tee_refused),
+        cmocka_unit_test(test_tam_wrong_tam_uri_installs_nothing),
+        cmocka_unit_test(test_tam_two_tams_isolated),
+        cmocka_unit_test(test_tam_tee_identity_is_no_tam),
         cmocka_unit_test(test_tam_refuses_bent_answers),
         cmocka_unit_test(test_tam_idle_session_forgotten),
         cmocka_unit_test(test_tam_parallel_agents),

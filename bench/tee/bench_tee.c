@@ -229,7 +229,7 @@ static tms crypto_answer(const struct pieces *p, size_t plain_len, int hash_dsi)
 /* InstallTA's own crypto: SP AIK import, key unwrap, AES, image signature, blob hash. */
 static tms crypto_install(const struct pieces *p)
 {
-    const cJSON *rec = otrp__mock_spaik_find(g_tee->state, "sp1");
+    const cJSON *rec = otrp__mock_spaik_find(g_tee->state, "tam1.example", "sp1");
     otrp_buf pem = {0}, cek = {0}, bin = {0};
     if (otrp__mock_blob_read(g_tee, otrp__json_string(rec, "key"), &pem) != OTRP_OK)
         die("replay: SP AIK blob");

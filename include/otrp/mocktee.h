@@ -10,19 +10,60 @@
  *
  * It is configured by a provisioning directory (`otrp-tee-sim init DIR` creates one):
  * \code
- * DIR/tee.json          {"name", "version", "tam_uri", "jwe_alg", "sign_alg",
- *                        "require_ocsp", "quota_bytes"}; unknown keys are an error
+ * DIR/tee.json          {"name", "version", "tam_uri", "tam_id", "allowed_tams",
+ *                        "jwe_alg", "sign_alg", "require_ocsp", "quota_bytes"};
+ *                        unknown keys are an error
  * DIR/identity/key.pem  the TEE's RSA private key (PKCS#8 PEM, 2048..4096 bits)
  * DIR/identity/cert.pem the TEE certificate, optionally followed by its CA chain
  * DIR/trust/ *.pem      trust anchors for TAM certificates (at least one)
- * DIR/state/            the TEE's own state (created when missing; private format)
+ * DIR/state/            the TEE's own state (created when missing; private format,
+ *                       older formats are migrated)
  * \endcode
- * tee.json: `name` (required, 1..128 printable ASCII characters without spaces),
- * `version` (default "1.0"), `tam_uri` (default none), `jwe_alg` ("RSA1_5" default,
- * "RSA-OAEP", "RSA-OAEP-256": key management of the answers), `sign_alg` ("RS256",
- * the only choice for an RSA identity), `require_ocsp` (default false: when true a
- * GetDeviceStateRequest must carry non-empty `ocspdat`), `quota_bytes` (storage for TA
- * binaries and personalization data; 0 or absent = no limit).
+ * tee.json: `name` (required, 1..128 printable ASCII characters; inner spaces are
+ * allowed, as in the DSI's "Primary TEE", spaces at either end are not), `version`
+ * (default "1.0"), `tam_uri` (the TEE's own TAM; default none), `tam_id` (the tamid,
+ * i.e. certificate Subject CN, of that TAM; default: learnt, see below), `allowed_tams`
+ * (`[{"uri", "tamid"}]`, at most 8: further TAMs a caller may name), `jwe_alg` ("RSA1_5"
+ * default, "RSA-OAEP", "RSA-OAEP-256": key management of the answers), `sign_alg`
+ * ("RS256", the only choice for an RSA identity), `require_ocsp` (default false: when
+ * true a GetDeviceStateRequest must carry non-empty `ocspdat`), `quota_bytes` (storage
+ * for TA binaries and personalization data; 0 or absent = no limit).
+ *
+ * \par Who chooses the TAM (PROFILE P10 "TAM URI")
+ * The TEE does. The app that names a TA and the agent that relays are untrusted
+ * (OTrP-03 §14.8), so the TAM URI a caller passes to RequestTA, UnrequestTA or
+ * RequestPolicyCheck is only a hint: the TEE passes back the URI of its own TAM
+ * (`tam_uri`) whatever the hint says, and adopts the hint only when it has no TAM URI of
+ * its own or when the hint is one of `allowed_tams`. The agent then POSTs to the URI the
+ * TEE passed back (otrp-over-http-02 §5.1). A policy check passes back the chosen TAM's
+ * URI when that TAM has work pending, else the URI of a TAM that has. A hint longer than
+ * 2047 bytes, which the TEE could neither keep nor pass back whole, is
+ * OTRP_ERR_INVALID_ARG.
+ *
+ * \par Isolation between TAMs (PROFILE P10)
+ * A TEE that trusts several TAMs keeps SDs by (tamid, SD name), TAs by (tamid, TA id) and
+ * SP AIKs by (tamid, SP id): a TAM's requests find only its own (another TAM's SD is
+ * ERR_SD_NOT_FOUND), two TAMs may use the same SD name, TA id or SP id without seeing
+ * each other, and each gets an SP AIK of its own. A requested (or unneeded) TA is bound
+ * to the TAM the TEE chose for it: only that TAM sees it in its DSI
+ * (`requestedtalist`/`unneededtalist`) and only an install by that TAM satisfies it.
+ * The TEE knows that TAM by its tamid: `tam_id` for `tam_uri` (a hint adopted while the
+ * TEE has no URI of its own is then only an address, the TA stays bound to `tam_id`),
+ * the `tamid` of an `allowed_tams` entry; for a URI without a known tamid, the TAM of the
+ * first GetDeviceState after the TEE passed that URI back is bound to it for good (kept
+ * in state/) if the TEE verifies it; a failed one, or ProcessError, ends the wait. That
+ * first-use binding trusts the relay to deliver the chosen TAM's request first; name
+ * `tam_id` to depend on nothing the agent does.
+ * TAInformation of a TA id two TAMs installed describes the one of the TEE's own TAM,
+ * else the one installed first.
+ *
+ * \par TAM certificates
+ * A TAM's certificate must chain to a trust anchor, be valid, have an RSA key and a
+ * Subject CN (the tamid), and carry the extended key usage "OTrP TAM" (OID
+ * 2.25.2764465826859158253794466195288017116, docs/conformance.md): the CA that issues
+ * TAM certificates may issue TEE identities too (the reference TAM's does), and a TEE
+ * identity is never accepted as a TAM (ERR_TAM_NOT_TRUSTED). `otrp-tam init` marks its
+ * TAM certificate so.
  *
  * One TEE instance at a time may open a directory (a lock file in state/): a second
  * open, in this or another process, fails with OTRP_ERR_LOCKED.

@@ -22,9 +22,11 @@
  * | OTRP_TA_CMD_TA_INFORMATION    | spid, taid                | TAInformation message     |
  * | OTRP_TA_CMD_DESCRIBE          | -                         | JSON object               |
  *
- * tam_uri_hint is the TAM URI the agent's caller named (empty: none). A TEE that has work
- * for a TAM but neither a TAM URI of its own nor a hint fails with OTRP_ERR_NO_TAM_URI
- * (see otrp/tee.h). Before the first release OTRP_TA_CMD_POLICY_CHECK had no input; the
+ * tam_uri_hint is the TAM URI the agent's caller named (empty: none). It is only a hint:
+ * the TEE chooses its TAM and answers that TAM's URI in tam_uri (PROFILE P10; the mock
+ * TEE keeps its own TAM and adopts a hint only without one, see otrp/mocktee.h). A TEE
+ * that has work for a TAM but neither a TAM URI of its own nor a hint fails with
+ * OTRP_ERR_NO_TAM_URI (see otrp/tee.h). Before the first release OTRP_TA_CMD_POLICY_CHECK had no input; the
  * frame version was not changed for that, so a server built then refuses the new request
  * with OTRP_ERR_TEE_PROTOCOL.
  *

@@ -253,6 +253,22 @@ const uint8_t *otrp__x509_certs_der(const otrp__x509_certs *certs, size_t i,
 otrp_status otrp__x509_certs_subject_cn(const otrp__x509_certs *certs, size_t i,
                                         char *cn, size_t cn_cap);
 
+/*
+ * The extended key usage that marks a TAM certificate ("OTrP TAM", docs/conformance.md):
+ * OID 2.25.2764465826859158253794466195288017116, i.e. 2.25.<UUID
+ * 02146ab0-3beb-454a-ac42-cecd7bc6c8dc> under ITU-T X.667, which needs no registration.
+ * These are its DER content octets (without tag and length).
+ */
+#define OTRP__X509_EKU_OTRP_TAM                                                            \
+    "\x69\x84\x94\xb5\xac\x87\xbe\xda\x95\x95\xac\xa1\xb3\xd9\xd7\xde\x9b\x91\x5c"
+#define OTRP__X509_EKU_OTRP_TAM_LEN 19u
+
+/* 1 when certificate i has an extendedKeyUsage extension that lists the OID whose DER
+ * content octets are oid[oid_len] (anyExtendedKeyUsage does not count); else 0 (also
+ * when i is out of range). */
+int otrp__x509_certs_has_eku(const otrp__x509_certs *certs, size_t i, const char *oid,
+                             size_t oid_len);
+
 /* The public key of certificate i. OTRP_ERR_KEY: unsupported key type/size. */
 otrp_status otrp__x509_certs_public_key(const otrp__x509_certs *certs, size_t i,
                                         otrp__jose_key **out, char *detail,
@@ -309,6 +325,10 @@ typedef struct otrp__x509_spec {
      * addresses ("127.0.0.1", "::1"); at most 16 names in all. NULL: none. */
     const char *const *san_dns;
     const char *const *san_ip;
+    /* extendedKeyUsage (RFC 5280 4.2.1.12, not critical) with this one OID, given as its
+     * DER content octets (e.g. OTRP__X509_EKU_OTRP_TAM); NULL: no such extension. */
+    const char *eku_oid;
+    size_t eku_oid_len;
 } otrp__x509_spec;
 
 /* Write a certificate (signed with RS256 or ES256 per the issuer key, SHA-256).

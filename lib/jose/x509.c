@@ -23,6 +23,10 @@
 #define SAN_TAG_DNS 0x82u
 #define SAN_TAG_IP 0x87u
 #define DER_SEQUENCE 0x30u
+#define DER_OID 0x06u
+/* An OID of an extendedKeyUsage we write: far longer than any real one (the OTrP TAM
+ * OID has 19 octets). */
+#define EKU_OID_MAX 64u
 
 struct otrp__x509_certs {
     mbedtls_x509_crt chain; /* chain.raw.len == 0 while empty */
@@ -263,6 +267,21 @@ otrp_status otrp__x509_certs_pem(const otrp__x509_certs *certs, size_t i, otrp_b
     return otrp__jose_der_to_pem(c->raw.p, c->raw.len, "CERTIFICATE", out);
 }
 
+int otrp__x509_certs_has_eku(const otrp__x509_certs *certs, size_t i, const char *oid,
+                             size_t oid_len)
+{
+    const mbedtls_x509_crt *c = cert_at(certs, i);
+    if (c == NULL || oid == NULL)
+        return 0;
+    /* ext_key_usage lists the OIDs of the extension (empty when the certificate has
+     * none); mbedtls_x509_crt_check_extended_key_usage() would accept a certificate
+     * without the extension, and one with anyExtendedKeyUsage, for any purpose. */
+    for (const mbedtls_x509_sequence *s = &c->ext_key_usage; s != NULL; s = s->next)
+        if (s->buf.p != NULL && s->buf.len == oid_len && memcmp(s->buf.p, oid, oid_len) == 0)
+            return 1;
+    return 0;
+}
+
 /* ---- verification ---- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
@@ -465,6 +484,23 @@ static size_t count_names(const char *const *names)
     return n;
 }
 
+/* The DER value of an extendedKeyUsage extension (a SEQUENCE of one OID). */
+static otrp_status eku_extension(const otrp__x509_spec *spec, otrp_buf *ext, char *detail,
+                                 size_t cap)
+{
+    if (spec->eku_oid_len == 0 || spec->eku_oid_len > EKU_OID_MAX) {
+        otrp__set_detail(detail, cap, "extendedKeyUsage OID of %zu octets", spec->eku_oid_len);
+        return OTRP_ERR_INVALID_ARG;
+    }
+    otrp_buf oid = {0};
+    otrp_status st = otrp__der_tlv(&oid, DER_OID, (const uint8_t *)spec->eku_oid,
+                                   spec->eku_oid_len);
+    if (st == OTRP_OK)
+        st = otrp__der_tlv(ext, DER_SEQUENCE, oid.data, oid.len);
+    otrp_buf_free(&oid);
+    return st;
+}
+
 /* The DER value of a subjectAltName extension (GeneralNames) for spec's names. */
 static otrp_status san_extension(const otrp__x509_spec *spec, otrp_buf *ext, char *detail,
                                  size_t cap)
@@ -539,13 +575,16 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
         serial_len = 8;
     }
 
-    otrp_buf san = {0};
-    if (count_names(spec->san_dns) + count_names(spec->san_ip) != 0) {
-        otrp_status st = san_extension(spec, &san, detail, detail_cap);
-        if (st != OTRP_OK) {
-            otrp_buf_free(&san);
-            return st;
-        }
+    otrp_buf san = {0}, eku = {0};
+    otrp_status ext_st = OTRP_OK;
+    if (count_names(spec->san_dns) + count_names(spec->san_ip) != 0)
+        ext_st = san_extension(spec, &san, detail, detail_cap);
+    if (ext_st == OTRP_OK && spec->eku_oid != NULL)
+        ext_st = eku_extension(spec, &eku, detail, detail_cap);
+    if (ext_st != OTRP_OK) {
+        otrp_buf_free(&san);
+        otrp_buf_free(&eku);
+        return ext_st;
     }
 
     char issuer_name[DN_MAX];
@@ -559,11 +598,13 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
         if (ret < 0) {
             otrp__set_detail(detail, detail_cap, "issuer certificate unreadable");
             otrp_buf_free(&san);
+            otrp_buf_free(&eku);
             return OTRP_ERR_CERT_PARSE;
         }
     } else {
         if (strlen(spec->subject) >= sizeof(issuer_name)) {
             otrp_buf_free(&san);
+            otrp_buf_free(&eku);
             return OTRP_ERR_INVALID_ARG;
         }
         strcpy(issuer_name, spec->subject);
@@ -579,6 +620,7 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
     if (st != OTRP_OK) {
         free(buf);
         otrp_buf_free(&san);
+        otrp_buf_free(&eku);
         return st;
     }
     int ret = 0;
@@ -615,6 +657,11 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
                                             MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
                                             san.data, san.len) != 0)
         st = OTRP_ERR_CRYPTO;
+    if (st == OTRP_OK && eku.len != 0 &&
+        mbedtls_x509write_crt_set_extension(&crt, MBEDTLS_OID_EXTENDED_KEY_USAGE,
+                                            MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
+                                            eku.data, eku.len) != 0)
+        st = OTRP_ERR_CRYPTO;
     if (st == OTRP_OK) {
         ret = mbedtls_x509write_crt_der(&crt, buf, CERT_DER_SCRATCH, otrp__jose_legacy_rng,
                                         NULL);
@@ -631,6 +678,7 @@ otrp_status otrp__x509_make(const otrp__x509_spec *spec, otrp_buf *der, char *de
     mbedtls_pk_free(&subject_pk);
     mbedtls_pk_free(&issuer_pk);
     otrp_buf_free(&san);
+    otrp_buf_free(&eku);
     free(buf);
     return st;
 }

@@ -108,26 +108,53 @@ static otrp_status commit_lists(otrp__mock *tee, cJSON *next)
     return OTRP_OK;
 }
 
-/* The TAM URI to contact: the caller's hint, else tee.json's. With neither, work that
- * is pending gets OTRP_ERR_NO_TAM_URI (it stays recorded for a later policy check that
- * brings a URI), and no work gets no data. */
-static otrp_status uri_answer(otrp__mock *tee, const char *hint, int pending,
+/* A copy of a choice that outlives the state it may point into (committing replaces or
+ * drops the copy of the state it was made from). */
+typedef struct kept_choice {
+    char uri[OTRP__MOCK_MAX_URI + 1];
+    char tamid[OTRP__MOCK_MAX_TAMID + 1];
+    otrp__mock_choice ch;
+} kept_choice;
+
+static void keep_choice(kept_choice *k, const otrp__mock_choice *ch)
+{
+    (void)snprintf(k->uri, sizeof k->uri, "%s", ch->uri);
+    (void)snprintf(k->tamid, sizeof k->tamid, "%s", ch->tamid != NULL ? ch->tamid : "");
+    k->ch.uri = k->uri;
+    k->ch.tamid = ch->tamid != NULL ? k->tamid : NULL;
+}
+
+/* Pass back the chosen TAM URI (PROFILE P10: it wins over the caller's). With none,
+ * work that is pending gets OTRP_ERR_NO_TAM_URI (it stays recorded for a later call
+ * that brings a URI), and no work gets no data. A URI whose TAM the TEE does not know
+ * yet is awaited: the next TAM to pass a GetDeviceState is bound to it. */
+static otrp_status uri_answer(otrp__mock *tee, const otrp__mock_choice *ch, int pending,
                               otrp_buf *tam_uri, otrp_buf *msg)
 {
     otrp_buf_reset(tam_uri);
     otrp_buf_reset(msg);
-    const char *uri = hint != NULL && hint[0] != '\0' ? hint : tee->cfg.tam_uri;
-    if (uri[0] == '\0') {
+    (void)snprintf(tee->awaiting, sizeof tee->awaiting, "%s", ch->tamid == NULL ? ch->uri : "");
+    if (ch->uri[0] == '\0') {
         if (!pending)
             return OTRP_OK;
         DETAIL(tee, "work is pending, but neither the caller nor tee.json names a TAM");
         return OTRP_ERR_NO_TAM_URI;
     }
-    return otrp_buf_append_str(tam_uri, uri);
+    return otrp_buf_append_str(tam_uri, ch->uri);
 }
 
-/* RequestTA / UnrequestTA (PROFILE P6 extension): remember the need, hand out the TAM
- * URI; the TAM starts with GetDeviceState, so there is no message. */
+/* A hint the TEE can keep and pass back whole: cut short it would name another URI. */
+static int hint_ok(otrp__mock *tee, const char *hint)
+{
+    if (hint == NULL || strlen(hint) <= OTRP__MOCK_MAX_URI)
+        return 1;
+    DETAIL(tee, "the TAM URI hint is longer than %d bytes", OTRP__MOCK_MAX_URI);
+    return 0;
+}
+
+/* RequestTA / UnrequestTA (PROFILE P6 extension): remember the need, bound to the TAM the
+ * TEE chooses for it, and hand out that TAM's URI; the TAM starts with GetDeviceState, so
+ * there is no message. */
 static otrp_status need_change(void *ctx, const char *taid, const char *hint, int wanted,
                                otrp_buf *tam_uri, otrp_buf *msg)
 {
@@ -136,32 +163,27 @@ static otrp_status need_change(void *ctx, const char *taid, const char *hint, in
         DETAIL(tee, "TA id must be 1..128 printable ASCII characters");
         return OTRP_ERR_INVALID_ARG;
     }
+    if (!hint_ok(tee, hint))
+        return OTRP_ERR_INVALID_ARG;
     cJSON *next = cJSON_Duplicate(tee->state, 1);
     if (next == NULL)
         return OTRP_ERR_NO_MEMORY;
-    cJSON *req = cJSON_GetObjectItemCaseSensitive(next, "requested");
-    cJSON *unn = cJSON_GetObjectItemCaseSensitive(next, "unneeded");
-    int installed = otrp__mock_ta_find_any(next, taid, NULL) != NULL;
-    otrp__mock_list_remove(wanted ? unn : req, taid);
-    /* A requested TA is listed until installed; an unneeded one while installed. */
-    int pending = wanted ? !installed : installed;
-    if (pending) {
-        cJSON *list = wanted ? req : unn;
-        if (!otrp__mock_list_has(list, taid)) {
-            if (cJSON_GetArraySize(list) >= OTRP__MOCK_MAX_PENDING) {
-                cJSON_Delete(next);
-                DETAIL(tee, "at most %d TAs may be pending", OTRP__MOCK_MAX_PENDING);
-                return OTRP_ERR_QUOTA;
-            }
-            if (!cJSON_AddItemToArray(list, cJSON_CreateString(taid))) {
-                cJSON_Delete(next);
-                return OTRP_ERR_NO_MEMORY;
-            }
-        }
+    otrp__mock_choice ch;
+    otrp__mock_choose(tee, next, hint, &ch);
+    int pending = 0;
+    otrp_status st = otrp__mock_need(tee, next, taid, wanted, &ch, &pending);
+    if (st == OTRP_ERR_QUOTA)
+        DETAIL(tee, "at most %d TAs may be pending", OTRP__MOCK_MAX_PENDING);
+    if (st != OTRP_OK) {
+        cJSON_Delete(next);
+        return st;
     }
-    otrp_status st = commit_lists(tee, next);
+    otrp__mock_settle(next);
+    kept_choice kept;
+    keep_choice(&kept, &ch);
+    st = commit_lists(tee, next);
     if (st == OTRP_OK)
-        st = uri_answer(tee, hint, pending, tam_uri, msg);
+        st = uri_answer(tee, &kept.ch, pending, tam_uri, msg);
     return st;
 }
 
@@ -179,12 +201,15 @@ static otrp_status mock_unrequest_ta(void *ctx, const otrp_tee_call *call, const
     return need_change(ctx, taid, hint, 0, tam_uri, msg);
 }
 
-/* Something pending: a TAM URI (the TAM will ask with GetDeviceState); else no data. */
+/* Something pending: a TAM URI (the TAM will ask with GetDeviceState); else no data.
+ * The URI is the chosen TAM's when it has work, else that of a TAM that has. */
 static otrp_status mock_policy_check(void *ctx, const otrp_tee_call *call, const char *hint,
                                      otrp_buf *tam_uri, otrp_buf *msg)
 {
     (void)call;
     otrp__mock *tee = enter(ctx);
+    if (!hint_ok(tee, hint))
+        return OTRP_ERR_INVALID_ARG;
     int requested = cJSON_GetArraySize(otrp__json_member(tee->state, "requested"));
     int unneeded = cJSON_GetArraySize(otrp__json_member(tee->state, "unneeded"));
     if (requested == 0 && unneeded == 0) {
@@ -192,14 +217,29 @@ static otrp_status mock_policy_check(void *ctx, const otrp_tee_call *call, const
         otrp_buf_reset(msg);
         return OTRP_OK;
     }
-    return uri_answer(tee, hint, 1, tam_uri, msg);
+    cJSON *next = cJSON_Duplicate(tee->state, 1);
+    if (next == NULL)
+        return OTRP_ERR_NO_MEMORY;
+    otrp__mock_choice ch;
+    otrp_status st = otrp__mock_policy_choice(tee, next, hint, &ch);
+    if (st != OTRP_OK) {
+        cJSON_Delete(next);
+        return st;
+    }
+    kept_choice kept;
+    keep_choice(&kept, &ch);
+    st = commit_lists(tee, next);
+    return st == OTRP_OK ? uri_answer(tee, &kept.ch, 1, tam_uri, msg) : st;
 }
 
-/* Nothing is cached per session (every request carries x5c), so nothing to forget. */
+/* Nothing is cached per session (every request carries x5c); only a TAM URI whose TAM
+ * was awaited is not any more: that session failed, and the next TAM to send a
+ * GetDeviceState (through another session) is not the one at that URI. */
 static otrp_status mock_process_error(void *ctx, const otrp_tee_call *call)
 {
-    (void)enter(ctx);
+    otrp__mock *tee = enter(ctx);
     (void)call;
+    tee->awaiting[0] = '\0';
     return OTRP_OK;
 }
 
@@ -222,7 +262,8 @@ static otrp_status mock_describe(void *ctx, const otrp_tee_call *call, otrp_buf 
             cJSON_AddItemToArray(list, e);
             if (e == NULL || cJSON_AddStringToObject(e, "taid", otrp__json_string(ta, "taid")) == NULL ||
                 cJSON_AddStringToObject(e, "sdname", otrp__json_string(sd, "name")) == NULL ||
-                cJSON_AddStringToObject(e, "spid", otrp__json_string(sd, "spid")) == NULL) {
+                cJSON_AddStringToObject(e, "spid", otrp__json_string(sd, "spid")) == NULL ||
+                cJSON_AddStringToObject(e, "tamid", otrp__json_string(sd, "tamid")) == NULL) {
                 cJSON_Delete(d);
                 return OTRP_ERR_NO_MEMORY;
             }
@@ -286,6 +327,26 @@ static cJSON *ta_information_tbs(const cJSON *sd, const cJSON *ta, const char *s
     return tbs;
 }
 
+/* The TA taid in an SD of SP spid. TAs are kept per TAM, so two TAMs may each have one:
+ * the one of the TEE's own TAM is the one apps get, else the one installed first. */
+static const cJSON *ta_of_sp(const otrp__mock *tee, const char *spid, const char *taid,
+                             cJSON **sd_out)
+{
+    const char *own = otrp__mock_own_tamid(tee, tee->state);
+    const cJSON *found = NULL;
+    for (cJSON *sd = otrp__json_member(tee->state, "sds")->child; sd != NULL; sd = sd->next) {
+        const cJSON *ta = strcmp(otrp__json_string(sd, "spid"), spid) == 0
+                              ? otrp__mock_ta_find(sd, taid)
+                              : NULL;
+        if (ta == NULL || (found != NULL && (own == NULL ||
+                                             strcmp(otrp__json_string(sd, "tamid"), own) != 0)))
+            continue;
+        found = ta;
+        *sd_out = sd;
+    }
+    return found;
+}
+
 static otrp_status mock_ta_information(void *ctx, const otrp_tee_call *call, const char *spid,
                                        const char *taid, otrp_buf *out)
 {
@@ -294,12 +355,12 @@ static otrp_status mock_ta_information(void *ctx, const otrp_tee_call *call, con
     if (spid == NULL || taid == NULL)
         return OTRP_ERR_INVALID_ARG;
     cJSON *sd = NULL;
-    const cJSON *ta = otrp__mock_ta_find_any(tee->state, taid, &sd);
-    if (ta == NULL || strcmp(otrp__json_string(sd, "spid"), spid) != 0) {
+    const cJSON *ta = ta_of_sp(tee, spid, taid, &sd);
+    if (ta == NULL) {
         DETAIL(tee, "no TA \"%.128s\" of SP \"%.128s\"", taid, spid);
         return OTRP_ERR_NOT_FOUND;
     }
-    const cJSON *rec = otrp__mock_spaik_find(tee->state, spid);
+    const cJSON *rec = otrp__mock_spaik_find(tee->state, otrp__json_string(sd, "tamid"), spid);
     otrp_buf pem = {0};
     otrp__jose_key *aik = NULL;
     otrp_status st = rec != NULL ? otrp__mock_blob_read(tee, otrp__json_string(rec, "key"), &pem)

@@ -62,6 +62,42 @@ static otrp_status copy_string(const cJSON *item, const char *key, char *dst, si
     return OTRP_OK;
 }
 
+/* A tamid as tee.json names it (the Subject CN of the TAM's certificate, P4). */
+static otrp_status copy_tamid(const cJSON *item, const char *key, char *dst, char *detail,
+                              size_t cap)
+{
+    otrp_status st = copy_string(item, key, dst, OTRP__MOCK_MAX_TAMID + 1, detail, cap);
+    if (st == OTRP_OK && dst[0] == '\0')
+        return bad(detail, cap, "tee.json: '%s' must not be empty", key);
+    return st;
+}
+
+/* allowed_tams: [{"uri", "tamid"}], the TAMs a caller may name besides the TEE's own. */
+static otrp_status parse_allowed(const cJSON *m, otrp__mock_config *cfg, char *detail,
+                                 size_t cap)
+{
+    if (!cJSON_IsArray(m))
+        return bad(detail, cap, "tee.json: 'allowed_tams' must be an array");
+    for (const cJSON *e = m->child; e != NULL; e = e->next) {
+        if (cfg->n_allowed == OTRP__MOCK_MAX_ALLOWED_TAMS)
+            return bad(detail, cap, "tee.json: 'allowed_tams' holds more than %d TAMs",
+                       OTRP__MOCK_MAX_ALLOWED_TAMS);
+        otrp__mock_tam *t = &cfg->allowed_tams[cfg->n_allowed];
+        const cJSON *uri = otrp__json_member(e, "uri"), *tamid = otrp__json_member(e, "tamid");
+        if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) != 2 || uri == NULL || tamid == NULL)
+            return bad(detail, cap, "tee.json: each of 'allowed_tams' is {\"uri\", \"tamid\"}");
+        otrp_status st = copy_string(uri, "allowed_tams uri", t->uri, sizeof t->uri, detail, cap);
+        if (st == OTRP_OK && t->uri[0] == '\0')
+            st = bad(detail, cap, "tee.json: an 'allowed_tams' uri is empty");
+        if (st == OTRP_OK)
+            st = copy_tamid(tamid, "allowed_tams tamid", t->tamid, detail, cap);
+        if (st != OTRP_OK)
+            return st;
+        cfg->n_allowed++;
+    }
+    return OTRP_OK;
+}
+
 static otrp_status parse_member(const cJSON *m, otrp__mock_config *cfg, char *detail,
                                 size_t cap)
 {
@@ -77,6 +113,10 @@ static otrp_status parse_member(const cJSON *m, otrp__mock_config *cfg, char *de
         return copy_string(m, k, cfg->version, sizeof cfg->version, detail, cap);
     if (strcmp(k, "tam_uri") == 0)
         return copy_string(m, k, cfg->tam_uri, sizeof cfg->tam_uri, detail, cap);
+    if (strcmp(k, "tam_id") == 0)
+        return copy_tamid(m, k, cfg->tam_id, detail, cap);
+    if (strcmp(k, "allowed_tams") == 0)
+        return parse_allowed(m, cfg, detail, cap);
     if (strcmp(k, "jwe_alg") == 0) {
         otrp__jose_alg a = cJSON_IsString(m) ? otrp__jose_alg_from_name(m->valuestring)
                                              : OTRP__JOSE_ALG_NONE;
@@ -108,7 +148,7 @@ static otrp_status parse_member(const cJSON *m, otrp__mock_config *cfg, char *de
         return OTRP_OK;
     }
     return bad(detail, cap, "tee.json: unknown key '%.64s' (allowed: name, version, tam_uri, "
-               "jwe_alg, sign_alg, require_ocsp, quota_bytes)", k);
+               "tam_id, allowed_tams, jwe_alg, sign_alg, require_ocsp, quota_bytes)", k);
 }
 
 otrp_status otrp__mock_parse_config(const char *text, size_t len, otrp__mock_config *cfg,

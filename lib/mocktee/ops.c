@@ -41,6 +41,16 @@ static cJSON *get_array(cJSON *obj, const char *key)
     return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
+/* The code of a bad SP certificate: ERR_SPCERT_INVALID where the draft lists it (CreateSD,
+ * UpdateSD); an SP certificate that comes with InstallTA or UpdateTA is there to verify
+ * the TA, so there the TA cannot be verified: ERR_TA_INVALID. */
+static const char *spcert_error(const otrp__mock_req *r)
+{
+    otrp__mock_kind k = r->def->kind;
+    return k == OTRP__MOCK_CREATE_SD || k == OTRP__MOCK_UPDATE_SD ? "ERR_SPCERT_INVALID"
+                                                                  : "ERR_TA_INVALID";
+}
+
 /* Normalise one SP certificate (base64 or base64url DER) to standard base64 after checking
  * that it parses and has a usable key. NULL (and a failure recorded) otherwise. */
 static char *spcert_normalise(otrp__mock_req *r, const char *b64)
@@ -65,7 +75,7 @@ static char *spcert_normalise(otrp__mock_req *r, const char *b64)
         else
             FAIL(r, "ERR_TEE_FAIL", "out of memory");
     } else {
-        FAIL(r, "ERR_SPCERT_INVALID", "spcert: %s", why);
+        FAIL(r, spcert_error(r), "spcert: %s", why);
     }
     otrp__jose_key_free(k);
     otrp__x509_certs_free(c);
@@ -83,20 +93,20 @@ static int add_spcerts(otrp__mock_req *r, const cJSON *item, cJSON *list, int ab
     }
     const cJSON *one = cJSON_IsString(item) ? item : NULL;
     if (one == NULL && !cJSON_IsArray(item))
-        return FAIL(r, "ERR_SPCERT_INVALID", "spcert must be a base64 certificate or an array");
+        return FAIL(r, spcert_error(r), "spcert must be a base64 certificate or an array");
     const cJSON *e = one != NULL ? one : item->child;
     if (e == NULL && !absent_ok)
-        return FAIL(r, "ERR_SPCERT_INVALID", "spcert is an empty array");
+        return FAIL(r, spcert_error(r), "spcert is an empty array");
     for (; e != NULL; e = one != NULL ? NULL : e->next) {
         if (!cJSON_IsString(e))
-            return FAIL(r, "ERR_SPCERT_INVALID", "spcert array holds a non-string");
+            return FAIL(r, spcert_error(r), "spcert array holds a non-string");
         char *norm = spcert_normalise(r, e->valuestring);
         if (norm == NULL)
             return -1;
         int have = otrp__mock_list_has(list, norm);
         if (!have && cJSON_GetArraySize(list) >= OTRP__MOCK_MAX_SPCERTS) {
             free(norm);
-            return FAIL(r, "ERR_SPCERT_INVALID", "an SD holds at most %d SP certificates",
+            return FAIL(r, spcert_error(r), "an SD holds at most %d SP certificates",
                         OTRP__MOCK_MAX_SPCERTS);
         }
         if (!have && !cJSON_AddItemToArray(list, cJSON_CreateString(norm))) {
@@ -108,24 +118,19 @@ static int add_spcerts(otrp__mock_req *r, const cJSON *item, cJSON *list, int ab
     return 0;
 }
 
-/* The SD named in the content, owned by the signer. */
+/* The signer's SD named in the content. Another TAM's SD of that name is not there for
+ * it (PROFILE P10: a TAM does not learn what other TAMs have). */
 static cJSON *owned_sd(otrp__mock_req *r, const char *sdname)
 {
-    cJSON *sd = otrp__mock_sd_find(r->next, sdname);
-    if (sd == NULL) {
+    cJSON *sd = otrp__mock_sd_find(r->next, r->tamid, sdname);
+    if (sd == NULL)
         FAIL(r, "ERR_SD_NOT_FOUND", "no SD \"%.128s\"", sdname);
-        return NULL;
-    }
-    if (strcmp(otrp__json_string(sd, "tamid"), r->tamid) != 0) {
-        FAIL(r, "ERR_TAM_NOT_AUTHORIZED", "SD \"%.128s\" belongs to another TAM", sdname);
-        return NULL;
-    }
     return sd;
 }
 
 /* ---- SP AIKs ---------------------------------------------------------------------- */
 
-/* Make a fresh SP AIK for spid in r->next (replacing an old one). */
+/* Make a fresh SP AIK for the signer's spid in r->next (replacing an old one). */
 static int make_spaik(otrp__mock_req *r, const char *spid)
 {
     otrp__jose_key *key = NULL;
@@ -152,14 +157,12 @@ static int make_spaik(otrp__mock_req *r, const char *spid)
         otrp__b64_encode(spki.data, spki.len, pub, OTRP__B64_STD);
     otrp_buf_free(&spki);
     cJSON *list = get_array(r->next, "spaiks");
-    int i = 0;
-    for (cJSON *e = list->child; e != NULL; e = e->next, i++)
-        if (strcmp(otrp__json_string(e, "spid"), spid) == 0) {
-            cJSON_DeleteItemFromArray(list, i);
-            break;
-        }
+    cJSON *old = otrp__mock_spaik_find(r->next, r->tamid, spid);
+    if (old != NULL)
+        cJSON_Delete(cJSON_DetachItemViaPointer(list, old));
     cJSON *rec = cJSON_CreateObject();
-    if (pub == NULL || rec == NULL || cJSON_AddStringToObject(rec, "spid", spid) == NULL ||
+    if (pub == NULL || rec == NULL || cJSON_AddStringToObject(rec, "tamid", r->tamid) == NULL ||
+        cJSON_AddStringToObject(rec, "spid", spid) == NULL ||
         cJSON_AddStringToObject(rec, "key", name) == NULL ||
         cJSON_AddStringToObject(rec, "pub", pub) == NULL) {
         free(pub);
@@ -171,28 +174,27 @@ static int make_spaik(otrp__mock_req *r, const char *spid)
     return 0;
 }
 
-/* Drop the SP AIKs of SPs that have no SD left (reference 2.7: MAY; we do). */
+/* Drop the SP AIKs of a TAM's SPs that have no SD of that TAM left (reference 2.7: MAY;
+ * we do). */
 static void drop_orphan_spaiks(cJSON *state)
 {
     cJSON *list = get_array(state, "spaiks");
-    int i = 0;
-    for (cJSON *e = list->child; e != NULL; i++) {
+    for (cJSON *e = list->child; e != NULL;) {
         cJSON *next = e->next;
-        const char *spid = otrp__json_string(e, "spid");
+        const char *spid = otrp__json_string(e, "spid"), *tamid = otrp__json_string(e, "tamid");
         int used = 0;
         for (const cJSON *sd = otrp__json_member(state, "sds")->child; sd != NULL; sd = sd->next)
-            used |= strcmp(otrp__json_string(sd, "spid"), spid) == 0;
-        if (!used) {
-            cJSON_DeleteItemFromArray(list, i);
-            i--;
-        }
+            used |= strcmp(otrp__json_string(sd, "spid"), spid) == 0 &&
+                    strcmp(otrp__json_string(sd, "tamid"), tamid) == 0;
+        if (!used)
+            cJSON_Delete(cJSON_DetachItemViaPointer(list, e));
         e = next;
     }
 }
 
 static int add_teespaik(otrp__mock_req *r, const char *spid)
 {
-    const cJSON *k = otrp__mock_spaik_find(r->next, spid);
+    const cJSON *k = otrp__mock_spaik_find(r->next, r->tamid, spid);
     if (k == NULL)
         return FAIL(r, "ERR_TEE_FAIL", "SP AIK of \"%.128s\" is missing", spid);
     if (cJSON_AddStringToObject(r->out_content, "teespaik", otrp__json_string(k, "pub")) == NULL ||
@@ -209,7 +211,7 @@ static int op_create_sd(otrp__mock_req *r)
     const char *sdname = spid != NULL ? need_id(r, r->content, "sdname") : NULL;
     if (sdname == NULL)
         return -1;
-    if (otrp__mock_sd_find(r->next, sdname) != NULL)
+    if (otrp__mock_sd_find(r->next, r->tamid, sdname) != NULL)
         return FAIL(r, "ERR_SD_ALREADY_EXISTS", "SD \"%.128s\" exists", sdname);
     if (cJSON_GetArraySize(otrp__json_member(r->next, "sds")) >= OTRP__MOCK_MAX_SDS)
         return FAIL(r, "ERR_TEE_RESOURCE_FULL", "the TEE holds at most %d SDs", OTRP__MOCK_MAX_SDS);
@@ -232,7 +234,7 @@ static int op_create_sd(otrp__mock_req *r)
         return oom(r);
     if (add_spcerts(r, otrp__json_member(r->content, "spcert"), certs, 0) != 0)
         return -1;
-    if (otrp__mock_spaik_find(r->next, spid) == NULL && make_spaik(r, spid) != 0)
+    if (otrp__mock_spaik_find(r->next, r->tamid, spid) == NULL && make_spaik(r, spid) != 0)
         return -1;
     if (cJSON_AddStringToObject(r->out_content, "sdname", sdname) == NULL)
         return oom(r);
@@ -296,7 +298,7 @@ static int op_update_sd(otrp__mock_req *r)
     if (renew < 0)
         return FAIL(r, "ERR_REQUEST_INVALID", "renewteespaik is not a boolean");
     if (newname != NULL && strcmp(newname->valuestring, sdname) != 0) {
-        if (otrp__mock_sd_find(r->next, newname->valuestring) != NULL)
+        if (otrp__mock_sd_find(r->next, r->tamid, newname->valuestring) != NULL)
             return FAIL(r, "ERR_SDNAME_ALREADY_USED", "SD name \"%.128s\" is in use",
                         newname->valuestring);
         cJSON_ReplaceItemInObjectCaseSensitive(sd, "name", cJSON_CreateString(newname->valuestring));
@@ -310,20 +312,13 @@ static int op_update_sd(otrp__mock_req *r)
         sp = newspid->valuestring;
         cJSON_ReplaceItemInObjectCaseSensitive(sd, "spid", cJSON_CreateString(sp));
         sp = otrp__json_string(sd, "spid");
-        if (otrp__mock_spaik_find(r->next, sp) == NULL && make_spaik(r, sp) != 0)
+        if (otrp__mock_spaik_find(r->next, r->tamid, sp) == NULL && make_spaik(r, sp) != 0)
             return -1;
         drop_orphan_spaiks(r->next);
     } else if (renew && make_spaik(r, sp) != 0) {
         return -1;
     }
     return add_teespaik(r, sp);
-}
-
-/* Remove a TA's taid from the unneeded list once it is gone (P6). */
-static void ta_gone(otrp__mock_req *r, const char *taid)
-{
-    if (otrp__mock_ta_find_any(r->next, taid, NULL) == NULL)
-        otrp__mock_list_remove(get_array(r->next, "unneeded"), taid);
 }
 
 static int op_delete_sd(otrp__mock_req *r)
@@ -340,10 +335,7 @@ static int op_delete_sd(otrp__mock_req *r)
     if (tas->child != NULL && !deleteta)
         return FAIL(r, "ERR_SD_NOT_EMPTY", "SD \"%.128s\" still holds TAs (deleteta is false)",
                     sdname);
-    cJSON *gone = cJSON_DetachItemViaPointer(get_array(r->next, "sds"), sd);
-    for (const cJSON *ta = tas->child; ta != NULL; ta = ta->next)
-        ta_gone(r, otrp__json_string(ta, "taid"));
-    cJSON_Delete(gone);
+    cJSON_Delete(cJSON_DetachItemViaPointer(get_array(r->next, "sds"), sd));
     drop_orphan_spaiks(r->next);
     return 0;
 }
@@ -371,7 +363,7 @@ static int unwrap_taek(otrp__mock_req *r, const cJSON *eta, const char *spid, ui
     const char *key = otrp__json_string(eta, "key");
     if (key == NULL)
         return FAIL(r, "ERR_REQUEST_INVALID", "encrypted_ta.key is missing");
-    const cJSON *rec = otrp__mock_spaik_find(r->next, spid);
+    const cJSON *rec = otrp__mock_spaik_find(r->next, r->tamid, spid);
     if (rec == NULL)
         return FAIL(r, "ERR_TEE_FAIL", "SP AIK of \"%.128s\" is missing", spid);
     otrp_buf pem = {0}, cek = {0};
@@ -656,7 +648,8 @@ static int op_install_update(otrp__mock_req *r, int update)
         return FAIL(r, "ERR_REQUEST_INVALID", "SD \"%.128s\" is not an SD of SP \"%.128s\"",
                     sdname, spid);
     cJSON *ta = otrp__mock_ta_find(sd, taid);
-    if (!update && otrp__mock_ta_find_any(r->next, taid, NULL) != NULL)
+    /* Per TAM (PROFILE P10): another TAM's TA of this id neither blocks nor is replaced. */
+    if (!update && otrp__mock_ta_find_any(r->next, r->tamid, taid, NULL) != NULL)
         return FAIL(r, "ERR_TA_ALREADY_INSTALLED", "TA \"%.128s\" is installed", taid);
     if (!update && ta_count(r->next) >= OTRP__MOCK_MAX_TAS)
         return FAIL(r, "ERR_TEE_RESOURCE_FULL", "the TEE holds at most %d TAs", OTRP__MOCK_MAX_TAS);
@@ -678,8 +671,6 @@ static int op_install_update(otrp__mock_req *r, int update)
     image_done(p.image);
     otrp__jws_free(p.image_jws);
     otrp_buf_free(&p.pdata);
-    if (rc == 0) /* P6: a requested TA stays listed until it is installed */
-        otrp__mock_list_remove(get_array(r->next, "requested"), taid);
     return rc;
 }
 
@@ -693,10 +684,7 @@ static int op_delete_ta(otrp__mock_req *r)
     cJSON *ta = otrp__mock_ta_find(sd, taid);
     if (ta == NULL)
         return FAIL(r, "ERR_TA_NOT_FOUND", "SD \"%.128s\" holds no TA \"%.128s\"", sdname, taid);
-    char id[OTRP__MOCK_MAX_ID + 1];
-    (void)snprintf(id, sizeof id, "%s", taid);
     cJSON_Delete(cJSON_DetachItemViaPointer(cJSON_GetObjectItemCaseSensitive(sd, "tas"), ta));
-    ta_gone(r, id);
     return 0;
 }
 
@@ -786,6 +774,11 @@ static int handle(otrp__mock_req *r)
             return oom(r);
         if (run_operation(r) != 0)
             return -1;
+        /* P6: a request is listed until its TAM installed it, an unneeded TA while its
+         * TAM has it */
+        otrp__mock_settle(r->next);
+    } else if (otrp__mock_bind_awaiting(r->tee, r->next, r->tamid) != OTRP_OK) {
+        return oom(r);
     }
     if (gds || r->nextdsi) {
         /* The DSI reference moves only with a DSI actually sent (P6). */
@@ -868,6 +861,10 @@ otrp_status otrp__mock_process(otrp__mock *tee, const char *msg, size_t len, otr
     }
     if (st == OTRP_OK)
         st = otrp_buf_append(out, answer.data, answer.len);
+    /* The first GetDeviceState after a TAM URI was passed back is the one its TAM sent:
+     * it bound that TAM, or (failed) it leaves nothing for a later one to bind. */
+    if (r.def->kind == OTRP__MOCK_GET_DEVICE_STATE)
+        tee->awaiting[0] = '\0';
     otrp_buf_free(&answer);
     req_free(&r);
     return st;

@@ -76,6 +76,8 @@ static otrp_status write_config(const char *dir, const otrp__mock_provision_opts
     cJSON_AddStringToObject(c, "name", name);
     cJSON_AddStringToObject(c, "version", "1.0");
     cJSON_AddStringToObject(c, "tam_uri", o->tam_uri != NULL ? o->tam_uri : "");
+    if (o->tam_id != NULL)
+        cJSON_AddStringToObject(c, "tam_id", o->tam_id);
     cJSON_AddStringToObject(c, "jwe_alg", "RSA1_5");
     cJSON_AddStringToObject(c, "sign_alg", "RS256");
     cJSON_AddFalseToObject(c, "require_ocsp");

@@ -18,6 +18,8 @@ typedef struct otrp__mock_provision_opts {
     const char *ca_cert;     /* PEM file of a CA issuing the identity; NULL: self-signed */
     const char *ca_key;      /* its private key (PEM); with ca_cert */
     const char *tam_uri;     /* tee.json tam_uri; NULL: none */
+    const char *tam_id;      /* tee.json tam_id, the tamid of the TEE's TAM; NULL: none
+                              * (then learnt on first use, include/otrp/mocktee.h) */
     const char *trust;       /* a PEM file copied to trust/; NULL: none yet */
     uint64_t quota_bytes;    /* 0: OTRP__MOCK_DEFAULT_QUOTA */
 } otrp__mock_provision_opts;

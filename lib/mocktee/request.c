@@ -7,6 +7,7 @@
 #include "mocktee/request.h"
 #include "util/base64.h"
 #include "util/json_lift.h"
+#include "util/json_scan.h"
 #include "util/json_strict.h"
 #include "util/mem.h"
 
@@ -68,25 +69,69 @@ int otrp__mock_bool(const cJSON *item)
     return -1;
 }
 
-/* rid/tid: a string, or an integer echoed as its decimal digits (P5). */
-static int read_id(const cJSON *tbs, const char *key, char *dst, size_t cap)
+/* The raw text of member key of the signed object ({"<Name>TBSRequest": {...}}) in the
+ * payload text: *start and *end. 0, or -1 when it is not there as strict JSON. */
+static int raw_member(const uint8_t *text, size_t len, const char *key, size_t *start,
+                      size_t *end)
+{
+    otrp__json_cursor c = {(const char *)text, len, 0, NULL, 0};
+    if (otrp__jc_expect(&c, '{') != OTRP_OK ||
+        otrp__jc_string(&c, NULL, 0, NULL, NULL, NULL, NULL) != OTRP_OK ||
+        otrp__jc_expect(&c, ':') != OTRP_OK || otrp__jc_expect(&c, '{') != OTRP_OK)
+        return -1;
+    size_t want = strlen(key);
+    for (int ch = otrp__jc_peek(&c); ch == '"' || ch == ','; ch = otrp__jc_peek(&c)) {
+        if (ch == ',')
+            c.pos++;
+        char name[8];
+        size_t name_len = 0;
+        if (otrp__jc_string(&c, name, sizeof name, &name_len, NULL, NULL, NULL) != OTRP_OK ||
+            otrp__jc_expect(&c, ':') != OTRP_OK)
+            return -1;
+        (void)otrp__jc_peek(&c); /* to the value's first byte */
+        size_t s = c.pos;
+        if (otrp__jc_skip_value(&c, PAYLOAD_MAX_DEPTH) != OTRP_OK)
+            return -1;
+        size_t e = c.pos;
+        int after = otrp__jc_peek(&c);
+        if (after != ',' && after != '}')
+            return -1; /* not strict JSON here ("05" ends at "0") */
+        if (name_len == want && memcmp(name, key, want) == 0) {
+            *start = s;
+            *end = e;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* rid/tid (P5): a string, or a non-negative integer echoed as its decimal digits, taken
+ * from the text as sent (a double would round long ones) and in exactly the forms the
+ * agent routes (lib/agent/tbs_scan.c): no sign, fraction, exponent or leading zero, at
+ * most OTRP__MOCK_MAX_RID digits. */
+static int read_id(const uint8_t *text, size_t len, const cJSON *tbs, const char *key,
+                   char *dst, size_t cap)
 {
     const cJSON *item = otrp__json_member(tbs, key);
     if (cJSON_IsString(item)) {
-        size_t len = strlen(item->valuestring);
-        if (len >= cap)
+        size_t n = strlen(item->valuestring);
+        if (n >= cap)
             return -1;
-        memcpy(dst, item->valuestring, len + 1);
+        memcpy(dst, item->valuestring, n + 1);
         return 0;
     }
-    /* integers only, and only those a double holds exactly (|n| < 2^53) */
-    if (cJSON_IsNumber(item) && item->valuedouble > -9007199254740992.0 &&
-        item->valuedouble < 9007199254740992.0 &&
-        item->valuedouble == (double)(long long)item->valuedouble) {
-        (void)snprintf(dst, cap, "%lld", (long long)item->valuedouble);
-        return 0;
-    }
-    return -1;
+    size_t start = 0, end = 0;
+    if (!cJSON_IsNumber(item) || raw_member(text, len, key, &start, &end) != 0)
+        return -1;
+    size_t n = end - start;
+    if (n == 0 || n >= cap || (text[start] == '0' && n > 1))
+        return -1;
+    for (size_t i = start; i < end; i++)
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+    memcpy(dst, text + start, n);
+    dst[n] = '\0';
+    return 0;
 }
 
 /* The signed payload: one <Name>TBSRequest object; rid, tid and ver are read here. */
@@ -104,9 +149,10 @@ static int read_tbs(otrp__mock_req *r, const uint8_t *text, size_t len)
                                "signed payload is not one %s object (outer/inner name mismatch)",
                                r->def->tbs_request);
     r->tbs = inner;
-    if (read_id(inner, "rid", r->rid, sizeof r->rid) != 0 ||
-        read_id(inner, "tid", r->tid, sizeof r->tid) != 0)
-        return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "rid and tid must be strings");
+    if (read_id(text, len, inner, "rid", r->rid, sizeof r->rid) != 0 ||
+        read_id(text, len, inner, "tid", r->tid, sizeof r->tid) != 0)
+        return otrp__mock_fail(r, "ERR_REQUEST_INVALID",
+                               "rid and tid must be strings or non-negative integers");
     const char *ver = otrp__json_string(inner, "ver");
     if (ver == NULL)
         return otrp__mock_fail(r, "ERR_REQUEST_INVALID", "ver is missing");
@@ -173,6 +219,15 @@ static int trust_signer(otrp__mock_req *r)
         otrp__jose_key_free(leaf);
         return otrp__mock_fail(r, "ERR_TAM_NOT_TRUSTED",
                                "TAM certificate has no Subject CN (the tamid, PROFILE P4)");
+    }
+    /* The anchors may issue TEE identities too (the reference TAM's CA does): only the
+     * OTrP TAM marker tells a TAM certificate from them (PROFILE P10). */
+    if (!otrp__x509_certs_has_eku(r->chain, 0, OTRP__X509_EKU_OTRP_TAM,
+                                  OTRP__X509_EKU_OTRP_TAM_LEN)) {
+        otrp__jose_key_free(leaf);
+        return otrp__mock_fail(r, "ERR_TAM_NOT_TRUSTED",
+                               "certificate of \"%.64s\" lacks the OTrP TAM extended key usage: "
+                               "it is no TAM certificate", r->tamid);
     }
     r->tam_key = leaf;
     return 0;
@@ -321,8 +376,8 @@ static otrp_status add_failure(otrp__mock_req *r, cJSON *tbs)
         cJSON *algs = cJSON_AddArrayToObject(tbs, "supportedsigalgs");
         if (algs == NULL)
             return OTRP_ERR_NO_MEMORY;
+        /* What the TEE verifies a TAM with: TAM keys are RSA (P3), so RS256 only. */
         cJSON_AddItemToArray(algs, cJSON_CreateString("RS256"));
-        cJSON_AddItemToArray(algs, cJSON_CreateString("ES256"));
     }
     if (r->tam_key == NULL)
         return OTRP_OK; /* nobody trusted to encrypt to */

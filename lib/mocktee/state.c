@@ -1,18 +1,25 @@
 /*
  * The state document, one JSON file (state/state.json) that every operation replaces
  * atomically:
- *   {"format": "otrp-mocktee-state/1",
+ *   {"format": "otrp-mocktee-state/3",
  *    "tee": <did of the TEE certificate: state of another identity is foreign>,
  *    "sds": [{"name", "spid", "tamid", "spcerts": [b64 DER],
  *             "tas": [{"taid", "bin": <blob> | "bin_inline": b64, "bin_len",
  *                      "pdata": <blob> | "pdata_inline": b64 (optional), "pdata_len",
  *                      "signer": b64 SP cert, "tamcert": b64, "tamcacerts": [b64]}]}],
- *    "spaiks": [{"spid", "key": <blob: PKCS#8 PEM>, "pub": b64 SPKI DER}],
+ *    "spaiks": [{"tamid", "spid", "key": <blob: PKCS#8 PEM>, "pub": b64 SPKI DER}],
  *    "dsirefs": [{"tamid", "hash": b64 SHA-256 of the last DSI sent to that TAM}],
- *    "requested": [taid], "unneeded": [taid]}
+ *    "requested": [{"taid", "uri", "tamid"?}], "unneeded": [{"taid", "uri", "tamid"?}],
+ *    "tambinds": [{"uri", "tamid"}]}
+ * SDs are keyed by (tamid, name), SP AIKs by (tamid, spid), TAs by (tamid, taid): each
+ * TAM sees only its own (PROFILE P10). A list entry is the need of a TA from the TAM
+ * the TEE chose for it (tams.c); tambinds are the TAMs learnt behind TAM URIs.
  * Blobs are named by their hex SHA-256 and written before the document that names them;
- * data of at most OTRP__MOCK_INLINE_MAX bytes is inline instead. Format /1 (blobs only)
- * is read as well; the next commit writes /2.
+ * data of at most OTRP__MOCK_INLINE_MAX bytes is inline instead.
+ * Older formats are read and migrated; the next commit writes /3. /1 is /2 without
+ * inline data. /2 had no TAM keys on SP AIKs and lists: an SP AIK goes to every TAM with
+ * an SD of its SP (two TAMs of one SP id shared it; they keep it until one renews), a
+ * requested TA to the TEE's own TAM, an unneeded TA to the TAM whose SD holds it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +31,8 @@
 #include "util/json_strict.h"
 #include "util/mem.h"
 
-#define STATE_FORMAT "otrp-mocktee-state/2"
+#define STATE_FORMAT "otrp-mocktee-state/3"
+#define STATE_FORMAT_V2 "otrp-mocktee-state/2"
 #define STATE_FORMAT_V1 "otrp-mocktee-state/1"
 /* The state document nests 5 levels (root, sds, sd, tas, ta). */
 #define STATE_MAX_DEPTH 8
@@ -223,19 +231,33 @@ static otrp_status check_ta(struct checker *c, const cJSON *ta)
     return st;
 }
 
+/* A tamid (a certificate's Subject CN): 1..OTRP__MOCK_MAX_TAMID bytes. */
+static int is_tamid(const cJSON *item)
+{
+    return cJSON_IsString(item) && item->valuestring[0] != '\0' &&
+           strlen(item->valuestring) <= OTRP__MOCK_MAX_TAMID;
+}
+
+/* A TAM URI as the TEE keeps it: at most OTRP__MOCK_MAX_URI bytes, "" allowed. */
+static int is_uri(const cJSON *item)
+{
+    return cJSON_IsString(item) && strlen(item->valuestring) <= OTRP__MOCK_MAX_URI;
+}
+
 static otrp_status check_sd(struct checker *c, const cJSON *sd, const cJSON *sds)
 {
     const cJSON *name = otrp__json_member(sd, "name");
+    const cJSON *tamid = otrp__json_member(sd, "tamid");
     if (!cJSON_IsObject(sd) || !is_id(name))
         return corrupt(c, "malformed SD record", NULL);
     const char *n = name->valuestring;
-    for (const cJSON *o = sds->child; o != sd; o = o->next)
-        if (strcmp(otrp__json_string(o, "name"), n) == 0)
-            return corrupt(c, "duplicate SD", n);
-    const cJSON *tamid = otrp__json_member(sd, "tamid");
-    if (!is_id(otrp__json_member(sd, "spid")) || !cJSON_IsString(tamid) ||
-        tamid->valuestring[0] == '\0' || !is_b64_array(otrp__json_member(sd, "spcerts")))
+    if (!is_id(otrp__json_member(sd, "spid")) || !is_tamid(tamid) ||
+        !is_b64_array(otrp__json_member(sd, "spcerts")))
         return corrupt(c, "malformed SD", n);
+    for (const cJSON *o = sds->child; o != sd; o = o->next)
+        if (strcmp(otrp__json_string(o, "name"), n) == 0 &&
+            strcmp(otrp__json_string(o, "tamid"), tamid->valuestring) == 0)
+            return corrupt(c, "duplicate SD", n);
     const cJSON *tas = otrp__json_member(sd, "tas");
     if (!cJSON_IsArray(tas))
         return corrupt(c, "malformed TA list of SD", n);
@@ -247,20 +269,45 @@ static otrp_status check_sd(struct checker *c, const cJSON *sd, const cJSON *sds
     return OTRP_OK;
 }
 
-static otrp_status check_lists(struct checker *c, const cJSON *root)
+/* SP AIKs: keyed by (tamid, spid) from format /3 on, by spid before (legacy). */
+static otrp_status check_spaiks(struct checker *c, const cJSON *root, int legacy)
 {
     const cJSON *spaiks = otrp__json_member(root, "spaiks");
     if (!cJSON_IsArray(spaiks))
         return corrupt(c, "'spaiks' is not an array", NULL);
     for (const cJSON *k = spaiks->child; k != NULL; k = k->next) {
         if (!cJSON_IsObject(k) || !is_id(otrp__json_member(k, "spid")) ||
-            !is_b64(otrp__json_member(k, "pub")))
+            !is_b64(otrp__json_member(k, "pub")) ||
+            (!legacy && !is_tamid(otrp__json_member(k, "tamid"))))
             return corrupt(c, "malformed SP AIK record", NULL);
-        otrp_status st = check_blob(c, otrp__json_member(k, "key"), -1,
-                                    otrp__json_string(k, "spid"));
+        const char *spid = otrp__json_string(k, "spid");
+        const char *tamid = legacy ? NULL : otrp__json_string(k, "tamid");
+        for (const cJSON *o = spaiks->child; o != k; o = o->next)
+            if (strcmp(otrp__json_string(o, "spid"), spid) == 0 &&
+                (legacy || strcmp(otrp__json_string(o, "tamid"), tamid) == 0))
+                return corrupt(c, "duplicate SP AIK of", spid);
+        otrp_status st = check_blob(c, otrp__json_member(k, "key"), -1, spid);
         if (st != OTRP_OK)
             return st;
     }
+    return OTRP_OK;
+}
+
+/* A requested/unneeded entry: a TA id (legacy), or {"taid", "uri", "tamid"?}. */
+static int is_entry(const cJSON *e, int legacy)
+{
+    if (legacy)
+        return is_id(e);
+    const cJSON *tamid = otrp__json_member(e, "tamid");
+    return cJSON_IsObject(e) && is_id(otrp__json_member(e, "taid")) &&
+           is_uri(otrp__json_member(e, "uri")) && (tamid == NULL || is_tamid(tamid));
+}
+
+static otrp_status check_lists(struct checker *c, const cJSON *root, int legacy)
+{
+    otrp_status st = check_spaiks(c, root, legacy);
+    if (st != OTRP_OK)
+        return st;
     const cJSON *refs = otrp__json_member(root, "dsirefs");
     if (!cJSON_IsArray(refs))
         return corrupt(c, "'dsirefs' is not an array", NULL);
@@ -274,18 +321,30 @@ static otrp_status check_lists(struct checker *c, const cJSON *root)
         if (!cJSON_IsArray(l))
             return corrupt(c, "missing list", lists[i]);
         for (const cJSON *e = l->child; e != NULL; e = e->next)
-            if (!is_id(e))
-                return corrupt(c, "malformed TA id in list", lists[i]);
+            if (!is_entry(e, legacy))
+                return corrupt(c, "malformed entry in list", lists[i]);
     }
+    if (legacy)
+        return OTRP_OK;
+    const cJSON *binds = otrp__json_member(root, "tambinds");
+    if (!cJSON_IsArray(binds))
+        return corrupt(c, "'tambinds' is not an array", NULL);
+    for (const cJSON *b = binds->child; b != NULL; b = b->next)
+        if (!cJSON_IsObject(b) || !is_uri(otrp__json_member(b, "uri")) ||
+            otrp__json_string(b, "uri")[0] == '\0' || !is_tamid(otrp__json_member(b, "tamid")))
+            return corrupt(c, "malformed TAM binding", NULL);
     return OTRP_OK;
 }
 
-static otrp_status check_state(struct checker *c, const cJSON *root)
+/* *legacy: a format before /3, to be migrated. */
+static otrp_status check_state(struct checker *c, const cJSON *root, int *legacy)
 {
     if (!cJSON_IsObject(root))
         return corrupt(c, "not a JSON object", NULL);
     const char *format = otrp__json_string(root, "format");
-    if (format == NULL || (strcmp(format, STATE_FORMAT) != 0 && strcmp(format, STATE_FORMAT_V1) != 0))
+    *legacy = format != NULL &&
+              (strcmp(format, STATE_FORMAT_V2) == 0 || strcmp(format, STATE_FORMAT_V1) == 0);
+    if (format == NULL || (strcmp(format, STATE_FORMAT) != 0 && !*legacy))
         return corrupt(c, "not a mock TEE state document (format is not " STATE_FORMAT ")",
                        NULL);
     const char *owner = otrp__json_string(root, "tee");
@@ -299,7 +358,103 @@ static otrp_status check_state(struct checker *c, const cJSON *root)
         if (st != OTRP_OK)
             return st;
     }
-    return check_lists(c, root);
+    return check_lists(c, root, *legacy);
+}
+
+/* ---- migration from formats /1 and /2 ------------------------------------------------ */
+
+/* An entry {"taid", "uri", "tamid"?} (tamid NULL: none). */
+static cJSON *new_entry(const char *taid, const char *uri, const char *tamid)
+{
+    cJSON *e = cJSON_CreateObject();
+    if (e == NULL || cJSON_AddStringToObject(e, "taid", taid) == NULL ||
+        cJSON_AddStringToObject(e, "uri", uri) == NULL ||
+        (tamid != NULL && cJSON_AddStringToObject(e, "tamid", tamid) == NULL)) {
+        cJSON_Delete(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* 1 when an SD before sd (in state order) has the same SP id and TAM as sd. */
+static int tam_seen_before(const cJSON *sds, const cJSON *sd)
+{
+    for (const cJSON *o = sds->child; o != sd; o = o->next)
+        if (strcmp(otrp__json_string(o, "spid"), otrp__json_string(sd, "spid")) == 0 &&
+            strcmp(otrp__json_string(o, "tamid"), otrp__json_string(sd, "tamid")) == 0)
+            return 1;
+    return 0;
+}
+
+/* spaiks: each record once per TAM with an SD of its SP (the same key pair). An SP AIK
+ * no SD uses is not kept (format /2 dropped them itself; no TAM could reach one). */
+static otrp_status migrate_spaiks(cJSON *root)
+{
+    const cJSON *sds = otrp__json_member(root, "sds");
+    cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(root, "spaiks");
+    cJSON *now = cJSON_AddArrayToObject(root, "spaiks");
+    otrp_status st = now != NULL ? OTRP_OK : OTRP_ERR_NO_MEMORY;
+    for (const cJSON *k = old->child; k != NULL && st == OTRP_OK; k = k->next)
+        for (const cJSON *sd = sds->child; sd != NULL && st == OTRP_OK; sd = sd->next) {
+            if (strcmp(otrp__json_string(sd, "spid"), otrp__json_string(k, "spid")) != 0 ||
+                tam_seen_before(sds, sd))
+                continue;
+            cJSON *rec = cJSON_Duplicate(k, 1);
+            if (rec == NULL ||
+                cJSON_AddStringToObject(rec, "tamid", otrp__json_string(sd, "tamid")) == NULL ||
+                !cJSON_AddItemToArray(now, rec)) {
+                cJSON_Delete(rec);
+                st = OTRP_ERR_NO_MEMORY;
+            }
+        }
+    cJSON_Delete(old);
+    return st;
+}
+
+/* requested: needs of the TEE's own TAM; unneeded: of the TAM whose SD holds the TA
+ * (format /2 let a TA id exist once in the TEE; an unneeded TA nobody has is done). */
+static otrp_status migrate_lists(const otrp__mock *tee, cJSON *root)
+{
+    const char *lists[] = {"requested", "unneeded"};
+    for (size_t i = 0; i < 2; i++) {
+        cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(root, lists[i]);
+        cJSON *now = cJSON_AddArrayToObject(root, lists[i]);
+        otrp_status st = now != NULL ? OTRP_OK : OTRP_ERR_NO_MEMORY;
+        for (const cJSON *e = old->child; e != NULL && st == OTRP_OK; e = e->next) {
+            const char *taid = e->valuestring;
+            cJSON *entry = NULL;
+            if (i == 0) {
+                entry = new_entry(taid, tee->cfg.tam_uri,
+                                  tee->cfg.tam_id[0] != '\0' ? tee->cfg.tam_id : NULL);
+            } else {
+                cJSON *sd = NULL;
+                for (sd = otrp__json_member(root, "sds")->child;
+                     sd != NULL && otrp__mock_ta_find(sd, taid) == NULL; sd = sd->next)
+                    ;
+                if (sd == NULL)
+                    continue;
+                entry = new_entry(taid, "", otrp__json_string(sd, "tamid"));
+            }
+            if (entry == NULL || !cJSON_AddItemToArray(now, entry)) {
+                cJSON_Delete(entry);
+                st = OTRP_ERR_NO_MEMORY;
+            }
+        }
+        cJSON_Delete(old);
+        if (st != OTRP_OK)
+            return st;
+    }
+    return OTRP_OK;
+}
+
+static otrp_status migrate(const otrp__mock *tee, cJSON *root)
+{
+    otrp_status st = migrate_spaiks(root);
+    if (st == OTRP_OK)
+        st = migrate_lists(tee, root);
+    if (st == OTRP_OK && cJSON_AddArrayToObject(root, "tambinds") == NULL)
+        st = OTRP_ERR_NO_MEMORY;
+    return st;
 }
 
 /* ---- blob garbage collection -------------------------------------------------------- */
@@ -333,7 +488,8 @@ static cJSON *empty_state(const otrp__mock *tee)
         cJSON_AddArrayToObject(s, "sds") == NULL || cJSON_AddArrayToObject(s, "spaiks") == NULL ||
         cJSON_AddArrayToObject(s, "dsirefs") == NULL ||
         cJSON_AddArrayToObject(s, "requested") == NULL ||
-        cJSON_AddArrayToObject(s, "unneeded") == NULL) {
+        cJSON_AddArrayToObject(s, "unneeded") == NULL ||
+        cJSON_AddArrayToObject(s, "tambinds") == NULL) {
         cJSON_Delete(s);
         return NULL;
     }
@@ -346,6 +502,7 @@ otrp_status otrp__mock_state_load(otrp__mock *tee, char *detail, size_t cap)
     otrp_status st = otrp__mock_store_read_state(&tee->store, OTRP__MOCK_MAX_STATE, &text);
     cJSON *root = NULL;
     struct checker c = {tee, detail, cap};
+    int legacy = 0;
     if (st == OTRP_ERR_NOT_FOUND) {
         root = empty_state(tee);
         st = root != NULL ? OTRP_OK : OTRP_ERR_NO_MEMORY;
@@ -364,18 +521,24 @@ otrp_status otrp__mock_state_load(otrp__mock *tee, char *detail, size_t cap)
         if (st != OTRP_OK)
             st = corrupt(&c, "not valid JSON: ", why);
         else
-            st = check_state(&c, root);
+            st = check_state(&c, root, &legacy);
     }
     otrp_buf_free(&text);
     if (st != OTRP_OK) {
         cJSON_Delete(root);
         return st;
     }
-    /* A /1 document is a /2 document without inline data: the next commit says /2. */
-    cJSON_ReplaceItemInObjectCaseSensitive(root, "format", cJSON_CreateString(STATE_FORMAT));
-    if (!cJSON_IsString(otrp__json_member(root, "format"))) {
+    /* An older document is migrated in memory; the next commit writes it as /3. */
+    if (legacy)
+        st = migrate(tee, root);
+    if (st == OTRP_OK) {
+        cJSON_ReplaceItemInObjectCaseSensitive(root, "format", cJSON_CreateString(STATE_FORMAT));
+        if (!cJSON_IsString(otrp__json_member(root, "format")))
+            st = OTRP_ERR_NO_MEMORY;
+    }
+    if (st != OTRP_OK) {
         cJSON_Delete(root);
-        return OTRP_ERR_NO_MEMORY;
+        return st;
     }
     tee->state = root;
     /* Blobs of an interrupted operation (written before a state that never came). */
@@ -419,9 +582,21 @@ static cJSON *find_by(const cJSON *array, const char *key, const char *value)
     return NULL;
 }
 
-cJSON *otrp__mock_sd_find(const cJSON *state, const char *sdname)
+/* The element of array whose key is value and whose "tamid" is tamid. */
+static cJSON *find_of_tam(const cJSON *array, const char *tamid, const char *key,
+                          const char *value)
 {
-    return find_by(otrp__json_member(state, "sds"), "name", sdname);
+    for (cJSON *e = array != NULL ? array->child : NULL; e != NULL; e = e->next) {
+        const char *v = otrp__json_string(e, key), *t = otrp__json_string(e, "tamid");
+        if (v != NULL && t != NULL && strcmp(v, value) == 0 && strcmp(t, tamid) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+cJSON *otrp__mock_sd_find(const cJSON *state, const char *tamid, const char *sdname)
+{
+    return find_of_tam(otrp__json_member(state, "sds"), tamid, "name", sdname);
 }
 
 cJSON *otrp__mock_ta_find(const cJSON *sd, const char *taid)
@@ -429,10 +604,13 @@ cJSON *otrp__mock_ta_find(const cJSON *sd, const char *taid)
     return find_by(otrp__json_member(sd, "tas"), "taid", taid);
 }
 
-cJSON *otrp__mock_ta_find_any(const cJSON *state, const char *taid, cJSON **sd_out)
+cJSON *otrp__mock_ta_find_any(const cJSON *state, const char *tamid, const char *taid,
+                              cJSON **sd_out)
 {
     for (cJSON *sd = otrp__json_member(state, "sds")->child; sd != NULL; sd = sd->next) {
-        cJSON *ta = otrp__mock_ta_find(sd, taid);
+        cJSON *ta = strcmp(otrp__json_string(sd, "tamid"), tamid) == 0
+                        ? otrp__mock_ta_find(sd, taid)
+                        : NULL;
         if (ta != NULL) {
             if (sd_out != NULL)
                 *sd_out = sd;
@@ -442,9 +620,9 @@ cJSON *otrp__mock_ta_find_any(const cJSON *state, const char *taid, cJSON **sd_o
     return NULL;
 }
 
-cJSON *otrp__mock_spaik_find(const cJSON *state, const char *spid)
+cJSON *otrp__mock_spaik_find(const cJSON *state, const char *tamid, const char *spid)
 {
-    return find_by(otrp__json_member(state, "spaiks"), "spid", spid);
+    return find_of_tam(otrp__json_member(state, "spaiks"), tamid, "spid", spid);
 }
 
 uint64_t otrp__mock_storage_used(const cJSON *state)
@@ -492,17 +670,6 @@ otrp_status otrp__mock_set_dsi_ref(cJSON *state, const char *tamid, const char *
     }
     cJSON_AddItemToArray(refs, n);
     return OTRP_OK;
-}
-
-void otrp__mock_list_remove(cJSON *array, const char *value)
-{
-    int i = 0;
-    for (cJSON *e = array->child; e != NULL; e = e->next, i++) {
-        if (cJSON_IsString(e) && strcmp(e->valuestring, value) == 0) {
-            cJSON_DeleteItemFromArray(array, i);
-            return;
-        }
-    }
 }
 
 int otrp__mock_list_has(const cJSON *array, const char *value)
@@ -585,7 +752,7 @@ static otrp_status add_sdlist(const cJSON *state, const char *tamid, cJSON *t, c
         int listed = 0;
         for (const cJSON *a = aik->child; a != NULL; a = a->next)
             listed |= strcmp(otrp__json_string(a, "spid"), spid) == 0;
-        const cJSON *k = otrp__mock_spaik_find(state, spid);
+        const cJSON *k = otrp__mock_spaik_find(state, tamid, spid);
         if (!listed && k != NULL) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddItemToArray(aik, e);
@@ -594,20 +761,6 @@ static otrp_status add_sdlist(const cJSON *state, const char *tamid, cJSON *t, c
                 cJSON_AddStringToObject(e, "spid", spid) == NULL)
                 return OTRP_ERR_NO_MEMORY;
         }
-    }
-    return OTRP_OK;
-}
-
-static otrp_status add_talist(cJSON *t, const char *key, const cJSON *ids)
-{
-    cJSON *l = cJSON_AddArrayToObject(t, key);
-    if (l == NULL)
-        return OTRP_ERR_NO_MEMORY;
-    for (const cJSON *e = ids->child; e != NULL; e = e->next) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToArray(l, o);
-        if (o == NULL || cJSON_AddStringToObject(o, "taid", e->valuestring) == NULL)
-            return OTRP_ERR_NO_MEMORY;
     }
     return OTRP_OK;
 }
@@ -626,9 +779,11 @@ otrp_status otrp__mock_dsi(const otrp__mock *tee, const cJSON *state, const char
         if (aik != NULL)
             cJSON_AddItemToObject(t, "teeaiklist", aik);
         if (st == OTRP_OK)
-            st = add_talist(t, "requestedtalist", otrp__json_member(state, "requested"));
+            st = otrp__mock_add_dsi_list(t, "requestedtalist",
+                                         otrp__json_member(state, "requested"), tamid);
         if (st == OTRP_OK)
-            st = add_talist(t, "unneededtalist", otrp__json_member(state, "unneeded"));
+            st = otrp__mock_add_dsi_list(t, "unneededtalist",
+                                         otrp__json_member(state, "unneeded"), tamid);
     }
     if (st == OTRP_OK) {
         *text = cJSON_PrintUnformatted(root);

@@ -68,6 +68,13 @@ if openssl x509 -in "$tam/tam/cert.pem" -noout -subject 2>/dev/null | grep -q "C
 else
     bad "the TAM certificate's Subject CN is the tamid"
 fi
+# The OTrP TAM marker (docs/conformance.md) on the TAM certificate, and on no TEE's.
+tam_eku=2.25.2764465826859158253794466195288017116
+if openssl x509 -in "$tam/tam/cert.pem" -noout -ext extendedKeyUsage 2>/dev/null | grep -q "$tam_eku"; then
+    ok "the TAM certificate carries the OTrP TAM extended key usage"
+else
+    bad "the TAM certificate carries the OTrP TAM extended key usage"
+fi
 expect "provision-tee writes a mock TEE issued by the TAM's CA" 0 "" "cli-tee" -- \
     "$bin/otrp-tam" provision-tee "$tam" "$tmp/tee" --name cli-tee
 if openssl verify -CAfile "$tam/ca/cert.pem" "$tmp/tee/identity/cert.pem" >/dev/null 2>&1 &&
@@ -75,6 +82,11 @@ if openssl verify -CAfile "$tam/ca/cert.pem" "$tmp/tee/identity/cert.pem" >/dev/
     ok "the TEE identity chains to the TAM's CA, which the TEE trusts"
 else
     bad "the TEE identity chains to the TAM's CA, which the TEE trusts"
+fi
+if openssl x509 -in "$tmp/tee/identity/cert.pem" -noout -text | grep -q "$tam_eku"; then
+    bad "the TEE identity does not carry the OTrP TAM marker"
+else
+    ok "the TEE identity does not carry the OTrP TAM marker"
 fi
 expect "a DSI-style TEE name with an inner space is accepted" 0 "" "Primary TEE" -- \
     "$bin/otrp-tam" provision-tee "$tam" "$tmp/tee-space" --name "Primary TEE"
