@@ -1851,6 +1851,119 @@ static void test_tam_async_faults(void **state)
     reftam_close(tam);
 }
 
+/* ---- the event-loop adapters: a full install and delete through each ---------------- */
+
+#if defined(OTRP_TEST_GLIB) || defined(OTRP_TEST_LIBUV)
+/* One TEE daemon and a TAM for an adapter test; the loop runs in drive(). */
+typedef struct adapter_case {
+    fixture f;
+    loop_run run;
+    async_tee t[1];
+    otrp_agent *agent;
+} adapter_case;
+
+static void adapter_begin(adapter_case *c, const char *name)
+{
+    memset(c, 0, sizeof *c);
+    start_tam(&c->f, tls_cert, tls_key, NULL);
+    c->agent = async_agent(c->t, 1, name, &c->run, 1);
+}
+
+/* Install ta1, then delete it, each one session run by drive(c) to its end. */
+static void adapter_install_delete(adapter_case *c, void (*drive)(adapter_case *c))
+{
+    const char *url = reftam_server_url(c->f.srv);
+    static const otrp_operation ops[] = {OTRP_OP_REQUEST_TA, OTRP_OP_UNREQUEST_TA};
+    static const char *const after[] = {"ta1,", ""};
+    for (size_t i = 0; i < 2; i++) {
+        c->run.done = 0;
+        start_session(c->agent, &c->t[0], 0, ops[i], "ta1", url);
+        drive(c);
+        if (c->t[0].result != OTRP_OK)
+            fail_msg("%s: %s", otrp_status_name(c->t[0].result),
+                     otrp_session_last_error(c->t[0].session));
+        assert_int_equal(c->run.done, 1);
+        otrp_session_free(c->t[0].session);
+        char tas[256];
+        installed_tas(c->agent, c->t[0].name, tas, sizeof tas);
+        assert_string_equal(tas, after[i]);
+    }
+}
+
+static void adapter_end(adapter_case *c)
+{
+    otrp_agent_free(c->agent);
+    async_stop_daemons(c->t, 1);
+    stop(&c->f);
+}
+#endif
+
+#ifdef OTRP_TEST_GLIB
+#include "otrp/adapters/glib.h"
+
+static gboolean glib_give_up(gpointer timed_out)
+{
+    *(int *)timed_out = 1;
+    return G_SOURCE_REMOVE;
+}
+
+static void drive_glib(adapter_case *c)
+{
+    GMainContext *ctx = g_main_context_new();
+    GSource *src = otrp_glib_source_new(c->agent);
+    g_source_attach(src, ctx);
+    int timed_out = 0;
+    GSource *limit = g_timeout_source_new(600000);
+    g_source_set_callback(limit, glib_give_up, &timed_out, NULL);
+    g_source_attach(limit, ctx);
+    /* Iterate the context until the session's done callback came (c->run.done). */
+    while (c->run.done == 0 && !timed_out)
+        (void)g_main_context_iteration(ctx, TRUE);
+    assert_int_equal(c->run.done, 1);
+    g_source_destroy(limit);
+    g_source_unref(limit);
+    g_source_destroy(src);
+    g_source_unref(src);
+    g_main_context_unref(ctx);
+}
+
+static void test_tam_async_glib(void **state)
+{
+    (void)state;
+    adapter_case c;
+    adapter_begin(&c, "tee-glib");
+    adapter_install_delete(&c, drive_glib);
+    adapter_end(&c);
+}
+#endif
+
+#ifdef OTRP_TEST_LIBUV
+#include "otrp/adapters/libuv.h"
+
+static void drive_uv(adapter_case *c)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    otrp_uv *u = otrp_uv_new(&loop, c->agent);
+    assert_non_null(u);
+    /* The loop runs while the session does: uv_run returns after its end. */
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(c->run.done, 1);
+    otrp_uv_close(u);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0); /* the close callbacks */
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_tam_async_libuv(void **state)
+{
+    (void)state;
+    adapter_case c;
+    adapter_begin(&c, "tee-uv");
+    adapter_install_delete(&c, drive_uv);
+    adapter_end(&c);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -1894,6 +2007,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_async_cancel_and_free),
         cmocka_unit_test(test_tam_async_same_tee_queued),
         cmocka_unit_test(test_tam_async_faults),
+#ifdef OTRP_TEST_GLIB
+        cmocka_unit_test(test_tam_async_glib),
+#endif
+#ifdef OTRP_TEST_LIBUV
+        cmocka_unit_test(test_tam_async_libuv),
+#endif
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
