@@ -11,3 +11,18 @@ ADAPTER_LIBS := $(if $(ADAPTER_PKGS),$(shell pkg-config --libs $(ADAPTER_PKGS)))
 
 $(BUILD)/obj/test/test_tam.o: OTRP_CPPFLAGS += $(ADAPTER_CPPFLAGS)
 TEST_LIBS_test_tam += $(ADAPTER_LIBS)
+
+# examples/event_loop.c (several requests at once on one poll() loop) is built with the
+# tests and run by test/cli/test_event_loop.sh (make check) against otrp-tam serve and
+# otrp-tee-sim daemons.
+EVENT_LOOP := $(BUILD)/examples/event_loop
+tests: $(EVENT_LOOP)
+$(EVENT_LOOP): $(BUILD)/obj/examples/event_loop.o $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(STATIC_LIB) $(DEP_LIBS)
+
+.PHONY: check-event-loop
+check-event-loop: $(EVENT_LOOP) tools
+	$(Q)sh test/cli/test_event_loop.sh $(BUILD) || true
+CHECK_EXTRA += check-event-loop
