@@ -26,3 +26,11 @@ $(EVENT_LOOP): $(BUILD)/obj/examples/event_loop.o $(STATIC_LIB)
 check-event-loop: $(EVENT_LOOP) tools
 	$(Q)sh test/cli/test_event_loop.sh $(BUILD) || true
 CHECK_EXTRA += check-event-loop
+
+# make bench-async (part of make bench): 16 non-blocking sessions in one thread against
+# 16 blocking sessions in 16 threads, measured in the same run (bench/session --async;
+# BENCHMARKS.md "Non-blocking sessions").
+BENCH_TARGETS += bench-async
+.PHONY: bench-async
+bench-async: $(BENCH_SESSION)
+	$(Q)$(BENCH_SESSION) --async

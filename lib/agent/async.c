@@ -21,6 +21,9 @@
  * logging in a loop must not grow memory without bound). */
 #define LOG_QUEUE_MAX 256u
 
+/* Transports kept for later sessions: as many as sessions can run at once. */
+#define IDLE_TRANSPORTS_MAX OTRP_MAX_TEES
+
 typedef enum phase {
     PH_QUEUED, /* waiting for its TEE */
     PH_JOB,    /* a TEE call runs on the TEE's worker */
@@ -51,6 +54,8 @@ struct otrp_session {
     phase phase;
     otrp__next job;        /* the TEE call on the worker (PH_JOB) */
     int freed;             /* freed by the caller while a job ran: released at its end */
+    uint64_t wake_at;      /* PH_POST: when its transfer must be looked at without an event
+                              (libcurl's timer, the stall clock, a retry; 0 = at once) */
     otrp_status result;
     /* policy check: the blocking call's result rules, TEE by TEE */
     otrp_status policy_first;
@@ -94,6 +99,12 @@ struct otrp__async {
     otrp_session *notify_head, *notify_tail;
     size_t running;
     tee_slot tee[OTRP_MAX_TEES];
+    /* Transports of ended sessions, kept for the next ones: each keeps its connection
+     * to the TAM alive, as the blocking calls' one transport does across calls. */
+    otrp__http *idle[IDLE_TRANSPORTS_MAX];
+    size_t idle_count;
+    int cancel_pending; /* a cancel came (any thread: __atomic) */
+    int kicked;         /* the wake-up descriptor was written and not drained (__atomic) */
 };
 
 /* ---- wake-up descriptor ---- */
@@ -127,9 +138,12 @@ static int wake_open(otrp__async *as)
     return 1;
 }
 
-/* Wake the loop (any thread). A full pipe already wakes it. */
-static void kick(const otrp__async *as)
+/* Wake the loop (any thread). One write until the loop drained it: completions that
+ * come together cost the loop one wake-up. A full pipe already wakes it. */
+static void kick(otrp__async *as)
 {
+    if (__atomic_exchange_n(&as->kicked, 1, __ATOMIC_SEQ_CST))
+        return;
     uint64_t one = 1;
     ssize_t n;
     do
@@ -137,10 +151,14 @@ static void kick(const otrp__async *as)
     while (n < 0 && errno == EINTR);
 }
 
-static void wake_drain(const otrp__async *as)
+/* Before the loop looks at the completions: a completion after this wakes it again. */
+static void wake_drain(otrp__async *as)
 {
+    if (!__atomic_exchange_n(&as->kicked, 0, __ATOMIC_SEQ_CST))
+        return;
     unsigned char buf[64];
-    while (read(as->wake_read, buf, sizeof buf) > 0) {
+    /* An eventfd is emptied by one read; a pipe holds a byte per kick, at most one. */
+    while (read(as->wake_read, buf, sizeof buf) < 0 && errno == EINTR) {
     }
 }
 
@@ -550,6 +568,11 @@ static void session_destroy(otrp_session *ss)
     otrp_agent *sa = ss->sa;
     if (sa != NULL) {
         otrp__sess_end(sa, &ss->s);
+        if (sa->http != NULL && ss->phase == PH_DONE && as->idle_count < IDLE_TRANSPORTS_MAX) {
+            otrp__http_set_cancel(sa->http, NULL);
+            as->idle[as->idle_count++] = sa->http;
+            sa->http = NULL;
+        }
         otrp__http_free(sa->http);
         otrp_buf_free(&sa->response);
         otrp_buf_free(&sa->answer);
@@ -685,6 +708,10 @@ otrp_status otrp_session_start(otrp_agent *agent, const otrp_session_params *par
     sa->config = agent->config;
     sa->config.log = agent->config.log != NULL ? queue_log : NULL;
     sa->config.log_user = ss;
+    if (as->idle_count > 0) {
+        sa->http = as->idle[--as->idle_count];
+        otrp__http_set_cancel(sa->http, &sa->cancelled);
+    }
     otrp__stats_begin(sa, ss->operation);
     unsigned timeout = sa->config.session_timeout_ms;
     sa->deadline_ms = timeout != 0 ? sa->last.start_ms + timeout : 0;
@@ -711,10 +738,13 @@ otrp_status otrp_agent_wait_set(otrp_agent *agent, struct pollfd *fds, size_t ca
     uint64_t now = otrp_monotonic_ms();
     uint64_t wake_at = as->notify_head != NULL ? now : 0;
     for (otrp_session *ss = as->live; ss != NULL; ss = ss->live_next) {
-        if (ss->phase == PH_POST)
+        if (ss->phase == PH_POST) {
+            ss->wake_at = 0;
             n += otrp__http_async_wait(ss->sa->http, n < cap ? fds + n : NULL,
-                                       n < cap ? cap - n : 0, &wake_at);
-        else if (ss->phase == PH_QUEUED && ss->sa->deadline_ms != 0 &&
+                                       n < cap ? cap - n : 0, &ss->wake_at);
+            if (wake_at == 0 || ss->wake_at < wake_at)
+                wake_at = ss->wake_at;
+        } else if (ss->phase == PH_QUEUED && ss->sa->deadline_ms != 0 &&
                  (wake_at == 0 || ss->sa->deadline_ms < wake_at))
             wake_at = ss->sa->deadline_ms;
     }
@@ -741,13 +771,21 @@ void otrp_agent_perform(otrp_agent *agent, const struct pollfd *fds, size_t coun
         job_done(done);
         done = next;
     }
+    /* A cancel must reach a transfer at once, not at its next time check. */
+    int cancels = __atomic_exchange_n(&as->cancel_pending, 0, __ATOMIC_SEQ_CST);
+    uint64_t now = otrp_monotonic_ms();
     for (otrp_session *ss = as->live; ss != NULL; ss = ss->live_next) {
         if (ss->phase == PH_POST) {
+            int stepped = 0;
             for (size_t i = 0; i < count && ss->phase == PH_POST; i++)
                 if (fds[i].revents != 0 && fds[i].fd != as->wake_read &&
-                    otrp__http_async_owns(ss->sa->http, fds[i].fd))
+                    otrp__http_async_owns(ss->sa->http, fds[i].fd)) {
                     post_step(ss, fds[i].fd, fds[i].revents);
-            if (ss->phase == PH_POST)
+                    stepped = 1;
+                }
+            /* The time checks (libcurl's timer, stall clock, deadline, cancel) when they
+             * are due: a step on a socket made them already. */
+            if (ss->phase == PH_POST && !stepped && (cancels || now >= ss->wake_at))
                 post_step(ss, -1, 0);
             if (ss->phase == PH_POST)
                 flush_log(ss);
@@ -787,6 +825,7 @@ static void cancel_one(otrp_session *ss)
     if (ss->sa == NULL)
         return;
     __atomic_store_n(&ss->sa->cancelled, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ss->async->cancel_pending, 1, __ATOMIC_SEQ_CST);
     otrp_tee *tee = __atomic_load_n(&ss->cur_tee, __ATOMIC_SEQ_CST);
     if (tee != NULL && tee->ops->cancel != NULL)
         tee->ops->cancel(tee->ctx);
@@ -886,6 +925,8 @@ void otrp__async_free(otrp_agent *agent)
             otrp__http_async_abort(ss->sa->http);
         session_destroy(ss);
     }
+    while (as->idle_count > 0)
+        otrp__http_free(as->idle[--as->idle_count]);
     if (as->wake_write != as->wake_read)
         close(as->wake_write);
     close(as->wake_read);

@@ -1272,6 +1272,11 @@ otrp_status otrp__http_async_step(otrp__http *t, int fd, short revents)
     return OTRP_ERR_IN_PROGRESS;
 }
 
+void otrp__http_set_cancel(otrp__http *t, const volatile int *cancel)
+{
+    t->s.cancel = cancel;
+}
+
 void otrp__http_async_abort(otrp__http *t)
 {
     if (t != NULL && t->a.active)

@@ -240,6 +240,8 @@ OTRP_NODISCARD otrp_status otrp__http_post(otrp__http *t, const char *uri, const
  * otrp__http_async_abort(): drop the POST in flight (no effect when none).
  */
 struct pollfd;
+/* Point the transport at another cancel flag (a transport kept for the next session). */
+void otrp__http_set_cancel(otrp__http *t, const volatile int *cancel);
 OTRP_NODISCARD otrp_status otrp__http_async_start(otrp__http *t, const char *uri,
                                                   const void *body, size_t body_len,
                                                   otrp_buf *response, otrp__http_result *info);
