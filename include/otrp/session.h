@@ -33,8 +33,9 @@
  * starts when the TEE is free; at most OTRP_MAX_QUEUED_SESSIONS wait per TEE, the next
  * start fails with OTRP_ERR_TEE_BUSY. Sessions on different TEEs run at once.
  * A session's messages reach its own TEE only: a GetDeviceState answers with that TEE
- * (PROFILE P9 lets TEEs that cannot answer be left out), a message for another TEE gets
- * OTRP_ERR_TEE_UNKNOWN, and ProcessError goes to that TEE only. A policy check runs TEE
+ * (PROFILE P9 lets TEEs that cannot answer be left out), a message naming another TEE
+ * does not reach it (the session routes to its TEE alone), and ProcessError goes to that
+ * TEE only. A policy check runs TEE
  * by TEE, each held (or queued for) in turn, with the blocking call's result rules.
  *
  * Threads: the agent, its sessions and every function here are used from one thread
