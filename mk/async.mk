@@ -34,3 +34,17 @@ BENCH_TARGETS += bench-async
 .PHONY: bench-async
 bench-async: $(BENCH_SESSION)
 	$(Q)$(BENCH_SESSION) --async
+
+# The adapters are installed with the headers, under otrp/adapters/ (header only; no
+# library links GLib or libuv). Prerequisites of install/uninstall: they run first, so
+# uninstall's rmdir of otrp/ finds the directory empty.
+ADAPTER_HEADERS := $(sort $(wildcard include/otrp/adapters/*.h))
+.PHONY: install-adapters uninstall-adapters
+install: install-adapters
+uninstall: uninstall-adapters
+install-adapters:
+	install -d $(DESTDIR)$(INCLUDEDIR)/otrp/adapters
+	install -m 644 $(ADAPTER_HEADERS) $(DESTDIR)$(INCLUDEDIR)/otrp/adapters/
+uninstall-adapters:
+	rm -f $(patsubst include/otrp/%,$(DESTDIR)$(INCLUDEDIR)/otrp/%,$(ADAPTER_HEADERS))
+	rmdir $(DESTDIR)$(INCLUDEDIR)/otrp/adapters 2>/dev/null || true
