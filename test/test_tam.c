@@ -1554,12 +1554,15 @@ static void run_loop(loop_run *run, unsigned want, unsigned limit_ms)
 
 /* An agent with n TEE daemons (copies of tee-a named prefix-i). patient: for sessions
  * that share one TAM, whose cryptography runs one at a time (under ThreadSanitizer a
- * POST may wait seconds); else the stall clock of the blocking fault tests. */
+ * POST may wait seconds); else the stall clock of the blocking fault tests.
+ * session_ms: session_timeout_ms (0: the default). */
 static otrp_agent *async_agent(async_tee *t, size_t n, const char *prefix, loop_run *run,
-                               int patient)
+                               int patient, unsigned session_ms)
 {
     otrp_agent_config cfg;
     agent_config(&cfg, ca_path, tls_pin);
+    if (session_ms != 0)
+        cfg.session_timeout_ms = session_ms;
     if (patient) {
         cfg.stall_timeout_ms = 60000;
         cfg.http_timeout_ms = 120000;
@@ -1613,7 +1616,7 @@ static void test_tam_async_16_sessions(void **state)
     loop_run run = {0};
     async_tee t[THREADS];
     memset(t, 0, sizeof t);
-    otrp_agent *agent = async_agent(t, THREADS, "tee-async", &run, 1);
+    otrp_agent *agent = async_agent(t, THREADS, "tee-async", &run, 1, 0);
     const char *url = reftam_server_url(f.srv);
     for (size_t i = 0; i < THREADS; i++)
         start_session(agent, &t[i], (int)i, OTRP_OP_REQUEST_TA, "ta2", url);
@@ -1654,6 +1657,12 @@ static void free_third(loop_run *run)
     }
 }
 
+static void *cancel_from_thread(void *session)
+{
+    otrp_session_cancel(session);
+    return NULL;
+}
+
 static void test_tam_async_cancel_and_free(void **state)
 {
     (void)state;
@@ -1663,18 +1672,21 @@ static void test_tam_async_cancel_and_free(void **state)
     loop_run run = {0};
     async_tee t[N];
     memset(t, 0, sizeof t);
-    otrp_agent *agent = async_agent(t, N, "tee-cancel", &run, 1);
+    otrp_agent *agent = async_agent(t, N, "tee-cancel", &run, 1, 0);
     const char *url = reftam_server_url(f.srv);
     for (int i = 0; i < N; i++)
         start_session(agent, &t[i], i, OTRP_OP_REQUEST_TA, "ta2", url);
     assert_int_equal(otrp_agent_sessions_running(agent), N);
-    otrp_session_cancel(t[0].session);
+    /* The cancel comes from another thread while the loop runs (TSan checks the pair). */
+    pthread_t canceller;
+    assert_int_equal(pthread_create(&canceller, NULL, cancel_from_thread, t[0].session), 0);
     otrp_session_free(t[1].session); /* its first TEE call is on the worker */
     t[1].session = NULL;
     assert_int_equal(otrp_agent_sessions_running(agent), N - 1);
     run.user = t;
     run.tick = free_third;
     run_loop(&run, 3, 600000);
+    pthread_join(canceller, NULL);
     assert_int_equal(t[0].result, OTRP_ERR_CANCELLED);
     assert_int_equal(t[1].done_calls + t[2].done_calls, 0);
     for (int i = 3; i < N; i++) {
@@ -1719,7 +1731,7 @@ static void test_tam_async_same_tee_queued(void **state)
     loop_run run = {0};
     async_tee tee[1];
     memset(tee, 0, sizeof tee);
-    otrp_agent *agent = async_agent(tee, 1, "tee-queue", &run, 1);
+    otrp_agent *agent = async_agent(tee, 1, "tee-queue", &run, 1, 0);
     const char *url = reftam_server_url(f.srv);
     enum { SLOTS = 2 + OTRP_MAX_QUEUED_SESSIONS };
     async_tee s[SLOTS];
@@ -1820,7 +1832,7 @@ static void test_tam_async_faults(void **state)
     loop_run run = {0};
     async_tee t[N];
     memset(t, 0, sizeof t);
-    otrp_agent *agent = async_agent(t, N, "tee-afault", &run, 0);
+    otrp_agent *agent = async_agent(t, N, "tee-afault", &run, 0, 0);
     uint64_t t0 = otrp_monotonic_ms();
     for (size_t i = 0; i < N; i++)
         start_session(agent, &t[i], (int)i, OTRP_OP_REQUEST_TA, "ta1", reftam_server_url(srv[i]));
@@ -1851,6 +1863,42 @@ static void test_tam_async_faults(void **state)
     reftam_close(tam);
 }
 
+/* session_timeout_ms counts for a queued session too: a TAM that answers late ends the
+ * running session on its deadline in the POST, and the one waiting for the TEE on the
+ * same deadline in the queue, each with a detail that says where. */
+static void test_tam_async_session_timeout_queued(void **state)
+{
+    (void)state;
+    enum { TIMEOUT_MS = 1500 };
+    fixture f = {0};
+    reftam_fault fault;
+    assert_int_equal(reftam_fault_parse("delay:5000@1", &fault), 0);
+    start_tam(&f, tls_cert, tls_key, &fault);
+    loop_run run = {0};
+    async_tee tee[1];
+    memset(tee, 0, sizeof tee);
+    otrp_agent *agent = async_agent(tee, 1, "tee-qtime", &run, 1, TIMEOUT_MS);
+    async_tee s[2];
+    memset(s, 0, sizeof s);
+    s[0].run = s[1].run = &run;
+    uint64_t t0 = otrp_monotonic_ms();
+    start_session(agent, &s[0], 0, OTRP_OP_REQUEST_TA, "ta1", reftam_server_url(f.srv));
+    start_session(agent, &s[1], 0, OTRP_OP_REQUEST_TA, "ta2", reftam_server_url(f.srv));
+    run_loop(&run, 2, 60000);
+    uint64_t ms = otrp_monotonic_ms() - t0;
+    assert_int_equal(s[0].result, OTRP_ERR_TIMEOUT);
+    assert_non_null(strstr(otrp_session_last_error(s[0].session), "reached in POST #1"));
+    assert_int_equal(s[1].result, OTRP_ERR_TIMEOUT);
+    assert_non_null(strstr(otrp_session_last_error(s[1].session),
+                           "reached while waiting for TEE #1"));
+    assert_true(ms >= TIMEOUT_MS && ms < TIMEOUT_MS + SLACK_MS);
+    otrp_session_free(s[0].session);
+    otrp_session_free(s[1].session);
+    otrp_agent_free(agent);
+    async_stop_daemons(tee, 1);
+    stop(&f);
+}
+
 /* ---- the event-loop adapters: a full install and delete through each ---------------- */
 
 #if defined(OTRP_TEST_GLIB) || defined(OTRP_TEST_LIBUV)
@@ -1866,7 +1914,7 @@ static void adapter_begin(adapter_case *c, const char *name)
 {
     memset(c, 0, sizeof *c);
     start_tam(&c->f, tls_cert, tls_key, NULL);
-    c->agent = async_agent(c->t, 1, name, &c->run, 1);
+    c->agent = async_agent(c->t, 1, name, &c->run, 1, 0);
 }
 
 /* Install ta1, then delete it, each one session run by drive(c) to its end. */
@@ -2007,6 +2055,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_async_cancel_and_free),
         cmocka_unit_test(test_tam_async_same_tee_queued),
         cmocka_unit_test(test_tam_async_faults),
+        cmocka_unit_test(test_tam_async_session_timeout_queued),
 #ifdef OTRP_TEST_GLIB
         cmocka_unit_test(test_tam_async_glib),
 #endif

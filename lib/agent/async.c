@@ -550,7 +550,8 @@ static otrp__async *async_get(otrp_agent *agent)
         free(as);
         return NULL;
     }
-    agent->async = as;
+    /* otrp_agent_cancel() (any thread) reads it: published with a release store. */
+    __atomic_store_n(&agent->async, as, __ATOMIC_RELEASE);
     return as;
 }
 
@@ -839,7 +840,7 @@ void otrp_session_cancel(otrp_session *session)
 
 void otrp__async_cancel(otrp_agent *agent)
 {
-    otrp__async *as = agent->async;
+    otrp__async *as = __atomic_load_n(&agent->async, __ATOMIC_ACQUIRE);
     if (as == NULL)
         return;
     pthread_mutex_lock(&as->lock);
