@@ -11,6 +11,9 @@ libcmocka-dev libmicrohttpd-dev jose clang-14 libclang-rt-14-dev openssl"
 # provide the -l names.
 PACKAGES="$PACKAGES libnghttp2-dev librtmp-dev libssh2-1-dev libpsl-dev libkrb5-dev
 libldap-dev libzstd-dev libidn2-dev libbrotli-dev zlib1g-dev libssl-dev"
+# The event-loop adapters of otrp/session.h are built and tested against GLib and
+# libuv (test/test_adapters_*.c; skipped where pkg-config finds neither).
+PACKAGES="$PACKAGES libglib2.0-dev libuv1-dev"
 
 missing=""
 for pkg in $PACKAGES; do

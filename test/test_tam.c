@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1681,6 +1682,581 @@ static void test_tam_parallel_agents(void **state)
     stop(&f);
 }
 
+/* ---- non-blocking sessions (otrp/session.h) ------------------------------------------- */
+
+/* CPU time one call into the agent may take: a TLS handshake step or the routing of a
+ * TAM message, never a wait. Sanitizers make the same work several times slower. */
+#if defined(__SANITIZE_THREAD__)
+#define CALL_CPU_MAX_US 400000u
+#elif defined(__SANITIZE_ADDRESS__)
+#define CALL_CPU_MAX_US 150000u
+#else
+#define CALL_CPU_MAX_US 50000u
+#endif
+/* Time one call may spend off the CPU (its wall time less its CPU time): below the
+ * shortest fault delay (300 ms), so that a call that waited for a slow, stalled or
+ * silent TAM fails the test; what a call that waits for nothing spends off the CPU is
+ * preemption on a loaded machine. */
+#define CALL_OFF_CPU_MAX_US 250000u
+
+/* A test's poll() loop: every wait set and perform is timed, the longest kept. */
+typedef struct loop_run {
+    otrp_agent *agent;
+    unsigned done;             /* done callbacks so far */
+    uint64_t longest_us;       /* the longest otrp_agent_wait_set() or _perform(), wall */
+    uint64_t longest_cpu_us;   /* the same in CPU time of the loop thread */
+    uint64_t longest_off_us;   /* the longest time a call was off the CPU (wall - CPU):
+                                  waiting, or preempted */
+    unsigned rounds;
+    void (*tick)(struct loop_run *run); /* after every perform (may be NULL) */
+    void *user;
+} loop_run;
+
+/* Sessions of one test, each with its own TEE daemon. */
+typedef struct async_tee {
+    char name[32];
+    char dir[700];
+    char sock[760];
+    pid_t pid;
+    otrp_session *session;
+    otrp_status result;        /* from the done callback */
+    unsigned done_calls;
+    loop_run *run;
+} async_tee;
+
+static uint64_t clock_us(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Time one call of the loop into the agent: wall and CPU time, the longest kept. */
+typedef struct call_clock {
+    uint64_t wall, cpu;
+} call_clock;
+
+static call_clock call_begin(void)
+{
+    call_clock c = {clock_us(CLOCK_MONOTONIC), clock_us(CLOCK_THREAD_CPUTIME_ID)};
+    return c;
+}
+
+static void call_end(loop_run *run, call_clock c)
+{
+    uint64_t wall = clock_us(CLOCK_MONOTONIC) - c.wall;
+    uint64_t cpu = clock_us(CLOCK_THREAD_CPUTIME_ID) - c.cpu;
+    if (wall > run->longest_us)
+        run->longest_us = wall;
+    if (cpu > run->longest_cpu_us)
+        run->longest_cpu_us = cpu;
+    uint64_t off = wall > cpu ? wall - cpu : 0;
+    if (off > run->longest_off_us)
+        run->longest_off_us = off;
+}
+
+static void on_async_done(void *user, otrp_session *session, otrp_status result)
+{
+    async_tee *t = user;
+    assert_ptr_equal(session, t->session);
+    assert_int_equal(otrp_session_result(session), result);
+    t->result = result;
+    t->done_calls++;
+    t->run->done++;
+}
+
+/* Drive the agent's sessions in one poll() loop until want done callbacks came (or
+ * limit_ms passed: a failure). */
+static void run_loop(loop_run *run, unsigned want, unsigned limit_ms)
+{
+    struct pollfd fds[256];
+    uint64_t end = otrp_monotonic_ms() + limit_ms;
+    while (run->done < want) {
+        if (otrp_monotonic_ms() > end)
+            fail_msg("the sessions did not end within %u ms (%u of %u done)", limit_ms,
+                     run->done, want);
+        size_t n = 0;
+        int timeout = -1;
+        call_clock c = call_begin();
+        assert_int_equal(otrp_agent_wait_set(run->agent, fds, 256, &n, &timeout), OTRP_OK);
+        call_end(run, c);
+        assert_true(n >= 1); /* the wake-up descriptor at least */
+        (void)poll(fds, n, timeout);
+        c = call_begin();
+        otrp_agent_perform(run->agent, fds, n);
+        call_end(run, c);
+        run->rounds++;
+        if (run->tick != NULL)
+            run->tick(run);
+    }
+}
+
+/* An agent with n TEE daemons (copies of tee-a named prefix-i). patient: for sessions
+ * that share one TAM, whose cryptography runs one at a time (under ThreadSanitizer a
+ * POST may wait seconds); else the stall clock of the blocking fault tests.
+ * session_ms: session_timeout_ms (0: the default). */
+static otrp_agent *async_agent(async_tee *t, size_t n, const char *prefix, loop_run *run,
+                               int patient, unsigned session_ms)
+{
+    otrp_agent_config cfg;
+    agent_config(&cfg, ca_path, tls_pin);
+    if (session_ms != 0)
+        cfg.session_timeout_ms = session_ms;
+    if (patient) {
+        cfg.stall_timeout_ms = 60000;
+        cfg.http_timeout_ms = 120000;
+    }
+    otrp_agent *agent = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &agent), OTRP_OK);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(t[i].name, sizeof t[i].name, "%s-%zu", prefix, i);
+        fresh_tee(tee_a, t[i].name, t[i].dir, sizeof t[i].dir);
+        snprintf(t[i].sock, sizeof t[i].sock, "%s/sock", t[i].dir);
+        t[i].pid = fx_daemon_start(t[i].dir, t[i].sock);
+        assert_true(t[i].pid > 0);
+        t[i].run = run;
+        t[i].result = OTRP_ERR_IN_PROGRESS;
+        otrp_tee *tee = NULL;
+        assert_int_equal(otrp_tee_socket_new(t[i].sock, &tee), OTRP_OK);
+        assert_int_equal(otrp_agent_add_tee(agent, tee), OTRP_OK);
+    }
+    run->agent = agent;
+    return agent;
+}
+
+static void async_stop_daemons(async_tee *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(fx_daemon_stop(t[i].pid, SIGTERM), 0);
+}
+
+/* A session of operation op for taid on TEE index (-1: the first that supports op). */
+static void start_session(otrp_agent *agent, async_tee *t, int index, otrp_operation op,
+                          const char *taid, const char *url)
+{
+    otrp_session_params p;
+    otrp_session_params_init(&p);
+    p.operation = op;
+    p.taid = taid;
+    p.tam_uri = url;
+    p.tee_index = index;
+    p.done = on_async_done;
+    p.user = t;
+    t->result = OTRP_ERR_IN_PROGRESS;
+    assert_int_equal(otrp_session_start(agent, &p, &t->session), OTRP_OK);
+    assert_int_equal(otrp_session_result(t->session), OTRP_ERR_IN_PROGRESS);
+}
+
+static void test_tam_async_16_sessions(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    loop_run run = {0};
+    async_tee t[THREADS];
+    memset(t, 0, sizeof t);
+    otrp_agent *agent = async_agent(t, THREADS, "tee-async", &run, 1, 0);
+    const char *url = reftam_server_url(f.srv);
+    for (size_t i = 0; i < THREADS; i++)
+        start_session(agent, &t[i], (int)i, OTRP_OP_REQUEST_TA, "ta2", url);
+    run_loop(&run, THREADS, 600000);
+    for (size_t i = 0; i < THREADS; i++) {
+        if (t[i].result != OTRP_OK)
+            fail_msg("session %zu: %s: %s", i, otrp_status_name(t[i].result),
+                     otrp_session_last_error(t[i].session));
+        assert_int_equal(t[i].done_calls, 1);
+    }
+    assert_int_equal(otrp_agent_sessions_running(agent), 0);
+    for (size_t i = 0; i < THREADS; i++) {
+        char tas[256];
+        installed_tas(agent, t[i].name, tas, sizeof tas);
+        assert_string_equal(tas, "ta2,");
+        otrp_session_free(t[i].session);
+    }
+    print_message("16 sessions in one loop: %u rounds, longest call %llu us (CPU %llu us)\n",
+                  run.rounds, (unsigned long long)run.longest_us,
+                  (unsigned long long)run.longest_cpu_us);
+    /* (No bound here: one perform may run the TLS handshake steps of all 16 new
+     * connections; test_tam_async_faults bounds the calls.) */
+    otrp_agent_free(agent);
+    async_stop_daemons(t, THREADS);
+    reftam_stats st;
+    reftam_get_stats(f.tam, &st);
+    assert_int_equal(st.completed, THREADS);
+    stop(&f);
+}
+
+/* Cancel one session, free two running ones: the others end well, the freed ones call
+ * no callback, and their TEEs serve a new session at once. */
+static void free_third(loop_run *run)
+{
+    async_tee *t = run->user;
+    if (run->rounds == 3) {
+        otrp_session_free(t[2].session); /* wherever it is: a transfer or a TEE call */
+        t[2].session = NULL;
+    }
+}
+
+static void *cancel_from_thread(void *session)
+{
+    otrp_session_cancel(session);
+    return NULL;
+}
+
+static void test_tam_async_cancel_and_free(void **state)
+{
+    (void)state;
+    enum { N = 5 };
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    loop_run run = {0};
+    async_tee t[N];
+    memset(t, 0, sizeof t);
+    otrp_agent *agent = async_agent(t, N, "tee-cancel", &run, 1, 0);
+    const char *url = reftam_server_url(f.srv);
+    for (int i = 0; i < N; i++)
+        start_session(agent, &t[i], i, OTRP_OP_REQUEST_TA, "ta2", url);
+    assert_int_equal(otrp_agent_sessions_running(agent), N);
+    /* The cancel comes from another thread while the loop runs (TSan checks the pair). */
+    pthread_t canceller;
+    assert_int_equal(pthread_create(&canceller, NULL, cancel_from_thread, t[0].session), 0);
+    otrp_session_free(t[1].session); /* its first TEE call is on the worker */
+    t[1].session = NULL;
+    assert_int_equal(otrp_agent_sessions_running(agent), N - 1);
+    run.user = t;
+    run.tick = free_third;
+    run_loop(&run, 3, 600000);
+    pthread_join(canceller, NULL);
+    assert_int_equal(t[0].result, OTRP_ERR_CANCELLED);
+    assert_int_equal(t[1].done_calls + t[2].done_calls, 0);
+    for (int i = 3; i < N; i++) {
+        if (t[i].result != OTRP_OK)
+            fail_msg("session %d: %s: %s", i, otrp_status_name(t[i].result),
+                     otrp_session_last_error(t[i].session));
+        char tas[256];
+        installed_tas(agent, t[i].name, tas, sizeof tas);
+        assert_string_equal(tas, "ta2,");
+    }
+    assert_int_equal(otrp_agent_sessions_running(agent), 0);
+    /* The freed sessions' TEEs are free again (a freed session holds no TEE). */
+    run.tick = NULL;
+    run.done = 0;
+    start_session(agent, &t[1], 1, OTRP_OP_REQUEST_TA, "ta2", url);
+    start_session(agent, &t[2], 2, OTRP_OP_REQUEST_TA, "ta2", url);
+    run_loop(&run, 2, 600000);
+    assert_int_equal(t[1].result, OTRP_OK);
+    assert_int_equal(t[2].result, OTRP_OK);
+    for (int i = 0; i < N; i++)
+        otrp_session_free(t[i].session);
+    /* Freeing the agent with a session in flight is safe too. */
+    start_session(agent, &t[0], 0, OTRP_OP_UNREQUEST_TA, "ta2", url);
+    otrp_agent_free(agent);
+    async_stop_daemons(t, N);
+    stop(&f);
+}
+
+static void order_done(void *user, otrp_session *session, otrp_status result)
+{
+    on_async_done(user, session, result);
+    async_tee *t = user;
+    t->done_calls = t->run->done; /* the order of the ends: 1, 2, ... */
+}
+
+/* Two sessions on one TEE: the second waits for the first; the queue is bounded. */
+static void test_tam_async_same_tee_queued(void **state)
+{
+    (void)state;
+    fixture f = {0};
+    start_tam(&f, tls_cert, tls_key, NULL);
+    loop_run run = {0};
+    async_tee tee[1];
+    memset(tee, 0, sizeof tee);
+    otrp_agent *agent = async_agent(tee, 1, "tee-queue", &run, 1, 0);
+    const char *url = reftam_server_url(f.srv);
+    enum { SLOTS = 2 + OTRP_MAX_QUEUED_SESSIONS };
+    async_tee s[SLOTS];
+    memset(s, 0, sizeof s);
+    for (size_t i = 0; i < SLOTS; i++)
+        s[i].run = &run;
+    otrp_session_params p;
+    otrp_session_params_init(&p);
+    p.tam_uri = url;
+    p.done = order_done;
+    p.taid = "ta1";
+    p.user = &s[0];
+    assert_int_equal(otrp_session_start(agent, &p, &s[0].session), OTRP_OK);
+    p.taid = "ta2";
+    p.user = &s[1];
+    assert_int_equal(otrp_session_start(agent, &p, &s[1].session), OTRP_OK);
+    run_loop(&run, 2, 600000);
+    assert_int_equal(s[0].result, OTRP_OK);
+    assert_int_equal(s[1].result, OTRP_OK);
+    assert_int_equal(s[0].done_calls, 1); /* the first ended first */
+    assert_int_equal(s[1].done_calls, 2);
+    char tas[256];
+    installed_tas(agent, tee[0].name, tas, sizeof tas);
+    assert_string_equal(tas, "ta1,ta2,");
+    otrp_session_free(s[0].session);
+    otrp_session_free(s[1].session);
+    s[0].done_calls = s[1].done_calls = 0;
+    run.done = 0;
+
+    /* One holds the TEE, OTRP_MAX_QUEUED_SESSIONS wait, the next is refused. */
+    p.done = on_async_done;
+    p.operation = OTRP_OP_UNREQUEST_TA;
+    for (size_t i = 0; i < SLOTS - 1; i++) {
+        p.user = &s[i];
+        s[i].result = OTRP_ERR_IN_PROGRESS;
+        assert_int_equal(otrp_session_start(agent, &p, &s[i].session), OTRP_OK);
+    }
+    otrp_session *refused = (otrp_session *)&p; /* must become NULL */
+    assert_int_equal(otrp_session_start(agent, &p, &refused), OTRP_ERR_TEE_BUSY);
+    assert_null(refused);
+    assert_non_null(strstr(otrp_agent_last_error(agent), "already wait for TEE #1"));
+    assert_int_equal(otrp_agent_sessions_running(agent), SLOTS - 1);
+    /* Free them all, the running one and the waiting ones: none calls back. */
+    for (size_t i = SLOTS - 1; i-- > 0;)
+        otrp_session_free(s[i].session);
+    assert_int_equal(otrp_agent_sessions_running(agent), 0);
+    /* The TEE serves the next session once the freed one's call returned. */
+    run.done = 0;
+    p.user = &s[0];
+    assert_int_equal(otrp_session_start(agent, &p, &s[0].session), OTRP_OK);
+    run_loop(&run, 1, 600000);
+    for (size_t i = 1; i < SLOTS; i++)
+        assert_int_equal(s[i].done_calls, 0);
+    if (s[0].result != OTRP_OK)
+        fail_msg("%s: %s", otrp_status_name(s[0].result), otrp_session_last_error(s[0].session));
+    otrp_session_free(s[0].session);
+    installed_tas(agent, tee[0].name, tas, sizeof tas);
+    assert_string_equal(tas, "ta1,");
+    otrp_agent_free(agent);
+    async_stop_daemons(tee, 1);
+    stop(&f);
+}
+
+/* One TAM server per fault, one session (and TEE) per server, all in one loop: each
+ * session ends with its own status, and no call into the agent waits. */
+static void test_tam_async_faults(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *spec; /* NULL: no fault */
+        otrp_status want;
+        const char *detail;
+    } cases[] = {
+        {NULL, OTRP_OK, ""},
+        {"stall:4000@2", OTRP_ERR_TIMEOUT, "stalled"},
+        {"drop@2", OTRP_ERR_HTTP_PROTOCOL, "POST #2"},
+        {"500@1", OTRP_ERR_HTTP_STATUS, "500"},
+        {"503@2", OTRP_ERR_HTTP_STATUS, "503"},
+        {"delay:300@2", OTRP_OK, ""},
+        {"garbage@1", OTRP_ERR_MSG_NOT_JSON, "TAM message #1"},
+        {"wrong-type@2", OTRP_ERR_HTTP_CONTENT_TYPE, "text/html"},
+    };
+    enum { N = sizeof cases / sizeof cases[0] };
+    char detail[256] = "";
+    reftam *tam = NULL;
+    assert_int_equal(reftam_open(tam_dir, NULL, &tam, detail, sizeof detail), OTRP_OK);
+    reftam_server *srv[N];
+    for (size_t i = 0; i < N; i++) {
+        reftam_server_config sc;
+        memset(&sc, 0, sizeof sc);
+        sc.tam = tam;
+        sc.tls_cert_pem = tls_cert;
+        sc.tls_key_pem = tls_key;
+        if (cases[i].spec != NULL)
+            assert_int_equal(reftam_fault_parse(cases[i].spec, &sc.fault), 0);
+        assert_int_equal(reftam_server_start(&sc, &srv[i]), 0);
+    }
+    loop_run run = {0};
+    async_tee t[N];
+    memset(t, 0, sizeof t);
+    otrp_agent *agent = async_agent(t, N, "tee-afault", &run, 0, 0);
+    uint64_t t0 = otrp_monotonic_ms();
+    for (size_t i = 0; i < N; i++)
+        start_session(agent, &t[i], (int)i, OTRP_OP_REQUEST_TA, "ta1", reftam_server_url(srv[i]));
+    run_loop(&run, N, 60000);
+    uint64_t ms = otrp_monotonic_ms() - t0;
+    for (size_t i = 0; i < N; i++) {
+        const char *got = otrp_session_last_error(t[i].session);
+        if (t[i].result != cases[i].want || strstr(got, cases[i].detail) == NULL)
+            fail_msg("fault %s: got %s (%s), wanted %s with '%s'",
+                     cases[i].spec != NULL ? cases[i].spec : "none",
+                     otrp_status_name(t[i].result), got, otrp_status_name(cases[i].want),
+                     cases[i].detail);
+        otrp_session_free(t[i].session);
+    }
+    print_message("%d faults in one loop: %llu ms, %u rounds, longest call %llu us (CPU %llu "
+                  "us)\n", N, (unsigned long long)ms, run.rounds,
+                  (unsigned long long)run.longest_us, (unsigned long long)run.longest_cpu_us);
+    if (run.longest_off_us > CALL_OFF_CPU_MAX_US || run.longest_cpu_us > CALL_CPU_MAX_US)
+        fail_msg("a call held the loop %llu us off the CPU or %llu us on it (limits %u and %u "
+                 "us)",
+                 (unsigned long long)run.longest_off_us, (unsigned long long)run.longest_cpu_us,
+                 CALL_OFF_CPU_MAX_US, CALL_CPU_MAX_US);
+    /* The stall ended on the stall clock, not on the 4 s of the fault. */
+    assert_true(ms < STALL_MS + 4000u);
+    otrp_agent_free(agent);
+    async_stop_daemons(t, N);
+    for (size_t i = 0; i < N; i++)
+        reftam_server_stop(srv[i]);
+    reftam_close(tam);
+}
+
+/* session_timeout_ms counts for a queued session too: a TAM that answers late ends the
+ * running session on its deadline in the POST, and the one waiting for the TEE on the
+ * same deadline, queueing included. */
+static void test_tam_async_session_timeout_queued(void **state)
+{
+    (void)state;
+    enum { TIMEOUT_MS = 1500 };
+    fixture f = {0};
+    reftam_fault fault;
+    assert_int_equal(reftam_fault_parse("delay:5000@1", &fault), 0);
+    start_tam(&f, tls_cert, tls_key, &fault);
+    loop_run run = {0};
+    async_tee tee[1];
+    memset(tee, 0, sizeof tee);
+    otrp_agent *agent = async_agent(tee, 1, "tee-qtime", &run, 1, TIMEOUT_MS);
+    async_tee s[2];
+    memset(s, 0, sizeof s);
+    s[0].run = s[1].run = &run;
+    uint64_t t0 = otrp_monotonic_ms();
+    start_session(agent, &s[0], 0, OTRP_OP_REQUEST_TA, "ta1", reftam_server_url(f.srv));
+    start_session(agent, &s[1], 0, OTRP_OP_REQUEST_TA, "ta2", reftam_server_url(f.srv));
+    run_loop(&run, 2, 60000);
+    uint64_t ms = otrp_monotonic_ms() - t0;
+    assert_int_equal(s[0].result, OTRP_ERR_TIMEOUT);
+    assert_non_null(strstr(otrp_session_last_error(s[0].session), "reached in POST #1"));
+    /* The second one's deadline comes with the first one's end (both started at once):
+     * it ends in the queue, or as soon as it has the TEE; never with a POST of its own
+     * (its time in the queue counted). */
+    assert_int_equal(s[1].result, OTRP_ERR_TIMEOUT);
+    assert_non_null(strstr(otrp_session_last_error(s[1].session),
+                           "session timeout of 1500 ms reached"));
+    assert_int_equal(reftam_server_connections(f.srv), 1); /* the first one's only */
+    assert_true(ms >= TIMEOUT_MS && ms < TIMEOUT_MS + SLACK_MS);
+    otrp_session_free(s[0].session);
+    otrp_session_free(s[1].session);
+    otrp_agent_free(agent);
+    async_stop_daemons(tee, 1);
+    stop(&f);
+}
+
+/* ---- the event-loop adapters: a full install and delete through each ---------------- */
+
+#if defined(OTRP_TEST_GLIB) || defined(OTRP_TEST_LIBUV)
+/* One TEE daemon and a TAM for an adapter test; the loop runs in drive(). */
+typedef struct adapter_case {
+    fixture f;
+    loop_run run;
+    async_tee t[1];
+    otrp_agent *agent;
+} adapter_case;
+
+static void adapter_begin(adapter_case *c, const char *name)
+{
+    memset(c, 0, sizeof *c);
+    start_tam(&c->f, tls_cert, tls_key, NULL);
+    c->agent = async_agent(c->t, 1, name, &c->run, 1, 0);
+}
+
+/* Install ta1, then delete it, each one session run by drive(c) to its end. */
+static void adapter_install_delete(adapter_case *c, void (*drive)(adapter_case *c))
+{
+    const char *url = reftam_server_url(c->f.srv);
+    static const otrp_operation ops[] = {OTRP_OP_REQUEST_TA, OTRP_OP_UNREQUEST_TA};
+    static const char *const after[] = {"ta1,", ""};
+    for (size_t i = 0; i < 2; i++) {
+        c->run.done = 0;
+        start_session(c->agent, &c->t[0], 0, ops[i], "ta1", url);
+        drive(c);
+        if (c->t[0].result != OTRP_OK)
+            fail_msg("%s: %s", otrp_status_name(c->t[0].result),
+                     otrp_session_last_error(c->t[0].session));
+        assert_int_equal(c->run.done, 1);
+        otrp_session_free(c->t[0].session);
+        char tas[256];
+        installed_tas(c->agent, c->t[0].name, tas, sizeof tas);
+        assert_string_equal(tas, after[i]);
+    }
+}
+
+static void adapter_end(adapter_case *c)
+{
+    otrp_agent_free(c->agent);
+    async_stop_daemons(c->t, 1);
+    stop(&c->f);
+}
+#endif
+
+#ifdef OTRP_TEST_GLIB
+#include "otrp/adapters/glib.h"
+
+static gboolean glib_give_up(gpointer timed_out)
+{
+    *(int *)timed_out = 1;
+    return G_SOURCE_REMOVE;
+}
+
+static void drive_glib(adapter_case *c)
+{
+    GMainContext *ctx = g_main_context_new();
+    GSource *src = otrp_glib_source_new(c->agent);
+    g_source_attach(src, ctx);
+    int timed_out = 0;
+    GSource *limit = g_timeout_source_new(600000);
+    g_source_set_callback(limit, glib_give_up, &timed_out, NULL);
+    g_source_attach(limit, ctx);
+    /* Iterate the context until the session's done callback came (c->run.done). */
+    while (c->run.done == 0 && !timed_out)
+        (void)g_main_context_iteration(ctx, TRUE);
+    assert_int_equal(c->run.done, 1);
+    g_source_destroy(limit);
+    g_source_unref(limit);
+    g_source_destroy(src);
+    g_source_unref(src);
+    g_main_context_unref(ctx);
+}
+
+static void test_tam_async_glib(void **state)
+{
+    (void)state;
+    adapter_case c;
+    adapter_begin(&c, "tee-glib");
+    adapter_install_delete(&c, drive_glib);
+    adapter_end(&c);
+}
+#endif
+
+#ifdef OTRP_TEST_LIBUV
+#include "otrp/adapters/libuv.h"
+
+static void drive_uv(adapter_case *c)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    otrp_uv *u = otrp_uv_new(&loop, c->agent);
+    assert_non_null(u);
+    /* The loop runs while the session does: uv_run returns after its end. */
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(c->run.done, 1);
+    otrp_uv_close(u);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0); /* the close callbacks */
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_tam_async_libuv(void **state)
+{
+    (void)state;
+    adapter_case c;
+    adapter_begin(&c, "tee-uv");
+    adapter_install_delete(&c, drive_uv);
+    adapter_end(&c);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -1723,6 +2299,17 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tam_refuses_bent_answers),
         cmocka_unit_test(test_tam_idle_session_forgotten),
         cmocka_unit_test(test_tam_parallel_agents),
+        cmocka_unit_test(test_tam_async_16_sessions),
+        cmocka_unit_test(test_tam_async_cancel_and_free),
+        cmocka_unit_test(test_tam_async_same_tee_queued),
+        cmocka_unit_test(test_tam_async_faults),
+        cmocka_unit_test(test_tam_async_session_timeout_queued),
+#ifdef OTRP_TEST_GLIB
+        cmocka_unit_test(test_tam_async_glib),
+#endif
+#ifdef OTRP_TEST_LIBUV
+        cmocka_unit_test(test_tam_async_libuv),
+#endif
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

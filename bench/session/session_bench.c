@@ -27,6 +27,8 @@
  * measures what the agent adds.
  */
 #include <curl/curl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -554,8 +556,205 @@ static void part_big(const char *root, const char *tam_dir, const char *tee_dir,
     (void)root;
 }
 
-int main(void)
+/* ---- 3. non-blocking sessions (otrp/session.h): 16 at once in one thread ---- */
+
+#define ASYNC_SESSIONS 16      /* at once: one per TEE */
+#define ASYNC_PER_TEE 40       /* sessions per TEE per round */
+#define ASYNC_ROUNDS 3
+#define ASYNC_GOAL_RATE 1.0    /* sessions/s async / blocking, at least */
+#define ASYNC_GOAL_CPU 1.05    /* CPU per session async / blocking, at most */
+#define ASYNC_GOAL_CALL_US 5000u /* the longest call into the agent from the loop */
+
+static uint64_t cpu_ns(int who)
 {
+    struct timespec ts;
+    clock_gettime(who, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+typedef struct blocking_worker {
+    otrp_agent *agent;
+    const char *url;
+    pthread_t thread;
+} blocking_worker;
+
+static void *blocking_main(void *arg)
+{
+    blocking_worker *w = arg;
+    (void)agent_sessions(w->agent, w->url, ASYNC_PER_TEE);
+    return NULL;
+}
+
+/* One round of 16 agents in 16 threads: wall and process CPU time. */
+static void blocking_round(blocking_worker *w, uint64_t *wall, uint64_t *cpu)
+{
+    uint64_t t0 = now_ns(), c0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+    for (int i = 0; i < ASYNC_SESSIONS; i++)
+        if (pthread_create(&w[i].thread, NULL, blocking_main, &w[i]) != 0)
+            die("blocking round", "no thread");
+    for (int i = 0; i < ASYNC_SESSIONS; i++)
+        pthread_join(w[i].thread, NULL);
+    *wall = now_ns() - t0;
+    *cpu = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+}
+
+typedef struct async_tee_run {
+    otrp_agent *agent;
+    const char *url;
+    int index;
+    unsigned left;             /* sessions still to start on this TEE */
+    unsigned *running;
+    otrp_session *session;
+} async_tee_run;
+
+static void async_start(async_tee_run *r);
+
+static void async_done(void *user, otrp_session *session, otrp_status result)
+{
+    async_tee_run *r = user;
+    if (result != OTRP_OK)
+        die("async session", otrp_session_last_error(session));
+    otrp_session_free(session);
+    r->session = NULL;
+    (*r->running)--;
+    if (r->left > 0)
+        async_start(r);
+}
+
+static void async_start(async_tee_run *r)
+{
+    otrp_session_params p;
+    otrp_session_params_init(&p);
+    p.taid = "bench-ta";
+    p.tam_uri = r->url;
+    p.tee_index = r->index;
+    p.done = async_done;
+    p.user = r;
+    if (otrp_session_start(r->agent, &p, &r->session) != OTRP_OK)
+        die("async start", otrp_agent_last_error(r->agent));
+    r->left--;
+    (*r->running)++;
+}
+
+/* One round of 16 sessions at once on one agent, one poll loop on this thread: wall and
+ * process CPU time, and the longest call into the agent (wall). */
+static void async_round(otrp_agent *agent, const char *url, uint64_t *wall, uint64_t *cpu,
+                        uint64_t *longest)
+{
+    async_tee_run r[ASYNC_SESSIONS];
+    unsigned running = 0;
+    uint64_t t0 = now_ns(), c0 = cpu_ns(CLOCK_PROCESS_CPUTIME_ID);
+    for (int i = 0; i < ASYNC_SESSIONS; i++) {
+        r[i] = (async_tee_run){agent, url, i, ASYNC_PER_TEE, &running, NULL};
+        async_start(&r[i]);
+    }
+    struct pollfd fds[4 * ASYNC_SESSIONS * OTRP_MAX_QUEUED_SESSIONS + 1];
+    while (running > 0) {
+        size_t n = 0;
+        int timeout = -1;
+        uint64_t a = now_ns();
+        if (otrp_agent_wait_set(agent, fds, sizeof fds / sizeof fds[0], &n, &timeout) != OTRP_OK)
+            die("wait set", "too small");
+        uint64_t d = now_ns() - a;
+        *longest = d > *longest ? d : *longest;
+        (void)poll(fds, n, timeout);
+        a = now_ns();
+        otrp_agent_perform(agent, fds, n);
+        d = now_ns() - a;
+        *longest = d > *longest ? d : *longest;
+    }
+    *wall = now_ns() - t0;
+    *cpu = cpu_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
+}
+
+static void part_async(const char *tam_dir, const char *tee_dir, const char *cert,
+                       const char *key, const char *ca_path)
+{
+    static replay_tee rts[ASYNC_SESSIONS];
+    replay_tee rt;
+    memset(&rt, 0, sizeof rt);
+    rt.name = "bench-tee";
+    transcript tr;
+    memset(&tr, 0, sizeof tr);
+    record(tam_dir, tee_dir, &rt, &tr);
+    const char *msgs[MAX_STEPS], *answers[MAX_STEPS];
+    size_t mlens[MAX_STEPS], alens[MAX_STEPS];
+    for (size_t i = 0; i < tr.n; i++) {
+        msgs[i] = (const char *)tr.msgs[i].data;
+        mlens[i] = tr.msgs[i].len;
+        answers[i] = (const char *)tr.wire[i].data;
+        alens[i] = tr.wire[i].len;
+    }
+    reftam_canned canned = {msgs, mlens, answers, alens, tr.n};
+    reftam_server_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.canned = &canned;
+    sc.tls_cert_pem = cert;
+    sc.tls_key_pem = key;
+    reftam_server *srv = NULL;
+    if (reftam_server_start(&sc, &srv) != 0)
+        die("canned TAM", "cannot start");
+    const char *url = reftam_server_url(srv);
+    /* Each session its own instant TEE (the replay keeps its place in the session). */
+    blocking_worker w[ASYNC_SESSIONS];
+    otrp_agent_config cfg;
+    otrp_agent_config_init(&cfg);
+    cfg.ca_file = ca_path;
+    otrp_agent *agent = NULL;
+    if (otrp_agent_new(&cfg, &agent) != OTRP_OK)
+        die("agent", "cannot set up");
+    for (int i = 0; i < ASYNC_SESSIONS; i++) {
+        rts[i] = rt; /* the answers are shared, read only */
+        rts[i].uri = url;
+        w[i].agent = new_agent(&rts[i], 1, ca_path);
+        w[i].url = url;
+        otrp_tee *tee = NULL;
+        static replay_tee async_rts[ASYNC_SESSIONS];
+        async_rts[i] = rts[i];
+        if (otrp_tee_new(&replay_ops, &async_rts[i], &tee) != OTRP_OK ||
+            otrp_agent_add_tee(agent, tee) != OTRP_OK)
+            die("agent", "cannot add a TEE");
+    }
+    uint64_t bw = UINT64_MAX, bc = UINT64_MAX, aw = UINT64_MAX, ac = UINT64_MAX, longest = 0;
+    uint64_t x, y, warm = 0;
+    blocking_round(w, &x, &y); /* warm-up: connections, TLS, allocations */
+    async_round(agent, url, &x, &y, &warm);
+    for (int r = 0; r < ASYNC_ROUNDS; r++) {
+        blocking_round(w, &x, &y);
+        bw = x < bw ? x : bw;
+        bc = y < bc ? y : bc;
+        async_round(agent, url, &x, &y, &longest);
+        aw = x < aw ? x : aw;
+        ac = y < ac ? y : ac;
+    }
+    double n = (double)ASYNC_SESSIONS * ASYNC_PER_TEE;
+    double brate = n / ((double)bw / 1e9), arate = n / ((double)aw / 1e9);
+    double bcpu = (double)bc / n / 1000.0, acpu = (double)ac / n / 1000.0;
+    printf("\nasync (https, canned TAM, instant TEEs; best of %d rounds of %d x %d sessions; "
+           "process CPU, the TAM's included):\n",
+           ASYNC_ROUNDS, ASYNC_SESSIONS, ASYNC_PER_TEE);
+    printf("  16 blocking sessions in 16 threads:   %8.0f sessions/s  %7.1f us CPU/session\n",
+           brate, bcpu);
+    printf("  16 async sessions in one thread:      %8.0f sessions/s  %7.1f us CPU/session\n",
+           arate, acpu);
+    printf("  longest call into the agent from the loop: %.2f ms (warm-up round: %.2f ms)\n",
+           (double)longest / 1e6, (double)warm / 1e6);
+    printf("goal: async sessions/s / blocking = %.3f (goal >= %.2f): %s\n", arate / brate,
+           ASYNC_GOAL_RATE, arate / brate >= ASYNC_GOAL_RATE ? "met" : "NOT met");
+    printf("goal: async CPU/session / blocking = %.3f (goal <= %.2f): %s\n", acpu / bcpu,
+           ASYNC_GOAL_CPU, acpu / bcpu <= ASYNC_GOAL_CPU ? "met" : "NOT met");
+    printf("goal: longest call %.2f ms (goal <= %.2f ms): %s\n", (double)longest / 1e6,
+           ASYNC_GOAL_CALL_US / 1000.0,
+           longest <= (uint64_t)ASYNC_GOAL_CALL_US * 1000u ? "met" : "NOT met");
+    for (int i = 0; i < ASYNC_SESSIONS; i++)
+        otrp_agent_free(w[i].agent);
+    otrp_agent_free(agent);
+    reftam_server_stop(srv);
+}
+
+int main(int argc, char **argv)
+{
+    int only_async = argc > 1 && strcmp(argv[1], "--async") == 0;
     (void)bench_pin_to_one_cpu();
     static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
                                              "all_proxy", "ALL_PROXY"};
@@ -586,6 +785,16 @@ int main(void)
            SETS, ROUNDS, SESSIONS);
     /* Record each transport's session on a fresh copy of the TEE (the recording installs). */
     char copy[320];
+    if (only_async) {
+        snprintf(copy, sizeof copy, "%s/tee-copy-async", root);
+        fx_copy_dir(tee_dir, copy);
+        part_async(tam_dir, copy, cert, key, ca_path);
+        free(cert);
+        free(key);
+        curl_global_cleanup();
+        fx_rm_rf(root);
+        return 0;
+    }
     snprintf(copy, sizeof copy, "%s/tee-copy-http", root);
     fx_copy_dir(tee_dir, copy);
     int met = part_canned(tam_dir, copy, "bench-tee", 0, cert, key, ca_path);

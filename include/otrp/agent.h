@@ -3,10 +3,20 @@
  * \brief The OTrP Agent: relays OTrP messages between a TAM and the device's TEEs.
  *
  * Thread-safety: an agent handle is used by one thread at a time; different handles
- * may be used in parallel from different threads. otrp_agent_cancel() is the only call
- * that may be made from another thread while the handle is in use. A TEE handle belongs
- * to exactly one agent, so sessions to the same TEE are serialized by construction; the
- * agent also holds a per-TEE lock for the duration of every call into the TEE.
+ * may be used in parallel from different threads. otrp_agent_cancel() and
+ * otrp_session_cancel() are the only calls that may be made from another thread while
+ * the handle is in use. A TEE handle belongs to exactly one agent, so sessions to the
+ * same TEE are serialized by construction; the agent also holds a per-TEE lock for the
+ * duration of every call into the TEE.
+ *
+ * Non-blocking sessions (otrp/session.h) run many sessions on the one thread that
+ * drives the agent (an event loop). Their TEE calls run on worker threads the agent
+ * owns, one per TEE: a backend may thus be called from a thread other than the one
+ * that made the agent, but never from two threads at once, and every callback of the
+ * agent (log, progress, a session's done) is still called on the thread driving the
+ * agent. While non-blocking sessions run, the blocking calls below must not be made on
+ * the same agent. otrp_agent_cancel() cancels the blocking operation in progress and
+ * every non-blocking session.
  *
  * Memory: what the agent returns (responses, JSON documents) is freed with otrp_free().
  * Strings passed in stay owned by the caller.

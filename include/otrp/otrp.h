@@ -22,6 +22,7 @@
 #include "status.h"
 #include "tee.h"
 #include "agent.h"
+#include "session.h"
 #include "backends.h"
 #include "teec.h"
 

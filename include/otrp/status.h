@@ -63,6 +63,7 @@ extern "C" {
     X(ERR_SESSION_FAILED,   41, "OTrP session failed")                                  \
     X(ERR_BAD_URI,          42, "TAM URI malformed")                                    \
     X(ERR_TLS_KEYLOG,       43, "SSLKEYLOGFILE is set: TLS secrets would be logged")    \
+    X(ERR_IN_PROGRESS,      44, "operation still in progress")                          \
     /* JOSE and crypto */                                                               \
     X(ERR_BASE64,           50, "invalid base64 or base64url")                          \
     X(ERR_JSON,             51, "invalid JSON")                                         \

@@ -106,6 +106,7 @@ void otrp_agent_free(otrp_agent *agent)
 {
     if (agent == NULL)
         return;
+    otrp__async_free(agent); /* its workers call the TEEs: before the TEEs go */
     for (size_t i = 0; i < agent->tee_count; i++)
         otrp_tee_free(agent->tees[i]);
     otrp__http_free(agent->http);
@@ -152,6 +153,7 @@ void otrp_agent_cancel(otrp_agent *agent)
         if (tee->ops->cancel != NULL)
             tee->ops->cancel(tee->ctx);
     }
+    otrp__async_cancel(agent);
 }
 
 int otrp_tee_call_cancelled(const otrp_tee_call *call)

@@ -43,6 +43,8 @@ typedef struct otrp__session_stats {
  * that grew past it for a large TA is freed when the session ends. */
 #define OTRP__RESPONSE_KEEP_MAX ((size_t)64 * 1024)
 
+typedef struct otrp__async otrp__async;
+
 struct otrp_agent {
     otrp_agent_config config;
     otrp_tee *tees[OTRP_MAX_TEES];
@@ -60,6 +62,7 @@ struct otrp_agent {
     otrp_buf response;       /* the TAM's messages */
     otrp_buf answer;         /* what the agent POSTs back (otrp__relay_buf) */
     otrp_buf tee_out;        /* one TEE's GetDeviceState answer before it is wrapped */
+    struct otrp__async *async; /* the non-blocking sessions (async.c); NULL before one */
 };
 
 /* Done with one of the agent's kept buffers for now: emptied, and freed when it grew
@@ -118,5 +121,75 @@ otrp_status otrp__tee_failure(otrp_agent *agent, const otrp_tee *tee, otrp_statu
 /* Build {"OTrPBrokerError": {...}} for the TAM; rid/tid may be NULL. */
 otrp_status otrp__broker_error(const char *errcode, const char *rid, const char *tid,
                                char **out, size_t *out_len);
+
+/* ---- the steps of one session (session.c), run by the blocking loop there and by the
+ * non-blocking sessions of otrp/session.h (async.c) ---- */
+
+#include "http/http.h"
+
+typedef enum otrp__first_step {
+    OTRP__STEP_REQUEST_TA,
+    OTRP__STEP_UNREQUEST_TA,
+    OTRP__STEP_POLICY_CHECK
+} otrp__first_step;
+
+/* What a session does next; the *_done step that follows each wait says. */
+typedef enum otrp__next {
+    OTRP__NEXT_TEE_FIRST,     /* otrp__sess_tee_first(), then otrp__sess_first_done() */
+    OTRP__NEXT_POST,          /* POST s->body to s->uri into agent->response, into s->st and
+                                 s->info, then otrp__sess_post_done() */
+    OTRP__NEXT_RELAY,         /* otrp__sess_relay(), then otrp__sess_relay_done() */
+    OTRP__NEXT_PROCESS_ERROR, /* otrp__tell_process_error(), then done */
+    OTRP__NEXT_DONE           /* s->st is the session's status */
+} otrp__next;
+
+/* One session's place in the POST loop (PROFILE P8, P10). The waits (TEE calls, POSTs)
+ * are the caller's; the steps between them never block. */
+typedef struct otrp__sess {
+    otrp__first_step step;
+    const char *taid;         /* not copied */
+    const char *tam_uri;      /* the caller's hint; not copied */
+    otrp_tee *tee;
+    otrp_buf tee_uri, msg;    /* the TEE's first step: its TAM URI and message */
+    const char *uri;          /* the TAM POSTed to */
+    const char *body;         /* the next POST's body */
+    size_t body_len;
+    unsigned round_trip;
+    otrp_status st;           /* the last wait's status; the session's once done */
+    otrp_status relay_st;     /* otrp__sess_relay()'s */
+    otrp__http_result info;   /* the last POST's */
+    otrp_status failure;      /* a failure the TAM was told about */
+    char failure_detail[OTRP__DETAIL_MAX];
+} otrp__sess;
+
+void otrp__sess_init(otrp__sess *s, otrp_tee *tee, otrp__first_step step, const char *taid,
+                     const char *tam_uri);
+otrp__next otrp__sess_begin(otrp_agent *agent, otrp__sess *s);
+void otrp__sess_tee_first(otrp_agent *agent, otrp__sess *s);
+otrp__next otrp__sess_first_done(otrp_agent *agent, otrp__sess *s);
+otrp__next otrp__sess_post_done(otrp_agent *agent, otrp__sess *s);
+void otrp__sess_relay(otrp_agent *agent, otrp__sess *s);
+otrp__next otrp__sess_relay_done(otrp_agent *agent, otrp__sess *s);
+/* Release the session's buffers (agent->response and answer are kept, see above). */
+void otrp__sess_end(otrp_agent *agent, otrp__sess *s);
+void otrp__tell_process_error(otrp_agent *agent);
+int otrp__tee_supports(const otrp_tee *tee, otrp__first_step step);
+const char *otrp__step_name(otrp__first_step step);
+void otrp__report(otrp_agent *agent, otrp_progress_stage stage, unsigned round_trip);
+/* Fail the operation on its session deadline; the detail says in which step. */
+__attribute__((format(printf, 2, 3)))
+otrp_status otrp__session_timeout(otrp_agent *agent, const char *fmt, ...);
+
+/* A policy check's session on one TEE ended with st: keep the first failure (*first,
+ * detail); 1 when the remaining TEEs must not run (cancel, session deadline). */
+int otrp__policy_note(otrp_agent *agent, otrp_status st, otrp_status *first, char *detail,
+                      size_t cap);
+/* The policy check's status after asked TEEs (the detail set for it). */
+otrp_status otrp__policy_result(otrp_agent *agent, otrp_status first, const char *detail,
+                                size_t asked);
+
+/* async.c: otrp_agent_cancel() and otrp_agent_free() for the non-blocking sessions. */
+void otrp__async_cancel(otrp_agent *agent);
+void otrp__async_free(otrp_agent *agent);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <poll.h>
 #include <curl/curl.h>
 
 #include "http/http.h"
@@ -67,6 +68,31 @@ struct transfer {
     uint64_t last_progress_ms;
 };
 
+/* Sockets libcurl may watch at once for one transfer (happy eyeballs: two connects,
+ * plus the threaded resolver's wake-up pair). */
+#define ASYNC_SOCKETS_MAX 4
+
+/* A POST driven by the caller's loop: what otrp__http_post() keeps on its stack. */
+struct async_post {
+    int callbacks_set;      /* CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION installed */
+    int active;             /* a POST is under way (transfer or backoff) */
+    int in_multi;           /* the easy handle is on the multi handle */
+    uint64_t retry_at;      /* backing off until then; 0 = transferring */
+    uint64_t curl_timer_at; /* libcurl's timer (CURLMOPT_TIMERFUNCTION); 0 = none */
+    const void *body;
+    size_t body_len;
+    otrp_buf *response;
+    size_t cap;
+    otrp__http_result *info;
+    unsigned backoff;       /* the next backoff without Retry-After */
+    uint64_t start;
+    size_t nsocks;
+    struct {
+        curl_socket_t fd;
+        int what;           /* CURL_POLL_IN / OUT / INOUT */
+    } socks[ASYNC_SOCKETS_MAX];
+};
+
 struct otrp__http {
     otrp__http_settings s;
     CURL *easy;
@@ -78,6 +104,7 @@ struct otrp__http {
     char *uri;  /* the URI checked and set on the easy handle last; NULL before */
     uint64_t deadline_ms; /* otrp__http_set_deadline(); 0 = none */
     char errbuf[CURL_ERROR_SIZE];
+    struct async_post a;  /* the non-blocking POST (otrp__http_async_*) */
 };
 
 /* ---- libcurl global init: reference-counted by libcurl; the lock also covers builds
@@ -134,12 +161,20 @@ static int cancel_requested(const otrp__http *t)
  * OTRP_OK after the wait, OTRP_ERR_CANCELLED, or OTRP_ERR_TIMEOUT at once (no wait) when
  * the retry could not start before the deadline: waiting for it would be time lost.
  */
-static otrp_status backoff_sleep(const otrp__http *t, unsigned ms, char *detail, size_t size)
+static otrp_status retry_in_time(const otrp__http *t, uint64_t end, unsigned ms, char *detail,
+                                 size_t size)
 {
-    uint64_t end = otrp_monotonic_ms() + ms;
     if (t->deadline_ms != 0 && end >= t->deadline_ms)
         return otrp__fail(detail, size, OTRP_ERR_TIMEOUT,
                           "the deadline comes before the retry (due in %u ms)", ms);
+    return OTRP_OK;
+}
+
+static otrp_status backoff_sleep(const otrp__http *t, unsigned ms, char *detail, size_t size)
+{
+    uint64_t end = otrp_monotonic_ms() + ms;
+    if (retry_in_time(t, end, ms, detail, size) != OTRP_OK)
+        return OTRP_ERR_TIMEOUT;
     for (;;) {
         if (cancel_requested(t))
             return otrp__fail(detail, size, OTRP_ERR_CANCELLED, "cancelled while waiting to retry");
@@ -569,6 +604,8 @@ void otrp__http_free(otrp__http *t)
 {
     if (t == NULL)
         return;
+    if (t->a.in_multi)
+        curl_multi_remove_handle(t->multi, t->easy);
     if (t->easy != NULL)
         curl_easy_cleanup(t->easy);
     if (t->multi != NULL)
@@ -581,6 +618,21 @@ void otrp__http_free(otrp__http *t)
 }
 
 /* ---- one attempt ---- */
+
+/* Between two rounds of a transfer: 1 (and the reason recorded in t->x) when it must
+ * stop because the stall clock or the deadline ran out. */
+static int transfer_must_stop(otrp__http *t, uint64_t now)
+{
+    if (stall_expired(t, now)) {
+        t->x.stalled = 1;
+        return 1;
+    }
+    if (t->deadline_ms != 0 && now >= t->deadline_ms) {
+        t->x.past_deadline = 1;
+        return 1;
+    }
+    return 0;
+}
 
 /* Drive the transfer on the private multi handle; the CURLcode of the easy handle. */
 static CURLcode run_transfer(otrp__http *t)
@@ -609,21 +661,13 @@ static CURLcode run_transfer(otrp__http *t)
         if (done || running == 0)
             break;
         uint64_t now = otrp_monotonic_ms(); /* once per round: stall clock and deadline */
-        if (stall_expired(t, now)) {
-            t->x.stalled = 1;
+        if (transfer_must_stop(t, now)) {
             result = CURLE_ABORTED_BY_CALLBACK;
             break;
         }
         int wait_ms = POLL_SLICE_MS;
-        if (t->deadline_ms != 0) {
-            if (now >= t->deadline_ms) {
-                t->x.past_deadline = 1;
-                result = CURLE_ABORTED_BY_CALLBACK;
-                break;
-            }
-            if (t->deadline_ms - now < POLL_SLICE_MS)
-                wait_ms = (int)(t->deadline_ms - now);
-        }
+        if (t->deadline_ms != 0 && t->deadline_ms - now < POLL_SLICE_MS)
+            wait_ms = (int)(t->deadline_ms - now);
         if (curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL) != CURLM_OK)
             break;
     }
@@ -822,9 +866,9 @@ static otrp_status judge_response(otrp__http *t, long code, int *retry, char *de
     return OTRP_ERR_HTTP_STATUS;
 }
 
-static otrp_status post_once(otrp__http *t, const void *body,
-                             size_t body_len, otrp_buf *response, size_t cap,
-                             otrp__http_result *info, int *retry)
+/* Set up one attempt: the transfer state and the body's options. */
+static otrp_status attempt_prepare(otrp__http *t, const void *body, size_t body_len,
+                                   otrp_buf *response, size_t cap, otrp__http_result *info)
 {
     memset(&t->x, 0, sizeof t->x);
     t->x.response = response;
@@ -848,8 +892,13 @@ static otrp_status post_once(otrp__http *t, const void *body,
         otrp__set_detail(info->detail, sizeof info->detail, "libcurl refused an option");
         return OTRP_ERR_INTERNAL;
     }
-    CURLcode rc = run_transfer(t);
+    return OTRP_OK;
+}
 
+/* Judge one finished attempt (rc: the transfer's CURLcode) and count its figures. */
+static otrp_status attempt_finish(otrp__http *t, CURLcode rc, otrp_buf *response,
+                                  otrp__http_result *info, int *retry)
+{
     long code = 0, connects = 0;
     curl_off_t up = 0, down = 0;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
@@ -872,6 +921,16 @@ static otrp_status post_once(otrp__http *t, const void *body,
     if (st != OTRP_OK)
         otrp_buf_reset(response); /* a failed exchange yields no message */
     return st;
+}
+
+static otrp_status post_once(otrp__http *t, const void *body,
+                             size_t body_len, otrp_buf *response, size_t cap,
+                             otrp__http_result *info, int *retry)
+{
+    otrp_status st = attempt_prepare(t, body, body_len, response, cap, info);
+    if (st != OTRP_OK)
+        return st;
+    return attempt_finish(t, run_transfer(t), response, info, retry);
 }
 
 void otrp__http_set_deadline(otrp__http *t, uint64_t deadline_ms)
@@ -909,12 +968,12 @@ static otrp_status use_uri(otrp__http *t, const char *uri, otrp__http_result *in
     return OTRP_OK;
 }
 
-otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
-                            size_t body_len, otrp_buf *response, otrp__http_result *info)
+/* The checks before any network activity, shared by the blocking and the non-blocking
+ * POST; *cap gets the response body limit. */
+static otrp_status post_checks(otrp__http *t, const char *uri, const void *body,
+                               size_t body_len, otrp_buf *response, otrp__http_result *info,
+                               size_t *cap)
 {
-    otrp__http_result scratch;
-    if (info == NULL)
-        info = &scratch;
     memset(info, 0, sizeof *info);
     if (t == NULL || response == NULL || (body == NULL && body_len > 0)) {
         otrp__set_detail(info->detail, sizeof info->detail, "invalid argument to the transport");
@@ -927,21 +986,60 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
                          "request body lies in the response buffer");
         return OTRP_ERR_INVALID_ARG;
     }
-    uint64_t start = otrp_monotonic_ms();
     otrp_status st = otrp__http_keylog_check(t->s.allow_keylog, info->detail, sizeof info->detail);
     if (st != OTRP_OK)
         return st;
     st = use_uri(t, uri, info);
     if (st != OTRP_OK)
         return st;
-    if (t->deadline_ms != 0 && start >= t->deadline_ms) {
+    if (t->deadline_ms != 0 && otrp_monotonic_ms() >= t->deadline_ms) {
         info->deadline_reached = 1;
         return otrp__fail(info->detail, sizeof info->detail, OTRP_ERR_TIMEOUT,
                           "the deadline came before the HTTP exchange");
     }
-    size_t cap = t->s.max_message_size;
-    if (response->max != 0 && response->max < cap)
-        cap = response->max;
+    *cap = t->s.max_message_size;
+    if (response->max != 0 && response->max < *cap)
+        *cap = response->max;
+    return OTRP_OK;
+}
+
+/* The pause before the next attempt: Retry-After when the TAM gave one, else the
+ * doubling backoff (advanced here). */
+static unsigned next_pause(otrp__http *t, unsigned *backoff)
+{
+    unsigned ms = t->x.retry_after_ms > 0 ? t->x.retry_after_ms : *backoff;
+    *backoff = *backoff >= RETRY_BACKOFF_MAX_MS / 2 ? RETRY_BACKOFF_MAX_MS : *backoff * 2;
+    return ms;
+}
+
+/* Append the attempt count to the detail of a POST that failed after retries. */
+static void note_attempts(otrp_status st, otrp__http_result *info)
+{
+    if (st != OTRP_OK && info->attempts > 1) {
+        size_t n = strlen(info->detail);
+        otrp__set_detail(info->detail + n, sizeof info->detail - n, " (after %u attempts)",
+                         info->attempts);
+    }
+}
+
+/* Keep what the attempt got, so the detail says why there was a retry, then why not. */
+static void append_why(otrp__http_result *info, const char *why)
+{
+    size_t n = strlen(info->detail);
+    otrp__set_detail(info->detail + n, sizeof info->detail - n, "; %s", why);
+}
+
+otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
+                            size_t body_len, otrp_buf *response, otrp__http_result *info)
+{
+    otrp__http_result scratch;
+    if (info == NULL)
+        info = &scratch;
+    uint64_t start = otrp_monotonic_ms();
+    size_t cap = 0;
+    otrp_status st = post_checks(t, uri, body, body_len, response, info, &cap);
+    if (st != OTRP_OK)
+        return st;
 
     unsigned backoff = t->s.retry_backoff_ms;
     for (;;) {
@@ -953,23 +1051,234 @@ otrp_status otrp__http_post(otrp__http *t, const char *uri, const void *body,
         if (st == OTRP_OK || !retry || info->attempts > t->s.http_retries)
             break;
         char why[OTRP__HTTP_DETAIL_MAX];
-        otrp_status wst = backoff_sleep(t, t->x.retry_after_ms > 0 ? t->x.retry_after_ms : backoff,
-                                        why, sizeof why);
+        otrp_status wst = backoff_sleep(t, next_pause(t, &backoff), why, sizeof why);
         if (wst != OTRP_OK) {
             info->deadline_reached = wst == OTRP_ERR_TIMEOUT;
-            /* Keep what the attempt got, so the detail says why there was a retry. */
-            size_t n = strlen(info->detail);
-            otrp__set_detail(info->detail + n, sizeof info->detail - n, "; %s", why);
+            append_why(info, why);
             st = wst;
             break;
         }
-        backoff = backoff >= RETRY_BACKOFF_MAX_MS / 2 ? RETRY_BACKOFF_MAX_MS : backoff * 2;
     }
-    if (st != OTRP_OK && info->attempts > 1) {
-        size_t n = strlen(info->detail);
-        otrp__set_detail(info->detail + n, sizeof info->detail - n, " (after %u attempts)",
-                         info->attempts);
-    }
+    note_attempts(st, info);
     info->duration_ms = otrp_monotonic_ms() - start;
     return st;
+}
+
+/* ---- the non-blocking POST ---- */
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *user, void *socketp)
+{
+    (void)easy;
+    (void)socketp;
+    struct async_post *a = user;
+    size_t i = 0;
+    while (i < a->nsocks && a->socks[i].fd != fd)
+        i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < a->nsocks)
+            a->socks[i] = a->socks[--a->nsocks];
+        return 0;
+    }
+    if (i == a->nsocks) {
+        if (a->nsocks == ASYNC_SOCKETS_MAX)
+            return -1; /* libcurl fails the transfer: more sockets than one POST uses */
+        a->nsocks++;
+    }
+    a->socks[i].fd = fd;
+    a->socks[i].what = what;
+    return 0;
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *user)
+{
+    (void)multi;
+    struct async_post *a = user;
+    a->curl_timer_at = timeout_ms < 0 ? 0 : otrp_monotonic_ms() + (uint64_t)timeout_ms;
+    return 0;
+}
+
+/* Start one attempt of the POST in flight: on the multi handle, libcurl's timer due. */
+static otrp_status async_attempt(otrp__http *t)
+{
+    struct async_post *a = &t->a;
+    a->info->attempts++;
+    a->info->detail[0] = '\0';
+    a->retry_at = 0;
+    otrp_status st = attempt_prepare(t, a->body, a->body_len, a->response, a->cap, a->info);
+    if (st != OTRP_OK)
+        return st;
+    if (curl_multi_add_handle(t->multi, t->easy) != CURLM_OK) {
+        otrp__set_detail(a->info->detail, sizeof a->info->detail,
+                         "libcurl transfer could not run");
+        return OTRP_ERR_INTERNAL;
+    }
+    a->in_multi = 1;
+    return OTRP_ERR_IN_PROGRESS;
+}
+
+static void async_detach(otrp__http *t)
+{
+    if (t->a.in_multi)
+        curl_multi_remove_handle(t->multi, t->easy);
+    t->a.in_multi = 0;
+    t->a.nsocks = 0;
+    t->a.curl_timer_at = 0;
+}
+
+/* The POST in flight ends with st. */
+static otrp_status async_end(otrp__http *t, otrp_status st)
+{
+    struct async_post *a = &t->a;
+    async_detach(t);
+    a->active = 0;
+    a->retry_at = 0;
+    note_attempts(st, a->info);
+    a->info->duration_ms = otrp_monotonic_ms() - a->start;
+    return st;
+}
+
+otrp_status otrp__http_async_start(otrp__http *t, const char *uri, const void *body,
+                                   size_t body_len, otrp_buf *response, otrp__http_result *info)
+{
+    if (t == NULL || info == NULL || t->a.active)
+        return OTRP_ERR_INVALID_ARG;
+    struct async_post *a = &t->a;
+    if (!a->callbacks_set) {
+        int ok = curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, on_socket) == CURLM_OK;
+        ok &= curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, a) == CURLM_OK;
+        ok &= curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, on_timer) == CURLM_OK;
+        ok &= curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, a) == CURLM_OK;
+        if (!ok) {
+            memset(info, 0, sizeof *info);
+            otrp__set_detail(info->detail, sizeof info->detail, "libcurl refused an option");
+            return OTRP_ERR_INTERNAL;
+        }
+        a->callbacks_set = 1;
+    }
+    a->start = otrp_monotonic_ms();
+    size_t cap = 0;
+    otrp_status st = post_checks(t, uri, body, body_len, response, info, &cap);
+    if (st != OTRP_OK)
+        return st;
+    a->active = 1;
+    a->body = body;
+    a->body_len = body_len;
+    a->response = response;
+    a->cap = cap;
+    a->info = info;
+    a->backoff = t->s.retry_backoff_ms;
+    st = async_attempt(t);
+    return st == OTRP_ERR_IN_PROGRESS ? st : async_end(t, st);
+}
+
+size_t otrp__http_async_wait(const otrp__http *t, struct pollfd *fds, size_t cap,
+                             uint64_t *wake_at)
+{
+    const struct async_post *a = &t->a;
+    if (!a->active)
+        return 0;
+    uint64_t at;
+    if (a->retry_at != 0) {
+        at = a->retry_at;
+    } else {
+        /* The stall clock and the cancel flag are looked at every POLL_SLICE_MS, as in
+         * the blocking transfer loop. */
+        at = otrp_monotonic_ms() + POLL_SLICE_MS;
+        if (a->curl_timer_at != 0 && a->curl_timer_at < at)
+            at = a->curl_timer_at;
+    }
+    if (t->deadline_ms != 0 && t->deadline_ms < at)
+        at = t->deadline_ms;
+    if (*wake_at == 0 || at < *wake_at)
+        *wake_at = at;
+    size_t n = a->retry_at != 0 ? 0 : a->nsocks;
+    for (size_t i = 0; i < n && i < cap; i++) {
+        fds[i].fd = a->socks[i].fd;
+        fds[i].events = (short)(((a->socks[i].what & CURL_POLL_IN) ? POLLIN : 0) |
+                                ((a->socks[i].what & CURL_POLL_OUT) ? POLLOUT : 0));
+        fds[i].revents = 0;
+    }
+    return n;
+}
+
+int otrp__http_async_owns(const otrp__http *t, int fd)
+{
+    for (size_t i = 0; t->a.active && t->a.retry_at == 0 && i < t->a.nsocks; i++)
+        if (t->a.socks[i].fd == fd)
+            return 1;
+    return 0;
+}
+
+/* The attempt that just ended with rc: the POST's end, or a retry after a pause. */
+static otrp_status async_attempt_done(otrp__http *t, CURLcode rc)
+{
+    struct async_post *a = &t->a;
+    async_detach(t);
+    int retry = 0;
+    otrp_status st = attempt_finish(t, rc, a->response, a->info, &retry);
+    a->info->deadline_reached = t->x.past_deadline;
+    if (st == OTRP_OK || !retry || a->info->attempts > t->s.http_retries)
+        return async_end(t, st);
+    unsigned ms = next_pause(t, &a->backoff);
+    char why[OTRP__HTTP_DETAIL_MAX];
+    uint64_t at = otrp_monotonic_ms() + ms;
+    if (retry_in_time(t, at, ms, why, sizeof why) != OTRP_OK) {
+        a->info->deadline_reached = 1;
+        append_why(a->info, why);
+        return async_end(t, OTRP_ERR_TIMEOUT);
+    }
+    a->retry_at = at;
+    return OTRP_ERR_IN_PROGRESS;
+}
+
+otrp_status otrp__http_async_step(otrp__http *t, int fd, short revents)
+{
+    struct async_post *a = &t->a;
+    if (!a->active)
+        return OTRP_ERR_INVALID_ARG;
+    uint64_t now = otrp_monotonic_ms();
+    if (a->retry_at != 0) {
+        if (cancel_requested(t)) {
+            append_why(a->info, "cancelled while waiting to retry");
+            return async_end(t, OTRP_ERR_CANCELLED);
+        }
+        if (now < a->retry_at)
+            return OTRP_ERR_IN_PROGRESS;
+        otrp_status st = async_attempt(t);
+        return st == OTRP_ERR_IN_PROGRESS ? st : async_end(t, st);
+    }
+    int running = 0;
+    if (fd >= 0) {
+        int ev = ((revents & POLLIN) ? CURL_CSELECT_IN : 0) |
+                 ((revents & POLLOUT) ? CURL_CSELECT_OUT : 0) |
+                 ((revents & (POLLERR | POLLHUP | POLLNVAL)) ? CURL_CSELECT_ERR : 0);
+        (void)curl_multi_socket_action(t->multi, (curl_socket_t)fd, ev, &running);
+    } else if (a->curl_timer_at != 0 && now >= a->curl_timer_at) {
+        a->curl_timer_at = 0;
+        (void)curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    CURLMsg *msg;
+    int queued;
+    while ((msg = curl_multi_info_read(t->multi, &queued)) != NULL) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == t->easy)
+            return async_attempt_done(t, msg->data.result);
+    }
+    if (cancel_requested(t)) {
+        t->x.cancelled = 1;
+        return async_attempt_done(t, CURLE_ABORTED_BY_CALLBACK);
+    }
+    if (transfer_must_stop(t, otrp_monotonic_ms()))
+        return async_attempt_done(t, CURLE_ABORTED_BY_CALLBACK);
+    return OTRP_ERR_IN_PROGRESS;
+}
+
+void otrp__http_set_cancel(otrp__http *t, const volatile int *cancel)
+{
+    t->s.cancel = cancel;
+}
+
+void otrp__http_async_abort(otrp__http *t)
+{
+    if (t != NULL && t->a.active)
+        (void)async_end(t, OTRP_ERR_CANCELLED);
 }

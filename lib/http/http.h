@@ -220,4 +220,35 @@ OTRP_NODISCARD otrp_status otrp__http_post(otrp__http *t, const char *uri, const
                                            size_t body_len, otrp_buf *response,
                                            otrp__http_result *info);
 
+/*
+ * The same POST driven by the caller's loop instead of a blocking wait (the agent's
+ * non-blocking sessions, otrp/session.h). The checks, headers, limits, stall clock,
+ * deadline, retries and Retry-After are those of otrp__http_post(); the retry pause is
+ * a wake-up time instead of a sleep. libcurl runs in multi_socket mode on the
+ * transport's own multi handle. body, response and info must stay valid until the POST
+ * ends. A transport runs either blocking POSTs or non-blocking ones, not both.
+ *
+ * otrp__http_async_start(): OTRP_ERR_IN_PROGRESS when the POST is under way, else its
+ * final status (a failure before any network activity, as otrp__http_post()'s).
+ * otrp__http_async_wait(): writes up to cap sockets to wait for into fds and returns how
+ * many there are (may exceed cap: the caller's set is too small); lowers *wake_at (0 =
+ * unset) to when otrp__http_async_step() must be called even with no socket ready.
+ * otrp__http_async_step(): fd ready with revents (poll flags), or fd -1: time passed.
+ * OTRP_ERR_IN_PROGRESS, or the POST's final status with info filled as
+ * otrp__http_post() fills it. Never blocks.
+ * otrp__http_async_owns(): 1 when fd is one of the sockets of the POST in flight.
+ * otrp__http_async_abort(): drop the POST in flight (no effect when none).
+ */
+struct pollfd;
+/* Point the transport at another cancel flag (a transport kept for the next session). */
+void otrp__http_set_cancel(otrp__http *t, const volatile int *cancel);
+OTRP_NODISCARD otrp_status otrp__http_async_start(otrp__http *t, const char *uri,
+                                                  const void *body, size_t body_len,
+                                                  otrp_buf *response, otrp__http_result *info);
+size_t otrp__http_async_wait(const otrp__http *t, struct pollfd *fds, size_t cap,
+                             uint64_t *wake_at);
+OTRP_NODISCARD otrp_status otrp__http_async_step(otrp__http *t, int fd, short revents);
+int otrp__http_async_owns(const otrp__http *t, int fd);
+void otrp__http_async_abort(otrp__http *t);
+
 #endif
