@@ -6,19 +6,8 @@
 # <failed>" to BUILD/results.
 # usage: test_event_loop.sh BUILD [RESULTS]
 set -u
-build=${1:-build}
-results=${2:-$build/results}
-bin=$build/bin
-tmp=$(mktemp -d /tmp/otrp-event-loop-XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY
-passed=0; failed=0
-ok() { passed=$((passed + 1)); echo "ok    event-loop: $1"; }
+NAME=event-loop
+. "$(dirname "$0")/prelude.sh"
 bad() { failed=$((failed + 1)); echo "FAIL  event-loop: $1"; sed 's/^/      /' "$tmp/out" | head -8; }
 
 tam="$tmp/tam"

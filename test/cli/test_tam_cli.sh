@@ -5,20 +5,8 @@
 # usage errors. Appends "tam-cli <passed> <failed>" to BUILD/results.
 # usage: test_tam_cli.sh BUILD [RESULTS]   (RESULTS default BUILD/results)
 set -u
-build=${1:-build}
-results=${2:-$build/results}
-bin=$build/bin
-tmp=$(mktemp -d /tmp/otrp-tam-cli-XXXXXX)
-pids=""
-cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-unset http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY
-passed=0; failed=0
-
-ok() { passed=$((passed + 1)); echo "ok    tam-cli: $1"; }
+NAME=tam-cli
+. "$(dirname "$0")/prelude.sh"
 bad() {
     failed=$((failed + 1)); echo "FAIL  tam-cli: $1"
     [ -f "$tmp/err" ] && sed 's/^/      stderr: /' "$tmp/err" | head -5
