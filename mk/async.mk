@@ -48,3 +48,7 @@ install-adapters:
 uninstall-adapters:
 	rm -f $(patsubst include/otrp/%,$(DESTDIR)$(INCLUDEDIR)/otrp/%,$(ADAPTER_HEADERS))
 	rmdir $(DESTDIR)$(INCLUDEDIR)/otrp/adapters 2>/dev/null || true
+
+# make check-tsan (mk/http.mk) also runs test_session: its non-blocking sessions on quick
+# TEEs hand their calls in batches to one worker thread (lib/agent/async.c).
+TSAN_TESTS += build/tsan/test/test_session

@@ -6,6 +6,10 @@
 #    library) only, and refers to no mbedTLS / PSA symbol;
 #  - libotrp-mocktee.so exports exactly lib/otrp-mocktee.sym = the OTRP_API functions of
 #    otrp/mocktee.h, and needs libotrp and mbedTLS;
+#  - libotrp.so stripped is at most OTRP_SIZE_LIMIT bytes (default 110000: issue 12's
+#    "110 KB" read strictly) on x86-64, where the goal was set; other machines' code
+#    differs in size and gets the figure only (OTRP_SIZE_LIMIT=0 turns the check off, for
+#    a build with the user's own CFLAGS);
 #  - otrp/otrp.h declares nothing of the mock TEE; otrp/mocktee.h compiles on its own;
 #  - otrp-agent built with WITH_MOCKTEE=0 (in NOMOCK_BUILD) has no mock: kind, says so
 #    in --help and for --tee mock:DIR, and links no mbedTLS, JOSE or mock TEE code; the
@@ -89,6 +93,15 @@ check "libotrp.so needs cJSON and libcurl, besides the C library" only_cjson_cur
 check "libotrp.so refers to no mbedTLS or PSA symbol" no_match "$tmp/otrp.undef" ' (mbedtls_|psa_)'
 check "libotrp.so has the soname libotrp.so.$major" sh -c \
     "'$READELF' -d '$otrp_so' | grep -q 'SONAME.*\\[libotrp.so.$major\\]'"
+size_limit=${OTRP_SIZE_LIMIT:-110000}
+stripped=$("${STRIP:-strip}" -o "$tmp/otrp.stripped" "$otrp_so" 2>/dev/null &&
+    wc -c < "$tmp/otrp.stripped" || echo "(strip failed)")
+if [ "$size_limit" != 0 ] && "$READELF" -h "$otrp_so" | grep -q 'Machine:.*X86-64'; then
+    check "libotrp.so stripped is $stripped bytes, at most $size_limit" \
+        test "$stripped" -le "$size_limit"
+else
+    echo "      libs: libotrp.so stripped is $stripped bytes (no size limit on this machine)"
+fi
 
 # ---- libotrp-mocktee.so ------------------------------------------------------------
 api_list include/otrp/mocktee.h > "$tmp/mock.api"

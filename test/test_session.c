@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include "otrp/otrp.h"
+#include "otrp/session.h"
 #include "support/msg_build.h"
 #include "support/script_tee.h"
 #include "reftam.h"
@@ -681,10 +683,248 @@ static void test_session_timeout_shared_by_policy_check(void **state)
     assert_int_equal(second->first_calls, 0); /* not started: no time left */
 }
 
+/* ---- non-blocking sessions on quick TEEs (otrp/session.h) ---- */
+
+#define QUICK_TEES 4
+#define QUICK_ROUNDS 12 /* sessions per TEE, one after the other */
+
+/* The TAM side of every quick session: an empty POST gets an install, a TEE answer 204. */
+static void quick_handler(void *user, reftam_httpd *srv, const reftam_httpd_request *req,
+                          reftam_httpd_response *out)
+{
+    (void)srv;
+    const char *install = user;
+    if (req->body_len == 0) {
+        out->status = 200;
+        out->content_type = CT;
+        out->body = install;
+        out->body_len = strlen(install);
+    } else {
+        out->status = 204;
+    }
+}
+
+struct quick_run;
+typedef struct quick_tee {
+    struct quick_run *run;
+    int index;
+    script_tee *tee;
+    otrp_session *session;
+    unsigned started;                 /* sessions started so far */
+    pthread_t thread_of[QUICK_ROUNDS]; /* the thread that made each session's calls */
+} quick_tee;
+
+typedef struct quick_run {
+    otrp_agent *agent;
+    quick_tee t[QUICK_TEES];
+    unsigned done, failed;
+    unsigned slow_round; /* TEE 0's session of this round answers in 150 ms (0: none) */
+} quick_run;
+
+static void quick_start(quick_tee *q);
+
+static void quick_done(void *user, otrp_session *session, otrp_status result)
+{
+    quick_tee *q = user;
+    quick_run *r = q->run;
+    unsigned round = q->started - 1;
+    q->thread_of[round] = q->tee->last_thread;
+    if (result != OTRP_OK) {
+        r->failed++;
+        print_error("TEE %d session %u: %s: %s\n", q->index, round, otrp_status_name(result),
+                    otrp_session_last_error(session));
+    }
+    r->done++;
+    otrp_session_free(session);
+    q->session = NULL;
+    q->tee->delay_ms = 0;
+    if (q->started < QUICK_ROUNDS)
+        quick_start(q);
+}
+
+static void quick_start(quick_tee *q)
+{
+    if (q->index == 0 && q->run->slow_round != 0 && q->started == q->run->slow_round)
+        q->tee->delay_ms = 150;
+    otrp_session_params p;
+    otrp_session_params_init(&p);
+    p.taid = "ta-q";
+    p.tee_index = q->index;
+    p.done = quick_done;
+    p.user = q;
+    assert_int_equal(otrp_session_start(q->run->agent, &p, &q->session), OTRP_OK);
+    q->started++;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Drive the agent with poll() until want sessions ended; the longest call into it. */
+static uint64_t quick_loop(quick_run *r, unsigned want)
+{
+    struct pollfd fds[64];
+    uint64_t longest = 0, end = otrp_monotonic_ms() + 20000;
+    while (r->done < want) {
+        if (otrp_monotonic_ms() > end)
+            fail_msg("%u of %u sessions ended in 20 s", r->done, want);
+        size_t n = 0;
+        int timeout = -1;
+        uint64_t t0 = mono_ns();
+        assert_int_equal(otrp_agent_wait_set(r->agent, fds, 64, &n, &timeout), OTRP_OK);
+        uint64_t d = mono_ns() - t0;
+        longest = d > longest ? d : longest;
+        (void)poll(fds, n, timeout);
+        t0 = mono_ns();
+        otrp_agent_perform(r->agent, fds, n);
+        d = mono_ns() - t0;
+        longest = d > longest ? d : longest;
+    }
+    return longest;
+}
+
+static void quick_setup(struct fx *f, quick_run *r, reftam_httpd **srv, char *install)
+{
+    reftam_httpd_config hc;
+    memset(&hc, 0, sizeof hc);
+    hc.handler = quick_handler;
+    hc.user = install;
+    hc.media_type = CT;
+    assert_int_equal(reftam_httpd_start(&hc, srv), 0);
+    otrp_agent_config cfg;
+    fixture_config(&cfg);
+    otrp_agent_free(f->agent);
+    f->agent = NULL;
+    assert_int_equal(otrp_agent_new(&cfg, &r->agent), OTRP_OK);
+    for (int i = 0; i < QUICK_TEES; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "Quick TEE %d", i);
+        r->t[i].run = r;
+        r->t[i].index = i;
+        assert_int_equal(otrp_agent_add_tee(r->agent, script_tee_new(name, &r->t[i].tee)), OTRP_OK);
+        r->t[i].tee->answer = TEE_ANSWER;
+        r->t[i].tee->first_uri = reftam_httpd_url(*srv);
+    }
+}
+
+/* TEEs whose calls take microseconds: once the agent has seen that, the calls the loop
+ * starts together run as one batch on one worker thread (the same for every TEE, not
+ * the loop's), every session still ends well, and a call that turns slow is waited for
+ * off the loop, after which that TEE's calls go to its own worker again. */
+static void test_session_async_quick_tees_batch(void **state)
+{
+    struct fx *f = *state;
+    char *install = msg_make("InstallTARequest",
+                             "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r1\","
+                             "\"tid\":\"t1\"}}");
+    quick_run r;
+    memset(&r, 0, sizeof r);
+    r.slow_round = QUICK_ROUNDS - 2;
+    reftam_httpd *srv = NULL;
+    quick_setup(f, &r, &srv, install);
+    for (int i = 0; i < QUICK_TEES; i++)
+        quick_start(&r.t[i]);
+    /* While they run, the blocking calls are refused: they would use the same TEEs. */
+    assert_int_equal(otrp_agent_request_ta(r.agent, "ta-b", NULL), OTRP_ERR_IN_PROGRESS);
+    assert_detail(r.agent, "4 non-blocking sessions run on this agent");
+    assert_int_equal(otrp_agent_policy_check(r.agent, NULL), OTRP_ERR_IN_PROGRESS);
+    char *out = NULL;
+    size_t out_len = 0;
+    assert_int_equal(otrp_get_device_state(r.agent, &out, &out_len), OTRP_ERR_IN_PROGRESS);
+    assert_null(out);
+    assert_int_equal(otrp_agent_process(r.agent, f->install, strlen(f->install), &out, &out_len),
+                     OTRP_ERR_IN_PROGRESS);
+    assert_null(out);
+    uint64_t longest = quick_loop(&r, QUICK_TEES * QUICK_ROUNDS);
+    /* Then they work again, and last_session is the last session that ended. */
+    assert_int_equal(last_session_number(r.agent, "round_trips"), 1);
+    assert_int_equal(last_session_number(r.agent, "bytes_sent"), (long long)strlen(TEE_ANSWER));
+    assert_int_equal(r.failed, 0);
+    assert_int_equal(otrp_agent_sessions_running(r.agent), 0);
+    pthread_t loop = pthread_self();
+    /* Every TEE: its first session on its own worker, its later ones on the one batch
+     * worker (the same thread for all TEEs); never the loop's thread. */
+    pthread_t batch = r.t[1].thread_of[QUICK_ROUNDS - 1];
+    for (int i = 0; i < QUICK_TEES; i++) {
+        assert_int_equal(r.t[i].tee->first_calls, QUICK_ROUNDS);
+        assert_int_equal(r.t[i].tee->process_calls, QUICK_ROUNDS);
+        assert_int_equal(r.t[i].tee->process_error_calls, 0);
+        for (int k = 0; k < QUICK_ROUNDS; k++)
+            assert_false(pthread_equal(r.t[i].thread_of[k], loop));
+        assert_false(pthread_equal(r.t[i].thread_of[0], batch));
+        if (i != 0)
+            assert_true(pthread_equal(r.t[i].thread_of[QUICK_ROUNDS - 2], batch));
+    }
+    /* TEE 0's call of round slow_round took 150 ms: the loop did not wait for it, and
+     * TEE 0's next session ran on its own worker, not the batch worker. */
+    assert_true(longest < 100000000u);
+    assert_false(pthread_equal(r.t[0].thread_of[QUICK_ROUNDS - 1], batch));
+    assert_true(pthread_equal(r.t[0].thread_of[QUICK_ROUNDS - 1], r.t[0].thread_of[0]));
+    assert_int_equal(reftam_httpd_requests(srv), 2u * QUICK_TEES * QUICK_ROUNDS);
+    otrp_agent_free(r.agent);
+    reftam_httpd_stop(srv);
+    free(install);
+}
+
+/* A session freed while its call waits in a batch (started, then freed at once): the
+ * call is made cancelled or not at all, no callback comes, the others end well, and
+ * nothing leaks (ASan). */
+static void test_session_async_free_while_batched(void **state)
+{
+    struct fx *f = *state;
+    char *install = msg_make("InstallTARequest",
+                             "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r1\","
+                             "\"tid\":\"t1\"}}");
+    quick_run r;
+    memset(&r, 0, sizeof r);
+    reftam_httpd *srv = NULL;
+    quick_setup(f, &r, &srv, install);
+    for (int i = 0; i < QUICK_TEES; i++)
+        quick_start(&r.t[i]);
+    (void)quick_loop(&r, QUICK_TEES * (QUICK_ROUNDS - 2)); /* the TEEs are quick now */
+    otrp_session *gone = NULL;
+    otrp_session_params p;
+    otrp_session_params_init(&p);
+    p.taid = "ta-gone";
+    p.tee_index = 0;
+    p.done = quick_done;
+    p.user = &r.t[0];
+    /* TEE 0 may still be held by its own session: then this one queues, which frees
+     * the same way. */
+    assert_int_equal(otrp_session_start(r.agent, &p, &gone), OTRP_OK);
+    otrp_session_free(gone);
+    (void)quick_loop(&r, QUICK_TEES * QUICK_ROUNDS);
+    /* Drive the loop 50 ms more: a callback of the freed session would come now. */
+    uint64_t end = otrp_monotonic_ms() + 50;
+    while (otrp_monotonic_ms() < end) {
+        struct pollfd fds[64];
+        size_t n = 0;
+        int timeout = -1;
+        assert_int_equal(otrp_agent_wait_set(r.agent, fds, 64, &n, &timeout), OTRP_OK);
+        (void)poll(fds, n, 10);
+        otrp_agent_perform(r.agent, fds, n);
+    }
+    assert_int_equal(r.failed, 0);
+    assert_int_equal(r.done, QUICK_TEES * QUICK_ROUNDS);
+    assert_int_equal(otrp_agent_sessions_running(r.agent), 0);
+    /* Its call was not made (queued, or cancelled before the backend was called) or
+     * was made cancelled. */
+    assert_true(r.t[0].tee->first_calls == QUICK_ROUNDS ||
+                r.t[0].tee->first_calls == QUICK_ROUNDS + 1u);
+    otrp_agent_free(r.agent);
+    reftam_httpd_stop(srv);
+    free(install);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_session_install_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_async_quick_tees_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_session_async_free_while_batched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_tee_message_first_and_tee_uri_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_caller_uri_used_when_tee_names_none, setup,
                                         teardown),

@@ -1699,16 +1699,32 @@ static void test_tam_parallel_agents(void **state)
  * preemption on a loaded machine. */
 #define CALL_OFF_CPU_MAX_US 250000u
 
-/* CALL_CPU_MAX_US times OTRP_TEST_CPU_SCALE (1..100, default 1): an emulated run (the
- * aarch64 leg under qemu, mk/cross.mk) spends several times the CPU on the same work.
- * The off-CPU bound is not scaled: it must stay below the shortest fault delay. */
-static unsigned long long call_cpu_max_us(void)
+/* Issue 13's goal for the longest call (5 ms) in CPU time of the loop thread, which
+ * otrp_agent_perform()'s time budget keeps (lib/agent/async.c); the wall time adds the
+ * preemption of a loaded machine, which holds any loop. */
+#if defined(__SANITIZE_THREAD__)
+#define CALL_CPU_GOAL_US 100000u
+#elif defined(__SANITIZE_ADDRESS__)
+#define CALL_CPU_GOAL_US 15000u
+#else
+#define CALL_CPU_GOAL_US 5000u
+#endif
+
+/* OTRP_TEST_CPU_SCALE (1..100, default 1): an emulated run (the aarch64 leg under qemu,
+ * mk/cross.mk) spends several times the CPU on the same work. The off-CPU bound is not
+ * scaled: it must stay below the shortest fault delay. */
+static unsigned long long cpu_scaled(unsigned us)
 {
     const char *v = getenv("OTRP_TEST_CPU_SCALE");
     long scale = v != NULL ? strtol(v, NULL, 10) : 1;
     if (scale < 1 || scale > 100)
         scale = 1;
-    return (unsigned long long)CALL_CPU_MAX_US * (unsigned long long)scale;
+    return (unsigned long long)us * (unsigned long long)scale;
+}
+
+static unsigned long long call_cpu_max_us(void)
+{
+    return cpu_scaled(CALL_CPU_MAX_US);
 }
 
 /* A test's poll() loop: every wait set and perform is timed, the longest kept. */
@@ -1717,6 +1733,7 @@ typedef struct loop_run {
     unsigned done;             /* done callbacks so far */
     uint64_t longest_us;       /* the longest otrp_agent_wait_set() or _perform(), wall */
     uint64_t longest_cpu_us;   /* the same in CPU time of the loop thread */
+    unsigned longest_cpu_round; /* in which round (wait set and perform) it was */
     uint64_t longest_off_us;   /* the longest time a call was off the CPU (wall - CPU):
                                   waiting, or preempted */
     unsigned rounds;
@@ -1760,8 +1777,10 @@ static void call_end(loop_run *run, call_clock c)
     uint64_t cpu = clock_us(CLOCK_THREAD_CPUTIME_ID) - c.cpu;
     if (wall > run->longest_us)
         run->longest_us = wall;
-    if (cpu > run->longest_cpu_us)
+    if (cpu > run->longest_cpu_us) {
         run->longest_cpu_us = cpu;
+        run->longest_cpu_round = run->rounds;
+    }
     uint64_t off = wall > cpu ? wall - cpu : 0;
     if (off > run->longest_off_us)
         run->longest_off_us = off;
@@ -1859,9 +1878,9 @@ static void start_session(otrp_agent *agent, async_tee *t, int index, otrp_opera
     assert_int_equal(otrp_session_result(t->session), OTRP_ERR_IN_PROGRESS);
 }
 
-static void test_tam_async_16_sessions(void **state)
+/* One run of 16 sessions in one loop; returns the longest call's CPU time (us). */
+static uint64_t async_16_sessions_once(void)
 {
-    (void)state;
     fixture f = {0};
     start_tam(&f, tls_cert, tls_key, NULL);
     loop_run run = {0};
@@ -1885,17 +1904,37 @@ static void test_tam_async_16_sessions(void **state)
         assert_string_equal(tas, "ta2,");
         otrp_session_free(t[i].session);
     }
-    print_message("16 sessions in one loop: %u rounds, longest call %llu us (CPU %llu us)\n",
+    print_message("16 sessions in one loop: %u rounds, longest call %llu us (CPU %llu us, "
+                  "round %u)\n",
                   run.rounds, (unsigned long long)run.longest_us,
-                  (unsigned long long)run.longest_cpu_us);
-    /* (No bound here: one perform may run the TLS handshake steps of all 16 new
-     * connections; test_tam_async_faults bounds the calls.) */
+                  (unsigned long long)run.longest_cpu_us, run.longest_cpu_round);
     otrp_agent_free(agent);
     async_stop_daemons(t, THREADS);
     reftam_stats st;
     reftam_get_stats(f.tam, &st);
     assert_int_equal(st.completed, THREADS);
     stop(&f);
+    return run.longest_cpu_us;
+}
+
+/* 16 new TLS connections come up together, with RSA-2048 in the TEE daemons: no call
+ * holds the loop's CPU over the goal (perform stops at its time budget). A run with one
+ * call over it is run again, twice at most: a virtual machine's stolen time can be
+ * counted as the thread's CPU (seen once in make check: 27 ms in one call, never again
+ * in dozens of runs), while a real regression (no budget: 7.7 ms) is over in every run. */
+static void test_tam_async_16_sessions(void **state)
+{
+    (void)state;
+    uint64_t cpu = 0;
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        cpu = async_16_sessions_once();
+        if (cpu <= cpu_scaled(CALL_CPU_GOAL_US))
+            return;
+        print_message("run %d: a call took %llu us of the loop's CPU (goal %llu us)\n",
+                      attempt, (unsigned long long)cpu, cpu_scaled(CALL_CPU_GOAL_US));
+    }
+    fail_msg("in each of 3 runs a call took over %llu us of the loop's CPU (last: %llu us)",
+             cpu_scaled(CALL_CPU_GOAL_US), (unsigned long long)cpu);
 }
 
 /* Cancel one session, free two running ones: the others end well, the freed ones call

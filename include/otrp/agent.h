@@ -11,12 +11,13 @@
  *
  * Non-blocking sessions (otrp/session.h) run many sessions on the one thread that
  * drives the agent (an event loop). Their TEE calls run on worker threads the agent
- * owns, one per TEE: a backend may thus be called from a thread other than the one
- * that made the agent, but never from two threads at once, and every callback of the
- * agent (log, progress, a session's done) is still called on the thread driving the
- * agent. While non-blocking sessions run, the blocking calls below must not be made on
- * the same agent. otrp_agent_cancel() cancels the blocking operation in progress and
- * every non-blocking session.
+ * owns (one per TEE, and one for the batched calls of quick TEEs): a backend may thus be
+ * called from threads other than the one that made the agent, not always the same one,
+ * but never from two threads at once, and every callback of the agent (log, progress, a
+ * session's done) is still called on the thread driving the agent. While non-blocking
+ * sessions run, the blocking calls below that use TEEs return OTRP_ERR_IN_PROGRESS at
+ * once. otrp_agent_cancel() cancels the blocking operation in progress and every
+ * non-blocking session.
  *
  * Memory: what the agent returns (responses, JSON documents) is freed with otrp_free().
  * Strings passed in stay owned by the caller.
@@ -415,7 +416,10 @@ OTRP_API void otrp_agent_cancel(otrp_agent *agent) OTRP_NONNULL(1);
  *   OTRP_MAX_ROUND_TRIPS messages;
  * - OTRP_ERR_TIMEOUT also when session_timeout_ms ran out (the detail starts "session
  *   timeout of N ms reached");
- * - OTRP_ERR_CANCELLED after otrp_agent_cancel().
+ * - OTRP_ERR_CANCELLED after otrp_agent_cancel();
+ * - OTRP_ERR_IN_PROGRESS at once while non-blocking sessions (otrp/session.h) run on
+ *   the agent (also from otrp_agent_process(), otrp_get_device_state() and
+ *   otrp_get_ta_information()).
  * otrp_agent_last_error() names the step that failed; the figures of the session are
  * in otrp_get_device_state()'s last_session.
  */

@@ -20,11 +20,18 @@
  *   sockets are in the wait set. Every limit of the blocking API applies unchanged:
  *   connect, exchange and stall timeouts, retries with backoff and Retry-After (a
  *   wake-up time instead of a sleep), the response size cap, header checks.
- * - TEE calls block by nature: each runs on a worker thread the agent owns, one per
- *   TEE (started at that TEE's first call, joined by otrp_agent_free()). A finished
- *   call wakes the loop through a descriptor that is always the first of the wait set.
- *   The backend sees the same calls as in a blocking session (deadline, cancel flag,
- *   busy retries), serialized per TEE.
+ * - TEE calls block by nature: they run on worker threads the agent owns, never on the
+ *   loop's (started when first needed, joined by otrp_agent_free()). A TEE's call goes
+ *   to that TEE's own worker, and each finished call wakes the loop through a
+ *   descriptor that is always the first of the wait set. A TEE whose calls the agent
+ *   has seen take less than 100 us (a moving average; a TEE is slow until shown
+ *   otherwise) is "quick": the calls of quick TEEs that one call into the agent starts
+ *   go as one batch to one shared worker, which wakes the loop once when the batch is
+ *   made (a hand-off to a thread costs about what such a call costs). A quick call that
+ *   turns slow delays the batch behind it by that call, never the loop, and its TEE is
+ *   slow again from then on. The backend sees the same calls as in a blocking session
+ *   (deadline, cancel flag, busy retries), one at a time per TEE, from one of the
+ *   agent's threads (not always the same one).
  * - Time: session_timeout_ms counts from otrp_session_start(), queueing included.
  *
  * One TEE, one session: a session holds its TEE from its first TEE call to its last,
@@ -44,10 +51,13 @@
  * session). The done, progress and log callbacks of sessions are called on the loop
  * thread only, from otrp_agent_perform() (log lines of a TEE call made on a worker are
  * kept and delivered there, in order). While sessions run, the blocking calls of
- * otrp/agent.h must not be made on the same agent.
+ * otrp/agent.h that use TEEs (otrp_agent_request_ta(), _unrequest_ta(), _policy_check(),
+ * otrp_agent_process(), otrp_get_device_state(), otrp_get_ta_information()) on the same
+ * agent return OTRP_ERR_IN_PROGRESS at once ("N non-blocking sessions run on this
+ * agent ..."): they would call the sessions' TEEs at the same time as the workers.
  *
- * Figures: a session's figures stay with the session; otrp_get_device_state()'s
- * last_session describes the last blocking operation only.
+ * Figures: otrp_get_device_state()'s last_session describes the last operation that
+ * ended, a blocking call or a session (its round trips, bytes, duration, result).
  */
 #ifndef OTRP_SESSION_H
 #define OTRP_SESSION_H
@@ -139,7 +149,11 @@ OTRP_API OTRP_NODISCARD otrp_status otrp_agent_wait_set(otrp_agent *agent, struc
  * is the wait set with the revents the wait filled in; call it also when the wait timed
  * out. Never blocks: each session makes the steps that are ready (libcurl's socket
  * actions, the routing of a TAM message, handing a call to a TEE worker) and returns.
- * Done, progress and log callbacks of sessions are called from here.
+ * A call stops starting steps after 2 ms (a TLS handshake step may take about one):
+ * what is left waits for the next call, and otrp_agent_wait_set() then gives timeout 0.
+ * So one call holds the loop for about 2 ms plus one step, however many sessions are
+ * ready (the callbacks' own time aside). Done, progress and log callbacks of sessions
+ * are called from here.
  */
 OTRP_API void otrp_agent_perform(otrp_agent *agent, const struct pollfd *fds, size_t count)
     OTRP_NONNULL(1);

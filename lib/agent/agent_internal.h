@@ -190,6 +190,9 @@ otrp_status otrp__policy_result(otrp_agent *agent, otrp_status first, const char
 
 /* async.c: otrp_agent_cancel() and otrp_agent_free() for the non-blocking sessions. */
 void otrp__async_cancel(otrp_agent *agent);
+/* OTRP_ERR_IN_PROGRESS (with its detail) while non-blocking sessions run on agent: a
+ * blocking call would use their TEEs at the same time. OTRP_OK otherwise. */
+otrp_status otrp__async_refuse_blocking(otrp_agent *agent);
 void otrp__async_free(otrp_agent *agent);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 #if defined(__linux__)
@@ -23,6 +24,20 @@
 
 /* Transports kept for later sessions: as many as sessions can run at once. */
 #define IDLE_TRANSPORTS_MAX OTRP_MAX_TEES
+
+/* A TEE whose calls take less than this (a moving average of the last ones) is quick:
+ * its calls that the loop starts together run as one batch on one worker, which wakes
+ * the loop once at the end (a hand-off costs two context switches, a few us, about what
+ * a quick call costs). Every other TEE's call goes to its own worker at once, and each
+ * completion wakes the loop. A TEE is slow until its calls showed otherwise. */
+#define QUICK_CALL_NS 100000u
+#define UNKNOWN_CALL_NS 1000000u
+
+/* One otrp_agent_perform() stops starting work after this long (a TLS handshake step
+ * costs up to about a millisecond, and a perform may find many sessions ready): what is
+ * left is done in the next one, which the wait set then asks for at once (timeout 0).
+ * So the loop is held for about this plus one step, however many sessions run. */
+#define PERFORM_BUDGET_NS 2000000u
 
 typedef enum phase {
     PH_QUEUED, /* waiting for its TEE */
@@ -53,6 +68,7 @@ struct otrp_session {
     otrp_tee *cur_tee;     /* the TEE it holds (__atomic: read by cancel) */
     phase phase;
     otrp__next job;        /* the TEE call on the worker (PH_JOB) */
+    otrp_session *job_next; /* in a batch or in a worker's list of calls */
     int freed;             /* freed by the caller while a job ran: released at its end */
     uint64_t wake_at;      /* PH_POST: when its transfer must be looked at without an event
                               (libcurl's timer, the stall clock, a retry; 0 = at once) */
@@ -80,13 +96,14 @@ typedef struct worker {
     int stop;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    otrp_session *job;
+    otrp_session *job_head, *job_tail; /* calls to make, in order */
 } worker;
 
 typedef struct tee_slot {
     otrp_session *owner;
     otrp_session *queue_head, *queue_tail;
     size_t queued;
+    uint64_t call_ns; /* moving average of its calls' wall time (__atomic: workers write) */
     worker w;
 } tee_slot;
 
@@ -97,6 +114,8 @@ struct otrp__async {
     otrp_session *done_head, *done_tail;
     otrp_session *live;
     otrp_session *notify_head, *notify_tail;
+    otrp_session *batch_head, *batch_tail; /* quick TEEs' calls not yet handed over */
+    worker quick; /* runs the quick TEEs' calls, batch after batch */
     size_t running;
     tee_slot tee[OTRP_MAX_TEES];
     /* Transports of ended sessions, kept for the next ones: each keeps its connection
@@ -104,6 +123,7 @@ struct otrp__async {
     otrp__http *idle[IDLE_TRANSPORTS_MAX];
     size_t idle_count;
     int cancel_pending; /* a cancel came (any thread: __atomic) */
+    int more_due;       /* the last perform left work for the next one (loop thread) */
     int kicked;         /* the wake-up descriptor was written and not drained (__atomic) */
 };
 
@@ -210,21 +230,21 @@ static void flush_log(otrp_session *ss)
 
 /* ---- workers ---- */
 
-static void complete(otrp__async *as, otrp_session *ss)
+static uint64_t now_ns(void)
 {
-    pthread_mutex_lock(&as->lock);
-    ss->done_next = NULL;
-    if (as->done_tail != NULL)
-        as->done_tail->done_next = ss;
-    else
-        as->done_head = ss;
-    as->done_tail = ss;
-    pthread_mutex_unlock(&as->lock);
-    kick(as);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int tee_is_quick(const otrp__async *as, size_t index)
+{
+    return __atomic_load_n(&as->tee[index].call_ns, __ATOMIC_RELAXED) < QUICK_CALL_NS;
 }
 
 static void run_job(otrp_session *ss)
 {
+    uint64_t t0 = now_ns();
     switch (ss->job) {
     case OTRP__NEXT_TEE_FIRST:
         otrp__sess_tee_first(ss->sa, &ss->s);
@@ -236,52 +256,144 @@ static void run_job(otrp_session *ss)
         otrp__tell_process_error(ss->sa);
         break;
     }
+    /* Only the worker that runs a call of this TEE writes (one call at a time). */
+    uint64_t *avg = &ss->async->tee[ss->tee_index].call_ns;
+    uint64_t old = __atomic_load_n(avg, __ATOMIC_RELAXED);
+    __atomic_store_n(avg, (old * 3 + (now_ns() - t0)) / 4, __ATOMIC_RELAXED);
+}
+
+/* Queue a completion; the loop is woken when wake is set (else by a later one). */
+static void complete(otrp__async *as, otrp_session *ss, int wake)
+{
+    pthread_mutex_lock(&as->lock);
+    ss->done_next = NULL;
+    if (as->done_tail != NULL)
+        as->done_tail->done_next = ss;
+    else
+        as->done_head = ss;
+    as->done_tail = ss;
+    pthread_mutex_unlock(&as->lock);
+    if (wake)
+        kick(as);
 }
 
 static void *worker_main(void *arg)
 {
     worker *w = arg;
+    otrp__async *as = w->async;
+    int unwoken = 0; /* completions queued without waking the loop */
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (w->job == NULL && !w->stop)
+        while (w->job_head == NULL && !w->stop)
             pthread_cond_wait(&w->wake, &w->lock);
-        otrp_session *ss = w->job;
+        otrp_session *ss = w->job_head;
         if (ss == NULL)
             break;
-        w->job = NULL;
+        w->job_head = ss->job_next;
+        if (w->job_head == NULL)
+            w->job_tail = NULL;
         pthread_mutex_unlock(&w->lock);
+        /* A call that may take long must not hold back the completions before it. */
+        if (unwoken && !tee_is_quick(as, ss->tee_index)) {
+            kick(as);
+            unwoken = 0;
+        }
         run_job(ss);
-        complete(w->async, ss);
+        pthread_mutex_lock(&w->lock);
+        int more = w->job_head != NULL;
+        pthread_mutex_unlock(&w->lock);
+        complete(as, ss, !more);
+        unwoken = more;
         pthread_mutex_lock(&w->lock);
     }
     pthread_mutex_unlock(&w->lock);
     return NULL;
 }
 
-/* Hand the session's TEE call to its TEE's worker (started at the first call). */
-static otrp_status submit(otrp__async *as, otrp_session *ss, otrp__next job)
+static int worker_init(worker *w, otrp__async *as)
 {
-    worker *w = &as->tee[ss->tee_index].w;
-    flush_log(ss);
-    ss->job = job;
-    ss->phase = PH_JOB;
+    w->async = as;
+    if (pthread_mutex_init(&w->lock, NULL) != 0)
+        return 0;
+    if (pthread_cond_init(&w->wake, NULL) != 0) {
+        pthread_mutex_destroy(&w->lock);
+        return 0;
+    }
+    return 1;
+}
+
+/* Stop and join the worker: it makes the calls it still has first. */
+static void worker_stop(worker *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stop = 1;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+}
+
+/* Hand a list of calls (linked by job_next) to a worker, started at its first list.
+ * Without a thread the calls run here, once (the loop blocks for them). */
+static void hand_over(otrp__async *as, worker *w, otrp_session *head, otrp_session *tail)
+{
     pthread_mutex_lock(&w->lock);
     if (!w->started) {
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             pthread_mutex_unlock(&w->lock);
-            /* No thread: the call runs here, once (the loop blocks for it). */
-            otrp__log(ss->sa, OTRP_LOG_ERROR, "cannot start a TEE worker: the call runs "
-                                              "on the loop thread");
-            run_job(ss);
-            complete(as, ss);
-            return OTRP_ERR_INTERNAL;
+            for (otrp_session *ss = head, *next; ss != NULL; ss = next) {
+                next = ss->job_next;
+                otrp__log(ss->sa, OTRP_LOG_ERROR, "cannot start a TEE worker: the call "
+                                                  "runs on the loop thread");
+                run_job(ss);
+                complete(as, ss, 1);
+            }
+            return;
         }
         w->started = 1;
     }
-    w->job = ss;
+    if (w->job_tail != NULL)
+        w->job_tail->job_next = head;
+    else
+        w->job_head = head;
+    w->job_tail = tail;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
-    return OTRP_OK;
+}
+
+/* The session's TEE call: a slow TEE's goes to its worker now; a quick TEE's joins the
+ * batch that dispatch() hands over when the loop's call into the agent ends. */
+static void submit(otrp__async *as, otrp_session *ss, otrp__next job)
+{
+    flush_log(ss);
+    ss->job = job;
+    ss->phase = PH_JOB;
+    ss->job_next = NULL;
+    if (!tee_is_quick(as, ss->tee_index)) {
+        hand_over(as, &as->tee[ss->tee_index].w, ss, ss);
+        return;
+    }
+    if (as->batch_tail != NULL)
+        as->batch_tail->job_next = ss;
+    else
+        as->batch_head = ss;
+    as->batch_tail = ss;
+}
+
+/* At the end of each call into the agent that may have started TEE calls (loop
+ * thread): the batch goes to the quick worker. One thread is enough for calls this
+ * short, and one that is still finishing the last batch takes the next without
+ * sleeping in between. */
+static void dispatch(otrp__async *as)
+{
+    otrp_session *head = as->batch_head;
+    if (head == NULL)
+        return;
+    otrp_session *tail = as->batch_tail;
+    as->batch_head = as->batch_tail = NULL;
+    hand_over(as, &as->quick, head, tail);
 }
 
 /* ---- the state machine (loop thread) ---- */
@@ -309,6 +421,7 @@ static void finish(otrp_session *ss, otrp_status st)
     ss->async->running--;
     otrp__report(sa, OTRP_STAGE_DONE, 0);
     otrp__stats_end(sa, st);
+    ss->parent->last = sa->last; /* otrp_get_device_state()'s last_session */
     flush_log(ss);
     notify(ss);
 }
@@ -420,9 +533,8 @@ static void advance(otrp_session *ss, otrp__next next)
         case OTRP__NEXT_TEE_FIRST:
         case OTRP__NEXT_RELAY:
         case OTRP__NEXT_PROCESS_ERROR:
-            if (submit(ss->async, ss, next) == OTRP_OK)
-                return;
-            return; /* ran inline; its completion is queued */
+            submit(ss->async, ss, next);
+            return;
         case OTRP__NEXT_POST: {
             otrp_status st = otrp__http_async_start(sa->http, ss->s.uri, ss->s.body,
                                                     ss->s.body_len, &sa->response, &ss->s.info);
@@ -529,20 +641,13 @@ static otrp__async *async_get(otrp_agent *agent)
     as->agent = agent;
     size_t i = 0;
     for (; i < OTRP_MAX_TEES; i++) {
-        worker *w = &as->tee[i].w;
-        w->async = as;
-        if (pthread_mutex_init(&w->lock, NULL) != 0)
+        as->tee[i].call_ns = UNKNOWN_CALL_NS;
+        if (!worker_init(&as->tee[i].w, as))
             break;
-        if (pthread_cond_init(&w->wake, NULL) != 0) {
-            pthread_mutex_destroy(&w->lock);
-            break;
-        }
     }
-    if (i < OTRP_MAX_TEES) {
-        while (i-- > 0) {
-            pthread_cond_destroy(&as->tee[i].w.wake);
-            pthread_mutex_destroy(&as->tee[i].w.lock);
-        }
+    if (i < OTRP_MAX_TEES || !worker_init(&as->quick, as)) {
+        while (i-- > 0)
+            worker_stop(&as->tee[i].w);
         if (as->wake_write != as->wake_read)
             close(as->wake_write);
         close(as->wake_read);
@@ -719,6 +824,7 @@ otrp_status otrp_session_start(otrp_agent *agent, const otrp_session_params *par
     as->running++;
     *out = ss;
     (void)acquire_tee(ss, index); /* room checked above */
+    dispatch(as);
     return OTRP_OK;
 }
 
@@ -730,6 +836,7 @@ otrp_status otrp_agent_wait_set(otrp_agent *agent, struct pollfd *fds, size_t ca
     otrp__async *as = agent->async;
     if (as == NULL)
         return OTRP_OK;
+    dispatch(as); /* nothing is left undispatched; this is a safety net */
     size_t n = 1;
     if (cap > 0) {
         fds[0].fd = as->wake_read;
@@ -737,7 +844,7 @@ otrp_status otrp_agent_wait_set(otrp_agent *agent, struct pollfd *fds, size_t ca
         fds[0].revents = 0;
     }
     uint64_t now = otrp_monotonic_ms();
-    uint64_t wake_at = as->notify_head != NULL ? now : 0;
+    uint64_t wake_at = as->notify_head != NULL || as->more_due ? now : 0;
     for (otrp_session *ss = as->live; ss != NULL; ss = ss->live_next) {
         if (ss->phase == PH_POST) {
             ss->wake_at = 0;
@@ -757,11 +864,46 @@ otrp_status otrp_agent_wait_set(otrp_agent *agent, struct pollfd *fds, size_t ca
     return n > cap ? OTRP_ERR_TOO_LARGE : OTRP_OK;
 }
 
+/* Put the completions not handled in this perform back in front of the list. */
+static void requeue_done(otrp__async *as, otrp_session *rest)
+{
+    otrp_session *last = rest;
+    while (last->done_next != NULL)
+        last = last->done_next;
+    pthread_mutex_lock(&as->lock);
+    last->done_next = as->done_head;
+    as->done_head = rest;
+    if (as->done_tail == NULL)
+        as->done_tail = last;
+    pthread_mutex_unlock(&as->lock);
+}
+
+/* Make ss the head of the live list: the next perform starts with the sessions this one
+ * did not reach. */
+static void rotate_live(otrp__async *as, otrp_session *ss)
+{
+    if (ss == as->live)
+        return;
+    pthread_mutex_lock(&as->lock);
+    otrp_session *last = ss;
+    while (last->live_next != NULL)
+        last = last->live_next;
+    otrp_session *old_head = as->live;
+    ss->live_prev->live_next = NULL; /* the part before ss ends the list */
+    ss->live_prev = NULL;
+    last->live_next = old_head;
+    old_head->live_prev = last;
+    as->live = ss;
+    pthread_mutex_unlock(&as->lock);
+}
+
 void otrp_agent_perform(otrp_agent *agent, const struct pollfd *fds, size_t count)
 {
     otrp__async *as = agent->async;
     if (as == NULL)
         return;
+    uint64_t budget_end = now_ns() + PERFORM_BUDGET_NS;
+    as->more_due = 0;
     wake_drain(as);
     pthread_mutex_lock(&as->lock);
     otrp_session *done = as->done_head;
@@ -771,11 +913,24 @@ void otrp_agent_perform(otrp_agent *agent, const struct pollfd *fds, size_t coun
         otrp_session *next = done->done_next;
         job_done(done);
         done = next;
+        if (done != NULL && now_ns() >= budget_end) {
+            requeue_done(as, done);
+            as->more_due = 1;
+            break;
+        }
     }
     /* A cancel must reach a transfer at once, not at its next time check. */
     int cancels = __atomic_exchange_n(&as->cancel_pending, 0, __ATOMIC_SEQ_CST);
     uint64_t now = otrp_monotonic_ms();
-    for (otrp_session *ss = as->live; ss != NULL; ss = ss->live_next) {
+    size_t served = 0; /* at least one session each time, however long the rest took */
+    for (otrp_session *ss = as->live; ss != NULL; ss = ss->live_next, served++) {
+        if (served > 0 && now_ns() >= budget_end) {
+            rotate_live(as, ss);
+            as->more_due = 1;
+            if (cancels) /* not seen yet by the sessions from ss on */
+                __atomic_store_n(&as->cancel_pending, 1, __ATOMIC_SEQ_CST);
+            break;
+        }
         if (ss->phase == PH_POST) {
             int stepped = 0;
             for (size_t i = 0; i < count && ss->phase == PH_POST; i++)
@@ -804,6 +959,7 @@ void otrp_agent_perform(otrp_agent *agent, const struct pollfd *fds, size_t coun
         if (ss->done != NULL)
             ss->done(ss->user, ss, ss->result);
     }
+    dispatch(as);
 }
 
 size_t otrp_agent_sessions_running(const otrp_agent *agent)
@@ -836,6 +992,17 @@ void otrp_session_cancel(otrp_session *session)
 {
     cancel_one(session);
     kick(session->async);
+}
+
+otrp_status otrp__async_refuse_blocking(otrp_agent *agent)
+{
+    size_t n = agent->async != NULL ? agent->async->running : 0;
+    if (n == 0)
+        return OTRP_OK;
+    return otrp__agent_fail(agent, OTRP_ERR_IN_PROGRESS,
+                            "%zu non-blocking session%s run%s on this agent: a blocking call "
+                            "waits until they end (it would use their TEEs at the same time)",
+                            n, n == 1 ? "" : "s", n == 1 ? "s" : "");
 }
 
 void otrp__async_cancel(otrp_agent *agent)
@@ -889,9 +1056,9 @@ void otrp_session_free(otrp_session *session)
         otrp__http_async_abort(ss->sa->http);
         ss->freed = 1;
         as->running--;
-        if (submit(as, ss, OTRP__NEXT_PROCESS_ERROR) == OTRP_OK)
-            return;
-        return; /* ran inline: its completion (queued) frees it */
+        submit(as, ss, OTRP__NEXT_PROCESS_ERROR);
+        dispatch(as);
+        return;
     case PH_QUEUED:
         unqueue(&as->tee[ss->tee_index], ss);
         as->running--;
@@ -901,6 +1068,7 @@ void otrp_session_free(otrp_session *session)
         break;
     }
     session_destroy(ss);
+    dispatch(as);
 }
 
 void otrp__async_free(otrp_agent *agent)
@@ -909,17 +1077,10 @@ void otrp__async_free(otrp_agent *agent)
     if (as == NULL)
         return;
     otrp__async_cancel(agent);
-    for (size_t i = 0; i < OTRP_MAX_TEES; i++) {
-        worker *w = &as->tee[i].w;
-        pthread_mutex_lock(&w->lock);
-        w->stop = 1;
-        pthread_cond_signal(&w->wake);
-        pthread_mutex_unlock(&w->lock);
-        if (w->started)
-            pthread_join(w->thread, NULL); /* its last call (cancelled) has returned */
-        pthread_cond_destroy(&w->wake);
-        pthread_mutex_destroy(&w->lock);
-    }
+    dispatch(as);
+    for (size_t i = 0; i < OTRP_MAX_TEES; i++)
+        worker_stop(&as->tee[i].w); /* their last calls (cancelled) have returned */
+    worker_stop(&as->quick);
     while (as->live != NULL) {
         otrp_session *ss = as->live;
         if (ss->phase == PH_POST)

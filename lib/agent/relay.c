@@ -336,6 +336,11 @@ otrp_status otrp__relay_buf(otrp_agent *agent, const char *msg, size_t len, otrp
 otrp_status otrp_agent_process(otrp_agent *agent, const char *msg, size_t len, char **resp,
                                size_t *resp_len)
 {
+    *resp = NULL;
+    *resp_len = 0;
+    otrp_status running = otrp__async_refuse_blocking(agent);
+    if (running != OTRP_OK)
+        return running;
     otrp__stats_begin(agent, "relay");
     otrp_status st = otrp__relay(agent, msg, len, resp, resp_len);
     otrp__stats_end(agent, st);

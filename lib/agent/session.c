@@ -373,6 +373,9 @@ static void session_begin(otrp_agent *agent, const char *operation)
 static otrp_status ta_session(otrp_agent *agent, otrp__first_step step, const char *operation,
                               const char *taid, const char *tam_uri)
 {
+    otrp_status running = otrp__async_refuse_blocking(agent);
+    if (running != OTRP_OK)
+        return running;
     session_begin(agent, operation);
     otrp_status st;
     otrp_tee *tee = first_supporting(agent, step);
@@ -428,6 +431,9 @@ otrp_status otrp__policy_result(otrp_agent *agent, otrp_status first, const char
 
 otrp_status otrp_agent_policy_check(otrp_agent *agent, const char *tam_uri)
 {
+    otrp_status running = otrp__async_refuse_blocking(agent);
+    if (running != OTRP_OK)
+        return running;
     session_begin(agent, "policy_check");
     otrp_status first = OTRP_OK;
     char first_detail[OTRP__DETAIL_MAX] = "";

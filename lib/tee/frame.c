@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/buf.h"
+
 /* Waiting is done in slices this long so that cancellation is noticed promptly. */
 #define POLL_SLICE_MS 50
 
@@ -226,17 +228,8 @@ otrp_status otrp__ta_frame_read(int fd, otrp_buf *buf, size_t max, uint64_t dead
         offset[i] = buf->len;
         frame->field_len[i] = len;
         size_t old = buf->len;
-        /* Grow once, then read in place (the append leaves len bytes to overwrite). */
-        st = otrp_buf_append(buf, NULL, 0);
-        if (st == OTRP_OK && len > 0) {
-            static const unsigned char zeros[4096];
-            size_t left = len;
-            while (left > 0 && st == OTRP_OK) {
-                size_t n = left < sizeof zeros ? left : sizeof zeros;
-                st = otrp_buf_append(buf, zeros, n);
-                left -= n;
-            }
-        }
+        /* Grow once, then read in place. */
+        st = otrp__buf_extend(buf, len);
         if (st == OTRP_OK && len > 0)
             st = read_exact(fd, buf->data + old, len, deadline_ms, cancel1, cancel2, NULL);
         if (st != OTRP_OK)

@@ -41,39 +41,33 @@ static const uint8_t *table_for(int url)
 
 /* For decoding whole quads: per alphabet, four tables giving each character's sextet
  * already shifted to its place in the 24-bit group (or QUAD_BAD), so that a quad is four
- * loads OR-ed together and one test. Built by the preprocessor: constant, like the
- * tables above. */
+ * loads OR-ed together and one test. They are 8 KiB, so they are not shipped in the
+ * library file: a constructor derives them from the byte tables above when the library
+ * is loaded (before main() or dlopen() returns, so before any thread can decode), and
+ * nothing writes them after that. */
 #define QUAD_BAD 0x80000000u
-#define SEXTET_COMMON(c)                                                                  \
-    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                               \
-     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                          \
-     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                          \
-                                : -1)
-#define SEXTET_STD(c) ((c) == '+' ? 62 : (c) == '/' ? 63 : SEXTET_COMMON(c))
-#define SEXTET_URL(c) ((c) == '-' ? 62 : (c) == '_' ? 63 : SEXTET_COMMON(c))
-#define E_STD(c, sh) (SEXTET_STD(c) < 0 ? QUAD_BAD : (uint32_t)SEXTET_STD(c) << (sh))
-#define E_URL(c, sh) (SEXTET_URL(c) < 0 ? QUAD_BAD : (uint32_t)SEXTET_URL(c) << (sh))
-#define ROW(E, b, sh)                                                                     \
-    E((b) + 0, sh), E((b) + 1, sh), E((b) + 2, sh), E((b) + 3, sh), E((b) + 4, sh),       \
-        E((b) + 5, sh), E((b) + 6, sh), E((b) + 7, sh), E((b) + 8, sh), E((b) + 9, sh),   \
-        E((b) + 10, sh), E((b) + 11, sh), E((b) + 12, sh), E((b) + 13, sh),               \
-        E((b) + 14, sh), E((b) + 15, sh)
-#define TABLE(E, sh)                                                                      \
-    {                                                                                     \
-        ROW(E, 0, sh), ROW(E, 16, sh), ROW(E, 32, sh), ROW(E, 48, sh), ROW(E, 64, sh),    \
-            ROW(E, 80, sh), ROW(E, 96, sh), ROW(E, 112, sh), ROW(E, 128, sh),             \
-            ROW(E, 144, sh), ROW(E, 160, sh), ROW(E, 176, sh), ROW(E, 192, sh),           \
-            ROW(E, 208, sh), ROW(E, 224, sh), ROW(E, 240, sh)                             \
-    }
 
 typedef struct quad_tables {
     uint32_t t[4][256];
 } quad_tables;
 
-static const quad_tables STD_QUADS = {
-    {TABLE(E_STD, 18), TABLE(E_STD, 12), TABLE(E_STD, 6), TABLE(E_STD, 0)}};
-static const quad_tables URL_QUADS = {
-    {TABLE(E_URL, 18), TABLE(E_URL, 12), TABLE(E_URL, 6), TABLE(E_URL, 0)}};
+static quad_tables STD_QUADS;
+static quad_tables URL_QUADS;
+
+static void fill_quads(quad_tables *q, const uint8_t *table)
+{
+    for (unsigned c = 0; c < 256; c++) {
+        uint32_t sextet = (uint32_t)table[c] - 1u;
+        for (unsigned k = 0; k < 4; k++)
+            q->t[k][c] = table[c] == 0 ? QUAD_BAD : sextet << (18 - 6 * k);
+    }
+}
+
+__attribute__((constructor)) static void build_quad_tables(void)
+{
+    fill_quads(&STD_QUADS, std_table);
+    fill_quads(&URL_QUADS, url_table);
+}
 
 /* The sextet of c, or a value with bits above 63 set when c is not in the table. */
 static inline uint32_t sextet(const uint8_t *table, char c)

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "otrp/tee.h"
+#include "util/buf.h"
 #include "util/mem.h"
 
 /* Growth starts here so that small answers need one allocation. */
@@ -32,10 +33,9 @@ static otrp_status buf_reserve(otrp_buf *buf, size_t needed)
     return OTRP_OK;
 }
 
-otrp_status otrp_buf_append(otrp_buf *buf, const void *data, size_t len)
+/* Grow by len bytes, copied from data or, when data is NULL, zeros. */
+static otrp_status buf_grow(otrp_buf *buf, const void *data, size_t len)
 {
-    if (len > 0 && data == NULL)
-        return OTRP_ERR_INVALID_ARG;
     if (len > SIZE_MAX - buf->len - 1)
         return OTRP_ERR_TOO_LARGE;
     size_t new_len = buf->len + len;
@@ -44,11 +44,25 @@ otrp_status otrp_buf_append(otrp_buf *buf, const void *data, size_t len)
     otrp_status st = buf_reserve(buf, new_len);
     if (st != OTRP_OK)
         return st;
-    if (len > 0)
+    if (len > 0 && data != NULL)
         memcpy(buf->data + buf->len, data, len);
+    else if (len > 0)
+        memset(buf->data + buf->len, 0, len);
     buf->len = new_len;
     buf->data[buf->len] = '\0';
     return OTRP_OK;
+}
+
+otrp_status otrp_buf_append(otrp_buf *buf, const void *data, size_t len)
+{
+    if (len > 0 && data == NULL)
+        return OTRP_ERR_INVALID_ARG;
+    return buf_grow(buf, data, len);
+}
+
+otrp_status otrp__buf_extend(otrp_buf *buf, size_t len)
+{
+    return buf_grow(buf, NULL, len);
 }
 
 otrp_status otrp_buf_append_str(otrp_buf *buf, const char *str)

@@ -30,6 +30,9 @@ static otrp_status script_process(void *ctx, const otrp_tee_call *call, const ch
 {
     script_tee *s = ctx;
     s->process_calls++;
+    s->last_thread = pthread_self();
+    if (s->delay_ms > 0)
+        sleep_ms(s->delay_ms);
     s->last_msg = msg;
     s->last_len = len;
     s->last_deadline_ms = call->deadline_ms;
@@ -81,6 +84,7 @@ static otrp_status script_first(script_tee *s, const char *taid, const char *hin
                                 otrp_buf *tam_uri, otrp_buf *msg)
 {
     s->first_calls++;
+    s->last_thread = pthread_self();
     (void)snprintf(s->last_taid, sizeof s->last_taid, "%s", taid != NULL ? taid : "");
     (void)snprintf(s->last_hint, sizeof s->last_hint, "%s", hint != NULL ? hint : "");
     if (s->first_status != OTRP_OK)

@@ -4,6 +4,7 @@
 #ifndef TEST_SCRIPT_TEE_H
 #define TEST_SCRIPT_TEE_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "otrp/tee.h"
@@ -26,6 +27,7 @@ typedef struct script_tee {
     struct otrp_agent *cancel_agent; /* SCRIPT_FAIL: otrp_agent_cancel() it first (NULL: no) */
     unsigned busy_times;       /* answer OTRP_ERR_TEE_BUSY this many times first */
     unsigned hang_ms;          /* for SCRIPT_HANG */
+    unsigned delay_ms;         /* process_message sleeps this long first (a slow TEE) */
     int name_fails;            /* get_name returns OTRP_ERR_TEE_FAIL */
     const char *error_text;    /* what last_error() returns after a failure (NULL: "") */
     /* session entry points (RequestTA, UnrequestTA, RequestPolicyCheck) */
@@ -36,6 +38,7 @@ typedef struct script_tee {
     /* recorded */
     unsigned process_calls;
     unsigned name_calls;
+    pthread_t last_thread;     /* the thread of the last session call (first or process) */
     const char *last_msg;      /* the pointer the agent passed (zero-copy check) */
     size_t last_len;
     unsigned long long last_deadline_ms;
