@@ -719,6 +719,8 @@ typedef struct quick_run {
     quick_tee t[QUICK_TEES];
     unsigned done, failed;
     unsigned slow_round; /* TEE 0's session of this round answers in 150 ms (0: none) */
+    reftam_httpd *srv;   /* the TAM */
+    char *install;       /* what it answers to an empty POST */
 } quick_run;
 
 static void quick_start(quick_tee *q);
@@ -786,14 +788,18 @@ static uint64_t quick_loop(quick_run *r, unsigned want)
     return longest;
 }
 
-static void quick_setup(struct fx *f, quick_run *r, reftam_httpd **srv, char *install)
+/* The TAM and an agent with QUICK_TEES instant scripted TEEs (the fixture's agent goes). */
+static void quick_setup(struct fx *f, quick_run *r)
 {
+    r->install = msg_make("InstallTARequest",
+                          "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r1\","
+                          "\"tid\":\"t1\"}}");
     reftam_httpd_config hc;
     memset(&hc, 0, sizeof hc);
     hc.handler = quick_handler;
-    hc.user = install;
+    hc.user = r->install;
     hc.media_type = CT;
-    assert_int_equal(reftam_httpd_start(&hc, srv), 0);
+    assert_int_equal(reftam_httpd_start(&hc, &r->srv), 0);
     otrp_agent_config cfg;
     fixture_config(&cfg);
     otrp_agent_free(f->agent);
@@ -806,8 +812,15 @@ static void quick_setup(struct fx *f, quick_run *r, reftam_httpd **srv, char *in
         r->t[i].index = i;
         assert_int_equal(otrp_agent_add_tee(r->agent, script_tee_new(name, &r->t[i].tee)), OTRP_OK);
         r->t[i].tee->answer = TEE_ANSWER;
-        r->t[i].tee->first_uri = reftam_httpd_url(*srv);
+        r->t[i].tee->first_uri = reftam_httpd_url(r->srv);
     }
+}
+
+static void quick_teardown(quick_run *r)
+{
+    otrp_agent_free(r->agent);
+    reftam_httpd_stop(r->srv);
+    free(r->install);
 }
 
 /* TEEs whose calls take microseconds: once the agent has seen that, the calls the loop
@@ -817,14 +830,10 @@ static void quick_setup(struct fx *f, quick_run *r, reftam_httpd **srv, char *in
 static void test_session_async_quick_tees_batch(void **state)
 {
     struct fx *f = *state;
-    char *install = msg_make("InstallTARequest",
-                             "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r1\","
-                             "\"tid\":\"t1\"}}");
     quick_run r;
     memset(&r, 0, sizeof r);
     r.slow_round = QUICK_ROUNDS - 2;
-    reftam_httpd *srv = NULL;
-    quick_setup(f, &r, &srv, install);
+    quick_setup(f, &r);
     for (int i = 0; i < QUICK_TEES; i++)
         quick_start(&r.t[i]);
     /* While they run, the blocking calls are refused: they would use the same TEEs. */
@@ -863,10 +872,8 @@ static void test_session_async_quick_tees_batch(void **state)
     assert_true(longest < 100000000u);
     assert_false(pthread_equal(r.t[0].thread_of[QUICK_ROUNDS - 1], batch));
     assert_true(pthread_equal(r.t[0].thread_of[QUICK_ROUNDS - 1], r.t[0].thread_of[0]));
-    assert_int_equal(reftam_httpd_requests(srv), 2u * QUICK_TEES * QUICK_ROUNDS);
-    otrp_agent_free(r.agent);
-    reftam_httpd_stop(srv);
-    free(install);
+    assert_int_equal(reftam_httpd_requests(r.srv), 2u * QUICK_TEES * QUICK_ROUNDS);
+    quick_teardown(&r);
 }
 
 /* A session freed while its call waits in a batch (started, then freed at once): the
@@ -875,13 +882,9 @@ static void test_session_async_quick_tees_batch(void **state)
 static void test_session_async_free_while_batched(void **state)
 {
     struct fx *f = *state;
-    char *install = msg_make("InstallTARequest",
-                             "{\"InstallTATBSRequest\":{\"ver\":\"1.0\",\"rid\":\"r1\","
-                             "\"tid\":\"t1\"}}");
     quick_run r;
     memset(&r, 0, sizeof r);
-    reftam_httpd *srv = NULL;
-    quick_setup(f, &r, &srv, install);
+    quick_setup(f, &r);
     for (int i = 0; i < QUICK_TEES; i++)
         quick_start(&r.t[i]);
     (void)quick_loop(&r, QUICK_TEES * (QUICK_ROUNDS - 2)); /* the TEEs are quick now */
@@ -914,9 +917,7 @@ static void test_session_async_free_while_batched(void **state)
      * was made cancelled. */
     assert_true(r.t[0].tee->first_calls == QUICK_ROUNDS ||
                 r.t[0].tee->first_calls == QUICK_ROUNDS + 1u);
-    otrp_agent_free(r.agent);
-    reftam_httpd_stop(srv);
-    free(install);
+    quick_teardown(&r);
 }
 
 int main(void)
