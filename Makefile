@@ -303,8 +303,9 @@ nomock-agent:
 # Like run-tests.sh it records the verdict in $(BUILD)/results and does not stop make.
 NM ?= nm
 READELF ?= readelf
+STRIP ?= strip
 check-libs: lib $(BUILD)/bin/otrp-agent nomock-agent
-	$(Q)NM="$(NM)" READELF="$(READELF)" CC="$(CC)" sh scripts/check-libs.sh $(BUILD) $(NOMOCK_BUILD) || true
+	$(Q)NM="$(NM)" READELF="$(READELF)" STRIP="$(STRIP)" CC="$(CC)" sh scripts/check-libs.sh $(BUILD) $(NOMOCK_BUILD) || true
 
 # The figures of BENCHMARKS.md "Library size and links": the libraries, a static link of
 # examples/custom_tee.c, and the memory of otrp-agent with and without the mock TEE.

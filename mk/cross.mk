@@ -26,6 +26,7 @@ CROSS_BUILD_aarch64 ?= build/aarch64
 cross_make = $(3) PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS_$(1)_TRIPLET)/pkgconfig:/usr/share/pkgconfig \
     $(MAKE) --no-print-directory BUILD=$(CROSS_BUILD_$(1)) CC=$(CROSS_$(1)_TRIPLET)-gcc \
     AR=$(CROSS_$(1)_TRIPLET)-ar NM=$(CROSS_$(1)_TRIPLET)-nm READELF=$(CROSS_$(1)_TRIPLET)-readelf \
+    STRIP=$(CROSS_$(1)_TRIPLET)-strip \
     CROSS_ARCH=$(1) $(2)
 
 .PHONY: cross-aarch64 cross-deps-aarch64

@@ -15,7 +15,7 @@
 #    in --help and for --tee mock:DIR, and links no mbedTLS, JOSE or mock TEE code; the
 #    default build has mock:.
 # usage: check-libs.sh BUILD NOMOCK_BUILD   (make check-libs builds both and runs it)
-# NM, READELF, CC and OTRP_TEST_RUNNER (put before each program run, e.g. qemu) are
+# NM, READELF, STRIP, CC and OTRP_TEST_RUNNER (put before each program run, e.g. qemu) are
 # honoured. Appends "libs <passed> <failed>" to BUILD/results.
 set -u
 build=$1
