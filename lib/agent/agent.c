@@ -194,21 +194,28 @@ otrp_status otrp__agent_fail(otrp_agent *agent, otrp_status status, const char *
     return status;
 }
 
-void otrp__op_begin(otrp_agent *agent)
+otrp_status otrp__op_begin(otrp_agent *agent)
 {
+    otrp_status running = otrp__async_refuse_blocking(agent);
+    if (running != OTRP_OK)
+        return running;
     agent->error[0] = '\0';
     agent->deadline_ms = 0;
     agent->deadline_hit = 0;
     /* A cancel made before this point was meant for no operation (otrp/agent.h). */
     __atomic_store_n(&agent->cancelled, 0, __ATOMIC_SEQ_CST);
+    return OTRP_OK;
 }
 
-void otrp__stats_begin(otrp_agent *agent, const char *operation)
+otrp_status otrp__stats_begin(otrp_agent *agent, const char *operation)
 {
-    otrp__op_begin(agent);
+    otrp_status st = otrp__op_begin(agent);
+    if (st != OTRP_OK)
+        return st;
     memset(&agent->last, 0, sizeof agent->last);
     agent->last.operation = operation;
     agent->last.start_ms = otrp_monotonic_ms();
+    return OTRP_OK;
 }
 
 void otrp__stats_end(otrp_agent *agent, otrp_status result)

@@ -76,12 +76,15 @@ otrp_status otrp__agent_fail(otrp_agent *agent, otrp_status status, const char *
 __attribute__((format(printf, 3, 4)))
 void otrp__log(const otrp_agent *agent, otrp_log_level level, const char *fmt, ...);
 
-/* The first step of every public operation: no detail, no deadline, and no cancel (a
- * cancel made while no operation ran is dropped, see otrp_agent_cancel()). */
-void otrp__op_begin(otrp_agent *agent);
+/* The first step of every public operation that uses TEEs: no detail, no deadline, and
+ * no cancel (a cancel made while no operation ran is dropped, see otrp_agent_cancel()).
+ * OTRP_ERR_IN_PROGRESS, and nothing else done, while non-blocking sessions run
+ * (otrp__async_refuse_blocking()); else OTRP_OK. */
+otrp_status otrp__op_begin(otrp_agent *agent);
 
-/* Start (otrp__op_begin() included) and finish the figures of one operation. */
-void otrp__stats_begin(otrp_agent *agent, const char *operation);
+/* Start (otrp__op_begin() included, with its status) and finish the figures of one
+ * operation. */
+otrp_status otrp__stats_begin(otrp_agent *agent, const char *operation);
 void otrp__stats_end(otrp_agent *agent, otrp_status result);
 
 /* One call into a backend, given the ops, its ctx and the call; args is the caller's. */

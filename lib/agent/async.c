@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
 #if defined(__linux__)
@@ -16,6 +15,7 @@
 
 #include "agent/agent_internal.h"
 #include "otrp/session.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 /* Log lines one TEE job may leave for the loop; more are counted and dropped (a backend
@@ -230,13 +230,6 @@ static void flush_log(otrp_session *ss)
 
 /* ---- workers ---- */
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int tee_is_quick(const otrp__async *as, size_t index)
 {
     return __atomic_load_n(&as->tee[index].call_ns, __ATOMIC_RELAXED) < QUICK_CALL_NS;
@@ -244,7 +237,7 @@ static int tee_is_quick(const otrp__async *as, size_t index)
 
 static void run_job(otrp_session *ss)
 {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = otrp__monotonic_ns();
     switch (ss->job) {
     case OTRP__NEXT_TEE_FIRST:
         otrp__sess_tee_first(ss->sa, &ss->s);
@@ -259,7 +252,7 @@ static void run_job(otrp_session *ss)
     /* Only the worker that runs a call of this TEE writes (one call at a time). */
     uint64_t *avg = &ss->async->tee[ss->tee_index].call_ns;
     uint64_t old = __atomic_load_n(avg, __ATOMIC_RELAXED);
-    __atomic_store_n(avg, (old * 3 + (now_ns() - t0)) / 4, __ATOMIC_RELAXED);
+    __atomic_store_n(avg, (old * 3 + (otrp__monotonic_ns() - t0)) / 4, __ATOMIC_RELAXED);
 }
 
 /* Queue a completion; the loop is woken when wake is set (else by a later one). */
@@ -818,7 +811,7 @@ otrp_status otrp_session_start(otrp_agent *agent, const otrp_session_params *par
         sa->http = as->idle[--as->idle_count];
         otrp__http_set_cancel(sa->http, &sa->cancelled);
     }
-    otrp__stats_begin(sa, ss->operation);
+    (void)otrp__stats_begin(sa, ss->operation); /* sa runs no sessions of its own */
     unsigned timeout = sa->config.session_timeout_ms;
     sa->deadline_ms = timeout != 0 ? sa->last.start_ms + timeout : 0;
     as->running++;
@@ -902,7 +895,7 @@ void otrp_agent_perform(otrp_agent *agent, const struct pollfd *fds, size_t coun
     otrp__async *as = agent->async;
     if (as == NULL)
         return;
-    uint64_t budget_end = now_ns() + PERFORM_BUDGET_NS;
+    uint64_t budget_end = otrp__monotonic_ns() + PERFORM_BUDGET_NS;
     as->more_due = 0;
     wake_drain(as);
     pthread_mutex_lock(&as->lock);
@@ -913,7 +906,7 @@ void otrp_agent_perform(otrp_agent *agent, const struct pollfd *fds, size_t coun
         otrp_session *next = done->done_next;
         job_done(done);
         done = next;
-        if (done != NULL && now_ns() >= budget_end) {
+        if (done != NULL && otrp__monotonic_ns() >= budget_end) {
             requeue_done(as, done);
             as->more_due = 1;
             break;
@@ -924,7 +917,7 @@ void otrp_agent_perform(otrp_agent *agent, const struct pollfd *fds, size_t coun
     uint64_t now = otrp_monotonic_ms();
     size_t served = 0; /* at least one session each time, however long the rest took */
     for (otrp_session *ss = as->live; ss != NULL; ss = ss->live_next, served++) {
-        if (served > 0 && now_ns() >= budget_end) {
+        if (served > 0 && otrp__monotonic_ns() >= budget_end) {
             rotate_live(as, ss);
             as->more_due = 1;
             if (cancels) /* not seen yet by the sessions from ss on */

@@ -91,10 +91,9 @@ otrp_status otrp_get_device_state(otrp_agent *agent, char **json, size_t *len)
 {
     *json = NULL;
     *len = 0;
-    otrp_status running = otrp__async_refuse_blocking(agent);
+    otrp_status running = otrp__op_begin(agent);
     if (running != OTRP_OK)
         return running;
-    otrp__op_begin(agent);
     cJSON *root = cJSON_CreateObject();
     cJSON *library = cJSON_AddObjectToObject(root, "library");
     cJSON *tees = cJSON_AddArrayToObject(root, "tees");

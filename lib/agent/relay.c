@@ -338,10 +338,9 @@ otrp_status otrp_agent_process(otrp_agent *agent, const char *msg, size_t len, c
 {
     *resp = NULL;
     *resp_len = 0;
-    otrp_status running = otrp__async_refuse_blocking(agent);
+    otrp_status running = otrp__stats_begin(agent, "relay");
     if (running != OTRP_OK)
         return running;
-    otrp__stats_begin(agent, "relay");
     otrp_status st = otrp__relay(agent, msg, len, resp, resp_len);
     otrp__stats_end(agent, st);
     return st;

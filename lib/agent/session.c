@@ -363,20 +363,22 @@ static otrp_tee *first_supporting(otrp_agent *agent, otrp__first_step step)
 }
 
 /* The start of a session operation: its figures, and its deadline for every step. */
-static void session_begin(otrp_agent *agent, const char *operation)
+static otrp_status session_begin(otrp_agent *agent, const char *operation)
 {
-    otrp__stats_begin(agent, operation);
+    otrp_status st = otrp__stats_begin(agent, operation);
+    if (st != OTRP_OK)
+        return st;
     unsigned timeout = agent->config.session_timeout_ms;
     agent->deadline_ms = timeout != 0 ? agent->last.start_ms + timeout : 0;
+    return OTRP_OK;
 }
 
 static otrp_status ta_session(otrp_agent *agent, otrp__first_step step, const char *operation,
                               const char *taid, const char *tam_uri)
 {
-    otrp_status running = otrp__async_refuse_blocking(agent);
+    otrp_status running = session_begin(agent, operation);
     if (running != OTRP_OK)
         return running;
-    session_begin(agent, operation);
     otrp_status st;
     otrp_tee *tee = first_supporting(agent, step);
     if (taid[0] == '\0')
@@ -431,10 +433,9 @@ otrp_status otrp__policy_result(otrp_agent *agent, otrp_status first, const char
 
 otrp_status otrp_agent_policy_check(otrp_agent *agent, const char *tam_uri)
 {
-    otrp_status running = otrp__async_refuse_blocking(agent);
+    otrp_status running = session_begin(agent, "policy_check");
     if (running != OTRP_OK)
         return running;
-    session_begin(agent, "policy_check");
     otrp_status first = OTRP_OK;
     char first_detail[OTRP__DETAIL_MAX] = "";
     size_t asked = 0;

@@ -25,10 +25,9 @@ otrp_status otrp_get_ta_information(otrp_agent *agent, const char *spid, const c
 {
     *info = NULL;
     *len = 0;
-    otrp_status running = otrp__async_refuse_blocking(agent);
+    otrp_status running = otrp__op_begin(agent);
     if (running != OTRP_OK)
         return running;
-    otrp__op_begin(agent);
     size_t spid_len = strlen(spid), taid_len = strlen(taid);
     if (spid_len == 0 || spid_len > ID_MAX || taid_len == 0 || taid_len > ID_MAX)
         return otrp__agent_fail(agent, OTRP_ERR_INVALID_ARG,

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "jose/jose.h"
+#include "util/clock.h"
 #include "util/detail.h"
 #include "util/mem.h"
 
@@ -149,21 +149,14 @@ static int crash_here(unsigned *countdown)
     return countdown != NULL && *countdown != 0 && --*countdown == 0;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The durability calls, counted and timed when stats is not NULL. */
 static int timed_fsync(int fd, uint64_t *count, otrp__mock_sync_stats *stats)
 {
-    uint64_t t0 = stats != NULL ? now_ns() : 0;
+    uint64_t t0 = stats != NULL ? otrp__monotonic_ns() : 0;
     int rc = fsync(fd);
     if (stats != NULL) {
         (*count)++;
-        stats->ns += now_ns() - t0;
+        stats->ns += otrp__monotonic_ns() - t0;
     }
     return rc;
 }
@@ -171,11 +164,11 @@ static int timed_fsync(int fd, uint64_t *count, otrp__mock_sync_stats *stats)
 static int timed_rename(int dirfd, const char *from, const char *to,
                         otrp__mock_sync_stats *stats)
 {
-    uint64_t t0 = stats != NULL ? now_ns() : 0;
+    uint64_t t0 = stats != NULL ? otrp__monotonic_ns() : 0;
     int rc = renameat(dirfd, from, dirfd, to);
     if (stats != NULL) {
         stats->renames++;
-        stats->ns += now_ns() - t0;
+        stats->ns += otrp__monotonic_ns() - t0;
     }
     return rc;
 }
