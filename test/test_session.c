@@ -758,6 +758,25 @@ static void quick_start(quick_tee *q)
     q->started++;
 }
 
+/* Whether a scripted TEE call here is well under the agent's 100 us "quick" bound: yes
+ * natively (about 10 us) and under ASan; not under qemu (OTRP_TEST_CPU_SCALE > 1, the
+ * aarch64 leg) nor ThreadSanitizer, where it comes near the bound and the agent may
+ * rightly keep each TEE on its own worker. */
+static int calls_are_quick(void)
+{
+    const char *scale = getenv("OTRP_TEST_CPU_SCALE");
+    if (scale != NULL && strtol(scale, NULL, 10) > 1)
+        return 0;
+#if defined(__SANITIZE_THREAD__)
+    return 0;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    return 0;
+#endif
+#endif
+    return 1;
+}
+
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
@@ -857,20 +876,29 @@ static void test_session_async_quick_tees_batch(void **state)
     /* Every TEE: its first session on its own worker, its later ones on the one batch
      * worker (the same thread for all TEEs); never the loop's thread. */
     pthread_t batch = r.t[1].thread_of[QUICK_ROUNDS - 1];
+    int batches = calls_are_quick();
+    if (!batches)
+        print_message("emulated or under ThreadSanitizer: a scripted call takes about the "
+                      "100 us that makes a TEE quick; batch threads not asserted (TEE 1's "
+                      "last call %s on the batch worker)\n",
+                      pthread_equal(batch, r.t[1].thread_of[0]) ? "was not" : "was");
     for (int i = 0; i < QUICK_TEES; i++) {
         assert_int_equal(r.t[i].tee->first_calls, QUICK_ROUNDS);
         assert_int_equal(r.t[i].tee->process_calls, QUICK_ROUNDS);
         assert_int_equal(r.t[i].tee->process_error_calls, 0);
         for (int k = 0; k < QUICK_ROUNDS; k++)
             assert_false(pthread_equal(r.t[i].thread_of[k], loop));
-        assert_false(pthread_equal(r.t[i].thread_of[0], batch));
-        if (i != 0)
-            assert_true(pthread_equal(r.t[i].thread_of[QUICK_ROUNDS - 2], batch));
+        if (batches) {
+            assert_false(pthread_equal(r.t[i].thread_of[0], batch));
+            if (i != 0)
+                assert_true(pthread_equal(r.t[i].thread_of[QUICK_ROUNDS - 2], batch));
+        }
     }
     /* TEE 0's call of round slow_round took 150 ms: the loop did not wait for it, and
      * TEE 0's next session ran on its own worker, not the batch worker. */
     assert_true(longest < 100000000u);
-    assert_false(pthread_equal(r.t[0].thread_of[QUICK_ROUNDS - 1], batch));
+    if (batches)
+        assert_false(pthread_equal(r.t[0].thread_of[QUICK_ROUNDS - 1], batch));
     assert_true(pthread_equal(r.t[0].thread_of[QUICK_ROUNDS - 1], r.t[0].thread_of[0]));
     assert_int_equal(reftam_httpd_requests(r.srv), 2u * QUICK_TEES * QUICK_ROUNDS);
     quick_teardown(&r);
